@@ -1,0 +1,407 @@
+// Package sever holds the domain types shared by every layer: signals, credentials,
+// incidents, steps, enforcement classes, runbooks and policies. It imports nothing
+// from the rest of the module, so every other package can depend on it.
+package sever
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// CredentialType names a kind of non-human identity. The values are wire vocabulary.
+type CredentialType string
+
+const (
+	CredAWSAccessKey     CredentialType = "aws_access_key"
+	CredAWSBedrockAPIKey CredentialType = "aws_bedrock_api_key"
+	CredAnthropicAPIKey  CredentialType = "anthropic_api_key"
+	CredOpenAIAPIKey     CredentialType = "openai_api_key"
+	CredGitHubToken      CredentialType = "github_token"
+	CredGenericToken     CredentialType = "generic_token"
+)
+
+// CredentialTypes lists every known credential type in a stable order.
+var CredentialTypes = []CredentialType{
+	CredAWSAccessKey, CredAWSBedrockAPIKey, CredAnthropicAPIKey,
+	CredOpenAIAPIKey, CredGitHubToken, CredGenericToken,
+}
+
+// Valid reports whether t is a known credential type.
+func (t CredentialType) Valid() bool { return slices.Contains(CredentialTypes, t) }
+
+// Origin says whether a signal came from the enterprise's own detection or from a vendor.
+type Origin string
+
+const (
+	OriginEnterprise Origin = "enterprise"
+	OriginVendor     Origin = "vendor"
+)
+
+// Origins lists the valid origins.
+var Origins = []Origin{OriginEnterprise, OriginVendor}
+
+// SignalKind says what a signal claims about a credential.
+type SignalKind string
+
+const (
+	KindCredentialExposed SignalKind = "credential_exposed"
+	KindAnomalousUsage    SignalKind = "anomalous_usage"
+	KindAbuseReport       SignalKind = "abuse_report"
+	KindVendorAction      SignalKind = "vendor_action"
+)
+
+// SignalKinds lists the valid signal kinds.
+var SignalKinds = []SignalKind{KindCredentialExposed, KindAnomalousUsage, KindAbuseReport, KindVendorAction}
+
+// Severity levels accepted on signals.
+var Severities = []string{"info", "low", "medium", "high", "critical"}
+
+// Enforcement records who enforced a control point.
+type Enforcement string
+
+const (
+	EnforcementNone    Enforcement = ""
+	VendorNotified     Enforcement = "vendor_notified"
+	VendorEnforced     Enforcement = "vendor_enforced"
+	EnterpriseEnforced Enforcement = "enterprise_enforced"
+	HumanApproved      Enforcement = "human_approved"
+	HumanDenied        Enforcement = "human_denied"
+	ApprovalExpired    Enforcement = "approval_expired"
+)
+
+// Enforcements lists the classes a runbook step may declare.
+var Enforcements = []Enforcement{VendorNotified, VendorEnforced, EnterpriseEnforced, HumanApproved}
+
+// StepStatus is the lifecycle state of one runbook step.
+type StepStatus string
+
+const (
+	StepPending         StepStatus = "pending"
+	StepWaitingApproval StepStatus = "waiting_approval"
+	StepRunning         StepStatus = "running"
+	StepSucceeded       StepStatus = "succeeded"
+	StepFailed          StepStatus = "failed"
+	StepSkipped         StepStatus = "skipped"
+	StepRefused         StepStatus = "refused"
+)
+
+// Done reports whether the step has reached a final state.
+func (s StepStatus) Done() bool {
+	switch s {
+	case StepSucceeded, StepFailed, StepSkipped, StepRefused:
+		return true
+	}
+	return false
+}
+
+// IncidentStatus is the state of an incident as a whole.
+type IncidentStatus string
+
+const (
+	IncidentOpen      IncidentStatus = "open"
+	IncidentContained IncidentStatus = "contained"
+	IncidentFailed    IncidentStatus = "failed"
+	IncidentClosed    IncidentStatus = "closed"
+)
+
+// Credential identifies a non-human identity. It never holds secret material.
+type Credential struct {
+	Provider  string         `json:"provider"`
+	Type      CredentialType `json:"type"`
+	ID        string         `json:"id"`
+	Principal string         `json:"principal,omitempty"`
+	Account   string         `json:"account,omitempty"`
+}
+
+// Fingerprint is a stable hash of (provider, id): the unit of dedup for incidents.
+func (c Credential) Fingerprint() string {
+	sum := sha256.Sum256([]byte(strings.ToLower(c.Provider) + "\x00" + c.ID))
+	return hex.EncodeToString(sum[:])
+}
+
+// IncidentID derives the incident (and Temporal workflow) ID for a credential, so that
+// every signal about the same credential lands in one incident while it is open.
+func IncidentID(c Credential) string {
+	return "inc-" + safeIDPart(strings.ToLower(c.Provider)) + "-" + c.Fingerprint()[:20]
+}
+
+func safeIDPart(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('_')
+		}
+		if b.Len() >= 24 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "unknown"
+	}
+	return b.String()
+}
+
+// Signal is the normalized form of anything that says a credential is exposed or abused.
+type Signal struct {
+	// ID is assigned at intake; it is derived from (source, source_event_id) when the
+	// source names its event, so a resent event gets the same ID.
+	ID            string      `json:"id"`
+	Source        string      `json:"source"`
+	SourceEventID string      `json:"source_event_id,omitempty"`
+	Origin        Origin      `json:"origin"`
+	Kind          SignalKind  `json:"kind"`
+	ObservedAt    time.Time   `json:"observed_at"`
+	ReceivedAt    time.Time   `json:"received_at"`
+	Credential    Credential  `json:"credential"`
+	Severity      string      `json:"severity,omitempty"`
+	Summary       string      `json:"summary,omitempty"`
+	PayloadSHA256 string      `json:"payload_sha256,omitempty"`
+	Receipt       string      `json:"receipt,omitempty"` // one per submission; tells duplicates apart
+	Drill         bool        `json:"drill,omitempty"`
+	Labels        []string    `json:"labels,omitempty"`
+	Extra         *SignalMeta `json:"meta,omitempty"`
+}
+
+// SignalMeta carries optional adapter detail that is safe to keep (never secrets).
+type SignalMeta struct {
+	URL string `json:"url,omitempty"`
+}
+
+// DedupKey is the key under which duplicate deliveries of one source event collapse.
+func (s Signal) DedupKey() string {
+	if s.SourceEventID == "" {
+		return "id:" + s.ID
+	}
+	return s.Source + "\x00" + s.SourceEventID
+}
+
+// SignalID derives a signal ID. With a source event ID it is deterministic.
+func SignalID(source, sourceEventID, fallback string) string {
+	if sourceEventID == "" {
+		return "sig-" + fallback
+	}
+	sum := sha256.Sum256([]byte(source + "\x00" + sourceEventID))
+	return "sig-" + hex.EncodeToString(sum[:10])
+}
+
+// Validate checks a signal as it arrives from outside. The error names the field.
+func (s *Signal) Validate() error {
+	switch {
+	case strings.TrimSpace(s.Source) == "":
+		return Errorf(EINVALID, "source", "source is required")
+	case len(s.Source) > 128:
+		return Errorf(EINVALID, "source", "source is longer than 128 characters")
+	case len(s.SourceEventID) > 256:
+		return Errorf(EINVALID, "source_event_id", "source_event_id is longer than 256 characters")
+	case s.Origin == "":
+		return Errorf(EINVALID, "origin", "origin is required (one of %s)", join(Origins))
+	case !slices.Contains(Origins, s.Origin):
+		return Errorf(EINVALID, "origin", "unknown origin %q (one of %s)", s.Origin, join(Origins))
+	case s.Kind == "":
+		return Errorf(EINVALID, "kind", "kind is required (one of %s)", join(SignalKinds))
+	case !slices.Contains(SignalKinds, s.Kind):
+		return Errorf(EINVALID, "kind", "unknown kind %q (one of %s)", s.Kind, join(SignalKinds))
+	case s.Severity != "" && !slices.Contains(Severities, s.Severity):
+		return Errorf(EINVALID, "severity", "unknown severity %q (one of %s)", s.Severity, strings.Join(Severities, ", "))
+	case len(s.Summary) > 2048:
+		return Errorf(EINVALID, "summary", "summary is longer than 2048 characters")
+	case strings.TrimSpace(s.Credential.Provider) == "":
+		return Errorf(EINVALID, "credential.provider", "credential.provider is required")
+	case len(s.Credential.Provider) > 64:
+		return Errorf(EINVALID, "credential.provider", "credential.provider is longer than 64 characters")
+	case s.Credential.Type == "":
+		return Errorf(EINVALID, "credential.type", "credential.type is required (one of %s)", join(CredentialTypes))
+	case !s.Credential.Type.Valid():
+		return Errorf(EUNPROCESSABLE, "credential.type", "unknown credential type %q; known types: %s", s.Credential.Type, join(CredentialTypes))
+	case strings.TrimSpace(s.Credential.ID) == "":
+		return Errorf(EINVALID, "credential.id", "credential.id is required")
+	case len(s.Credential.ID) > 256:
+		return Errorf(EINVALID, "credential.id", "credential.id is longer than 256 characters")
+	case len(s.Credential.Principal) > 512:
+		return Errorf(EINVALID, "credential.principal", "credential.principal is longer than 512 characters")
+	case len(s.Credential.Account) > 128:
+		return Errorf(EINVALID, "credential.account", "credential.account is longer than 128 characters")
+	case s.ObservedAt.IsZero():
+		return Errorf(EINVALID, "observed_at", "observed_at is required (RFC 3339 time)")
+	}
+	return nil
+}
+
+func join[T ~string](vs []T) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// Artifact is a piece of evidence referenced by its hash.
+type Artifact struct {
+	Name   string `json:"name"`
+	URI    string `json:"uri,omitempty"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size,omitempty"`
+}
+
+// Step is the recorded state of one runbook step in an incident.
+type Step struct {
+	ID          string      `json:"id"`
+	Action      string      `json:"action"`
+	Status      StepStatus  `json:"status"`
+	Enforcement Enforcement `json:"enforcement"`
+	Verified    bool        `json:"verified"`
+	Actor       string      `json:"actor"`
+	PolicyRule  string      `json:"policy_rule"`
+	StartedAt   *time.Time  `json:"started_at"`
+	EndedAt     *time.Time  `json:"ended_at"`
+	Error       string      `json:"error"`
+	Attempts    int         `json:"attempts,omitempty"`
+	ArgsSHA256  string      `json:"args_sha256,omitempty"`
+	Summary     string      `json:"summary,omitempty"`
+	Output      Values      `json:"output,omitempty"`
+	Evidence    []Artifact  `json:"evidence,omitempty"`
+	Approvals   []Decision  `json:"approvals,omitempty"`
+	Containment bool        `json:"containment,omitempty"`
+}
+
+// Decision is one person's answer to an approval request.
+type Decision struct {
+	StepID     string    `json:"step_id"`
+	Approve    bool      `json:"approve"`
+	Approver   string    `json:"approver"`
+	Channel    string    `json:"channel"`
+	ArgsSHA256 string    `json:"args_sha256"`
+	At         time.Time `json:"at"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// RecordedSignal is a signal as the incident recorded it.
+type RecordedSignal struct {
+	Signal
+	// Delay is how long after the incident opened this signal arrived.
+	DelaySeconds float64 `json:"delay_seconds"`
+	Duplicates   int     `json:"duplicates,omitempty"`
+}
+
+// RunbookRef identifies the pinned runbook of an incident.
+type RunbookRef struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+}
+
+// Incident is the state of an incident as exposed by the workflow query and the API.
+type Incident struct {
+	ID          string           `json:"id"`
+	Status      IncidentStatus   `json:"status"`
+	Credential  Credential       `json:"credential"`
+	Runbook     RunbookRef       `json:"runbook"`
+	Policy      RunbookRef       `json:"policy"`
+	OpenedAt    time.Time        `json:"opened_at"`
+	ContainedAt *time.Time       `json:"contained_at,omitempty"`
+	ClosedAt    *time.Time       `json:"closed_at,omitempty"`
+	HoldUntil   *time.Time       `json:"hold_until,omitempty"`
+	Signals     []RecordedSignal `json:"signals"`
+	Duplicates  int              `json:"duplicate_signals"`
+	Steps       []Step           `json:"steps"`
+	Drill       bool             `json:"drill,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	Runs        int              `json:"runs,omitempty"`
+}
+
+// IncidentSummary is one line of an incident listing.
+type IncidentSummary struct {
+	ID         string         `json:"id"`
+	Status     IncidentStatus `json:"status"`
+	Credential Credential     `json:"credential"`
+	Runbook    string         `json:"runbook"`
+	OpenedAt   time.Time      `json:"opened_at"`
+	Running    bool           `json:"running"`
+}
+
+// Values is a JSON object of step arguments or outputs.
+type Values = map[string]any
+
+// ActionInput is what every action activity receives. The interpreter calls actions by
+// name, so they share one input contract; each action decodes Args into its own struct.
+type ActionInput struct {
+	IncidentID string     `json:"incident_id"`
+	StepID     string     `json:"step_id"`
+	Action     string     `json:"action"`
+	Credential Credential `json:"credential"`
+	Args       Values     `json:"args"`
+	// IdempotencyKey is stable across retries and replays of the same step.
+	IdempotencyKey string `json:"idempotency_key"`
+	Drill          bool   `json:"drill,omitempty"`
+	// Signals is a summary of the signals known when the step started.
+	Signals []Signal `json:"signals,omitempty"`
+}
+
+// ActionResult is what every action activity returns.
+type ActionResult struct {
+	// Enforcement is who enforced what the action observed or did.
+	Enforcement Enforcement `json:"enforcement,omitempty"`
+	// Verified is true when a read-back showed the control in place.
+	Verified bool       `json:"verified"`
+	Actor    string     `json:"actor,omitempty"`
+	Summary  string     `json:"summary,omitempty"`
+	Output   Values     `json:"output,omitempty"`
+	Evidence []Artifact `json:"evidence,omitempty"`
+	// Changed is false when the action found the state already in place (idempotent no-op).
+	Changed bool `json:"changed"`
+}
+
+// ActionSpec describes an action that runbooks may name.
+type ActionSpec struct {
+	Name        string      `json:"name"`
+	Mutating    bool        `json:"mutating"`
+	Enforcement Enforcement `json:"enforcement"`
+	Description string      `json:"description"`
+	// Args lists the argument names the action accepts; Required those it needs.
+	Args     []string `json:"args,omitempty"`
+	Required []string `json:"required,omitempty"`
+}
+
+// Error codes, safe to show a user (after the style of benbjohnson/wtf).
+const (
+	EINVALID       = "invalid"
+	EUNPROCESSABLE = "unprocessable"
+	EUNAUTHORIZED  = "unauthorized"
+	ENOTFOUND      = "not_found"
+	ETOOLARGE      = "too_large"
+	ECONFLICT      = "conflict"
+	EINTERNAL      = "internal"
+	EUNAVAILABLE   = "unavailable"
+)
+
+// Error is an error whose message is safe to show a user.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *Error) Error() string {
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s (field %s)", e.Code, e.Message, e.Field)
+	}
+	return e.Code + ": " + e.Message
+}
+
+// Errorf returns an *Error with a formatted message.
+func Errorf(code, field, format string, args ...any) *Error {
+	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// SHA256Hex returns the hex SHA-256 of b.
+func SHA256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
