@@ -6,6 +6,7 @@ package sever
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -152,21 +153,24 @@ func safeIDPart(s string) string {
 type Signal struct {
 	// ID is assigned at intake; it is derived from (source, source_event_id) when the
 	// source names its event, so a resent event gets the same ID.
-	ID            string      `json:"id"`
-	Source        string      `json:"source"`
-	SourceEventID string      `json:"source_event_id,omitempty"`
-	Origin        Origin      `json:"origin"`
-	Kind          SignalKind  `json:"kind"`
-	ObservedAt    time.Time   `json:"observed_at"`
-	ReceivedAt    time.Time   `json:"received_at"`
-	Credential    Credential  `json:"credential"`
-	Severity      string      `json:"severity,omitempty"`
-	Summary       string      `json:"summary,omitempty"`
-	PayloadSHA256 string      `json:"payload_sha256,omitempty"`
-	Receipt       string      `json:"receipt,omitempty"` // one per submission; tells duplicates apart
-	Drill         bool        `json:"drill,omitempty"`
-	Labels        []string    `json:"labels,omitempty"`
-	Extra         *SignalMeta `json:"meta,omitempty"`
+	ID            string     `json:"id"`
+	Source        string     `json:"source"`
+	SourceEventID string     `json:"source_event_id,omitempty"`
+	Origin        Origin     `json:"origin"`
+	Kind          SignalKind `json:"kind"`
+	ObservedAt    time.Time  `json:"observed_at"`
+	ReceivedAt    time.Time  `json:"received_at"`
+	Credential    Credential `json:"credential"`
+	Severity      string     `json:"severity,omitempty"`
+	Summary       string     `json:"summary,omitempty"`
+	PayloadSHA256 string     `json:"payload_sha256,omitempty"`
+	Receipt       string     `json:"receipt,omitempty"` // one per submission; tells duplicates apart
+	// Reporter is the authenticated principal that submitted the signal (token or
+	// operator name). A reporter may not approve actions in the incident it raised.
+	Reporter string      `json:"reporter,omitempty"`
+	Drill    bool        `json:"drill,omitempty"`
+	Labels   []string    `json:"labels,omitempty"`
+	Extra    *SignalMeta `json:"meta,omitempty"`
 }
 
 // SignalMeta carries optional adapter detail that is safe to keep (never secrets).
@@ -398,6 +402,22 @@ func (e *Error) Error() string {
 // Errorf returns an *Error with a formatted message.
 func Errorf(code, field, format string, args ...any) *Error {
 	return &Error{Code: code, Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// ArgsSHA256 binds an approval to one exact action: the hash of the action name, the
+// credential and the step's arguments. encoding/json writes map keys in sorted order,
+// so the hash is stable across processes and replays.
+func ArgsSHA256(action string, c Credential, args Values) string {
+	b, err := json.Marshal(struct {
+		Action     string     `json:"action"`
+		Credential Credential `json:"credential"`
+		Args       Values     `json:"args"`
+	}{action, c, args})
+	if err != nil {
+		// Args come from YAML or JSON and always marshal; keep the hash total anyway.
+		b = []byte(action + "\x00" + c.ID + "\x00" + err.Error())
+	}
+	return SHA256Hex(b)
 }
 
 // SHA256Hex returns the hex SHA-256 of b.

@@ -1,0 +1,179 @@
+// Package tokenstore is the enterprise's own registry of service tokens (the
+// generic_token credential type): the file that internal gateways consult to accept
+// or refuse a token. sever disables a leaked token here with the enterprise's own
+// authority and reads the state back. Token values are never stored, only their IDs.
+package tokenstore
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Token states.
+const (
+	Active   = "active"
+	Inactive = "inactive"
+)
+
+// ErrNotFound is returned for a token ID the store does not hold.
+var ErrNotFound = errors.New("token not found")
+
+// Token is one entry of the store.
+type Token struct {
+	ID    string `json:"id"`
+	Owner string `json:"owner,omitempty"`
+	// Status is the state the enterprise set; gateways refuse inactive tokens.
+	Status string `json:"status"`
+	// VendorStatus is the state the issuing vendor reports for the token, when the
+	// vendor acted on its own (for example after a public leak).
+	VendorStatus string    `json:"vendor_status,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at"`
+	UpdatedBy    string    `json:"updated_by,omitempty"`
+	// Changes keeps the idempotency keys of changes already applied, so a retried
+	// request after a lost answer is recognised and not applied twice.
+	Changes []Change `json:"changes,omitempty"`
+}
+
+// Change is one applied status change.
+type Change struct {
+	Key    string    `json:"key"`
+	Status string    `json:"status"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Reason string    `json:"reason,omitempty"`
+}
+
+type file struct {
+	Tokens []Token `json:"tokens"`
+}
+
+// Store is a JSON file of tokens, safe for concurrent use within one process; writes
+// are atomic (temp file and rename) so a crash never leaves a torn file.
+type Store struct {
+	path string
+	mu   sync.Mutex
+	now  func() time.Time
+}
+
+// Open returns a store backed by path; the file need not exist yet.
+func Open(path string) *Store { return &Store{path: path, now: time.Now} }
+
+// Path returns the file behind the store.
+func (s *Store) Path() string { return s.path }
+
+func (s *Store) load() (*file, error) {
+	b, err := os.ReadFile(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &file{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: read %s: %w", s.path, err)
+	}
+	var f file
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("tokenstore: parse %s: %w", s.path, err)
+	}
+	return &f, nil
+}
+
+func (s *Store) save(f *file) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("tokenstore: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.path), ".tokens-*")
+	if err != nil {
+		return fmt.Errorf("tokenstore: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(b, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokenstore: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokenstore: sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), s.path)
+}
+
+// Get returns a token by ID.
+func (s *Store) Get(id string) (Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return Token{}, err
+	}
+	for _, t := range f.Tokens {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return Token{}, fmt.Errorf("tokenstore: get %q: %w", id, ErrNotFound)
+}
+
+// Put adds or replaces a token (used to enrol tokens and by drills).
+func (s *Store) Put(t Token) error {
+	if t.ID == "" {
+		return errors.New("tokenstore: put: token id is required")
+	}
+	if t.Status == "" {
+		t.Status = Active
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return err
+	}
+	t.UpdatedAt = s.now().UTC()
+	if i := slices.IndexFunc(f.Tokens, func(x Token) bool { return x.ID == t.ID }); i >= 0 {
+		f.Tokens[i] = t
+	} else {
+		f.Tokens = append(f.Tokens, t)
+	}
+	return s.save(f)
+}
+
+// SetStatus sets a token's status. It reads before it writes: a token already in
+// the wanted state, or a change whose key was already applied, is left alone and
+// changed is false.
+func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed bool, err error) {
+	if status != Active && status != Inactive {
+		return Token{}, false, fmt.Errorf("tokenstore: set status %q: want %s or %s", status, Active, Inactive)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f, err := s.load()
+	if err != nil {
+		return Token{}, false, err
+	}
+	i := slices.IndexFunc(f.Tokens, func(x Token) bool { return x.ID == id })
+	if i < 0 {
+		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, ErrNotFound)
+	}
+	tok := &f.Tokens[i]
+	if tok.Status == status || slices.ContainsFunc(tok.Changes, func(c Change) bool { return c.Key == key && key != "" }) {
+		return *tok, false, nil
+	}
+	now := s.now().UTC()
+	tok.Status, tok.UpdatedAt, tok.UpdatedBy = status, now, by
+	tok.Changes = append(tok.Changes, Change{Key: key, Status: status, At: now, By: by, Reason: reason})
+	if err := s.save(f); err != nil {
+		return Token{}, false, err
+	}
+	return *tok, true, nil
+}

@@ -1,0 +1,167 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// Approval channels: where a decision came from. Recorded with the decision.
+var ApprovalChannels = []string{"slack-http", "slack-socket", "cli", "api", "drill"}
+
+// validateDecision rejects a decision before it touches history: a rejected update
+// leaves no trace, so forged, stale or misdirected clicks cannot pollute the record.
+func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
+	i, ok := r.steps[d.StepID]
+	if !ok {
+		return fmt.Errorf("decide: incident %s has no step %q", r.inc.ID, d.StepID)
+	}
+	st, g := r.inc.Steps[i], r.gates[d.StepID]
+	switch {
+	case g == nil || st.Status != sever.StepWaitingApproval:
+		return fmt.Errorf("decide: step %s is %s, not waiting for approval", d.StepID, st.Status)
+	case strings.TrimSpace(d.Approver) == "":
+		return fmt.Errorf("decide: step %s: approver identity is required", d.StepID)
+	case !slices.Contains(ApprovalChannels, d.Channel):
+		return fmt.Errorf("decide: step %s: unknown channel %q (one of %s)", d.StepID, d.Channel, strings.Join(ApprovalChannels, ", "))
+	case d.ArgsSHA256 != g.ArgsSHA256:
+		return fmt.Errorf("decide: step %s: the decision is for different arguments (args hash %.12s, step has %.12s)", d.StepID, d.ArgsSHA256, g.ArgsSHA256)
+	case !workflow.Now(ctx).Before(g.Deadline):
+		return fmt.Errorf("decide: step %s: the approval deadline %s has passed", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"))
+	case len(g.Approvers) == 0:
+		return fmt.Errorf("decide: step %s has no approvers configured (rule %s); set approvers in the runbook or policy", d.StepID, g.Rule)
+	case !slices.Contains(g.Approvers, d.Approver):
+		return fmt.Errorf("decide: %s may not decide step %s (approvers: %s)", d.Approver, d.StepID, strings.Join(g.Approvers, ", "))
+	case r.reportedBy(d.Approver):
+		return fmt.Errorf("decide: %s raised this incident and may not approve its actions", d.Approver)
+	}
+	for _, prev := range g.Decisions {
+		if prev.Approver == d.Approver {
+			return fmt.Errorf("decide: %s already decided step %s", d.Approver, d.StepID)
+		}
+	}
+	return nil
+}
+
+func (r *run) reportedBy(who string) bool {
+	for _, s := range r.inc.Signals {
+		if s.Reporter == who {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *run) decide(ctx workflow.Context, d DecisionInput) (DecisionResult, error) {
+	g := r.gates[d.StepID]
+	g.Decisions = append(g.Decisions, sever.Decision{
+		StepID: d.StepID, Approve: d.Approve, Approver: d.Approver, Channel: d.Channel,
+		ArgsSHA256: d.ArgsSHA256, At: workflow.Now(ctx).UTC(), Reason: d.Reason,
+	})
+	r.changed = true
+	res := DecisionResult{StepID: d.StepID, Status: sever.StepWaitingApproval, Remaining: g.remaining()}
+	switch {
+	case !d.Approve:
+		res.Status, res.Remaining = sever.StepSkipped, 0
+	case res.Remaining == 0:
+		res.Status = sever.StepRunning
+	}
+	return res, nil
+}
+
+func (g *Gate) approvals() int {
+	n := 0
+	for _, d := range g.Decisions {
+		if d.Approve {
+			n++
+		}
+	}
+	return n
+}
+
+func (g *Gate) denied() *sever.Decision {
+	for i := range g.Decisions {
+		if !g.Decisions[i].Approve {
+			return &g.Decisions[i]
+		}
+	}
+	return nil
+}
+
+func (g *Gate) remaining() int {
+	if g.denied() != nil {
+		return 0
+	}
+	return max(0, g.Quorum-g.approvals())
+}
+
+// awaitApproval parks the step until quorum, a denial, or the deadline. At the first
+// deadline the request is escalated and extended once; at the second the step's
+// explicit on_timeout applies and approval_expired is recorded as its own outcome.
+// It reports whether the step may run.
+func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate) bool {
+	st.Status = sever.StepWaitingApproval
+	r.changed = true
+	r.publish(ctx)
+	for {
+		left := g.Deadline.Sub(workflow.Now(ctx))
+		decided := g.remaining() == 0
+		if !decided && left > 0 {
+			var err error
+			decided, err = workflow.AwaitWithTimeout(ctx, left, func() bool { return g.remaining() == 0 })
+			if err != nil { // canceled: the incident was closed
+				st.Approvals = g.Decisions
+				r.skip(ctx, st, "approval canceled: incident closed")
+				return false
+			}
+		}
+		if decided {
+			break
+		}
+		if !g.Escalated {
+			g.Escalated = true
+			g.Deadline = workflow.Now(ctx).UTC().Add(g.Extension.D())
+			r.logger.Info("approval escalated", "incident", r.inc.ID, "step", spec.ID, "deadline", g.Deadline)
+			r.changed = true
+			continue
+		}
+		return r.expire(ctx, spec, st, g)
+	}
+	st.Approvals = g.Decisions
+	if d := g.denied(); d != nil {
+		st.Status, st.Enforcement, st.Actor = sever.StepSkipped, sever.HumanDenied, d.Approver
+		st.Error = "denied by " + d.Approver
+		if d.Reason != "" {
+			st.Error += ": " + d.Reason
+		}
+		r.end(ctx, st)
+		return false
+	}
+	return true
+}
+
+func (r *run) expire(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate) bool {
+	st.Approvals = g.Decisions
+	switch g.OnTimeout {
+	case sever.OnTimeoutProceed:
+		st.Approvals = append(st.Approvals, sever.Decision{
+			StepID: spec.ID, Approve: true, Approver: "policy:" + g.Rule, Channel: "timeout",
+			ArgsSHA256: g.ArgsSHA256, At: workflow.Now(ctx).UTC(),
+			Reason: "approval expired; pre-approved fallback allowed by policy",
+		})
+		return true
+	case sever.OnTimeoutAbort:
+		st.Status, st.Enforcement, st.Error = sever.StepFailed, sever.ApprovalExpired, "approval expired; runbook aborted"
+		r.end(ctx, st)
+		r.aborted = "approval for " + spec.ID + " expired"
+	default:
+		st.Status, st.Enforcement, st.Error = sever.StepSkipped, sever.ApprovalExpired, "approval expired; step not run"
+		r.end(ctx, st)
+	}
+	st.Actor = "nobody"
+	return false
+}

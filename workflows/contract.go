@@ -1,0 +1,128 @@
+// Package workflows holds sever's deterministic workflow code: the Incident workflow,
+// which interprets a pinned runbook under a pinned runtime policy. It imports only the
+// Temporal SDK's workflow packages and the domain types; actions are called by name,
+// so no activity package or client is ever imported here.
+package workflows
+
+import (
+	"time"
+
+	"github.com/sever-ir/sever"
+)
+
+// Names on the wire between the engine, the API and the workflow. They are stable: a
+// rename would break incidents in flight.
+const (
+	IncidentWorkflow = "Incident"
+	// SignalChannel carries sever.Signal values into an incident.
+	SignalChannel = "signal"
+	// QueryState returns sever.Incident.
+	QueryState = "state"
+	// QuerySignalStatus returns SignalStatus for SignalStatusInput.
+	QuerySignalStatus = "signal_status"
+	// UpdateDecide takes an approval decision (DecisionInput → DecisionResult).
+	UpdateDecide = "decide"
+	// UpdateClose ends the incident (CloseInput → CloseResult).
+	UpdateClose = "close"
+)
+
+// DefaultHold is how long an incident stays open after its runbook ends, so that late
+// signals (a provider's above all) join it and are recorded with their delay.
+const DefaultHold = 7 * 24 * time.Hour
+
+// IncidentInput is the whole input of an incident. The runbook and the policy are
+// pinned here, content and hash, so editing either file later never changes an
+// incident in flight.
+type IncidentInput struct {
+	IncidentID string           `json:"incident_id"`
+	Credential sever.Credential `json:"credential"`
+	Runbook    sever.Runbook    `json:"runbook"`
+	Policy     sever.Policy     `json:"policy"`
+	// ApproverGroups resolves "group:NAME" approver entries; it is resolved when the
+	// incident starts so the set of people who may approve is fixed with the runbook.
+	ApproverGroups map[string][]string `json:"approver_groups,omitempty"`
+	Hold           sever.Duration      `json:"hold,omitempty"`
+	Drill          bool                `json:"drill,omitempty"`
+	// Carry is set only by continue-as-new and holds the state of the previous run.
+	Carry *Carry `json:"carry,omitempty"`
+}
+
+// Carry is the state handed from one run of an incident to the next.
+type Carry struct {
+	Incident  sever.Incident   `json:"incident"`
+	Seen      map[string]int   `json:"seen"`
+	Receipts  map[string]string `json:"receipts"`
+	Approvals map[string]*Gate `json:"approvals,omitempty"`
+	Phase     string           `json:"phase"`
+}
+
+// IncidentResult is what a finished incident returns.
+type IncidentResult struct {
+	Incident sever.Incident `json:"incident"`
+}
+
+// SignalStatusInput asks whether one submission of a signal was recorded.
+type SignalStatusInput struct {
+	SignalID string `json:"signal_id"`
+	Receipt  string `json:"receipt"`
+}
+
+// SignalStatus answers SignalStatusInput.
+type SignalStatus struct {
+	// Known is false when the signal has not reached the workflow yet.
+	Known     bool `json:"known"`
+	Duplicate bool `json:"duplicate"`
+}
+
+// DecisionInput is one person's decision on a step waiting for approval. The caller
+// (Slack endpoint, CLI, API) has already verified who the person is; the workflow
+// checks that this person may decide this step, for these exact arguments, now.
+type DecisionInput struct {
+	StepID     string `json:"step_id"`
+	Approve    bool   `json:"approve"`
+	Approver   string `json:"approver"`
+	Channel    string `json:"channel"`
+	ArgsSHA256 string `json:"args_sha256"`
+	Reason     string `json:"reason,omitempty"`
+}
+
+// DecisionResult says what the decision did.
+type DecisionResult struct {
+	StepID string           `json:"step_id"`
+	Status sever.StepStatus `json:"status"`
+	// Remaining is how many more approvals the step needs.
+	Remaining int `json:"remaining"`
+}
+
+// CloseInput ends an incident before its hold window runs out.
+type CloseInput struct {
+	Reason        string `json:"reason"`
+	By            string `json:"by"`
+	FalsePositive bool   `json:"false_positive,omitempty"`
+}
+
+// CloseResult reports the incident's final status.
+type CloseResult struct {
+	Status sever.IncidentStatus `json:"status"`
+}
+
+// Gate is the approval state of one step.
+type Gate struct {
+	Approvers  []string         `json:"approvers"`
+	Quorum     int              `json:"quorum"`
+	Deadline   time.Time        `json:"deadline"`
+	Extension  sever.Duration   `json:"extension"`
+	Escalated  bool             `json:"escalated"`
+	OnTimeout  string           `json:"on_timeout"`
+	Decisions  []sever.Decision `json:"decisions,omitempty"`
+	ArgsSHA256 string           `json:"args_sha256"`
+	Rule       string           `json:"rule"`
+}
+
+// Memo keys the workflow keeps up to date so listings need no query per incident.
+const (
+	MemoStatus     = "status"
+	MemoCredential = "credential"
+	MemoRunbook    = "runbook"
+	MemoOpenedAt   = "opened_at"
+)

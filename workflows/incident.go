@@ -1,0 +1,706 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/runbooks/cond"
+)
+
+// Phases of an incident run.
+const (
+	phaseRunning = "running" // the runbook is being interpreted
+	phaseHolding = "holding" // runbook done; waiting for late signals or a close
+	phaseClosed  = "closed"
+)
+
+// ServiceActor is the actor recorded for actions sever takes with the enterprise's
+// own credentials.
+const ServiceActor = "sever"
+
+// NonRetryableErrorTypes are the stable error types activities use for permanent
+// failures; retrying them can only repeat the same refusal.
+var NonRetryableErrorTypes = []string{"InvalidArgument", "AccessDenied", "NotFound", "Forbidden", "Unsupported"}
+
+// Incident interprets the pinned runbook for one credential, records every signal
+// that arrives about it, and stays open for late signals until its hold window ends
+// or someone closes it.
+func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
+	r, err := newRun(ctx, in)
+	if err != nil {
+		return IncidentResult{}, err
+	}
+	if err := r.register(ctx); err != nil {
+		return IncidentResult{}, err
+	}
+	if r.phase == phaseRunning {
+		if err := r.interpret(ctx); err != nil {
+			return IncidentResult{}, err
+		}
+		if r.phase == phaseRunning {
+			r.finishRunbook(ctx)
+		}
+	}
+	if r.phase == phaseHolding {
+		if err := r.hold(ctx); err != nil {
+			return IncidentResult{}, err
+		}
+	}
+	// Signals that raced with the end are still recorded before the run completes.
+	r.drainSignals(ctx)
+	r.publish(ctx)
+	return IncidentResult{Incident: r.inc}, nil
+}
+
+type run struct {
+	in    IncidentInput
+	inc   sever.Incident
+	phase string
+	// seen maps a signal's dedup key to its index in inc.Signals.
+	seen map[string]int
+	// receipts maps a signal ID to the receipt of the submission that was recorded.
+	receipts map[string]string
+	gates    map[string]*Gate
+	steps    map[string]int // step id → index
+	sigCh    workflow.ReceiveChannel
+
+	changed  bool
+	inflight int
+	aborted  string
+	closeReq *CloseInput
+	lastMemo string
+	logger   interface{ Info(string, ...any) }
+}
+
+func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
+	if in.IncidentID == "" || len(in.Runbook.Steps) == 0 {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("incident input: incident_id %q with %d runbook steps", in.IncidentID, len(in.Runbook.Steps)),
+			"InvalidArgument", nil)
+	}
+	r := &run{
+		in:       in,
+		seen:     map[string]int{},
+		receipts: map[string]string{},
+		gates:    map[string]*Gate{},
+		steps:    map[string]int{},
+		sigCh:    workflow.GetSignalChannel(ctx, SignalChannel),
+		logger:   workflow.GetLogger(ctx),
+	}
+	for i, s := range in.Runbook.Steps {
+		r.steps[s.ID] = i
+	}
+	if c := in.Carry; c != nil {
+		r.inc, r.phase = c.Incident, c.Phase
+		if c.Seen != nil {
+			r.seen = c.Seen
+		}
+		if c.Receipts != nil {
+			r.receipts = c.Receipts
+		}
+		if c.Approvals != nil {
+			r.gates = c.Approvals
+		}
+		r.inc.Runs++
+		return r, nil
+	}
+	now := workflow.Now(ctx).UTC()
+	r.phase = phaseRunning
+	r.inc = sever.Incident{
+		ID: in.IncidentID, Status: sever.IncidentOpen, Credential: in.Credential,
+		Runbook: in.Runbook.Ref(), Policy: in.Policy.Ref(), OpenedAt: now,
+		Signals: []sever.RecordedSignal{}, Drill: in.Drill, Runs: 1,
+	}
+	for _, s := range in.Runbook.Steps {
+		r.inc.Steps = append(r.inc.Steps, sever.Step{
+			ID: s.ID, Action: s.Action, Status: sever.StepPending, Containment: s.Containment,
+			ArgsSHA256: sever.ArgsSHA256(s.Action, in.Credential, s.Args),
+		})
+	}
+	return r, nil
+}
+
+func (r *run) register(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryState, func() (sever.Incident, error) {
+		return r.inc, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QuerySignalStatus, func(q SignalStatusInput) (SignalStatus, error) {
+		rec, ok := r.receipts[q.SignalID]
+		if !ok {
+			return SignalStatus{}, nil
+		}
+		return SignalStatus{Known: true, Duplicate: rec != q.Receipt}, nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide, r.decide,
+		workflow.UpdateHandlerOptions{Validator: r.validateDecision}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateClose,
+		func(ctx workflow.Context, c CloseInput) (CloseResult, error) {
+			r.closeReq = &c
+			r.changed = true
+			return CloseResult{Status: sever.IncidentClosed}, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(c CloseInput) error {
+			switch {
+			case strings.TrimSpace(c.Reason) == "":
+				return errors.New("close: a reason is required")
+			case r.phase == phaseClosed || r.closeReq != nil:
+				return fmt.Errorf("close: incident %s is already closed", r.inc.ID)
+			}
+			return nil
+		}})
+}
+
+// interpret runs the runbook: steps whose needs are met start (independent ones in
+// parallel), each behind the policy gate, until nothing more can run.
+func (r *run) interpret(ctx workflow.Context) error {
+	ctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	for {
+		r.drainSignals(ctx)
+		if r.closeReq != nil {
+			// Closing mid-runbook stops the steps in flight; what they did is recorded.
+			cancel()
+			r.skipPending("incident closed: " + r.closeReq.Reason)
+			_ = workflow.Await(ctx, func() bool { return r.inflight == 0 })
+			return nil
+		}
+		r.schedule(ctx)
+		if r.inflight == 0 && r.noneRunnable() {
+			return nil
+		}
+		if r.shouldContinueAsNew(ctx) && r.quiescent() {
+			return r.continueAsNew(ctx)
+		}
+		r.publish(ctx)
+		r.changed = false
+		if err := workflow.Await(ctx, func() bool { return r.changed || r.sigCh.Len() > 0 }); err != nil {
+			return err
+		}
+	}
+}
+
+// schedule starts every pending step whose dependencies are final.
+func (r *run) schedule(ctx workflow.Context) {
+	for i := range r.in.Runbook.Steps {
+		spec, st := &r.in.Runbook.Steps[i], &r.inc.Steps[i]
+		if st.Status != sever.StepPending {
+			continue
+		}
+		if r.aborted != "" {
+			r.skip(ctx, st, "runbook aborted: "+r.aborted)
+			continue
+		}
+		ready, blocked := r.needsState(spec)
+		if !ready {
+			continue
+		}
+		if blocked != "" {
+			r.skip(ctx, st, blocked)
+			continue
+		}
+		if spec.When != "" {
+			ok, err := r.evalWhen(spec.When)
+			if err != nil {
+				r.fail(ctx, spec, st, fmt.Sprintf("when %q: %v", spec.When, err))
+				continue
+			}
+			if !ok {
+				r.skip(ctx, st, "condition false: "+spec.When)
+				continue
+			}
+		}
+		d := r.in.Policy.Decide(spec.Action, r.in.Credential.Type, r.in.Drill)
+		st.PolicyRule = d.Rule
+		if d.Mode == sever.ModeForbidden {
+			st.Status = sever.StepRefused
+			st.Error = fmt.Sprintf("policy %s@%s forbids %s (rule %s)", r.in.Policy.Name, r.in.Policy.Version, spec.Action, d.Rule)
+			r.end(ctx, st)
+			r.onFailure(spec, st)
+			continue
+		}
+		gate := r.gateFor(ctx, spec, st, d)
+		r.inflight++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { r.inflight--; r.changed = true }()
+			r.runStep(ctx, spec, st, gate)
+		})
+	}
+}
+
+// needsState reports whether every need is final, and if one did not succeed, why
+// this step cannot run.
+func (r *run) needsState(spec *sever.RunbookStep) (ready bool, blocked string) {
+	for _, n := range spec.Needs {
+		dep := r.inc.Steps[r.steps[n]]
+		if !dep.Status.Done() {
+			return false, ""
+		}
+		if dep.Status != sever.StepSucceeded && blocked == "" {
+			blocked = fmt.Sprintf("needs %s, which is %s", n, dep.Status)
+		}
+	}
+	return true, blocked
+}
+
+func (r *run) noneRunnable() bool {
+	for i := range r.in.Runbook.Steps {
+		if st := r.inc.Steps[i]; !st.Status.Done() {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *run) quiescent() bool {
+	if r.inflight > 0 {
+		return false
+	}
+	for _, st := range r.inc.Steps {
+		if st.Status == sever.StepRunning || st.Status == sever.StepWaitingApproval {
+			return false
+		}
+	}
+	return true
+}
+
+// gateFor returns the approval gate a step must pass, or nil. The runbook can ask for
+// approval and so can the policy; when both do, the stricter quorum wins.
+func (r *run) gateFor(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, d sever.PolicyDecision) *Gate {
+	if g, ok := r.gates[spec.ID]; ok {
+		return g // carried over continue-as-new
+	}
+	a := spec.Approval
+	if a == nil && d.Mode != sever.ModeApproval {
+		return nil
+	}
+	g := &Gate{Quorum: 1, OnTimeout: sever.OnTimeoutDeny, ArgsSHA256: st.ArgsSHA256, Rule: d.Rule}
+	deadline := 15 * time.Minute
+	if d.Mode == sever.ModeApproval {
+		g.Approvers = append(g.Approvers, d.Approvers...)
+		g.Quorum = max(g.Quorum, d.Quorum)
+		if d.Deadline > 0 {
+			deadline = d.Deadline.D()
+		}
+	}
+	if a != nil {
+		if len(a.Approvers) > 0 {
+			// A runbook may narrow who approves, never widen what the policy allows.
+			if len(g.Approvers) == 0 {
+				g.Approvers = append(g.Approvers, a.Approvers...)
+			} else {
+				g.Approvers = intersect(r.expand(g.Approvers), r.expand(a.Approvers))
+			}
+		}
+		g.Quorum = max(g.Quorum, a.Quorum)
+		if a.Deadline > 0 {
+			deadline = a.Deadline.D()
+		}
+		if a.OnTimeout != "" {
+			g.OnTimeout = a.OnTimeout
+		}
+	}
+	if g.OnTimeout == sever.OnTimeoutProceed && !d.AllowProceedOnTimeout {
+		// Proceeding without a human is a pre-approved fallback only where policy says so.
+		g.OnTimeout = sever.OnTimeoutDeny
+	}
+	g.Approvers = r.expand(g.Approvers)
+	g.Extension = sever.Duration(deadline)
+	g.Deadline = workflow.Now(ctx).UTC().Add(deadline)
+	r.gates[spec.ID] = g
+	return g
+}
+
+// expand resolves "group:NAME" entries into members, keeping order and dropping repeats.
+func (r *run) expand(list []string) []string {
+	var out []string
+	for _, a := range list {
+		members := []string{a}
+		if name, ok := strings.CutPrefix(a, "group:"); ok {
+			members = r.in.ApproverGroups[name]
+		}
+		for _, m := range members {
+			if !slices.Contains(out, m) {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
+
+func intersect(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, gate *Gate) {
+	if gate != nil {
+		if !r.awaitApproval(ctx, spec, st, gate) {
+			return
+		}
+	}
+	now := workflow.Now(ctx).UTC()
+	st.Status, st.StartedAt = sever.StepRunning, &now
+	r.changed = true
+	r.publish(ctx)
+
+	in := sever.ActionInput{
+		IncidentID: r.inc.ID, StepID: spec.ID, Action: spec.Action, Credential: r.in.Credential,
+		Args: spec.Args, Drill: r.in.Drill, Signals: r.signalList(),
+		IdempotencyKey: fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), spec.ID),
+	}
+	var res sever.ActionResult
+	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID), spec.Action, in).Get(ctx, &res); err != nil {
+		r.fail(ctx, spec, st, errorText(err))
+		return
+	}
+	r.record(st, spec, res)
+	if spec.Verify != nil {
+		vin := in
+		vin.Action, vin.Args = spec.Verify.Action, spec.Verify.Args
+		var vres sever.ActionResult
+		if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID+".verify"), spec.Verify.Action, vin).Get(ctx, &vres); err != nil {
+			st.Verified = false
+			r.fail(ctx, spec, st, "verify "+spec.Verify.Action+": "+errorText(err))
+			return
+		}
+		st.Verified = vres.Verified
+		st.Evidence = append(st.Evidence, vres.Evidence...)
+		if vres.Summary != "" {
+			st.Summary = strings.TrimSpace(st.Summary + "; verify: " + vres.Summary)
+		}
+	}
+	st.Status = sever.StepSucceeded
+	if spec.Containment && !st.Verified {
+		st.Error = "read-back did not show the control in place"
+	}
+	r.end(ctx, st)
+}
+
+func (r *run) record(st *sever.Step, spec *sever.RunbookStep, res sever.ActionResult) {
+	st.Enforcement = res.Enforcement
+	if st.Enforcement == "" && spec.Mutating {
+		st.Enforcement = spec.Enforcement
+	}
+	st.Actor = res.Actor
+	if st.Actor == "" {
+		st.Actor = ServiceActor
+	}
+	st.Verified = res.Verified
+	st.Summary = res.Summary
+	st.Output = res.Output
+	st.Evidence = res.Evidence
+}
+
+func (r *run) activityCtx(ctx workflow.Context, spec *sever.RunbookStep, id string) workflow.Context {
+	timeout := spec.Timeout.D()
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	attempts := spec.MaxAttempts
+	if attempts <= 0 {
+		attempts = 3
+	}
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		ActivityID:          id,
+		StartToCloseTimeout: timeout,
+		// Bound the whole step, retries included, so a dead dependency cannot park an
+		// incident forever.
+		ScheduleToCloseTimeout: time.Duration(attempts)*timeout + time.Duration(attempts)*30*time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:        500 * time.Millisecond,
+			BackoffCoefficient:     2,
+			MaximumInterval:        30 * time.Second,
+			MaximumAttempts:        int32(attempts),
+			NonRetryableErrorTypes: NonRetryableErrorTypes,
+		},
+	})
+}
+
+func (r *run) fail(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, msg string) {
+	st.Status, st.Error = sever.StepFailed, msg
+	r.end(ctx, st)
+	r.onFailure(spec, st)
+}
+
+func (r *run) onFailure(spec *sever.RunbookStep, st *sever.Step) {
+	if spec.OnFailure != sever.FailContinue && r.aborted == "" {
+		r.aborted = fmt.Sprintf("step %s %s", st.ID, st.Status)
+	}
+}
+
+func (r *run) skip(ctx workflow.Context, st *sever.Step, why string) {
+	st.Status, st.Error = sever.StepSkipped, why
+	r.end(ctx, st)
+}
+
+func (r *run) skipPending(why string) {
+	for i := range r.inc.Steps {
+		if st := &r.inc.Steps[i]; st.Status == sever.StepPending {
+			st.Status, st.Error = sever.StepSkipped, why
+		}
+	}
+}
+
+func (r *run) end(ctx workflow.Context, st *sever.Step) {
+	now := workflow.Now(ctx).UTC()
+	st.EndedAt = &now
+	if st.StartedAt == nil {
+		st.StartedAt = &now
+	}
+	r.changed = true
+}
+
+// finishRunbook decides the incident's status: contained only when at least one
+// containment step ran and every containment step that ran was verified.
+func (r *run) finishRunbook(ctx workflow.Context) {
+	now := workflow.Now(ctx).UTC()
+	ran, ok, why := 0, true, ""
+	for i, st := range r.inc.Steps {
+		spec := r.in.Runbook.Steps[i]
+		switch {
+		case st.Status == sever.StepFailed || st.Status == sever.StepRefused:
+			if spec.Containment || spec.OnFailure != sever.FailContinue {
+				ok = false
+				why = cmpOr(why, fmt.Sprintf("step %s %s: %s", st.ID, st.Status, st.Error))
+			}
+		case spec.Containment && st.Status == sever.StepSucceeded:
+			ran++
+			if !st.Verified {
+				ok = false
+				why = cmpOr(why, fmt.Sprintf("step %s not verified", st.ID))
+			}
+		case spec.Containment && (st.Enforcement == sever.HumanDenied || st.Enforcement == sever.ApprovalExpired):
+			ok = false
+			why = cmpOr(why, fmt.Sprintf("step %s not run: %s", st.ID, st.Enforcement))
+		}
+	}
+	if ran == 0 && ok {
+		ok, why = false, "no containment step ran"
+	}
+	if r.closeReq != nil {
+		r.closeIncident(ctx)
+		return
+	}
+	if ok {
+		r.inc.Status, r.inc.ContainedAt = sever.IncidentContained, &now
+	} else {
+		r.inc.Status, r.inc.Reason = sever.IncidentFailed, why
+	}
+	hold := r.in.Hold.D()
+	if hold <= 0 {
+		hold = DefaultHold
+	}
+	until := now.Add(hold)
+	r.inc.HoldUntil = &until
+	r.phase = phaseHolding
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// hold keeps the incident open so late signals join it, until the window ends or
+// someone closes the incident.
+func (r *run) hold(ctx workflow.Context) error {
+	for {
+		r.drainSignals(ctx)
+		if r.closeReq != nil {
+			r.closeIncident(ctx)
+			return nil
+		}
+		if r.shouldContinueAsNew(ctx) {
+			return r.continueAsNew(ctx)
+		}
+		r.publish(ctx)
+		left := r.inc.HoldUntil.Sub(workflow.Now(ctx))
+		if left <= 0 {
+			r.closeReq = &CloseInput{Reason: "hold window ended", By: ServiceActor}
+			continue
+		}
+		r.changed = false
+		if _, err := workflow.AwaitWithTimeout(ctx, left, func() bool { return r.changed || r.sigCh.Len() > 0 }); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *run) closeIncident(ctx workflow.Context) {
+	now := workflow.Now(ctx).UTC()
+	r.inc.ClosedAt = &now
+	if r.inc.Status == sever.IncidentOpen {
+		r.inc.Reason = cmpOr(r.inc.Reason, "closed before the runbook finished")
+	}
+	if r.closeReq.FalsePositive {
+		r.inc.Reason = "false positive: " + r.closeReq.Reason
+	}
+	// The status before closing (contained or failed) stays in Reason when it matters.
+	if r.inc.Status == sever.IncidentFailed && r.inc.Reason != "" {
+		r.inc.Reason = "failed: " + r.inc.Reason
+	}
+	r.inc.Status = sever.IncidentClosed
+	r.phase = phaseClosed
+}
+
+// drainSignals records every signal already delivered, without blocking.
+func (r *run) drainSignals(ctx workflow.Context) {
+	for {
+		var s sever.Signal
+		if !r.sigCh.ReceiveAsync(&s) {
+			return
+		}
+		r.addSignal(ctx, s)
+	}
+}
+
+func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
+	r.changed = true
+	key := s.DedupKey()
+	if i, ok := r.seen[key]; ok {
+		r.inc.Signals[i].Duplicates++
+		r.inc.Duplicates++
+		if _, ok := r.receipts[s.ID]; !ok {
+			r.receipts[s.ID] = r.inc.Signals[i].Receipt
+		}
+		return
+	}
+	delay := s.ReceivedAt.Sub(r.inc.OpenedAt).Seconds()
+	if s.ReceivedAt.IsZero() || delay < 0 {
+		delay = 0
+	}
+	r.seen[key] = len(r.inc.Signals)
+	r.receipts[s.ID] = s.Receipt
+	r.inc.Signals = append(r.inc.Signals, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
+	if r.phase == phaseHolding {
+		r.logger.Info("late signal joined incident", "incident", r.inc.ID, "signal", s.ID,
+			"source", s.Source, "origin", s.Origin, "delay_s", delay)
+	}
+}
+
+func (r *run) signalList() []sever.Signal {
+	out := make([]sever.Signal, len(r.inc.Signals))
+	for i, s := range r.inc.Signals {
+		out[i] = s.Signal
+	}
+	return out
+}
+
+func (r *run) shouldContinueAsNew(ctx workflow.Context) bool {
+	return workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+}
+
+func (r *run) continueAsNew(ctx workflow.Context) error {
+	// Every update handler must finish before the run ends, or its caller gets an error.
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	r.drainSignals(ctx)
+	next := r.in
+	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase}
+	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
+}
+
+// publish mirrors the status into the memo (for listings) and the current details
+// (for the Temporal UI).
+func (r *run) publish(ctx workflow.Context) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s** %s `%s` runbook %s@%s\n\n", r.inc.Status, r.inc.Credential.Type, r.inc.Credential.ID, r.inc.Runbook.Name, r.inc.Runbook.Version)
+	for _, st := range r.inc.Steps {
+		v := ""
+		if st.Verified {
+			v = " ✓ verified"
+		}
+		fmt.Fprintf(&b, "- %s `%s` %s%s %s\n", st.ID, st.Action, st.Status, v, st.Enforcement)
+	}
+	fmt.Fprintf(&b, "\n%d signal(s), %d duplicate(s)", len(r.inc.Signals), r.inc.Duplicates)
+	workflow.SetCurrentDetails(ctx, b.String())
+	status := string(r.inc.Status)
+	if status != r.lastMemo {
+		r.lastMemo = status
+		_ = workflow.UpsertMemo(ctx, map[string]any{
+			MemoStatus: status, MemoCredential: r.inc.Credential,
+			MemoRunbook: r.inc.Runbook.Name, MemoOpenedAt: r.inc.OpenedAt,
+		})
+	}
+}
+
+func (r *run) evalWhen(expr string) (bool, error) {
+	steps := make(map[string]any, len(r.inc.Steps))
+	for _, st := range r.inc.Steps {
+		steps[st.ID] = map[string]any{
+			"status": string(st.Status), "verified": st.Verified,
+			"enforcement": string(st.Enforcement), "output": orEmpty(st.Output),
+		}
+	}
+	sigs := make([]any, len(r.inc.Signals))
+	for i, s := range r.inc.Signals {
+		sigs[i] = signalVars(s.Signal)
+	}
+	first := map[string]any{}
+	if len(sigs) > 0 {
+		first = sigs[0].(map[string]any)
+	}
+	return cond.Eval(expr, cond.Vars{
+		Signal: first, Signals: sigs, Credential: credVars(r.in.Credential), Steps: steps,
+		Incident: map[string]any{"id": r.inc.ID, "drill": r.inc.Drill, "status": string(r.inc.Status)},
+	})
+}
+
+func orEmpty(v map[string]any) map[string]any {
+	if v == nil {
+		return map[string]any{}
+	}
+	return v
+}
+
+func credVars(c sever.Credential) map[string]any {
+	return map[string]any{"provider": c.Provider, "type": string(c.Type), "id": c.ID,
+		"principal": c.Principal, "account": c.Account}
+}
+
+func signalVars(s sever.Signal) map[string]any {
+	return map[string]any{
+		"id": s.ID, "source": s.Source, "source_event_id": s.SourceEventID, "origin": string(s.Origin),
+		"kind": string(s.Kind), "severity": s.Severity, "summary": s.Summary,
+		"credential": credVars(s.Credential),
+	}
+}
+
+func errorText(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		if app.Type() != "" {
+			return app.Type() + ": " + app.Message()
+		}
+		return app.Message()
+	}
+	var to *temporal.TimeoutError
+	if errors.As(err, &to) {
+		return "timed out (" + to.TimeoutType().String() + ")"
+	}
+	var canceled *temporal.CanceledError
+	if errors.As(err, &canceled) {
+		return "canceled"
+	}
+	return err.Error()
+}
