@@ -645,45 +645,7 @@ func (r *run) publish(ctx workflow.Context) {
 }
 
 func (r *run) evalWhen(expr string) (bool, error) {
-	steps := make(map[string]any, len(r.inc.Steps))
-	for _, st := range r.inc.Steps {
-		steps[st.ID] = map[string]any{
-			"status": string(st.Status), "verified": st.Verified,
-			"enforcement": string(st.Enforcement), "output": orEmpty(st.Output),
-		}
-	}
-	sigs := make([]any, len(r.inc.Signals))
-	for i, s := range r.inc.Signals {
-		sigs[i] = signalVars(s.Signal)
-	}
-	first := map[string]any{}
-	if len(sigs) > 0 {
-		first = sigs[0].(map[string]any)
-	}
-	return cond.Eval(expr, cond.Vars{
-		Signal: first, Signals: sigs, Credential: credVars(r.in.Credential), Steps: steps,
-		Incident: map[string]any{"id": r.inc.ID, "drill": r.inc.Drill, "status": string(r.inc.Status)},
-	})
-}
-
-func orEmpty(v map[string]any) map[string]any {
-	if v == nil {
-		return map[string]any{}
-	}
-	return v
-}
-
-func credVars(c sever.Credential) map[string]any {
-	return map[string]any{"provider": c.Provider, "type": string(c.Type), "id": c.ID,
-		"principal": c.Principal, "account": c.Account}
-}
-
-func signalVars(s sever.Signal) map[string]any {
-	return map[string]any{
-		"id": s.ID, "source": s.Source, "source_event_id": s.SourceEventID, "origin": string(s.Origin),
-		"kind": string(s.Kind), "severity": s.Severity, "summary": s.Summary,
-		"credential": credVars(s.Credential),
-	}
+	return cond.Eval(expr, cond.NewVars(&r.inc))
 }
 
 func errorText(err error) string {

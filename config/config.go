@@ -1,0 +1,336 @@
+// Package config loads sever.yaml, the one configuration file for everything that is not a
+// runbook or a policy: the Temporal connection, the HTTP listener, intake sources and their
+// authentication, operators and approver groups, Slack, AWS accounts, provider admin credentials,
+// where runbooks and the policy live, the incident hold window, the token store, the ledger
+// signing key and logging.
+//
+// Precedence, highest first: SEVER_* environment variables, the file, built-in defaults. Secrets
+// are never written in the file: every secret field is a SecretRef (env:, file: or aws-sm:) that
+// is resolved when it is needed. README.md in this directory documents every key.
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Scopes granted to intake tokens and operators.
+const (
+	ScopeSignalsWrite   = "signals:write"   // submit signals (POST /v1/signals and adapters)
+	ScopeIncidentsRead  = "incidents:read"  // list and read incidents, reports and the ledger
+	ScopeIncidentsWrite = "incidents:write" // close or re-run incidents
+	ScopeApprovalsWrite = "approvals:write" // approve or deny steps over the API/CLI
+)
+
+// Scopes lists every known scope.
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite}
+
+// Defaults.
+const (
+	DefaultDataDir      = ".sever"
+	DefaultNamespace    = "default"
+	DefaultTaskQueue    = "sever"
+	DefaultFrontendPort = 7233
+	DefaultUIPort       = 8233
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 1 << 20
+	DefaultHold         = 168 * time.Hour
+	DefaultLogLevel     = "info"
+	DefaultLogFormat    = "text"
+	// EnvPrefix starts every environment override: SEVER_ + the upper-cased yaml path joined by _.
+	EnvPrefix = "SEVER_"
+)
+
+// maxFileBytes bounds the size of a config file.
+const maxFileBytes = 4 << 20
+
+// Config is the whole of sever.yaml.
+type Config struct {
+	DataDir    string           `yaml:"data_dir"`
+	Temporal   TemporalConfig   `yaml:"temporal"`
+	HTTP       HTTPConfig       `yaml:"http"`
+	Intake     IntakeConfig     `yaml:"intake"`
+	Operators  []Operator       `yaml:"operators"`
+	Approvers  ApproversConfig  `yaml:"approvers"`
+	Slack      SlackConfig      `yaml:"slack"`
+	AWS        AWSConfig        `yaml:"aws"`
+	Providers  ProvidersConfig  `yaml:"providers"`
+	Runbooks   RunbooksConfig   `yaml:"runbooks"`
+	Incidents  IncidentsConfig  `yaml:"incidents"`
+	TokenStore TokenStoreConfig `yaml:"tokenstore"`
+	Ledger     LedgerConfig     `yaml:"ledger"`
+	Log        LogConfig        `yaml:"log"`
+
+	src *sources // where values came from, for error messages; nil for a hand-built Config
+}
+
+// TemporalConfig says where the Temporal server is, or how to run the embedded one.
+type TemporalConfig struct {
+	// Address is host:port of the frontend. Empty: `sever dev` embeds a server; `sever worker` and
+	// `sever serve` fall back to the SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+	// TEMPORAL_API_KEY, TLS settings, CLI profile).
+	Address      string `yaml:"address"`
+	Namespace    string `yaml:"namespace"`
+	TaskQueue    string `yaml:"task_queue"`
+	FrontendPort int    `yaml:"frontend_port"` // embedded server's frontend
+	UIPort       int    `yaml:"ui_port"`       // embedded Web UI; 0 = off
+}
+
+// HTTPConfig is the API listener.
+type HTTPConfig struct {
+	Listen       string `yaml:"listen"`
+	MaxBodyBytes int64  `yaml:"max_body_bytes"`
+	PublicURL    string `yaml:"public_url"` // base URL for links in Slack; optional
+}
+
+// IntakeConfig authenticates signal sources.
+type IntakeConfig struct {
+	Tokens              []IntakeToken `yaml:"tokens"`
+	GitHubWebhookSecret SecretRef     `yaml:"github_webhook_secret"` // X-Hub-Signature-256 HMAC key
+}
+
+// IntakeToken is a bearer token accepted on /v1/signals and the adapters.
+type IntakeToken struct {
+	Name   string    `yaml:"name"`
+	Secret SecretRef `yaml:"secret"`
+	Scopes []string  `yaml:"scopes"`
+}
+
+// HasScope reports whether the token grants scope.
+func (t IntakeToken) HasScope(scope string) bool { return slices.Contains(t.Scopes, scope) }
+
+// Operator is a person or tool allowed to use the API/CLI for incidents and approvals.
+type Operator struct {
+	Name      string    `yaml:"name"`
+	SlackUser string    `yaml:"slack_user"` // links the operator to a Slack identity; optional
+	Token     SecretRef `yaml:"token"`
+	Scopes    []string  `yaml:"scopes"`
+}
+
+// HasScope reports whether the operator holds scope.
+func (o Operator) HasScope(scope string) bool { return slices.Contains(o.Scopes, scope) }
+
+// ApproversConfig names groups of Slack users that policies refer to.
+type ApproversConfig struct {
+	Groups map[string][]string `yaml:"groups"` // group name → Slack user ids
+}
+
+// SlackConfig is the Slack app used for approvals and notices.
+type SlackConfig struct {
+	BotToken          SecretRef `yaml:"bot_token"`          // xoxb-…
+	SigningSecret     SecretRef `yaml:"signing_secret"`     // verifies the interactivity endpoint
+	AppToken          SecretRef `yaml:"app_token"`          // xapp-… for Socket Mode; optional
+	Channel           string    `yaml:"channel"`            // channel id, C…/G…/D…
+	EscalationChannel string    `yaml:"escalation_channel"` // optional
+	APIURL            string    `yaml:"api_url"`            // slack-go OptionAPIURL override (tests)
+}
+
+// AWSConfig is how sever reaches the enterprise's AWS accounts.
+type AWSConfig struct {
+	Region         string       `yaml:"region"`  // home region; empty = the SDK's default chain
+	Regions        []string     `yaml:"regions"` // where evidence is read; default [region]
+	EndpointURL    string       `yaml:"endpoint_url"`
+	Endpoints      AWSEndpoints `yaml:"endpoints"`
+	S3UsePathStyle bool         `yaml:"s3_use_path_style"` // needed by local S3 endpoints
+	Accounts       []AWSAccount `yaml:"accounts"`
+	EvidenceBucket string       `yaml:"evidence_bucket"`
+}
+
+// AWSEndpoints overrides the endpoint of single services (over AWSConfig.EndpointURL).
+type AWSEndpoints struct {
+	IAM            string `yaml:"iam"`
+	STS            string `yaml:"sts"`
+	SecretsManager string `yaml:"secretsmanager"`
+	CloudTrail     string `yaml:"cloudtrail"`
+	EC2            string `yaml:"ec2"`
+	S3             string `yaml:"s3"`
+	Bedrock        string `yaml:"bedrock"`
+}
+
+// AWSAccount is one account sever may act in.
+type AWSAccount struct {
+	ID         string    `yaml:"id"`          // 12 digits
+	RoleARN    string    `yaml:"role_arn"`    // role to assume; empty = use the ambient credentials
+	ExternalID SecretRef `yaml:"external_id"` // sts:ExternalId for the assume-role; optional
+	Regions    []string  `yaml:"regions"`     // empty = aws.regions
+}
+
+// AccountRegions returns the regions evidence is read in for account a: its own list, else
+// aws.regions, else aws.region.
+func (c AWSConfig) AccountRegions(a AWSAccount) []string {
+	switch {
+	case len(a.Regions) > 0:
+		return a.Regions
+	case len(c.Regions) > 0:
+		return c.Regions
+	case c.Region != "":
+		return []string{c.Region}
+	}
+	return nil
+}
+
+// ProvidersConfig holds model-provider admin credentials.
+type ProvidersConfig struct {
+	Anthropic AnthropicConfig `yaml:"anthropic"`
+	OpenAI    OpenAIConfig    `yaml:"openai"`
+}
+
+// AnthropicConfig is the Anthropic Admin API.
+type AnthropicConfig struct {
+	AdminKey SecretRef `yaml:"admin_key"`
+	BaseURL  string    `yaml:"base_url"` // empty = https://api.anthropic.com
+}
+
+// OpenAIConfig is the OpenAI Admin API.
+type OpenAIConfig struct {
+	AdminKey SecretRef `yaml:"admin_key"`
+	BaseURL  string    `yaml:"base_url"` // empty = https://api.openai.com
+	Project  string    `yaml:"project"`  // default project for key lookups; optional
+}
+
+// RunbooksConfig says where runbooks and the runtime policy come from.
+type RunbooksConfig struct {
+	Dir    string `yaml:"dir"`    // overrides/extends the built-in runbooks; empty = built-ins only
+	Policy string `yaml:"policy"` // runtime policy file; empty = built-in default policy
+}
+
+// IncidentsConfig tunes incident lifetime.
+type IncidentsConfig struct {
+	// Hold is how long an incident stays open after its runbook ends, to collect late signals.
+	Hold time.Duration `yaml:"hold"`
+}
+
+// TokenStoreConfig locates the token store.
+type TokenStoreConfig struct {
+	Path string `yaml:"path"` // empty = <data_dir>/tokens.json
+}
+
+// LedgerConfig configures the accountability ledger.
+type LedgerConfig struct {
+	SigningKey SecretRef `yaml:"signing_key"` // ed25519 private key; optional
+}
+
+// LogConfig configures logging.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug|info|warn|error
+	Format string `yaml:"format"` // text|json
+}
+
+// sources records where values came from, for messages.
+type sources struct {
+	file  string
+	lines map[string]int    // field path → line in file
+	envs  map[string]string // field path → environment variable that set it
+}
+
+// Default returns the built-in defaults. Derived values (tokenstore.path, aws.regions) are left
+// empty; Load fills them in, and TokenStorePath and AWSConfig.AccountRegions compute them.
+func Default() *Config {
+	return &Config{
+		DataDir: DefaultDataDir,
+		Temporal: TemporalConfig{
+			Namespace:    DefaultNamespace,
+			TaskQueue:    DefaultTaskQueue,
+			FrontendPort: DefaultFrontendPort,
+			UIPort:       DefaultUIPort,
+		},
+		HTTP:      HTTPConfig{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes},
+		Incidents: IncidentsConfig{Hold: DefaultHold},
+		Log:       LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+}
+
+// TokenStorePath returns tokenstore.path, or <data_dir>/tokens.json when it is empty.
+func (c *Config) TokenStorePath() string {
+	if c.TokenStore.Path != "" {
+		return c.TokenStore.Path
+	}
+	return filepath.Join(c.DataDir, "tokens.json")
+}
+
+// Load reads the config file at path (path "" = no file), applies SEVER_* environment
+// overrides and defaults, and validates the result. Unknown keys, wrong types, bad environment
+// values and invalid settings are reported together as an *Error.
+func Load(path string) (*Config, error) {
+	if path == "" {
+		return Parse("", nil)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: %s: %w", path, err)
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("config: %s: larger than %d bytes", path, maxFileBytes)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for file contents already in memory; name is used in messages (it may be "").
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	c.src = &sources{file: name, lines: map[string]int{}, envs: map[string]string{}}
+	if len(bytes.TrimSpace(data)) > 0 {
+		if probs := decodeYAML(name, data, c); len(probs) > 0 {
+			return nil, &Error{Problems: probs}
+		}
+	}
+	if probs := applyEnv(c, os.LookupEnv); len(probs) > 0 {
+		return nil, &Error{Problems: probs}
+	}
+	c.fillDerived()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// fillDerived sets defaults that depend on other values.
+func (c *Config) fillDerived() {
+	if c.TokenStore.Path == "" && c.DataDir != "" {
+		c.TokenStore.Path = c.TokenStorePath()
+	}
+	if len(c.AWS.Regions) == 0 && c.AWS.Region != "" {
+		c.AWS.Regions = []string{c.AWS.Region}
+	}
+}
+
+// Redacted returns the effective configuration as YAML, for `sever config check --print`. It
+// holds secret references only (which are not secrets); an invalid reference is replaced by a
+// placeholder.
+func (c *Config) Redacted() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(c); err != nil {
+		return nil, fmt.Errorf("config: encode: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("config: encode: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Warnings returns problems that do not stop sever from starting but deserve attention, checked
+// now against this machine: secret files that are missing or readable by group or others, and
+// env: references to unset variables. Each warning names the field.
+func (c *Config) Warnings() []string {
+	var out []string
+	walkSecrets(reflectValueOf(c), "", func(path string, r SecretRef) {
+		if w := r.check(); w != "" {
+			out = append(out, path+": "+w)
+		}
+	})
+	return out
+}

@@ -1,0 +1,325 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	nameRE         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$`)
+	slackUserRE    = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+	slackChannelRE = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
+	accountIDRE    = regexp.MustCompile(`^[0-9]{12}$`)
+	roleARNRE      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
+	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	bucketRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+)
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"text", "json"}
+)
+
+// Validate checks the whole configuration and returns an *Error listing every problem, or nil.
+// It only looks at the values (no files, no network); see Warnings for checks against this
+// machine. Messages name the field and never contain its value.
+func (c *Config) Validate() error {
+	v := &validator{c: c}
+	v.run()
+	if len(v.probs) == 0 {
+		return nil
+	}
+	return &Error{Problems: v.probs}
+}
+
+type validator struct {
+	c     *Config
+	probs []Problem
+}
+
+func (v *validator) add(field, format string, args ...any) {
+	p := Problem{Field: field, Message: fmt.Sprintf(format, args...)}
+	if src := v.c.src; src != nil {
+		// The nearest enclosing field that an environment variable set or the file holds.
+		for f := field; f != ""; f = parentPath(f) {
+			if env, ok := src.envs[f]; ok {
+				p.Env = env
+				break
+			}
+			if line, ok := src.lines[f]; ok {
+				p.File, p.Line = src.file, line
+				break
+			}
+		}
+	}
+	v.probs = append(v.probs, p)
+}
+
+func (v *validator) run() {
+	c := v.c
+	if c.DataDir == "" {
+		v.add("data_dir", "must not be empty")
+	}
+
+	// Temporal.
+	if c.Temporal.Address != "" {
+		v.hostPort("temporal.address", c.Temporal.Address, true)
+	}
+	v.required("temporal.namespace", c.Temporal.Namespace)
+	v.required("temporal.task_queue", c.Temporal.TaskQueue)
+	v.port("temporal.frontend_port", c.Temporal.FrontendPort, 1)
+	v.port("temporal.ui_port", c.Temporal.UIPort, 0)
+	if c.Temporal.UIPort != 0 && c.Temporal.UIPort == c.Temporal.FrontendPort {
+		v.add("temporal.ui_port", "must differ from temporal.frontend_port")
+	}
+
+	// HTTP.
+	v.hostPort("http.listen", c.HTTP.Listen, false)
+	if c.HTTP.MaxBodyBytes <= 0 {
+		v.add("http.max_body_bytes", "must be positive")
+	}
+	v.url("http.public_url", c.HTTP.PublicURL)
+
+	// Intake tokens and operators: names unique across both (they are actors in the ledger).
+	names := map[string]string{}
+	for i, t := range c.Intake.Tokens {
+		p := indexPath("intake.tokens", i)
+		v.principalName(p+".name", t.Name, names)
+		v.requiredSecret(p+".secret", t.Secret)
+		v.scopes(p+".scopes", t.Scopes)
+	}
+	for i, o := range c.Operators {
+		p := indexPath("operators", i)
+		v.principalName(p+".name", o.Name, names)
+		if o.SlackUser != "" && !slackUserRE.MatchString(o.SlackUser) {
+			v.add(p+".slack_user", "not a Slack user id (U… or W…)")
+		}
+		v.requiredSecret(p+".token", o.Token)
+		v.scopes(p+".scopes", o.Scopes)
+	}
+
+	// Approver groups.
+	for _, g := range slices.Sorted(maps.Keys(c.Approvers.Groups)) {
+		p := joinPath("approvers.groups", g)
+		if !nameRE.MatchString(g) {
+			v.add(p, "group names are letters, digits and _ . @ - (at most 64)")
+		}
+		members := c.Approvers.Groups[g]
+		if len(members) == 0 {
+			v.add(p, "group has no members")
+		}
+		seen := map[string]bool{}
+		for i, m := range members {
+			mp := indexPath(p, i)
+			switch {
+			case !slackUserRE.MatchString(m):
+				v.add(mp, "not a Slack user id (U… or W…)")
+			case seen[m]:
+				v.add(mp, "listed twice in the group")
+			}
+			seen[m] = true
+		}
+	}
+
+	// Slack.
+	s := c.Slack
+	if s.Channel != "" && !slackChannelRE.MatchString(s.Channel) {
+		v.add("slack.channel", "not a Slack channel id (C…, G… or D…); use the id, not the name")
+	}
+	if s.EscalationChannel != "" {
+		if !slackChannelRE.MatchString(s.EscalationChannel) {
+			v.add("slack.escalation_channel", "not a Slack channel id (C…, G… or D…); use the id, not the name")
+		}
+		if s.Channel == "" {
+			v.add("slack.escalation_channel", "needs slack.channel")
+		}
+	}
+	if !s.BotToken.IsZero() && s.Channel == "" {
+		v.add("slack.channel", "required when slack.bot_token is set")
+	}
+	if s.BotToken.IsZero() && s.Channel != "" {
+		v.add("slack.bot_token", "required when slack.channel is set")
+	}
+	if !s.BotToken.IsZero() && s.SigningSecret.IsZero() && s.AppToken.IsZero() {
+		v.add("slack.signing_secret", "required to receive approval clicks (or set slack.app_token for Socket Mode)")
+	}
+	v.url("slack.api_url", s.APIURL)
+
+	// AWS.
+	a := c.AWS
+	if a.Region != "" && !regionRE.MatchString(a.Region) {
+		v.add("aws.region", "not an AWS region name such as us-east-1")
+	}
+	v.regions("aws.regions", a.Regions)
+	v.url("aws.endpoint_url", a.EndpointURL)
+	ep := reflect.ValueOf(a.Endpoints)
+	for _, f := range fieldsOf(ep.Type()) {
+		v.url("aws.endpoints."+f.name, ep.Field(f.index).String())
+	}
+	ids := map[string]string{}
+	for i, acct := range a.Accounts {
+		p := indexPath("aws.accounts", i)
+		switch {
+		case !accountIDRE.MatchString(acct.ID):
+			v.add(p+".id", "must be a 12-digit AWS account id (quote it in YAML)")
+		case ids[acct.ID] != "":
+			v.add(p+".id", "account is listed twice (also %s)", ids[acct.ID])
+		default:
+			ids[acct.ID] = p + ".id"
+		}
+		if acct.RoleARN != "" {
+			m := roleARNRE.FindStringSubmatch(acct.RoleARN)
+			switch {
+			case m == nil:
+				v.add(p+".role_arn", "not an IAM role ARN (arn:aws:iam::<account>:role/<name>)")
+			case accountIDRE.MatchString(acct.ID) && m[2] != acct.ID:
+				v.add(p+".role_arn", "the role's account differs from %s.id", p)
+			}
+		}
+		v.regions(p+".regions", acct.Regions)
+	}
+	if b := a.EvidenceBucket; b != "" && (!bucketRE.MatchString(b) || strings.Contains(b, "..")) {
+		v.add("aws.evidence_bucket", "not a valid S3 bucket name")
+	}
+
+	// Providers.
+	v.url("providers.anthropic.base_url", c.Providers.Anthropic.BaseURL)
+	v.url("providers.openai.base_url", c.Providers.OpenAI.BaseURL)
+
+	// Incidents and every other duration.
+	v.durations(reflectValueOf(c), "")
+	if h := c.Incidents.Hold; h > 0 && h < time.Minute {
+		v.add("incidents.hold", "must be at least 1m")
+	}
+
+	// Log.
+	if !slices.Contains(logLevels, c.Log.Level) {
+		v.add("log.level", "must be one of %s", strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		v.add("log.format", "must be one of %s", strings.Join(logFormats, ", "))
+	}
+
+	// Every secret field, wherever it is, holds a reference.
+	walkSecrets(reflectValueOf(c), "", func(path string, r SecretRef) {
+		if err := r.Validate(); err != nil {
+			v.add(path, "%s", err.Error())
+		}
+	})
+}
+
+func (v *validator) required(field, s string) {
+	if strings.TrimSpace(s) == "" {
+		v.add(field, "must not be empty")
+	}
+}
+
+func (v *validator) requiredSecret(field string, r SecretRef) {
+	if r.IsZero() {
+		v.add(field, "required (a secret reference such as env:NAME)")
+	}
+}
+
+func (v *validator) principalName(field, name string, seen map[string]string) {
+	switch {
+	case name == "":
+		v.add(field, "must not be empty")
+	case !nameRE.MatchString(name):
+		v.add(field, "names are letters, digits and _ . @ - (at most 64)")
+	case seen[name] != "":
+		v.add(field, "name is already used by %s", seen[name])
+	default:
+		seen[name] = field
+	}
+}
+
+func (v *validator) scopes(field string, scopes []string) {
+	if len(scopes) == 0 {
+		v.add(field, "at least one scope is required (%s)", strings.Join(Scopes, ", "))
+	}
+	for i, s := range scopes {
+		if !slices.Contains(Scopes, s) {
+			v.add(indexPath(field, i), "unknown scope (known: %s)", strings.Join(Scopes, ", "))
+		}
+	}
+}
+
+func (v *validator) regions(field string, regions []string) {
+	seen := map[string]bool{}
+	for i, r := range regions {
+		switch {
+		case !regionRE.MatchString(r):
+			v.add(indexPath(field, i), "not an AWS region name such as us-east-1")
+		case seen[r]:
+			v.add(indexPath(field, i), "region is listed twice")
+		}
+		seen[r] = true
+	}
+}
+
+func (v *validator) port(field string, p, lo int) {
+	if p < lo || p > 65535 {
+		v.add(field, "port must be in %d..65535", lo)
+	}
+}
+
+// hostPort checks host:port; the host may be empty (all interfaces) unless needHost.
+func (v *validator) hostPort(field, s string, needHost bool) {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		v.add(field, "must be host:port")
+		return
+	}
+	if needHost && host == "" {
+		v.add(field, "must be host:port with a host")
+	}
+	lo := 0
+	if needHost {
+		lo = 1
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < lo || n > 65535 {
+		v.add(field, "port must be a number in %d..65535", lo)
+	}
+}
+
+// url checks an optional absolute http(s) URL without credentials in it.
+func (v *validator) url(field, s string) {
+	if s == "" {
+		return
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "":
+		v.add(field, "must be an absolute URL such as https://host[:port]/path")
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.add(field, "URL scheme must be http or https")
+	case u.User != nil:
+		v.add(field, "URL must not contain credentials")
+	}
+}
+
+// durations requires every time.Duration in the config to be positive.
+func (v *validator) durations(val reflect.Value, path string) {
+	switch {
+	case val.Type() == durationType:
+		if val.Int() <= 0 {
+			v.add(path, "must be a positive duration")
+		}
+	case val.Kind() == reflect.Struct:
+		for _, f := range fieldsOf(val.Type()) {
+			v.durations(val.Field(f.index), joinPath(path, f.name))
+		}
+	case val.Kind() == reflect.Slice && val.Type().Elem().Kind() == reflect.Struct:
+		for i := 0; i < val.Len(); i++ {
+			v.durations(val.Index(i), indexPath(path, i))
+		}
+	}
+}

@@ -1,0 +1,258 @@
+// Package engine turns API calls into Temporal operations: a signal becomes a
+// SignalWithStart on the incident of its credential, an incident read becomes a query
+// (or the result of a finished run), a close or a decision becomes an Update.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/workflows"
+)
+
+// RunbookSelector chooses the runbook for a new incident.
+type RunbookSelector interface {
+	Select(t sever.CredentialType, k sever.SignalKind) (*sever.Runbook, error)
+}
+
+// Engine implements httpapi.Service on a Temporal client.
+type Engine struct {
+	Client         client.Client
+	Namespace      string
+	TaskQueue      string
+	Runbooks       RunbookSelector
+	Policy         *sever.Policy
+	ApproverGroups map[string][]string
+	Hold           time.Duration
+	Logger         *slog.Logger
+	// StatusWait bounds how long SubmitSignal waits to learn whether a submission was
+	// a duplicate. The signal is durable before the wait starts; a slow answer only
+	// turns the status into "queued".
+	StatusWait time.Duration
+}
+
+var _ httpapi.Service = (*Engine)(nil)
+
+// SubmitSignal records a signal in the incident of its credential, starting the
+// incident if none is open. The runbook and policy are pinned at that start.
+func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	id := sever.IncidentID(s.Credential)
+	if s.Drill {
+		id = "drill-" + id
+	}
+	rb, err := e.Runbooks.Select(s.Credential.Type, s.Kind)
+	if err != nil {
+		return httpapi.SubmitResult{}, err
+	}
+	in := workflows.IncidentInput{
+		IncidentID: id, Credential: s.Credential, Runbook: *rb, Policy: *e.Policy,
+		ApproverGroups: e.ApproverGroups, Hold: sever.Duration(e.Hold), Drill: s.Drill,
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: e.TaskQueue,
+		// A closed incident does not swallow new signals: a new run opens.
+		WorkflowIDReusePolicy: enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+		Memo: map[string]any{
+			workflows.MemoStatus: sever.IncidentOpen, workflows.MemoCredential: s.Credential,
+			workflows.MemoRunbook: rb.Name, workflows.MemoOpenedAt: s.ReceivedAt,
+		},
+	}
+	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, opts, workflows.IncidentWorkflow, in); err != nil {
+		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+	}
+	res := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: "queued"}
+	st, err := e.signalStatus(ctx, id, s)
+	if err != nil {
+		e.logger().Debug("signal status unknown; answering queued", "incident", id, "signal", s.ID, "err", err)
+		return res, nil
+	}
+	if st.Known {
+		res.Duplicate, res.Status = st.Duplicate, "recorded"
+		if st.Duplicate {
+			res.Status = "duplicate"
+		}
+	}
+	return res, nil
+}
+
+func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (workflows.SignalStatus, error) {
+	wait := e.StatusWait
+	if wait == 0 {
+		wait = 5 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	// Queries are strongly consistent: the answer reflects every signal accepted
+	// before it, this one included.
+	v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QuerySignalStatus,
+		workflows.SignalStatusInput{SignalID: s.ID, Receipt: s.Receipt})
+	if err != nil {
+		return workflows.SignalStatus{}, err
+	}
+	var st workflows.SignalStatus
+	return st, v.Get(&st)
+}
+
+// GetIncident returns the incident's state: live from a query while it runs, from
+// the run's result once it has ended.
+func (e *Engine) GetIncident(ctx context.Context, id string) (*sever.Incident, error) {
+	desc, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, notFound(id, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetType().GetName() != workflows.IncidentWorkflow {
+		return nil, sever.Errorf(sever.ENOTFOUND, "", "incident %s not found", id)
+	}
+	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+		if err != nil {
+			return nil, fmt.Errorf("get incident %s: query: %w", id, unavailable(err))
+		}
+		var inc sever.Incident
+		if err := v.Get(&inc); err != nil {
+			return nil, fmt.Errorf("get incident %s: decode: %w", id, err)
+		}
+		return &inc, nil
+	}
+	var res workflows.IncidentResult
+	if err := e.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
+		return nil, fmt.Errorf("get incident %s: result of ended run (%s): %w", id,
+			desc.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+	return &res.Incident, nil
+}
+
+// ListIncidents lists incidents newest first from Temporal's visibility store, using
+// the memo the workflow keeps current, so a listing costs no query per incident.
+func (e *Engine) ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	out := []sever.IncidentSummary{}
+	var token []byte
+	for len(out) < limit {
+		resp, err := e.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: e.Namespace, PageSize: int32(min(limit, 1000)), NextPageToken: token,
+			Query: fmt.Sprintf("WorkflowType = '%s'", workflows.IncidentWorkflow),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list incidents: %w", unavailable(err))
+		}
+		for _, ex := range resp.GetExecutions() {
+			if ex.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
+				continue // its successor is listed
+			}
+			s := sever.IncidentSummary{ID: ex.GetExecution().GetWorkflowId(),
+				Running: ex.GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING}
+			fields := ex.GetMemo().GetFields()
+			dc := converter.GetDefaultDataConverter()
+			_ = dc.FromPayload(fields[workflows.MemoStatus], &s.Status)
+			_ = dc.FromPayload(fields[workflows.MemoCredential], &s.Credential)
+			_ = dc.FromPayload(fields[workflows.MemoRunbook], &s.Runbook)
+			_ = dc.FromPayload(fields[workflows.MemoOpenedAt], &s.OpenedAt)
+			if !s.Running && s.Status != sever.IncidentClosed {
+				// A run that ended without closing (terminated, failed, timed out).
+				s.Status = sever.IncidentStatus(strings.ToLower(ex.GetStatus().String()))
+			}
+			if f.Status != "" && string(s.Status) != f.Status {
+				continue
+			}
+			out = append(out, s)
+			if len(out) == limit {
+				break
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	return out, nil
+}
+
+// CloseIncident ends an incident through the close Update; the workflow's validator
+// refuses a close without a reason or of an incident already closed.
+func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRequest) error {
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.UpdateClose, WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args: []any{workflows.CloseInput{Reason: r.Reason, By: r.By, FalsePositive: r.FalsePositive}},
+	})
+	if err != nil {
+		return updateErr("close incident "+id, id, err)
+	}
+	var res workflows.CloseResult
+	if err := h.Get(ctx, &res); err != nil {
+		return updateErr("close incident "+id, id, err)
+	}
+	return nil
+}
+
+// Decide passes a verified person's decision to the workflow. updateID dedupes a
+// double click or a replayed request: Temporal returns the first outcome again.
+func (e *Engine) Decide(ctx context.Context, incident, updateID string, d workflows.DecisionInput) (workflows.DecisionResult, error) {
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: incident, UpdateID: updateID, UpdateName: workflows.UpdateDecide,
+		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{d},
+	})
+	if err != nil {
+		return workflows.DecisionResult{}, updateErr("decide "+incident+"/"+d.StepID, incident, err)
+	}
+	var res workflows.DecisionResult
+	if err := h.Get(ctx, &res); err != nil {
+		return workflows.DecisionResult{}, updateErr("decide "+incident+"/"+d.StepID, incident, err)
+	}
+	return res, nil
+}
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Logger == nil {
+		return slog.Default()
+	}
+	return e.Logger
+}
+
+func notFound(id string, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return sever.Errorf(sever.ENOTFOUND, "", "incident %s not found", id)
+	}
+	return fmt.Errorf("incident %s: %w", id, unavailable(err))
+}
+
+// updateErr turns a validator's rejection into a conflict the caller can show, and
+// an unknown or finished workflow into not-found.
+func updateErr(op, id string, err error) error {
+	var nf *serviceerror.NotFound
+	if errors.As(err, &nf) {
+		return sever.Errorf(sever.ENOTFOUND, "", "incident %s not found or no longer open", id)
+	}
+	var app interface{ Message() string }
+	if errors.As(err, &app) {
+		return sever.Errorf(sever.ECONFLICT, "", "%s", app.Message())
+	}
+	return fmt.Errorf("%s: %w", op, unavailable(err))
+}
+
+// unavailable marks errors that mean Temporal could not be reached, so the API
+// answers 503 rather than 500.
+func unavailable(err error) error {
+	var u *serviceerror.Unavailable
+	if errors.As(err, &u) || errors.Is(err, context.DeadlineExceeded) {
+		return &sever.Error{Code: sever.EUNAVAILABLE, Message: "the workflow service is unavailable; retry"}
+	}
+	return err
+}

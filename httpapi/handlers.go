@@ -1,0 +1,187 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/sever-ir/sever"
+)
+
+func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		s.fail(w, r, "httpapi.submitSignal", err)
+		return
+	}
+	sig, err := DecodeSignal(body)
+	if err != nil {
+		s.fail(w, r, "httpapi.submitSignal", err)
+		return
+	}
+	sig.ReceivedAt = s.now().UTC()
+	sig.Receipt = newReceipt()
+	// The reporter may not approve actions in the incident it raised.
+	sig.Reporter = Principal(r.Context())
+	sig.ID = sever.SignalID(sig.Source, sig.SourceEventID, sig.Receipt)
+	res, err := s.svc.SubmitSignal(r.Context(), sig)
+	if err != nil {
+		s.fail(w, r, "httpapi.submitSignal", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "signal accepted", "signal_id", sig.ID, "incident_id", res.IncidentID,
+		"source", sig.Source, "kind", sig.Kind, "status", res.Status, "principal", Principal(r.Context()))
+	writeJSON(w, http.StatusAccepted, res)
+}
+
+// newReceipt returns a random ID for one submission, so that two deliveries of a
+// signal without a source event ID are told apart.
+func newReceipt() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails; it crashes the program instead
+	return hex.EncodeToString(b[:])
+}
+
+const (
+	defaultListLimit = 100
+	maxListLimit     = 1000
+)
+
+var incidentStatuses = []sever.IncidentStatus{sever.IncidentOpen, sever.IncidentContained, sever.IncidentFailed, sever.IncidentClosed}
+
+func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
+	f, err := parseListFilter(r)
+	if err != nil {
+		s.fail(w, r, "httpapi.listIncidents", err)
+		return
+	}
+	incs, err := s.svc.ListIncidents(r.Context(), f)
+	if err != nil {
+		s.fail(w, r, "httpapi.listIncidents", err)
+		return
+	}
+	if incs == nil {
+		incs = []sever.IncidentSummary{} // clients expect a list, never null
+	}
+	writeJSON(w, http.StatusOK, struct {
+		Incidents []sever.IncidentSummary `json:"incidents"`
+	}{incs})
+}
+
+func parseListFilter(r *http.Request) (ListFilter, error) {
+	q := r.URL.Query()
+	f := ListFilter{Status: q.Get("status"), Limit: defaultListLimit}
+	if f.Status != "" && !slices.Contains(incidentStatuses, sever.IncidentStatus(f.Status)) {
+		return ListFilter{}, sever.Errorf(sever.EINVALID, "status", "unknown status %q (one of %s)", shorten(f.Status), joinStatuses())
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			return ListFilter{}, sever.Errorf(sever.EINVALID, "limit", "limit must be a whole number from 1 to %d", maxListLimit)
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func joinStatuses() string {
+	s := make([]string, len(incidentStatuses))
+	for i, st := range incidentStatuses {
+		s[i] = string(st)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := incidentID(r)
+	if err != nil {
+		s.fail(w, r, "httpapi.getIncident", err)
+		return
+	}
+	inc, err := s.svc.GetIncident(r.Context(), id)
+	if err == nil && inc == nil {
+		err = errors.New("service returned neither an incident nor an error")
+	}
+	if err != nil {
+		s.fail(w, r, "httpapi.getIncident", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, inc)
+}
+
+func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) {
+	id, err := incidentID(r)
+	if err != nil {
+		s.fail(w, r, "httpapi.closeIncident", err)
+		return
+	}
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		s.fail(w, r, "httpapi.closeIncident", err)
+		return
+	}
+	req, err := decodeCloseRequest(body)
+	if err != nil {
+		s.fail(w, r, "httpapi.closeIncident", err)
+		return
+	}
+	req.By = Principal(r.Context())
+	if err := s.svc.CloseIncident(r.Context(), id, req); err != nil {
+		s.fail(w, r, "httpapi.closeIncident", err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "incident closed", "incident_id", id, "by", req.By, "false_positive", req.FalsePositive)
+	writeJSON(w, http.StatusOK, map[string]string{"id": id, "status": string(sever.IncidentClosed)})
+}
+
+const maxIncidentIDLength = 200
+
+// incidentID reads {id} from the path. IDs are sever-made (sever.IncidentID), so
+// anything outside their alphabet is a client error, and it never reaches the engine.
+func incidentID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	ok := id != "" && len(id) <= maxIncidentIDLength
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:", c) >= 0
+	}
+	if !ok {
+		return "", sever.Errorf(sever.EINVALID, "id", "invalid incident id: want up to %d letters, digits, '-', '_', '.' or ':'", maxIncidentIDLength)
+	}
+	return id, nil
+}
+
+// readJSON checks the media type and reads the body, at most s.maxBody bytes of it.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	tooLarge := sever.Errorf(sever.ETOOLARGE, "", "request body is larger than %d bytes", s.maxBody)
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge // refuse before reading a byte of it
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge
+		}
+		return nil, sever.Errorf(sever.EINVALID, "", "reading request body: %v", err)
+	}
+	return body, nil
+}
+
+func checkContentType(ct string) error {
+	mt, params, err := mime.ParseMediaType(ct)
+	if err == nil && mt == "application/json" {
+		if cs, ok := params["charset"]; !ok || strings.EqualFold(cs, "utf-8") {
+			return nil
+		}
+	}
+	return sever.Errorf(EUNSUPPORTEDMEDIA, "", "Content-Type must be application/json (charset, if given, utf-8)")
+}

@@ -1,0 +1,185 @@
+// Package httpapi is sever's HTTP API: signal intake and the incident endpoints.
+//
+// It knows nothing about Temporal; it talks to the engine through Service, so the same
+// handlers run against the real engine, an in-process one, or a test fake.
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/sever-ir/sever"
+)
+
+// Service is what the API needs from the engine.
+type Service interface {
+	// SubmitSignal hands a validated, normalized signal to the engine.
+	SubmitSignal(ctx context.Context, s sever.Signal) (SubmitResult, error)
+	ListIncidents(ctx context.Context, f ListFilter) ([]sever.IncidentSummary, error)
+	// GetIncident returns *sever.Error{Code: sever.ENOTFOUND} when id is unknown.
+	GetIncident(ctx context.Context, id string) (*sever.Incident, error)
+	CloseIncident(ctx context.Context, id string, r CloseRequest) error
+}
+
+// Values of SubmitResult.Status.
+const (
+	SubmitRecorded  = "recorded"  // the incident recorded the signal
+	SubmitDuplicate = "duplicate" // the incident already had this source event
+	SubmitQueued    = "queued"    // accepted; the incident will record it
+)
+
+// SubmitResult is the answer to POST /v1/signals.
+type SubmitResult struct {
+	IncidentID string `json:"incident_id"`
+	SignalID   string `json:"signal_id"`
+	Duplicate  bool   `json:"duplicate"`
+	Status     string `json:"status"`
+}
+
+// ListFilter narrows GET /v1/incidents. An empty Status means every status.
+type ListFilter struct {
+	Status string
+	Limit  int
+}
+
+// CloseRequest is the body of POST /v1/incidents/{id}/close.
+type CloseRequest struct {
+	Reason string `json:"reason"`
+	// By is the name of the token that asked; it never comes from the body.
+	By            string `json:"-"`
+	FalsePositive bool   `json:"false_positive"`
+}
+
+// Scopes a Token may carry. A token with no scopes may do everything.
+const (
+	ScopeSignalsWrite   = "signals:write"
+	ScopeIncidentsRead  = "incidents:read"
+	ScopeIncidentsWrite = "incidents:write"
+)
+
+// Scopes lists every known scope.
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite}
+
+// Token is a bearer token the API accepts. Name is what logs and the ledger see;
+// Value is the secret and is never logged.
+type Token struct {
+	Name   string
+	Value  string
+	Scopes []string
+}
+
+// DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes int64 = 1 << 20
+
+// Options configures a Server.
+type Options struct {
+	Service      Service
+	Tokens       []Token
+	MaxBodyBytes int64            // 0 means DefaultMaxBodyBytes
+	Logger       *slog.Logger     // nil discards
+	Now          func() time.Time // nil means time.Now; stamps Signal.ReceivedAt
+}
+
+// Server serves the API. It is safe for concurrent use.
+type Server struct {
+	svc     Service
+	tokens  []tokenEntry
+	maxBody int64
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+	handler http.Handler
+}
+
+// New checks o and builds a Server.
+func New(o Options) (*Server, error) {
+	if o.Service == nil {
+		return nil, errors.New("httpapi.New: Options.Service is required")
+	}
+	if o.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("httpapi.New: Options.MaxBodyBytes is negative (%d)", o.MaxBodyBytes)
+	}
+	tokens, err := compileTokens(o.Tokens)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi.New: %w", err)
+	}
+	s := &Server{
+		svc:     o.Service,
+		tokens:  tokens,
+		maxBody: o.MaxBodyBytes,
+		log:     o.Logger,
+		now:     o.Now,
+		mux:     http.NewServeMux(),
+	}
+	if s.maxBody == 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.routes()
+	s.handler = s.logRequests(s.recoverPanics(http.HandlerFunc(s.route)))
+	return s, nil
+}
+
+// Handler returns the API's root handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.Handle("POST /v1/signals", s.auth(ScopeSignalsWrite, s.submitSignal))
+	s.mux.Handle("GET /v1/incidents", s.auth(ScopeIncidentsRead, s.listIncidents))
+	s.mux.Handle("GET /v1/incidents/{id}", s.auth(ScopeIncidentsRead, s.getIncident))
+	s.mux.Handle("POST /v1/incidents/{id}/close", s.auth(ScopeIncidentsWrite, s.closeIncident))
+}
+
+// route dispatches through the mux but answers "no route" and "wrong method" in the
+// API's JSON error shape; the mux itself would answer those in plain text.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	if _, pattern := s.mux.Handler(r); pattern != "" {
+		// Serve through the mux, not the returned handler, so path values get populated.
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	s.mux.ServeHTTP(&fallbackWriter{ResponseWriter: w, r: r}, r)
+}
+
+// fallbackWriter turns the mux's plain-text 404 and 405 into JSON errors and lets
+// anything else (path-cleaning redirects) through untouched.
+type fallbackWriter struct {
+	http.ResponseWriter
+	r           *http.Request
+	intercepted bool
+}
+
+func (f *fallbackWriter) WriteHeader(code int) {
+	switch code {
+	case http.StatusNotFound:
+		f.intercepted = true
+		writeError(f.ResponseWriter, sever.Errorf(sever.ENOTFOUND, "", "no route for %s %s", f.r.Method, f.r.URL.Path))
+	case http.StatusMethodNotAllowed:
+		f.intercepted = true
+		writeError(f.ResponseWriter, sever.Errorf(EMETHODNOTALLOWED, "",
+			"method %s is not allowed on %s (allowed: %s)", f.r.Method, f.r.URL.Path, f.Header().Get("Allow")))
+	default:
+		f.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (f *fallbackWriter) Write(b []byte) (int, error) {
+	if f.intercepted {
+		return len(b), nil
+	}
+	return f.ResponseWriter.Write(b)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

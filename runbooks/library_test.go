@@ -1,0 +1,329 @@
+package runbooks
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sever-ir/sever"
+)
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func simpleRunbook(name string, priority int, types, kinds string) string {
+	return fmt.Sprintf(`name: %s
+version: "1"
+match:
+  credential_types: [%s]
+  signal_kinds: [%s]
+  priority: %d
+steps:
+  - {id: capture, action: sever.evidence.capture_signals}
+`, name, types, kinds, priority)
+}
+
+func TestBuiltinsParse(t *testing.T) {
+	entries, err := fs.ReadDir(builtinFS, "builtin")
+	if err != nil || len(entries) == 0 {
+		t.Fatalf("no built-in runbooks: %v", err)
+	}
+	for _, e := range entries {
+		src, _ := builtinFS.ReadFile("builtin/" + e.Name())
+		if _, err := Parse(e.Name(), src, sever.Catalog); err != nil {
+			t.Errorf("built-in %s:\n%v", e.Name(), err)
+		}
+	}
+}
+
+func TestBuiltinGenericToken(t *testing.T) {
+	l, err := Load("", sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := l.Get("generic-token-exposed")
+	if !ok {
+		t.Fatal("generic-token-exposed not loaded")
+	}
+	if rb.File != "builtin:generic-token-exposed.yaml" || rb.SHA256 == "" || rb.Source == "" {
+		t.Errorf("File/SHA256/Source = %q %q %d bytes", rb.File, rb.SHA256, len(rb.Source))
+	}
+	for _, k := range sever.SignalKinds {
+		got, err := l.Select(sever.CredGenericToken, k)
+		if err != nil || got != rb {
+			t.Errorf("Select(generic_token, %s) = %v, %v", k, got, err)
+		}
+	}
+	byID := map[string]sever.RunbookStep{}
+	var ids []string
+	for _, st := range rb.Steps {
+		byID[st.ID] = st
+		ids = append(ids, st.ID)
+	}
+	if strings.Join(ids, ",") != "observe-vendor,capture,disable,notify" {
+		t.Fatalf("steps = %v", ids)
+	}
+	if st := byID["observe-vendor"]; st.OnFailure != sever.FailContinue || st.Containment || st.Action != sever.ActionTokenVendorSeen {
+		t.Errorf("observe-vendor = %+v", st)
+	}
+	st := byID["disable"]
+	if st.Action != sever.ActionTokenDisable || !st.Mutating || !st.Containment || st.MaxAttempts != 5 ||
+		st.Timeout.D().String() != "20s" || st.Enforcement != sever.EnterpriseEnforced ||
+		strings.Join(st.Needs, ",") != "capture" {
+		t.Errorf("disable = %+v", st)
+	}
+	if st.Verify == nil || st.Verify.Action != sever.ActionTokenStatus || st.Verify.Args["expect"] != "inactive" {
+		t.Errorf("disable.verify = %+v", st.Verify)
+	}
+	if st.Compensate == nil || st.Compensate.Action != sever.ActionTokenEnable {
+		t.Errorf("disable.compensate = %+v", st.Compensate)
+	}
+	if st := byID["notify"]; st.Action != sever.ActionNotifyLog || st.Args["message"] != "token disabled and verified" ||
+		strings.Join(st.Needs, ",") != "disable" {
+		t.Errorf("notify = %+v", st)
+	}
+	// The default policy must let the built-in run without a human.
+	p, err := DefaultPolicy(sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range rb.Steps {
+		if d := p.Decide(st.Action, sever.CredGenericToken, false); d.Mode != sever.ModeAuto {
+			t.Errorf("default policy: step %s (%s) is %s by %s, want auto", st.ID, st.Action, d.Mode, d.Rule)
+		}
+	}
+}
+
+func TestLoadOverrideAndAdd(t *testing.T) {
+	override := strings.Replace(simpleRunbook("generic-token-exposed", 0, "generic_token", "credential_exposed"), `version: "1"`, `version: "9.9"`, 1)
+	dir := writeFiles(t, map[string]string{
+		"override.yaml": override,
+		"extra.yml":     simpleRunbook("aws-key", 0, "aws_access_key", "credential_exposed"),
+		"notes.txt":     "not a runbook",
+	})
+	if err := os.Mkdir(filepath.Join(dir, "sub.yaml"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Load(dir, sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := l.Get("generic-token-exposed")
+	if !ok || rb.Version != "9.9" || rb.File != filepath.Join(dir, "override.yaml") {
+		t.Errorf("override not applied: %+v", rb)
+	}
+	if _, ok := l.Get("aws-key"); !ok {
+		t.Error("extra.yml not loaded")
+	}
+	var names []string
+	for _, rb := range l.List() {
+		names = append(names, rb.Name)
+	}
+	if strings.Join(names, ",") != "aws-key,generic-token-exposed" {
+		t.Errorf("List = %v, want sorted by name", names)
+	}
+	if _, ok := l.Get("nope"); ok {
+		t.Error("Get(nope) found something")
+	}
+}
+
+func TestLoadFailures(t *testing.T) {
+	t.Run("invalid file fails with its lint errors", func(t *testing.T) {
+		dir := writeFiles(t, map[string]string{
+			"good.yaml": simpleRunbook("good", 0, "generic_token", "credential_exposed"),
+			"bad.yaml":  "name: bad\nversion: \"1\"\nsteps:\n  - {id: a, action: sever.nope}\n",
+			"bad2.yaml": "name: bad2\nversion: 1\nsteps:\n  - {id: a, action: sever.noop}\n",
+		})
+		_, err := Load(dir, sever.Catalog)
+		errs := lintErrors(t, err)
+		assertHas(t, errs, filepath.Join(dir, "bad.yaml"), wantErr{4, "steps[0].action", "unknown action"})
+		assertHas(t, errs, filepath.Join(dir, "bad2.yaml"), wantErr{2, "version", "must be a string"})
+	})
+	t.Run("duplicate names in the directory", func(t *testing.T) {
+		dir := writeFiles(t, map[string]string{
+			"a.yaml": simpleRunbook("same", 0, "generic_token", "credential_exposed"),
+			"b.yaml": simpleRunbook("same", 0, "generic_token", "credential_exposed"),
+		})
+		_, err := Load(dir, sever.Catalog)
+		assertHas(t, lintErrors(t, err), filepath.Join(dir, "b.yaml"),
+			wantErr{1, "name", `runbook "same" is also defined in ` + filepath.Join(dir, "a.yaml")})
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "nope")
+		_, err := Load(missing, sever.Catalog)
+		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("Load(missing) = %v", err)
+		}
+	})
+	t.Run("built-ins checked against the given catalog", func(t *testing.T) {
+		small := map[string]sever.ActionSpec{sever.ActionNoop: sever.Catalog[sever.ActionNoop]}
+		_, err := Load("", small)
+		assertHas(t, lintErrors(t, err), "builtin:generic-token-exposed.yaml",
+			wantErr{18, "steps[0].action", "unknown action"})
+	})
+}
+
+func TestSelect(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"b.yaml":   simpleRunbook("b-tie", 5, "generic_token", "abuse_report, anomalous_usage"),
+		"a.yaml":   simpleRunbook("a-tie", 5, "generic_token", "abuse_report, anomalous_usage"),
+		"hi.yaml":  simpleRunbook("high", 10, "generic_token", "anomalous_usage"),
+		"low.yaml": simpleRunbook("low", -5, "github_token", "credential_exposed"),
+	})
+	l, err := Load(dir, sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		ct   sever.CredentialType
+		kind sever.SignalKind
+		want string
+	}{
+		{"highest priority wins", sever.CredGenericToken, sever.KindAnomalousUsage, "high"},
+		{"tie broken by name", sever.CredGenericToken, sever.KindAbuseReport, "a-tie"},
+		{"built-in at priority 0", sever.CredGenericToken, sever.KindCredentialExposed, "generic-token-exposed"},
+		{"negative priority still matches", sever.CredGitHubToken, sever.KindCredentialExposed, "low"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rb, err := l.Select(tt.ct, tt.kind)
+			if err != nil || rb.Name != tt.want {
+				t.Fatalf("Select(%s, %s) = %v, %v; want %s", tt.ct, tt.kind, rb, err, tt.want)
+			}
+		})
+	}
+	t.Run("no match", func(t *testing.T) {
+		_, err := l.Select(sever.CredAWSAccessKey, sever.KindVendorAction)
+		var se *sever.Error
+		if !errors.As(err, &se) || se.Code != sever.EUNPROCESSABLE {
+			t.Fatalf("Select error = %#v, want *sever.Error EUNPROCESSABLE", err)
+		}
+		if !strings.Contains(se.Message, `"aws_access_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
+			t.Errorf("message %q does not name the type and kind", se.Message)
+		}
+	})
+}
+
+func TestMatchAllRunbook(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"all.yaml": "name: catch-all\nversion: \"1\"\nmatch: {priority: -100}\nsteps: [{id: a, action: sever.noop}]\n",
+	})
+	l, err := Load(dir, sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb, err := l.Select(sever.CredAWSAccessKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
+		t.Fatalf("Select = %v, %v; want catch-all", rb, err)
+	}
+	if rb, _ := l.Select(sever.CredGenericToken, sever.KindVendorAction); rb.Name != "generic-token-exposed" {
+		t.Fatalf("catch-all at -100 beat the built-in: %s", rb.Name)
+	}
+}
+
+func TestLoadPolicy(t *testing.T) {
+	p, err := LoadPolicy("", sever.Catalog)
+	if err != nil || p.Name != "default" {
+		t.Fatalf("LoadPolicy(\"\") = %v, %v", p, err)
+	}
+	dir := writeFiles(t, map[string]string{
+		"p.yaml":   "name: strict\nversion: \"2\"\nrules: []\n",
+		"bad.yaml": "name: strict\nversion: \"2\"\nrules:\n  - {id: r, actions: [nothing.*], mode: auto}\n",
+	})
+	p, err = LoadPolicy(filepath.Join(dir, "p.yaml"), sever.Catalog)
+	if err != nil || p.Name != "strict" || p.File != filepath.Join(dir, "p.yaml") {
+		t.Fatalf("LoadPolicy(p.yaml) = %+v, %v", p, err)
+	}
+	_, err = LoadPolicy(filepath.Join(dir, "bad.yaml"), sever.Catalog)
+	assertHas(t, lintErrors(t, err), filepath.Join(dir, "bad.yaml"), wantErr{4, "rules[0].actions[0]", "matches no known action"})
+	if _, err := LoadPolicy(filepath.Join(dir, "missing.yaml"), sever.Catalog); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LoadPolicy(missing) = %v", err)
+	}
+}
+
+func TestLint(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"rb.yaml":         simpleRunbook("ok", 0, "generic_token", "credential_exposed"),
+		"policy.yaml":     "name: p\nversion: \"1\"\nrules: [{id: r, actions: [sever.noop], mode: auto}]\n",
+		"bad-rb.yaml":     "name: x\nversion: \"1\"\nsteps: [{id: a, action: sever.noop, timeout: 5x}]\n",
+		"bad-policy.yaml": "name: p\nversion: \"1\"\nrules: [{id: r, actions: [sever.noop], mode: sometimes}]\n",
+	})
+	path := func(n string) string { return filepath.Join(dir, n) }
+
+	if errs := Lint([]string{path("rb.yaml"), path("policy.yaml")}, sever.Catalog); len(errs) != 0 {
+		t.Fatalf("valid files: %v", errs)
+	}
+	errs := Lint([]string{path("bad-rb.yaml"), path("bad-policy.yaml"), path("missing.yaml")}, sever.Catalog)
+	if len(errs) != 3 {
+		t.Fatalf("got %d errors, want 3: %v", len(errs), errs)
+	}
+	want := []string{
+		path("bad-rb.yaml") + ":3: steps[0].timeout: ",
+		path("bad-policy.yaml") + ":3: rules[0].mode: ",
+		path("missing.yaml"),
+	}
+	for i, w := range want {
+		if !strings.Contains(errs[i].Error(), w) {
+			t.Errorf("errs[%d] = %q, want it to contain %q", i, errs[i], w)
+		}
+	}
+	var le LintError
+	if !errors.As(errs[0], &le) || le.Field != "steps[0].timeout" {
+		t.Errorf("errs[0] is not a LintError: %#v", errs[0])
+	}
+}
+
+func TestIsPolicy(t *testing.T) {
+	for src, want := range map[string]bool{
+		"rules: []\n":                  true,
+		"name: p\nrules:\n  - id: r\n": true,
+		"name: r\nsteps: []\n":         false,
+		"[rules]\n":                    false,
+		"rules: [\n":                   false,
+		"":                             false,
+	} {
+		if got := IsPolicy([]byte(src)); got != want {
+			t.Errorf("IsPolicy(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
+
+// The examples in README.md are the format's documentation; they must stay valid.
+func TestReadmeExamples(t *testing.T) {
+	doc, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var checked int
+	for i, block := range strings.Split(string(doc), "```yaml\n")[1:] {
+		src := []byte(block[:strings.Index(block, "```")])
+		file := fmt.Sprintf("README.md#yaml-%d", i)
+		switch {
+		case strings.Contains(block, "\nsteps:"):
+			_, err = Parse(file, src, sever.Catalog)
+		case strings.Contains(block, "\nrules:"):
+			_, err = ParsePolicy(file, src, sever.Catalog)
+		default:
+			continue
+		}
+		checked++
+		if err != nil {
+			t.Errorf("%s:\n%v", file, err)
+		}
+	}
+	if checked < 2 {
+		t.Fatalf("checked %d examples, want the runbook and the policy", checked)
+	}
+}

@@ -1,0 +1,34 @@
+// Package worker registers sever's workflow and every action on a Temporal worker.
+// It is the one place that knows which struct serves which action name.
+package worker
+
+import (
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/tokens"
+	"github.com/sever-ir/sever/workflows"
+)
+
+// TaskQueue is the default task queue of incidents.
+const TaskQueue = "sever"
+
+// Registry is the part of a Temporal worker that registration needs.
+type Registry interface {
+	RegisterWorkflowWithOptions(w any, options workflow.RegisterOptions)
+	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
+}
+
+// Actions holds the structs that serve the actions, each with its clients.
+type Actions struct {
+	Core   *core.Activities
+	Tokens *tokens.Activities
+}
+
+// Register registers the Incident workflow and every action.
+func Register(r Registry, a Actions) {
+	r.RegisterWorkflowWithOptions(workflows.Incident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
+	a.Core.Register(r)
+	a.Tokens.Register(r)
+}

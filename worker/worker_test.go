@@ -1,0 +1,37 @@
+package worker
+
+import (
+	"slices"
+	"testing"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/tokens"
+)
+
+type names struct{ activities, workflows []string }
+
+func (n *names) RegisterWorkflowWithOptions(_ any, o workflow.RegisterOptions) {
+	n.workflows = append(n.workflows, o.Name)
+}
+
+func (n *names) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
+	n.activities = append(n.activities, o.Name)
+}
+
+// Every catalog action must be served, and nothing outside the catalog registered:
+// a runbook that passes lint must never name an action no worker runs.
+func TestEveryCatalogActionIsRegistered(t *testing.T) {
+	var n names
+	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}})
+	slices.Sort(n.activities)
+	if want := sever.ActionNames(); !slices.Equal(n.activities, want) {
+		t.Errorf("registered %v\ncatalog    %v", n.activities, want)
+	}
+	if len(n.workflows) != 1 {
+		t.Errorf("workflows = %v", n.workflows)
+	}
+}
