@@ -61,7 +61,8 @@ func (a *Activities) NotifyLog(ctx context.Context, in sever.ActionInput) (sever
 	}
 	a.logger().Info("incident notice", "incident", in.IncidentID, "step", in.StepID,
 		"credential_type", in.Credential.Type, "credential_id", in.Credential.ID, "message", args.Message)
-	return sever.ActionResult{Summary: "logged: " + args.Message, Verified: true}, nil
+	// A notice controls nothing, so there is nothing to verify.
+	return sever.ActionResult{Summary: "logged: " + args.Message}, nil
 }
 
 // CaptureArgs are the arguments of sever.evidence.capture_signals.

@@ -168,10 +168,11 @@ func (a *Activities) ObserveVendor(ctx context.Context, in sever.ActionInput) (s
 	if err != nil {
 		return sever.ActionResult{}, mapErr(in.Action, in.Credential.ID, err)
 	}
-	res := sever.ActionResult{Actor: "vendor", Output: sever.Values{"vendor_status": tok.VendorStatus},
+	res := sever.ActionResult{Actor: "sever", Output: sever.Values{"vendor_status": tok.VendorStatus},
 		Summary: "vendor has not acted on token " + tok.ID}
 	if tok.VendorStatus == tokenstore.Inactive {
-		res.Enforcement, res.Verified = sever.VendorEnforced, true
+		// The vendor is the actor of record for what it did; sever only observed it.
+		res.Enforcement, res.Verified, res.Actor = sever.VendorEnforced, true, "vendor:"+in.Credential.Provider
 		res.Summary = "vendor disabled token " + tok.ID + " on its own"
 	}
 	return res, nil

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/app"
+)
+
+// dial connects to an external Temporal cluster: temporal.address from the config if
+// set, otherwise the SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
+// TEMPORAL_API_KEY, TLS settings, the CLI profile file).
+func dial(cfg *config.Config) (client.Client, error) {
+	opts, err := envconfig.LoadDefaultClientOptions()
+	if err != nil {
+		return nil, fmt.Errorf("temporal client config: %w", err)
+	}
+	if cfg.Temporal.Address != "" {
+		opts.HostPort = cfg.Temporal.Address
+	}
+	if opts.Namespace == "" || cfg.Temporal.Namespace != config.DefaultNamespace {
+		opts.Namespace = cfg.Temporal.Namespace
+	}
+	opts.Logger = sdklog.NewStructuredLogger(newLogger(cfg, os.Stderr))
+	c, err := client.Dial(opts)
+	if err != nil {
+		return nil, fmt.Errorf("dial temporal %s: %w", opts.HostPort, err)
+	}
+	return c, nil
+}
+
+func newWorkerCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg, os.Stderr)
+			parts, err := app.LoadParts(cfg, logger)
+			if err != nil {
+				return err
+			}
+			c, err := dial(cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			w := parts.NewWorker(c)
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			defer w.Stop()
+			logger.Info("worker running", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
+			<-cmd.Context().Done()
+			return nil
+		},
+	}
+}
+
+func newServeCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			logger := newLogger(cfg, os.Stderr)
+			parts, err := app.LoadParts(cfg, logger)
+			if err != nil {
+				return err
+			}
+			tokens, err := parts.APITokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if len(tokens) == 0 {
+				return fmt.Errorf("serve: no API tokens configured (intake.tokens or operators[].token in the config)")
+			}
+			c, err := dial(cfg)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			srv, err := parts.NewHTTP(parts.NewEngine(c), tokens)
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+			if err != nil {
+				return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+			}
+			logger.Info("serving API", "addr", ln.Addr().String())
+			go func() { <-cmd.Context().Done(); srv.Close() }()
+			if err := srv.Serve(ln); err != nil && cmd.Context().Err() == nil {
+				return err
+			}
+			return nil
+		},
+	}
+}

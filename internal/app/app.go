@@ -1,0 +1,288 @@
+// Package app is sever's composition root: it builds every part from the config and
+// wires them by hand. The CLI, the end-to-end tests and the benchmark all start sever
+// through it, so they run exactly what a user runs.
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/tokens"
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/engine"
+	"github.com/sever-ir/sever/evidence"
+	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/devserver"
+	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/tokenstore"
+	"github.com/sever-ir/sever/worker"
+)
+
+// Parts are the pieces shared by every mode: runbooks, policy and the action clients.
+type Parts struct {
+	Config   *config.Config
+	Library  *runbooks.Library
+	Policy   *sever.Policy
+	Tokens   *tokenstore.Store
+	Evidence *evidence.Store
+	Logger   *slog.Logger
+}
+
+// LoadParts loads the runbook library and the policy named by the config.
+func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
+	lib, err := runbooks.Load(cfg.Runbooks.Dir, sever.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("load runbooks: %w", err)
+	}
+	pol, err := runbooks.LoadPolicy(cfg.Runbooks.Policy, sever.Catalog)
+	if err != nil {
+		return nil, fmt.Errorf("load policy: %w", err)
+	}
+	return &Parts{
+		Config: cfg, Library: lib, Policy: pol, Logger: logger,
+		Tokens:   tokenstore.Open(cfg.TokenStorePath()),
+		Evidence: evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
+	}, nil
+}
+
+// NewWorker builds a worker with the workflow and every action registered.
+func (p *Parts) NewWorker(c client.Client) sdkworker.Worker {
+	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{})
+	worker.Register(w, worker.Actions{
+		Core:   &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
+		Tokens: &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
+	})
+	return w
+}
+
+// NewEngine builds the engine on a Temporal client.
+func (p *Parts) NewEngine(c client.Client) *engine.Engine {
+	return &engine.Engine{
+		Client: c, Namespace: p.Config.Temporal.Namespace, TaskQueue: p.Config.Temporal.TaskQueue,
+		Runbooks: p.Library, Policy: p.Policy, ApproverGroups: p.Config.Approvers.Groups,
+		Hold: p.Config.Incidents.Hold, Logger: p.Logger,
+	}
+}
+
+// APITokens resolves the bearer tokens of intake sources and operators.
+func (p *Parts) APITokens(ctx context.Context) ([]httpapi.Token, error) {
+	var out []httpapi.Token
+	for _, t := range p.Config.Intake.Tokens {
+		v, err := t.Secret.Resolve(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("intake token %s: %w", t.Name, err)
+		}
+		out = appendToken(out, t.Name, v, t.Scopes)
+	}
+	for _, o := range p.Config.Operators {
+		if o.Token.IsZero() {
+			continue
+		}
+		v, err := o.Token.Resolve(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("operator %s: %w", o.Name, err)
+		}
+		out = appendToken(out, o.Name, v, o.Scopes)
+	}
+	return out, nil
+}
+
+// appendToken keeps the scopes the API serves (the config also knows scopes of
+// routes other parts add); a token left with none gets no API access at all, since
+// an empty scope list would mean every scope.
+func appendToken(out []httpapi.Token, name, value string, scopes []string) []httpapi.Token {
+	var keep []string
+	for _, s := range scopes {
+		if slices.Contains(httpapi.Scopes, s) {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == 0 && len(scopes) > 0 {
+		return out
+	}
+	return append(out, httpapi.Token{Name: name, Value: value, Scopes: keep})
+}
+
+// NewHTTP builds the API server.
+func (p *Parts) NewHTTP(svc httpapi.Service, tokens []httpapi.Token) (*http.Server, error) {
+	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: tokens,
+		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("http api: %w", err)
+	}
+	return &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
+}
+
+// DevOptions configure StartDev.
+type DevOptions struct {
+	Config *config.Config
+	// FrontendPort 0 picks a free port (tests); the CLI passes the configured one.
+	FrontendPort int
+	UI           bool
+	UIPort       int
+	Logger       *slog.Logger
+}
+
+// Dev is a running single-process stack: embedded Temporal, worker, API.
+type Dev struct {
+	*Parts
+	Temporal *devserver.Server
+	Client   client.Client
+	Worker   sdkworker.Worker
+	Engine   *engine.Engine
+	HTTP     *http.Server
+	// URL is the API's base URL; DevToken its bearer token when none is configured.
+	URL      string
+	DevToken string
+	served   chan error
+}
+
+// StartDev starts the embedded stack on the config's data dir. State survives a
+// restart on the same data dir.
+func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
+	cfg, logger := o.Config, o.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	parts, err := LoadParts(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	d := &Dev{Parts: parts, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			d.Stop()
+		}
+	}()
+	tokens, err := parts.APITokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(tokens) == 0 {
+		if d.DevToken, err = devToken(cfg.DataDir); err != nil {
+			return nil, err
+		}
+		tokens = []httpapi.Token{{Name: "dev", Value: d.DevToken}}
+	}
+	// Bind the API port before starting anything heavy, so a taken port fails fast.
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
+	}
+	d.URL = "http://" + ln.Addr().String()
+	d.Temporal, err = devserver.Start(ctx, devserver.Options{
+		DataDir: cfg.DataDir, FrontendPort: o.FrontendPort, UI: o.UI, UIPort: o.UIPort,
+		Namespace: cfg.Temporal.Namespace, Retention: cfg.Incidents.Hold + 30*24*time.Hour,
+		SearchAttributes: map[string]enums.IndexedValueType{}, Logger: logger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	d.Client, err = client.Dial(client.Options{HostPort: d.Temporal.FrontendAddress(),
+		Namespace: cfg.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(quiet(logger))})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("dial embedded temporal: %w", err)
+	}
+	d.Worker = parts.NewWorker(d.Client)
+	if err := d.Worker.Start(); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("start worker: %w", err)
+	}
+	d.Engine = parts.NewEngine(d.Client)
+	if d.HTTP, err = parts.NewHTTP(d.Engine, tokens); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	go func() { d.served <- d.HTTP.Serve(ln) }()
+	return d, nil
+}
+
+// Stop stops the parts in order: API, worker, client, server.
+func (d *Dev) Stop() error {
+	var errs []error
+	if d.HTTP != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, d.HTTP.Shutdown(ctx))
+		cancel()
+	}
+	if d.Worker != nil {
+		d.Worker.Stop()
+	}
+	if d.Client != nil {
+		d.Client.Close()
+	}
+	if d.Temporal != nil {
+		errs = append(errs, d.Temporal.Stop())
+	}
+	return errors.Join(errs...)
+}
+
+// Served reports the API server's exit.
+func (d *Dev) Served() <-chan error { return d.served }
+
+// devToken reads or creates the dev bearer token in the data dir (0600).
+func devToken(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "dev-token")
+	if b, err := os.ReadFile(path); err == nil {
+		if t := strings.TrimSpace(string(b)); t != "" {
+			return t, nil
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read dev token %s: %w", path, err)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return "", fmt.Errorf("create data dir %s: %w", dataDir, err)
+	}
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	t := "sever_dev_" + hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dev token %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// quiet drops the SDK's info chatter (worker start/stop) below warn.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+func (f levelFilter) WithAttrs(a []slog.Attr) slog.Handler {
+	return levelFilter{f.Handler.WithAttrs(a), f.min}
+}
+
+func (f levelFilter) WithGroup(name string) slog.Handler {
+	return levelFilter{f.Handler.WithGroup(name), f.min}
+}
