@@ -166,7 +166,8 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, ErrNotFound)
 	}
 	tok := &f.Tokens[i]
-	if tok.Status == status || slices.ContainsFunc(tok.Changes, func(c Change) bool { return c.Key == key && key != "" }) {
+	// A key names one request; the same key for the opposite change is a new request.
+	if tok.Status == status || slices.ContainsFunc(tok.Changes, func(c Change) bool { return key != "" && c.Key == key && c.Status == status }) {
 		return *tok, false, nil
 	}
 	now := s.now().UTC()

@@ -624,15 +624,15 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 // (for the Temporal UI).
 func (r *run) publish(ctx workflow.Context) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "**%s** %s `%s` runbook %s@%s\n\n", r.inc.Status, r.inc.Credential.Type, r.inc.Credential.ID, r.inc.Runbook.Name, r.inc.Runbook.Version)
+	b.WriteString(fmt.Sprintf("**%s** %s `%s` runbook %s@%s\n\n", r.inc.Status, r.inc.Credential.Type, r.inc.Credential.ID, r.inc.Runbook.Name, r.inc.Runbook.Version))
 	for _, st := range r.inc.Steps {
 		v := ""
 		if st.Verified {
 			v = " ✓ verified"
 		}
-		fmt.Fprintf(&b, "- %s `%s` %s%s %s\n", st.ID, st.Action, st.Status, v, st.Enforcement)
+		b.WriteString(fmt.Sprintf("- %s `%s` %s%s %s\n", st.ID, st.Action, st.Status, v, st.Enforcement))
 	}
-	fmt.Fprintf(&b, "\n%d signal(s), %d duplicate(s)", len(r.inc.Signals), r.inc.Duplicates)
+	b.WriteString(fmt.Sprintf("\n%d signal(s), %d duplicate(s)", len(r.inc.Signals), r.inc.Duplicates))
 	workflow.SetCurrentDetails(ctx, b.String())
 	status := string(r.inc.Status)
 	if status != r.lastMemo {

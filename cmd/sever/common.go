@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 
 	"github.com/sever-ir/sever/config"
 )
@@ -16,8 +17,18 @@ func (g *globals) loadConfig() (*config.Config, error) {
 		return nil, err
 	}
 	if g.dataDir != "" {
+		// A token store path derived from the old data dir follows the new one; a path
+		// set on purpose stays.
+		if cfg.TokenStore.Path == filepath.Join(cfg.DataDir, "tokens.json") {
+			cfg.TokenStore.Path = ""
+		}
 		cfg.DataDir = g.dataDir
-		cfg.TokenStore.Path = ""
+	}
+	if g.policy != "" {
+		cfg.Runbooks.Policy = g.policy
+	}
+	if g.runbooksDir != "" {
+		cfg.Runbooks.Dir = g.runbooksDir
 	}
 	return cfg, nil
 }

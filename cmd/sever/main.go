@@ -40,8 +40,10 @@ type exitCode int
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 type globals struct {
-	configPath string
-	dataDir    string
+	configPath  string
+	dataDir     string
+	policy      string
+	runbooksDir string
 }
 
 func newRoot() *cobra.Command {
@@ -54,6 +56,8 @@ func newRoot() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.configPath, "config", os.Getenv("SEVER_CONFIG"), "config file (sever.yaml); env SEVER_CONFIG")
 	root.PersistentFlags().StringVar(&g.dataDir, "data-dir", "", "data directory (default .sever, or data_dir in the config)")
+	root.PersistentFlags().StringVar(&g.policy, "policy", "", "runtime policy file (default: runbooks.policy in the config, else the built-in policy)")
+	root.PersistentFlags().StringVar(&g.runbooksDir, "runbooks", "", "directory of runbooks that override or extend the built-ins (default: runbooks.dir)")
 	root.AddCommand(newDevCmd(g), newWorkerCmd(g), newServeCmd(g), newSignalCmd(g), newIncidentsCmd(g),
 		newRunbookCmd(g), newConfigCmd(g))
 	return root

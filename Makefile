@@ -1,0 +1,53 @@
+# sever — run `make help` for the targets.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin/sever
+TOOLS := $(shell $(GO) env GOPATH)/bin
+
+# Packages that link the embedded Temporal server are tested without -race: a race
+# build of the server alone takes over ten minutes on two cores. Everything else
+# runs with -race.
+SERVER_PKGS = $(shell $(GO) list -f '{{if .Deps}}{{range .Deps}}{{if eq . "go.temporal.io/server/temporal"}}{{$$.ImportPath}}{{"\n"}}{{end}}{{end}}{{end}}' ./... | sort -u)
+ALL_PKGS    = $(shell $(GO) list ./...)
+RACE_PKGS   = $(filter-out $(SERVER_PKGS),$(ALL_PKGS))
+
+.PHONY: help build run test test-race test-server check fuzz bench tools clean
+
+help: ## show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/sever
+	$(GO) build -o $(BIN) ./cmd/sever
+
+run: build ## start sever dev (embedded Temporal, worker, API, Web UI) and run a demo incident
+	./$(BIN) dev --demo
+
+test: test-race test-server ## run every test (race detector where the server is not linked)
+
+test-race:
+	$(GO) test -race -count=1 $(RACE_PKGS)
+
+test-server:
+	$(GO) test -count=1 -timeout 20m $(SERVER_PKGS)
+
+check: tools ## gofmt, go vet, staticcheck and Temporal's workflowcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+	$(TOOLS)/workflowcheck -config workflows/workflowcheck.yaml ./workflows/...
+
+fuzz: ## run every fuzz target for a short while (FUZZTIME=20s)
+	@for t in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+		for f in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$t/*_test.go | sed 's/func //'); do \
+			echo "== $$t $$f"; $(GO) test -run='^$$' -fuzz="^$$f$$" -fuzztime=$${FUZZTIME:-20s} -fuzzminimizetime=5s $$t || exit 1; \
+		done; done
+
+bench: ## measure time to contain and throughput against a bare-workflow floor
+	$(GO) run ./bench -out bench/results.json
+
+tools: ## install the checkers make check uses
+	@test -x $(TOOLS)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	@test -x $(TOOLS)/workflowcheck || GOFLAGS= $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
+
+clean: ## remove build output (not the .sever data dir)
+	rm -rf bin
