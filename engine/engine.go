@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
@@ -201,21 +202,42 @@ func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRe
 	return nil
 }
 
-// Decide passes a verified person's decision to the workflow. updateID dedupes a
-// double click or a replayed request: Temporal returns the first outcome again.
-func (e *Engine) Decide(ctx context.Context, incident, updateID string, d workflows.DecisionInput) (workflows.DecisionResult, error) {
+// Decide passes a verified person's decision to the workflow. The update ID dedupes
+// a double click or a retried request: Temporal returns the first outcome again.
+func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+	if r.ArgsSHA256 == "" {
+		// No hash from the caller: bind the decision to the step as the incident has it.
+		inc, err := e.GetIncident(ctx, id)
+		if err != nil {
+			return httpapi.DecideResult{}, err
+		}
+		for _, st := range inc.Steps {
+			if st.ID == r.Step {
+				r.ArgsSHA256 = st.ArgsSHA256
+			}
+		}
+		if r.ArgsSHA256 == "" {
+			return httpapi.DecideResult{}, sever.Errorf(sever.ENOTFOUND, "step", "incident %s has no step %q", id, r.Step)
+		}
+	}
+	updateID := r.IdempotencyKey
+	if updateID == "" {
+		updateID = uuid.NewString()
+	}
+	d := workflows.DecisionInput{StepID: r.Step, Approve: r.Approve, Approver: r.Approver, Channel: r.Channel,
+		ArgsSHA256: r.ArgsSHA256, Reason: r.Reason}
 	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID: incident, UpdateID: updateID, UpdateName: workflows.UpdateDecide,
+		WorkflowID: id, UpdateID: updateID, UpdateName: workflows.UpdateDecide,
 		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{d},
 	})
 	if err != nil {
-		return workflows.DecisionResult{}, updateErr("decide "+incident+"/"+d.StepID, incident, err)
+		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
 	var res workflows.DecisionResult
 	if err := h.Get(ctx, &res); err != nil {
-		return workflows.DecisionResult{}, updateErr("decide "+incident+"/"+d.StepID, incident, err)
+		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
-	return res, nil
+	return httpapi.DecideResult{IncidentID: id, Step: res.StepID, Status: string(res.Status), Remaining: res.Remaining}, nil
 }
 
 func (e *Engine) logger() *slog.Logger {

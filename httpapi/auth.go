@@ -17,9 +17,10 @@ import (
 const MinTokenLength = 16
 
 type tokenEntry struct {
-	name   string
-	digest [sha256.Size]byte
-	scopes []string // nil means every scope
+	name     string
+	approver string
+	digest   [sha256.Size]byte
+	scopes   []string // nil means every scope
 }
 
 func (t *tokenEntry) allows(scope string) bool {
@@ -57,7 +58,10 @@ func compileTokens(tokens []Token) ([]tokenEntry, error) {
 			return nil, fmt.Errorf("token %d (%q): same value as token %q", i, t.Name, other)
 		}
 		names[t.Name], digests[d] = true, t.Name
-		e := tokenEntry{name: t.Name, digest: d}
+		e := tokenEntry{name: t.Name, approver: t.Approver, digest: d}
+		if e.approver == "" {
+			e.approver = t.Name
+		}
 		if len(t.Scopes) > 0 {
 			e.scopes = slices.Clone(t.Scopes)
 		}
@@ -89,8 +93,18 @@ type principalKey struct{}
 
 // Principal returns the name of the token that authenticated the request, or "".
 func Principal(ctx context.Context) string {
-	p, _ := ctx.Value(principalKey{}).(string)
-	return p
+	if t, ok := ctx.Value(principalKey{}).(*tokenEntry); ok {
+		return t.name
+	}
+	return ""
+}
+
+// Approver returns the approval identity of the token that authenticated the request.
+func Approver(ctx context.Context) string {
+	if t, ok := ctx.Value(principalKey{}).(*tokenEntry); ok {
+		return t.approver
+	}
+	return ""
 }
 
 // auth wraps h so it runs only for a bearer token that carries scope.
@@ -114,7 +128,7 @@ func (s *Server) auth(scope string, h http.HandlerFunc) http.Handler {
 			writeError(w, sever.Errorf(EFORBIDDEN, "", "token %q lacks scope %q", tok.name, scope))
 			return
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, tok.name)))
+		h(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, tok)))
 	})
 }
 

@@ -54,9 +54,22 @@ type closeWire struct {
 	FalsePositive bool   `json:"false_positive"`
 }
 
+// decideWire is the body of POST /v1/incidents/{id}/approvals.
+type decideWire struct {
+	Step       string `json:"step"`
+	Decision   string `json:"decision"`
+	Reason     string `json:"reason"`
+	ArgsSHA256 string `json:"args_sha256"`
+	// As asserts who the caller means to decide as; a token of someone else is
+	// refused rather than silently deciding in that person's name.
+	As      string `json:"as"`
+	Channel string `json:"channel"`
+}
+
 var (
 	signalSchema = schemaOf(reflect.TypeFor[signalWire]())
 	closeSchema  = schemaOf(reflect.TypeFor[closeWire]())
+	decideSchema = schemaOf(reflect.TypeFor[decideWire]())
 )
 
 const (
@@ -499,3 +512,31 @@ func secretValueError(path, what string) *sever.Error {
 }
 
 const refuseSecret = "sever never accepts or stores a credential's secret value: remove it and send only the credential's identifier (credential.id)"
+
+var argsHashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func decodeDecideRequest(body []byte) (DecideRequest, string, error) {
+	var w decideWire
+	if err := decodeStrict(body, decideSchema, nil, &w); err != nil {
+		return DecideRequest{}, "", err
+	}
+	r := DecideRequest{Step: strings.TrimSpace(w.Step), ArgsSHA256: w.ArgsSHA256, Reason: strings.TrimSpace(w.Reason), Channel: w.Channel}
+	switch {
+	case r.Step == "":
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is required")
+	case len(r.Step) > 128:
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is longer than 128 characters")
+	case w.Decision != "approve" && w.Decision != "deny":
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "decision", "decision must be approve or deny")
+	case r.ArgsSHA256 != "" && !argsHashPattern.MatchString(r.ArgsSHA256):
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "args_sha256", "args_sha256 must be 64 lowercase hex digits")
+	case utf8.RuneCountInString(r.Reason) > maxReasonLength:
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
+	case r.Channel == "":
+		r.Channel = "api"
+	case r.Channel != "api" && r.Channel != "cli":
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "channel", "channel must be api or cli")
+	}
+	r.Approve = w.Decision == "approve"
+	return r, strings.TrimSpace(w.As), nil
+}

@@ -185,3 +185,42 @@ func checkContentType(ct string) error {
 	}
 	return sever.Errorf(EUNSUPPORTEDMEDIA, "", "Content-Type must be application/json (charset, if given, utf-8)")
 }
+
+func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
+	const op = "httpapi.decide"
+	id, err := incidentID(r)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	req, as, err := decodeDecideRequest(body)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	req.Approver = Approver(r.Context())
+	if as != "" && as != req.Approver && as != Principal(r.Context()) {
+		s.fail(w, r, op, sever.Errorf(EFORBIDDEN, "as", "this token decides as %s, not %s", req.Approver, as))
+		return
+	}
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		if len(k) > 128 {
+			s.fail(w, r, op, sever.Errorf(sever.EINVALID, "Idempotency-Key", "Idempotency-Key is longer than 128 characters"))
+			return
+		}
+		req.IdempotencyKey = k
+	}
+	res, err := s.svc.Decide(r.Context(), id, req)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "approval decision", "incident_id", id, "step", req.Step,
+		"approve", req.Approve, "approver", req.Approver, "channel", req.Channel, "status", res.Status)
+	writeJSON(w, http.StatusOK, res)
+}

@@ -25,6 +25,7 @@ type fakeService struct {
 	ListIncidentsFunc func(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error)
 	GetIncidentFunc   func(ctx context.Context, id string) (*sever.Incident, error)
 	CloseIncidentFunc func(ctx context.Context, id string, r httpapi.CloseRequest) error
+	DecideFunc        func(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error)
 }
 
 var _ httpapi.Service = (*fakeService)(nil)
@@ -50,6 +51,13 @@ func (f *fakeService) GetIncident(ctx context.Context, id string) (*sever.Incide
 		return nil, errUnexpectedCall
 	}
 	return f.GetIncidentFunc(ctx, id)
+}
+
+func (f *fakeService) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+	if f.DecideFunc == nil {
+		return httpapi.DecideResult{}, errUnexpectedCall
+	}
+	return f.DecideFunc(ctx, id, r)
 }
 
 func (f *fakeService) CloseIncident(ctx context.Context, id string, r httpapi.CloseRequest) error {

@@ -23,6 +23,34 @@ type Service interface {
 	// GetIncident returns *sever.Error{Code: sever.ENOTFOUND} when id is unknown.
 	GetIncident(ctx context.Context, id string) (*sever.Incident, error)
 	CloseIncident(ctx context.Context, id string, r CloseRequest) error
+	// Decide passes a person's approval decision on a step waiting for one. The
+	// workflow refuses approvers outside the step's set, self-approval, stale and
+	// repeated decisions; those refusals come back as ECONFLICT.
+	Decide(ctx context.Context, id string, r DecideRequest) (DecideResult, error)
+}
+
+// DecideRequest is one decision on a step. Approver and Channel are set by the
+// server from the authenticated token, never from the body.
+type DecideRequest struct {
+	Step    string `json:"step"`
+	Approve bool   `json:"-"`
+	// ArgsSHA256 binds the decision to the exact arguments the person saw; empty
+	// means the step's arguments as they stand (runbooks are pinned, so they cannot
+	// change under the decision).
+	ArgsSHA256 string `json:"args_sha256"`
+	Reason     string `json:"reason"`
+	Approver   string `json:"-"`
+	Channel    string `json:"-"`
+	// IdempotencyKey dedupes a retried request (the Idempotency-Key header).
+	IdempotencyKey string `json:"-"`
+}
+
+// DecideResult says where the step stands after the decision.
+type DecideResult struct {
+	IncidentID string `json:"incident_id"`
+	Step       string `json:"step"`
+	Status     string `json:"status"`
+	Remaining  int    `json:"remaining"`
 }
 
 // Values of SubmitResult.Status.
@@ -59,10 +87,11 @@ const (
 	ScopeSignalsWrite   = "signals:write"
 	ScopeIncidentsRead  = "incidents:read"
 	ScopeIncidentsWrite = "incidents:write"
+	ScopeApprovalsWrite = "approvals:write"
 )
 
 // Scopes lists every known scope.
-var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite}
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite}
 
 // Token is a bearer token the API accepts. Name is what logs and the ledger see;
 // Value is the secret and is never logged.
@@ -70,6 +99,9 @@ type Token struct {
 	Name   string
 	Value  string
 	Scopes []string
+	// Approver is the identity this token decides approvals as (an operator's Slack
+	// user id, so it matches approver lists); empty means Name.
+	Approver string
 }
 
 // DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is zero.
@@ -138,6 +170,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /v1/incidents", s.auth(ScopeIncidentsRead, s.listIncidents))
 	s.mux.Handle("GET /v1/incidents/{id}", s.auth(ScopeIncidentsRead, s.getIncident))
 	s.mux.Handle("POST /v1/incidents/{id}/close", s.auth(ScopeIncidentsWrite, s.closeIncident))
+	s.mux.Handle("POST /v1/incidents/{id}/approvals", s.auth(ScopeApprovalsWrite, s.decide))
 }
 
 // route dispatches through the mux but answers "no route" and "wrong method" in the

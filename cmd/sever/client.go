@@ -57,9 +57,16 @@ func (g *globals) client(f *clientFlags) (*apiClient, error) {
 }
 
 func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader, out any) error {
+	return c.doWith(ctx, method, path, body, out, nil)
+}
+
+func (c *apiClient) doWith(ctx context.Context, method, path string, body io.Reader, out any, header map[string]string) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
 	if err != nil {
 		return err
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	if body != nil {

@@ -90,7 +90,7 @@ func (p *Parts) APITokens(ctx context.Context) ([]httpapi.Token, error) {
 		if err != nil {
 			return nil, fmt.Errorf("intake token %s: %w", t.Name, err)
 		}
-		out = appendToken(out, t.Name, v, t.Scopes)
+		out = appendToken(out, httpapi.Token{Name: t.Name, Value: v}, t.Scopes)
 	}
 	for _, o := range p.Config.Operators {
 		if o.Token.IsZero() {
@@ -100,7 +100,8 @@ func (p *Parts) APITokens(ctx context.Context) ([]httpapi.Token, error) {
 		if err != nil {
 			return nil, fmt.Errorf("operator %s: %w", o.Name, err)
 		}
-		out = appendToken(out, o.Name, v, o.Scopes)
+		// An operator approves as their Slack identity, so approver lists name one person once.
+		out = appendToken(out, httpapi.Token{Name: o.Name, Value: v, Approver: o.SlackUser}, o.Scopes)
 	}
 	return out, nil
 }
@@ -108,7 +109,7 @@ func (p *Parts) APITokens(ctx context.Context) ([]httpapi.Token, error) {
 // appendToken keeps the scopes the API serves (the config also knows scopes of
 // routes other parts add); a token left with none gets no API access at all, since
 // an empty scope list would mean every scope.
-func appendToken(out []httpapi.Token, name, value string, scopes []string) []httpapi.Token {
+func appendToken(out []httpapi.Token, t httpapi.Token, scopes []string) []httpapi.Token {
 	var keep []string
 	for _, s := range scopes {
 		if slices.Contains(httpapi.Scopes, s) {
@@ -118,7 +119,8 @@ func appendToken(out []httpapi.Token, name, value string, scopes []string) []htt
 	if len(keep) == 0 && len(scopes) > 0 {
 		return out
 	}
-	return append(out, httpapi.Token{Name: name, Value: value, Scopes: keep})
+	t.Scopes = keep
+	return append(out, t)
 }
 
 // NewHTTP builds the API server.

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sever-ir/sever/httpapi"
+)
+
+// newApproveCmd is the approval path for when Slack is down: the decision goes through
+// the API with an operator token and is recorded with channel "cli".
+func newApproveCmd(g *globals) *cobra.Command {
+	var f clientFlags
+	var step, decision, as, reason, argsHash string
+	cmd := &cobra.Command{
+		Use:   "approve INCIDENT --step S --decision approve|deny --as USER",
+		Short: "Approve or deny a step waiting for approval (the fallback when Slack is down)",
+		Long: `approve sends one decision with the operator token given by --token or SEVER_TOKEN.
+The token decides as its operator; --as must name that operator (or their Slack user id),
+so a decision is never recorded in the name of someone whose token was used by mistake.
+The workflow refuses approvers outside the step's approver set, the person who raised the
+incident, a second decision by the same person, and decisions after the deadline.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if decision != "approve" && decision != "deny" {
+				return fmt.Errorf("--decision %q: want approve or deny", decision)
+			}
+			c, err := g.client(&f)
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]string{"step": step, "decision": decision, "as": as,
+				"reason": reason, "args_sha256": argsHash, "channel": "cli"})
+			key := make([]byte, 12)
+			_, _ = rand.Read(key)
+			var res httpapi.DecideResult
+			err = c.doWith(cmd.Context(), http.MethodPost, "/v1/incidents/"+url.PathEscape(args[0])+"/approvals",
+				bytes.NewReader(body), &res, map[string]string{"Idempotency-Key": "cli-" + hex.EncodeToString(key)})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "incident %s step %s: %s", res.IncidentID, res.Step, res.Status)
+			if res.Remaining > 0 {
+				fmt.Fprintf(cmd.OutOrStdout(), " (%d more approval(s) needed)", res.Remaining)
+			}
+			fmt.Fprintln(cmd.OutOrStdout())
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&step, "step", "", "step id (see `sever incidents show`)")
+	cmd.Flags().StringVar(&decision, "decision", "", "approve or deny")
+	cmd.Flags().StringVar(&as, "as", "", "the operator you are deciding as (must match the token)")
+	cmd.Flags().StringVar(&reason, "reason", "", "why (recorded with the decision)")
+	cmd.Flags().StringVar(&argsHash, "args-sha256", "", "bind the decision to these exact step arguments (from `incidents show -o json`)")
+	for _, n := range []string{"step", "decision", "as"} {
+		_ = cmd.MarkFlagRequired(n)
+	}
+	f.add(cmd)
+	return cmd
+}

@@ -1,0 +1,76 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/httpapi"
+)
+
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	const id = "inc-acme-0123456789abcdef0123"
+	approverToken := "approver-0123456789abcdef"
+	hash := strings.Repeat("ab", 32)
+	tests := []struct {
+		name       string
+		body       string
+		token      string
+		header     map[string]string
+		svcErr     error
+		wantStatus int
+		wantField  string
+		wantReq    httpapi.DecideRequest
+	}{
+		{name: "approve", body: `{"step":"disable","decision":"approve","reason":"confirmed leak"}`, token: approverToken, wantStatus: 200,
+			wantReq: httpapi.DecideRequest{Step: "disable", Approve: true, Reason: "confirmed leak", Approver: "U012AB3CD", Channel: "api"}},
+		{name: "deny from the CLI with hash and key", body: `{"step":"disable","decision":"deny","args_sha256":"` + hash + `","channel":"cli","as":"U012AB3CD"}`,
+			token: approverToken, header: map[string]string{"Idempotency-Key": "k-1"}, wantStatus: 200,
+			wantReq: httpapi.DecideRequest{Step: "disable", ArgsSHA256: hash, Approver: "U012AB3CD", Channel: "cli", IdempotencyKey: "k-1"}},
+		{name: "as someone else", body: `{"step":"disable","decision":"approve","as":"U999"}`, token: approverToken, wantStatus: 403, wantField: "as"},
+		{name: "approver is not taken from the body", body: `{"step":"disable","decision":"approve","approver":"U999"}`, token: approverToken, wantStatus: 400, wantField: "approver"},
+		{name: "missing step", body: `{"decision":"approve"}`, token: approverToken, wantStatus: 400, wantField: "step"},
+		{name: "bad decision", body: `{"step":"disable","decision":"yes"}`, token: approverToken, wantStatus: 400, wantField: "decision"},
+		{name: "bad hash", body: `{"step":"disable","decision":"approve","args_sha256":"xyz"}`, token: approverToken, wantStatus: 400, wantField: "args_sha256"},
+		{name: "bad channel", body: `{"step":"disable","decision":"approve","channel":"slack-http"}`, token: approverToken, wantStatus: 400, wantField: "channel"},
+		{name: "refused by the workflow", body: `{"step":"disable","decision":"approve"}`, token: approverToken,
+			svcErr: sever.Errorf(sever.ECONFLICT, "", "decide: U012AB3CD raised this incident and may not approve its actions"), wantStatus: 409},
+		{name: "missing scope", body: `{"step":"disable","decision":"approve"}`, token: closerToken, wantStatus: 403},
+		{name: "no token", body: `{"step":"disable","decision":"approve"}`, wantStatus: 401},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got *httpapi.DecideRequest
+			a := newAPI(t, &fakeService{DecideFunc: func(_ context.Context, gotID string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+				if gotID != id {
+					t.Errorf("id = %q, want %q", gotID, id)
+				}
+				got = &r
+				return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, tt.svcErr
+			}}, func(o *httpapi.Options) {
+				o.Tokens = append(o.Tokens, httpapi.Token{Name: "alice", Value: approverToken,
+					Scopes: []string{httpapi.ScopeApprovalsWrite}, Approver: "U012AB3CD"})
+			})
+			rec := a.do(t, req{method: "POST", path: "/v1/incidents/" + id + "/approvals", token: tt.token,
+				contentType: "application/json", body: tt.body, header: tt.header})
+			if rec.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
+			}
+			if tt.wantStatus != 200 {
+				if e := apiError(t, rec); e.Field != tt.wantField {
+					t.Errorf("field = %q, want %q (%s)", e.Field, tt.wantField, e.Message)
+				}
+				if got != nil && tt.svcErr == nil {
+					t.Error("the service was asked despite the error")
+				}
+				return
+			}
+			if got == nil || *got != tt.wantReq {
+				t.Errorf("decide request = %+v, want %+v", got, tt.wantReq)
+			}
+		})
+	}
+}
