@@ -156,6 +156,7 @@ func TestSecretRefString(t *testing.T) {
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("x", "ref", r)
 	text, _ := r.MarshalText()
 	for name, s := range map[string]string{
+		//lint:ignore S1025 the test checks what each fmt verb prints
 		"String": r.String(), "%v": fmt.Sprintf("%v", r), "%s": fmt.Sprintf("%s", r),
 		"%#v": fmt.Sprintf("%#v", r), "MarshalText": string(text),
 		"json": string(js), "yaml": string(ym), "slog": logged.String(),

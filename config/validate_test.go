@@ -254,6 +254,7 @@ func TestPrintingNeverShowsInlineSecret(t *testing.T) {
 	for name, s := range map[string]string{
 		"Redacted": string(out), "json": string(js), "slog": logged.String(),
 		"%v": fmt.Sprintf("%v", c), "%+v": fmt.Sprintf("%+v", c), "%#v": fmt.Sprintf("%#v", c),
+		//lint:ignore S1025 the test checks what each fmt verb prints
 		"%s": fmt.Sprintf("%s", c.Slack.BotToken), "%q": fmt.Sprintf("%q", c.Slack.BotToken),
 		"%x": fmt.Sprintf("%x", c.Slack.BotToken),
 	} {
