@@ -27,8 +27,9 @@ func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
 	}
 	sig.ReceivedAt = s.now().UTC()
 	sig.Receipt = newReceipt()
-	// The reporter may not approve actions in the incident it raised.
-	sig.Reporter = Principal(r.Context())
+	// The reporter may not approve actions in the incident it raised, so it is
+	// recorded as the identity approvals are checked against.
+	sig.Reporter = Approver(r.Context())
 	sig.ID = sever.SignalID(sig.Source, sig.SourceEventID, sig.Receipt)
 	res, err := s.svc.SubmitSignal(r.Context(), sig)
 	if err != nil {
