@@ -92,7 +92,9 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (workflows.SignalStatus, error) {
 	wait := e.StatusWait
 	if wait == 0 {
-		wait = 5 * time.Second
+		// Long enough for an idle worker to take the signal's workflow task, short
+		// enough that a busy one does not hold a storm of POSTs.
+		wait = 2 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()

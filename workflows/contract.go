@@ -49,11 +49,11 @@ type IncidentInput struct {
 
 // Carry is the state handed from one run of an incident to the next.
 type Carry struct {
-	Incident  sever.Incident   `json:"incident"`
-	Seen      map[string]int   `json:"seen"`
+	Incident  sever.Incident    `json:"incident"`
+	Seen      map[string]int    `json:"seen"`
 	Receipts  map[string]string `json:"receipts"`
-	Approvals map[string]*Gate `json:"approvals,omitempty"`
-	Phase     string           `json:"phase"`
+	Approvals map[string]*Gate  `json:"approvals,omitempty"`
+	Phase     string            `json:"phase"`
 }
 
 // IncidentResult is what a finished incident returns.

@@ -172,9 +172,12 @@ func (r *run) interpret(ctx workflow.Context) error {
 		r.drainSignals(ctx)
 		if r.closeReq != nil {
 			// Closing mid-runbook stops the steps in flight; what they did is recorded.
+			// The wait runs on a disconnected context: the canceled one would return
+			// at once, before the steps have written their final state.
 			cancel()
 			r.skipPending("incident closed: " + r.closeReq.Reason)
-			_ = workflow.Await(ctx, func() bool { return r.inflight == 0 })
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			_ = workflow.Await(dctx, func() bool { return r.inflight == 0 })
 			return nil
 		}
 		r.schedule(ctx)

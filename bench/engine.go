@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/workflows"
+)
+
+// benchRunbook is the name of the runbook the engine runs: N sever.noop steps in a
+// chain, the last one a containment step (noop reads back verified), so an incident
+// ends contained once every step has run.
+const benchRunbook = "bench-noop-chain"
+
+// writeRunbook writes the bench runbook into dir. Priority 100 makes it win over the
+// built-in generic_token runbook (priority 0).
+func writeRunbook(dir string, steps int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "name: %s\nversion: \"1\"\n", benchRunbook)
+	fmt.Fprintf(&b, "description: Benchmark runbook, %d sever.noop steps in a chain.\n", steps)
+	b.WriteString("match:\n  credential_types: [generic_token]\n  priority: 100\nsteps:\n")
+	for i := 1; i <= steps; i++ {
+		fmt.Fprintf(&b, "  - id: s%d\n    action: sever.noop\n    args: {note: step %d}\n", i, i)
+		if i > 1 {
+			fmt.Fprintf(&b, "    needs: [s%d]\n", i-1)
+		}
+		if i == steps {
+			b.WriteString("    containment: true\n")
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, benchRunbook+".yaml"), []byte(b.String()), 0o600)
+}
+
+// engineRunner drives incidents through the real HTTP API.
+type engineRunner struct {
+	c      client.Client // only to watch the incident's history (see waitHistory)
+	http   *http.Client
+	url    string
+	token  string
+	wait   string // "history" or "poll"
+	pollIv time.Duration
+}
+
+type submitResult struct {
+	IncidentID string `json:"incident_id"`
+	SignalID   string `json:"signal_id"`
+	Status     string `json:"status"`
+}
+
+// run posts one signal about a fresh generic_token and waits until the incident's
+// runbook has ended. The clock starts just before the POST.
+func (e *engineRunner) run(ctx context.Context, credID string) (sample, error) {
+	body, err := json.Marshal(map[string]any{
+		"source": "bench", "origin": "enterprise", "kind": "credential_exposed",
+		"observed_at": time.Now().UTC().Format(time.RFC3339), "severity": "high",
+		"credential": map[string]any{"provider": "bench", "type": "generic_token", "id": credID},
+	})
+	if err != nil {
+		return sample{}, err
+	}
+	t0 := time.Now()
+	var sub submitResult
+	if err := e.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
+		return sample{}, fmt.Errorf("engine %s: submit: %w", credID, err)
+	}
+	s := sample{accepted: time.Since(t0), submit: sub.Status}
+	var status sever.IncidentStatus
+	switch e.wait {
+	case "poll":
+		status, err = e.waitPoll(ctx, sub.IncidentID, t0, &s)
+	default:
+		status, err = e.waitHistory(ctx, sub.IncidentID, t0, &s)
+	}
+	s.total = time.Since(t0)
+	if err != nil {
+		return s, fmt.Errorf("engine %s: %w", sub.IncidentID, err)
+	}
+	if status != sever.IncidentContained {
+		return s, fmt.Errorf("engine %s: runbook ended %s, want contained", sub.IncidentID, status)
+	}
+	return s, nil
+}
+
+// waitHistory long-polls the incident's event history, the same mechanism the floor's
+// Get uses for the close event, and returns when the workflow records the end of the
+// runbook: the memo upsert that moves "status" from open to contained or failed. It
+// adds no polling interval; the server answers as soon as new events are written.
+// The incident itself does not complete (it holds for late signals), so there is no
+// close event to wait for.
+func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time, s *sample) (sever.IncidentStatus, error) {
+	it := e.c.GetWorkflowHistory(ctx, id, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	dc := converter.GetDefaultDataConverter()
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			return "", fmt.Errorf("history: %w", err)
+		}
+		switch ev.GetEventType() {
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
+			// An incident already open for this credential would answer with its old
+			// status at once; every iteration must open a fresh one.
+			if at := ev.GetEventTime().AsTime(); at.Before(t0.Add(-time.Second)) {
+				return "", fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
+			}
+		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if s.firstStep == 0 {
+				s.firstStep = ev.GetEventTime().AsTime().Sub(t0)
+			}
+		case enums.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
+			p := ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[workflows.MemoStatus]
+			if p == nil {
+				continue
+			}
+			var st sever.IncidentStatus
+			if err := dc.FromPayload(p, &st); err != nil {
+				return "", fmt.Errorf("memo status: %w", err)
+			}
+			if st != sever.IncidentOpen {
+				return st, nil
+			}
+		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+			enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
+			enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+			return "", fmt.Errorf("workflow ended (%s) before its runbook did", ev.GetEventType())
+		}
+	}
+	return "", fmt.Errorf("history ended without a runbook outcome")
+}
+
+// waitPoll reads GET /v1/incidents/{id} every pollIv until the status leaves open.
+// Its first-step time is the step's started_at (workflow time when the step was
+// dispatched), a little earlier than the activity start that -wait history reports.
+// Each read costs a describe and a query; the interval adds up to pollIv.
+func (e *engineRunner) waitPoll(ctx context.Context, id string, t0 time.Time, s *sample) (sever.IncidentStatus, error) {
+	t := time.NewTicker(e.pollIv)
+	defer t.Stop()
+	for {
+		var inc sever.Incident
+		if err := e.do(ctx, http.MethodGet, "/v1/incidents/"+id, nil, http.StatusOK, &inc); err != nil {
+			return "", err
+		}
+		if s.firstStep == 0 {
+			for _, st := range inc.Steps {
+				if st.StartedAt != nil {
+					s.firstStep = st.StartedAt.Sub(t0)
+					break
+				}
+			}
+		}
+		if inc.Status != sever.IncidentOpen {
+			return inc.Status, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// incident reads an incident through the API (for the sanity check, never timed).
+func (e *engineRunner) incident(ctx context.Context, id string) (*sever.Incident, error) {
+	var inc sever.Incident
+	if err := e.do(ctx, http.MethodGet, "/v1/incidents/"+id, nil, http.StatusOK, &inc); err != nil {
+		return nil, err
+	}
+	return &inc, nil
+}
+
+func (e *engineRunner) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, e.url+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := e.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, bytes.TrimSpace(b))
+	}
+	return json.Unmarshal(b, out)
+}
+
+// checkIncident makes sure the engine ran what the benchmark means to measure: the
+// bench runbook, every step succeeded under the auto policy rule, contained.
+func checkIncident(inc *sever.Incident, steps int) error {
+	if inc.Runbook.Name != benchRunbook {
+		return fmt.Errorf("incident %s ran runbook %q, want %q", inc.ID, inc.Runbook.Name, benchRunbook)
+	}
+	if inc.Status != sever.IncidentContained {
+		return fmt.Errorf("incident %s is %s (%s), want contained", inc.ID, inc.Status, inc.Reason)
+	}
+	if len(inc.Steps) != steps {
+		return fmt.Errorf("incident %s has %d steps, want %d", inc.ID, len(inc.Steps), steps)
+	}
+	for _, st := range inc.Steps {
+		if st.Status != sever.StepSucceeded || st.Action != sever.ActionNoop {
+			return fmt.Errorf("incident %s step %s: %s %s (%s)", inc.ID, st.ID, st.Action, st.Status, st.Error)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+)
+
+// floorQueue is the task queue of the floor's own worker, apart from sever's.
+const floorQueue = "bench-floor"
+
+// BareWorkflow is the floor: n trivial activities in sequence, each with a plain
+// ExecuteActivity and nothing else (no queries, no memo, no policy, no signals).
+func BareWorkflow(ctx workflow.Context, n int) (int, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+	sum := 0
+	for i := range n {
+		var out int
+		if err := workflow.ExecuteActivity(ctx, BareActivity, i).Get(ctx, &out); err != nil {
+			return sum, err
+		}
+		sum += out
+	}
+	return sum, nil
+}
+
+// BareActivity does nothing worth mentioning.
+func BareActivity(_ context.Context, i int) (int, error) { return i + 1, nil }
+
+// floor runs BareWorkflow through the SDK client.
+type floor struct {
+	c     client.Client
+	steps int
+	// history waits by long-polling every event (as the engine side does) instead
+	// of Get; it exists to measure what that way of waiting costs.
+	history bool
+}
+
+// run starts one bare workflow and waits for its result with Get (a long poll on the
+// close event). With ttfs it then reads the history, outside the timed span, for the
+// start time of the first activity.
+func (f *floor) run(ctx context.Context, id string, ttfs bool) (sample, error) {
+	t0 := time.Now()
+	run, err := f.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, BareWorkflow, f.steps)
+	if err != nil {
+		return sample{}, fmt.Errorf("floor %s: start: %w", id, err)
+	}
+	if f.history {
+		it := f.c.GetWorkflowHistory(ctx, id, run.GetRunID(), true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return sample{}, fmt.Errorf("floor %s: history: %w", id, err)
+			}
+			if ev.GetEventType() == enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+				break
+			}
+		}
+	}
+	var sum int
+	if err := run.Get(ctx, &sum); err != nil {
+		return sample{}, fmt.Errorf("floor %s: %w", id, err)
+	}
+	s := sample{total: time.Since(t0)}
+	if want := f.steps * (f.steps + 1) / 2; sum != want {
+		return s, fmt.Errorf("floor %s: result %d, want %d", id, sum, want)
+	}
+	if ttfs {
+		it := f.c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				return s, fmt.Errorf("floor %s: history: %w", id, err)
+			}
+			if ev.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_STARTED {
+				s.firstStep = ev.GetEventTime().AsTime().Sub(t0)
+				break
+			}
+		}
+	}
+	return s, nil
+}

@@ -1,0 +1,516 @@
+// Command bench measures sever against a floor in one run on the embedded stack, and
+// prints the DESIGN.md targets next to the figures (reported, never asserted). It is
+// what `make bench` runs:
+//
+//	go run ./bench                 # full run, writes bench/results.json
+//	go run ./bench -quick          # smoke run with small counts (writes a temp file)
+//
+// One process starts the stack `sever dev` runs (app.StartDev: embedded Temporal on
+// SQLite with WAL, sever's worker, the HTTP API) on a temporary data dir, then compares:
+//
+//	(a) floor:  BareWorkflow, N trivial activities in sequence, on its own worker and
+//	            task queue against the same server, started with ExecuteWorkflow and
+//	            awaited with Get (a long poll on the close event);
+//	(b) engine: POST /v1/signals (real HTTP, bearer token) about a fresh generic_token,
+//	            whose runbook is N sever.noop steps in a chain, until the runbook ends.
+//
+// Engine latency runs from just before the POST until the client sees the incident's
+// status leave "open". The POST answers only after a strongly consistent query has
+// told whether the signal was a duplicate; that wait is part of (b). The end is seen
+// by long-polling the incident's event history for the memo upsert that records the
+// status (-wait history, the default): no polling interval, and the same mechanism the
+// floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
+// (default 5 ms), which adds up to one interval and a describe + query per read.
+//
+// Latency is measured at concurrency 1, floor and engine interleaved one by one after
+// a warm-up, so drift (the SQLite file grows) hits both alike. Throughput runs a fixed
+// count per concurrency level; the side that runs first alternates between levels,
+// and a short settle pause separates the runs. Incidents stay open after containment
+// (the default 7-day hold), as in production; they sit idle on a timer.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/app"
+)
+
+type options struct {
+	steps   int
+	n       int
+	warmup  int
+	conc    []int
+	count   int
+	out     string
+	quick   bool
+	wait    string
+	fwait   string
+	poll    time.Duration
+	settle  time.Duration
+	verbose bool
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o, os.Stderr)
+	if rep != nil {
+		rep.markdown(os.Stdout)
+		if o.out != "" {
+			if werr := writeJSON(o.out, rep); werr != nil {
+				fmt.Fprintln(os.Stderr, "bench:", werr)
+				os.Exit(1)
+			}
+			fmt.Fprintf(os.Stderr, "bench: results written to %s\n", o.out)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if rep.ErrorCount > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d operations failed; the figures are not valid\n", rep.ErrorCount)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.IntVar(&o.steps, "steps", 4, "activities per workflow (a) and noop steps per runbook (b)")
+	fs.IntVar(&o.n, "n", 100, "measured iterations per side for latency at concurrency 1")
+	fs.IntVar(&o.warmup, "warmup", 10, "warm-up iterations per side before the latency run")
+	conc := fs.String("conc", "1,10,50", "concurrency levels for throughput, comma-separated")
+	fs.IntVar(&o.count, "count", 200, "workflows (a) and incidents (b) per concurrency level")
+	fs.StringVar(&o.out, "out", "bench/results.json", `JSON results file ("" = none); -quick writes a temp file unless -out is given`)
+	fs.BoolVar(&o.quick, "quick", false, "smoke run: -n 10 -warmup 2 -count 10 -conc 1,10 -settle 200ms unless set")
+	fs.StringVar(&o.wait, "wait", "history", "how (b) sees the runbook end: history (long poll, no interval) or poll (GET every -poll)")
+	fs.StringVar(&o.fwait, "floor-wait", "get", "how (a) waits: get (Get, long poll on the close event) or history (long poll on every event, like -wait history); a cross-check")
+	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
+	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
+	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.quick {
+		def := func(name string, apply func()) {
+			if !set[name] {
+				apply()
+			}
+		}
+		def("n", func() { o.n = 10 })
+		def("warmup", func() { o.warmup = 2 })
+		def("count", func() { o.count = 10 })
+		def("conc", func() { *conc = "1,10" })
+		def("settle", func() { o.settle = 200 * time.Millisecond })
+		def("out", func() { o.out = filepath.Join(os.TempDir(), "sever-bench-quick.json") })
+	}
+	for f := range strings.SplitSeq(*conc, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		c, err := strconv.Atoi(f)
+		if err != nil || c < 1 {
+			return o, fmt.Errorf("-conc: %q is not a positive number", f)
+		}
+		o.conc = append(o.conc, c)
+	}
+	switch {
+	case o.steps < 1 || o.steps > 100:
+		return o, errors.New("-steps must be 1 to 100 (a runbook has at most 100 steps)")
+	case o.n < 1:
+		return o, errors.New("-n must be at least 1")
+	case o.warmup < 0:
+		return o, errors.New("-warmup must not be negative")
+	case o.count < 1:
+		return o, errors.New("-count must be at least 1")
+	case o.wait != "history" && o.wait != "poll":
+		return o, fmt.Errorf("-wait: %q is neither history nor poll", o.wait)
+	case o.fwait != "get" && o.fwait != "history":
+		return o, fmt.Errorf("-floor-wait: %q is neither get nor history", o.fwait)
+	case o.poll <= 0:
+		return o, errors.New("-poll must be positive")
+	}
+	if o.out != "" {
+		// Fail now, not after a run of several minutes.
+		if fi, err := os.Stat(filepath.Dir(o.out)); err != nil || !fi.IsDir() {
+			return o, fmt.Errorf("-out %s: directory %s does not exist (run from the repository root, or pass -out)", o.out, filepath.Dir(o.out))
+		}
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
+	began := time.Now()
+	logf := func(format string, args ...any) { fmt.Fprintf(logw, "bench: "+format+"\n", args...) }
+
+	tmp, err := os.MkdirTemp("", "sever-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	rbDir := filepath.Join(tmp, "runbooks")
+	if err := os.Mkdir(rbDir, 0o700); err != nil {
+		return nil, err
+	}
+	if err := writeRunbook(rbDir, o.steps); err != nil {
+		return nil, err
+	}
+	cfg := config.Default()
+	cfg.DataDir = filepath.Join(tmp, "data")
+	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg.Temporal.UIPort = 0
+	cfg.Runbooks.Dir = rbDir
+	// cfg.Runbooks.Policy stays "": the built-in default policy allows sever.noop
+	// automatically (rule evidence-auto); checked below.
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	logger := slog.New(slog.DiscardHandler)
+	if o.verbose {
+		logger = slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+
+	rep := &Report{
+		Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), GOOS: runtime.GOOS,
+		GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		Modules: modules(), Submit: map[string]int{}, LoadStart: loadAvg(),
+		Config: RunConfig{Steps: o.steps, Iterations: o.n, Warmup: o.warmup, Conc: o.conc, Count: o.count,
+			Quick: o.quick, Wait: o.wait, FloorWait: o.fwait, Settle: o.settle.String(), Hold: cfg.Incidents.Hold.String(),
+			Runbook: benchRunbook, Stack: "app.StartDev: embedded Temporal (SQLite, WAL), sever worker, HTTP API on loopback"},
+	}
+	if o.wait == "poll" {
+		rep.Config.PollInterval = o.poll.String()
+	}
+
+	logf("starting the embedded stack in %s", tmp)
+	t := time.Now()
+	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("start stack: %w", err)
+	}
+	rep.StackStart = ms(time.Since(t))
+	var fw sdkworker.Worker
+	stopStack := func() {
+		t := time.Now()
+		if fw != nil {
+			fw.Stop()
+		}
+		if err := d.Stop(); err != nil {
+			logf("stop: %v", err)
+		}
+		rep.StackStop = ms(time.Since(t))
+		rep.LoadEnd = loadAvg()
+		rep.TotalS = round(time.Since(began).Seconds())
+	}
+
+	// What the engine runs must be what we mean to measure.
+	rb, err := d.Library.Select(sever.CredGenericToken, sever.KindCredentialExposed)
+	if err != nil || rb.Name != benchRunbook {
+		stopStack()
+		return nil, fmt.Errorf("runbook selection for generic_token: got %v (err %v), want %s", rb, err, benchRunbook)
+	}
+	dec := d.Policy.Decide(sever.ActionNoop, sever.CredGenericToken, false)
+	if dec.Mode != sever.ModeAuto {
+		stopStack()
+		return nil, fmt.Errorf("policy %s decides %s for sever.noop (rule %s); the bench needs auto", d.Policy.Name, dec.Mode, dec.Rule)
+	}
+	rep.Config.Policy = d.Policy.Name + "/" + dec.Rule
+	if d.DevToken == "" {
+		stopStack()
+		return nil, errors.New("the stack has no dev token")
+	}
+
+	fw = sdkworker.New(d.Client, floorQueue, sdkworker.Options{})
+	fw.RegisterWorkflowWithOptions(BareWorkflow, workflow.RegisterOptions{Name: "BareWorkflow"})
+	fw.RegisterActivity(BareActivity)
+	if err := fw.Start(); err != nil {
+		stopStack()
+		return nil, fmt.Errorf("start floor worker: %w", err)
+	}
+	logf("stack up in %s (Temporal %s, API %s)", time.Since(t).Round(time.Millisecond), d.Temporal.FrontendAddress(), d.URL)
+
+	maxConc := 1
+	for _, c := range o.conc {
+		maxConc = max(maxConc, c)
+	}
+	b := &bench{
+		o:     o,
+		floor: &floor{c: d.Client, steps: o.steps, history: o.fwait == "history"},
+		eng: &engineRunner{c: d.Client, url: d.URL, token: d.DevToken, wait: o.wait, pollIv: o.poll,
+			http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+				MaxIdleConns: 2 * maxConc, MaxIdleConnsPerHost: 2 * maxConc, IdleConnTimeout: time.Minute}}},
+		rep:   rep,
+		stamp: strconv.FormatInt(time.Now().UnixNano(), 36),
+		logf:  logf,
+	}
+	err = b.measure(ctx)
+	stopStack()
+	rep.evaluate()
+	return rep, err
+}
+
+type bench struct {
+	o     options
+	floor *floor
+	eng   *engineRunner
+	rep   *Report
+	stamp string
+	logf  func(string, ...any)
+
+	mu sync.Mutex
+}
+
+func (b *bench) fail(err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.rep.ErrorCount++
+	if len(b.rep.Errors) < 20 {
+		b.rep.Errors = append(b.rep.Errors, err.Error())
+	}
+	if b.rep.ErrorCount <= 5 {
+		b.logf("error: %v", err)
+	}
+}
+
+func (b *bench) submitted(status string) {
+	b.mu.Lock()
+	b.rep.Submit[status]++
+	b.mu.Unlock()
+}
+
+func (b *bench) id(phase string, i int) string {
+	return fmt.Sprintf("bench-%s-%s-%d", b.stamp, phase, i)
+}
+
+func (b *bench) runFloor(ctx context.Context, id string, ttfs bool) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return b.floor.run(ctx, id, ttfs)
+}
+
+func (b *bench) runEngine(ctx context.Context, id string) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	s, err := b.eng.run(ctx, id)
+	if s.submit != "" {
+		b.submitted(s.submit)
+	}
+	return s, err
+}
+
+func (b *bench) measure(ctx context.Context) error {
+	o := b.o
+	// Warm-up, then a sanity check that the engine ran the bench runbook to the end.
+	b.logf("warm-up: %d + %d", o.warmup, o.warmup)
+	var lastInc string
+	for i := range max(o.warmup, 1) {
+		if _, err := b.runFloor(ctx, b.id("warm-a", i), false); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		id := b.id("warm-b", i)
+		if _, err := b.runEngine(ctx, id); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+		lastInc = sever.IncidentID(sever.Credential{Provider: "bench", ID: id})
+	}
+	inc, err := b.eng.incident(ctx, lastInc)
+	if err != nil {
+		return fmt.Errorf("sanity check: %w", err)
+	}
+	if err := checkIncident(inc, o.steps); err != nil {
+		return fmt.Errorf("sanity check: %w", err)
+	}
+
+	// Latency at concurrency 1, interleaved.
+	b.logf("latency: %d + %d at concurrency 1", o.n, o.n)
+	var fa, ea, ff, ef, acc []time.Duration
+	for i := range o.n {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if s, err := b.runFloor(ctx, b.id("lat-a", i), true); err != nil {
+			b.fail(err)
+		} else {
+			fa, ff = append(fa, s.total), append(ff, s.firstStep)
+		}
+		if s, err := b.runEngine(ctx, b.id("lat-b", i)); err != nil {
+			b.fail(err)
+		} else {
+			ea, ef, acc = append(ea, s.total), append(ef, s.firstStep), append(acc, s.accepted)
+		}
+	}
+	l := &b.rep.Latency
+	l.Iterations, l.Warmup = o.n, o.warmup
+	l.Floor, l.Engine = summarize(fa), summarize(ea)
+	l.FloorFirst, l.EngineFirst, l.Accepted = summarize(ff), summarize(ef), summarize(acc)
+	l.RatioP50, l.RatioP99 = ratio(l.Engine.P50, l.Floor.P50), ratio(l.Engine.P99, l.Floor.P99)
+	l.RatioMean = ratio(l.Engine.Mean, l.Floor.Mean)
+	l.FloorMS, l.EngineMS = toMS(fa), toMS(ea)
+	b.logf("latency p50: floor %s, engine %s (%.2f×)", msf(l.Floor.P50), msf(l.Engine.P50), l.RatioP50)
+
+	// Throughput: a fixed count per level; the side that goes first alternates.
+	for li, c := range o.conc {
+		lv := Level{Concurrency: c, Count: o.count}
+		doFloor := func() {
+			b.pause(ctx)
+			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
+				return b.runFloor(ctx, b.id(fmt.Sprintf("tp%d.%d-a", li, c), i), false)
+			})
+			lv.FloorWallMS, lv.Floor, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
+			lv.FloorRate = rate(len(lat), wall)
+		}
+		doEngine := func() {
+			b.pause(ctx)
+			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
+				return b.runEngine(ctx, b.id(fmt.Sprintf("tp%d.%d-b", li, c), i))
+			})
+			lv.EngWallMS, lv.Engine, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
+			lv.EngineRate = rate(len(lat), wall)
+		}
+		if li%2 == 0 {
+			lv.Order = "a, b"
+			doFloor()
+			doEngine()
+		} else {
+			lv.Order = "b, a"
+			doEngine()
+			doFloor()
+		}
+		lv.Ratio = ratio(lv.EngineRate, lv.FloorRate)
+		b.rep.Throughput = append(b.rep.Throughput, lv)
+		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×)", c, lv.FloorRate, lv.EngineRate, lv.Ratio)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// level runs count operations with conc workers and returns the wall time from the
+// first start to the last result, and the latencies of the operations that succeeded.
+func (b *bench) level(ctx context.Context, conc, count int, op func(context.Context, int) (sample, error)) (time.Duration, []time.Duration, int) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		lat  = make([]time.Duration, 0, count)
+		errs int
+	)
+	start := time.Now()
+	for range min(conc, count) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count || ctx.Err() != nil {
+					return
+				}
+				s, err := op(ctx, i)
+				mu.Lock()
+				if err != nil {
+					errs++
+				} else {
+					lat = append(lat, s.total)
+				}
+				mu.Unlock()
+				if err != nil {
+					b.fail(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), lat, errs
+}
+
+func (b *bench) pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(b.o.settle):
+	}
+}
+
+func rate(n int, wall time.Duration) float64 {
+	if wall <= 0 {
+		return 0
+	}
+	return round(float64(n) / wall.Seconds())
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// modules records the versions that shape the numbers.
+func modules() map[string]string {
+	out := map[string]string{}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return out
+	}
+	want := []string{"go.temporal.io/sdk", "go.temporal.io/server", "go.temporal.io/api", "modernc.org/sqlite"}
+	for _, m := range bi.Deps {
+		if slices.Contains(want, m.Path) {
+			v := m.Version
+			if m.Replace != nil {
+				v += " => " + m.Replace.Path + " " + m.Replace.Version
+			}
+			out[m.Path] = v
+		}
+	}
+	return out
+}
+
+// loadAvg reads the 1, 5 and 15-minute load averages (Linux), since the machine may
+// be shared and a busy neighbour shows up in every figure.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func writeJSON(path string, rep *Report) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results: %w", err)
+	}
+	return nil
+}

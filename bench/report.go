@@ -1,0 +1,232 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// sample is one measured workflow or incident.
+type sample struct {
+	total     time.Duration // start (or just before the POST) → result seen by the client
+	firstStep time.Duration // start → first activity started (server clock, same host)
+	accepted  time.Duration // engine only: POST round trip (signal accepted)
+	submit    string        // engine only: the POST's status (recorded, duplicate, queued)
+}
+
+// Stats summarizes durations in milliseconds. Percentiles use the nearest-rank
+// method: with 100 samples p99 is the 99th smallest.
+type Stats struct {
+	Count int     `json:"count"`
+	Min   float64 `json:"min_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	Max   float64 `json:"max_ms"`
+	Mean  float64 `json:"mean_ms"`
+}
+
+func summarize(ds []time.Duration) Stats {
+	if len(ds) == 0 {
+		return Stats{}
+	}
+	ms := make([]float64, len(ds))
+	sum := 0.0
+	for i, d := range ds {
+		ms[i] = float64(d.Microseconds()) / 1000
+		sum += ms[i]
+	}
+	slices.Sort(ms)
+	rank := func(p float64) float64 {
+		i := int(math.Ceil(p/100*float64(len(ms)))) - 1
+		return ms[max(0, min(i, len(ms)-1))]
+	}
+	return Stats{Count: len(ms), Min: ms[0], P50: rank(50), P90: rank(90), P99: rank(99),
+		Max: ms[len(ms)-1], Mean: round(sum / float64(len(ms)))}
+}
+
+func round(f float64) float64 { return math.Round(f*1000) / 1000 }
+
+func ratio(b, a float64) float64 {
+	if a == 0 {
+		return 0
+	}
+	return math.Round(b/a*1000) / 1000
+}
+
+// Target is one DESIGN.md target, evaluated (never asserted).
+type Target struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Limit string  `json:"limit"`
+	Pass  bool    `json:"pass"`
+}
+
+// Latency is the concurrency-1 comparison.
+type Latency struct {
+	Iterations  int       `json:"iterations"`
+	Warmup      int       `json:"warmup"`
+	Floor       Stats     `json:"floor"`
+	Engine      Stats     `json:"engine"`
+	RatioP50    float64   `json:"ratio_p50"`
+	RatioP99    float64   `json:"ratio_p99"`
+	RatioMean   float64   `json:"ratio_mean"`
+	FloorFirst  Stats     `json:"floor_first_step"`
+	EngineFirst Stats     `json:"engine_first_step"`
+	Accepted    Stats     `json:"engine_signal_accepted"`
+	FloorMS     []float64 `json:"floor_samples_ms"`
+	EngineMS    []float64 `json:"engine_samples_ms"`
+}
+
+// Level is one concurrency level of the throughput comparison.
+type Level struct {
+	Concurrency int     `json:"concurrency"`
+	Count       int     `json:"count"`
+	Order       string  `json:"order"` // which side ran first at this level
+	FloorRate   float64 `json:"floor_per_s"`
+	EngineRate  float64 `json:"engine_per_s"`
+	Ratio       float64 `json:"ratio"`
+	FloorWallMS float64 `json:"floor_wall_ms"`
+	EngWallMS   float64 `json:"engine_wall_ms"`
+	Floor       Stats   `json:"floor_latency"`
+	Engine      Stats   `json:"engine_latency"`
+	Errors      int     `json:"errors"`
+}
+
+// Report is what results.json holds.
+type Report struct {
+	Date       string            `json:"date"`
+	GoVersion  string            `json:"go_version"`
+	GOOS       string            `json:"goos"`
+	GOARCH     string            `json:"goarch"`
+	GOMAXPROCS int               `json:"gomaxprocs"`
+	NumCPU     int               `json:"num_cpu"`
+	Modules    map[string]string `json:"modules"`
+	Config     RunConfig         `json:"config"`
+	LoadStart  string            `json:"load_avg_start"`
+	LoadEnd    string            `json:"load_avg_end"`
+	StackStart float64           `json:"stack_start_ms"`
+	StackStop  float64           `json:"stack_stop_ms"`
+	TotalS     float64           `json:"total_s"`
+	Latency    Latency           `json:"latency"`
+	Throughput []Level           `json:"throughput"`
+	Targets    []Target          `json:"targets"`
+	Submit     map[string]int    `json:"engine_submit_status"`
+	Errors     []string          `json:"errors,omitempty"`
+	ErrorCount int               `json:"error_count"`
+}
+
+// RunConfig records the flags and the settings that shape the numbers.
+type RunConfig struct {
+	Steps        int    `json:"steps"`
+	Iterations   int    `json:"n"`
+	Warmup       int    `json:"warmup"`
+	Conc         []int  `json:"conc"`
+	Count        int    `json:"count"`
+	Quick        bool   `json:"quick"`
+	Wait         string `json:"wait"`
+	FloorWait    string `json:"floor_wait"`
+	PollInterval string `json:"poll_interval,omitempty"`
+	Settle       string `json:"settle"`
+	Hold         string `json:"incident_hold"`
+	Runbook      string `json:"runbook"`
+	Policy       string `json:"policy_rule"`
+	Stack        string `json:"stack"`
+}
+
+func (r *Report) evaluate() {
+	l := r.Latency
+	r.Targets = []Target{
+		{"engine latency p50 (ms)", l.Engine.P50, "≤ 1000", l.Engine.P50 <= 1000},
+		{"engine latency p99 (ms)", l.Engine.P99, "≤ 2000", l.Engine.P99 <= 2000},
+		{"overhead p50 (b/a)", l.RatioP50, "≤ 1.25", l.RatioP50 <= 1.25},
+		{"overhead p99 (b/a)", l.RatioP99, "≤ 1.25", l.RatioP99 <= 1.25},
+	}
+	for _, lv := range r.Throughput {
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput c=%d (b/a)", lv.Concurrency), lv.Ratio, "≥ 0.80", lv.Ratio >= 0.8})
+	}
+}
+
+func passFail(ok bool) string {
+	if ok {
+		return "pass"
+	}
+	return "**fail**"
+}
+
+func (r *Report) markdown(w io.Writer) {
+	c, l := r.Config, r.Latency
+	fmt.Fprintf(w, "## sever bench — %s\n\n", r.Date)
+	fmt.Fprintf(w, "%s %s/%s, GOMAXPROCS %d, %s; N = %d steps; wait = %s", r.GoVersion, r.GOOS, r.GOARCH,
+		r.GOMAXPROCS, c.Stack, c.Steps, c.Wait)
+	if c.Quick {
+		fmt.Fprint(w, "; **quick run (small counts, not for comparison)**")
+	}
+	fmt.Fprint(w, "\n\n")
+	how := "ExecuteWorkflow + Get"
+	if c.FloorWait == "history" {
+		how = "ExecuteWorkflow + long poll on every history event"
+	}
+	fmt.Fprintf(w, "(a) floor: bare workflow, %d activities in sequence, own worker and task queue, %s.  \n", c.Steps, how)
+	fmt.Fprintf(w, "(b) engine: POST /v1/signals → incident with runbook `%s` (%d × sever.noop chain) until status contained.\n\n", c.Runbook, c.Steps)
+
+	fmt.Fprintf(w, "### Latency, concurrency 1 (n = %d after %d warm-up, interleaved a/b)\n\n", l.Iterations, l.Warmup)
+	fmt.Fprintln(w, "| metric | floor (a) | engine (b) | b/a | target b | b | target b/a | b/a |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|---|---|")
+	fmt.Fprintf(w, "| p50 | %s | %s | %.2f× | ≤ 1 s | %s | ≤ 1.25× | %s |\n", msf(l.Floor.P50), msf(l.Engine.P50), l.RatioP50,
+		passFail(l.Engine.P50 <= 1000), passFail(l.RatioP50 <= 1.25))
+	fmt.Fprintf(w, "| p99 | %s | %s | %.2f× | ≤ 2 s | %s | ≤ 1.25× | %s |\n", msf(l.Floor.P99), msf(l.Engine.P99), l.RatioP99,
+		passFail(l.Engine.P99 <= 2000), passFail(l.RatioP99 <= 1.25))
+	fmt.Fprintf(w, "| mean | %s | %s | %.2f× | | | | |\n", msf(l.Floor.Mean), msf(l.Engine.Mean), l.RatioMean)
+	fmt.Fprintf(w, "| min / max | %s / %s | %s / %s | | | | | |\n", msf(l.Floor.Min), msf(l.Floor.Max), msf(l.Engine.Min), msf(l.Engine.Max))
+	fmt.Fprintf(w, "| first step started, p50 | %s | %s | %.2f× | | | | |\n", msf(l.FloorFirst.P50), msf(l.EngineFirst.P50),
+		ratio(l.EngineFirst.P50, l.FloorFirst.P50))
+	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
+
+	fmt.Fprintf(w, "### Throughput (%d per level)\n\n", c.Count)
+	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | floor p50 / p99 | engine p50 / p99 | first |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---:|---:|---|")
+	for _, lv := range r.Throughput {
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | ≥ 0.80× | %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
+			lv.FloorRate, lv.EngineRate, lv.Ratio, passFail(lv.Ratio >= 0.8),
+			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), lv.Order)
+	}
+	fmt.Fprintln(w)
+	pass := 0
+	for _, t := range r.Targets {
+		if t.Pass {
+			pass++
+		}
+	}
+	fmt.Fprintf(w, "Targets (DESIGN.md, reported, not asserted): %d of %d pass.", pass, len(r.Targets))
+	var subs []string
+	for k, v := range r.Submit {
+		subs = append(subs, fmt.Sprintf("%s %d", k, v))
+	}
+	slices.Sort(subs)
+	fmt.Fprintf(w, " POST answers: %s. Errors: %d.", strings.Join(subs, ", "), r.ErrorCount)
+	fmt.Fprintf(w, " Stack start %s, stop %s; total %.1f s. Load average %s at start, %s at end.\n",
+		msf(r.StackStart), msf(r.StackStop), r.TotalS, r.LoadStart, r.LoadEnd)
+}
+
+func msf(ms float64) string {
+	switch {
+	case ms >= 10000:
+		return fmt.Sprintf("%.1f s", ms/1000)
+	case ms >= 100:
+		return fmt.Sprintf("%.0f ms", ms)
+	default:
+		return fmt.Sprintf("%.1f ms", ms)
+	}
+}
+
+func toMS(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d.Microseconds()) / 1000
+	}
+	return out
+}

@@ -1,0 +1,277 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	commonpb "go.temporal.io/api/common/v1"
+	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/temporalproto"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
+	sdklog "go.temporal.io/sdk/log"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/sever-ir/sever/workflows"
+)
+
+var update = flag.Bool("update", false, "regenerate testdata/histories from a real run of the stack")
+
+const historyDir = "testdata/histories"
+
+// Histories of real incidents, committed, must replay against the current workflow
+// code: a change that would break incidents in flight (a new command, a reordered
+// activity, a renamed signal) fails here, without a server. With -update the
+// histories are first regenerated from a real run of the stack.
+func TestReplayCommittedHistory(t *testing.T) {
+	if *update {
+		generateHistories(t)
+	}
+	files, err := filepath.Glob(filepath.Join(historyDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json"} {
+		if _, err := os.Stat(filepath.Join(historyDir, want)); err != nil {
+			t.Errorf("missing history %s (regenerate with -update): %v", want, err)
+		}
+	}
+	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	for _, file := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
+			checkHistoryShape(t, file)
+			r := sdkworker.NewWorkflowReplayer()
+			r.RegisterWorkflowWithOptions(workflows.Incident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
+			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, file); err != nil {
+				t.Fatalf("replay %s: %v", file, err)
+			}
+			// Determinism aside, the replayed run must end where the recorded one did.
+			// The SDK's replayer keeps the result; its public interface does not say so.
+			rr, ok := r.(interface {
+				GetWorkflowResult(id string, ptr any) error
+			})
+			if !ok {
+				t.Fatalf("the SDK's replayer (%T) no longer offers GetWorkflowResult", r)
+			}
+			var replayed workflows.IncidentResult
+			if err := rr.GetWorkflowResult("", &replayed); err != nil {
+				t.Fatalf("result of the replay: %v", err)
+			}
+			if got, want := outcome(replayed), outcome(recordedResult(t, file)); got != want {
+				t.Errorf("the replayed incident ends differently from the recorded one (if the change is "+
+					"intended, regenerate with -update):\nreplayed %s\nrecorded %s", got, want)
+			}
+		})
+	}
+
+	// The replayer must be able to fail: a workflow that does nothing does not match
+	// a history that scheduled activities.
+	t.Run("replayer detects a different workflow", func(t *testing.T) {
+		r := sdkworker.NewWorkflowReplayer()
+		r.RegisterWorkflowWithOptions(func(ctx workflow.Context, in workflows.IncidentInput) (workflows.IncidentResult, error) {
+			return workflows.IncidentResult{}, nil
+		}, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
+		if err := r.ReplayWorkflowHistoryFromJSONFile(logger, filepath.Join(historyDir, "incident-contained.json")); err == nil {
+			t.Fatal("a do-nothing workflow replayed the contained incident's history without error")
+		}
+	})
+}
+
+// recordedResult is the incident a history's run completed with.
+func recordedResult(t *testing.T, file string) workflows.IncidentResult {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := h.GetEvents()
+	var res workflows.IncidentResult
+	payloads := events[len(events)-1].GetWorkflowExecutionCompletedEventAttributes().GetResult()
+	if err := converter.GetDefaultDataConverter().FromPayloads(payloads, &res); err != nil {
+		t.Fatalf("%s: decode the run's result: %v", file, err)
+	}
+	return res
+}
+
+// outcome summarises how an incident ended: its status, every step's status,
+// enforcement and verification, and its signal counts.
+func outcome(r workflows.IncidentResult) string {
+	inc := r.Incident
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %q signals=%d duplicates=%d", inc.Status, inc.Reason, len(inc.Signals), inc.Duplicates)
+	for _, st := range inc.Steps {
+		fmt.Fprintf(&b, " %s=%s/%s/verified=%v", st.ID, st.Status, st.Enforcement, st.Verified)
+	}
+	return b.String()
+}
+
+// checkHistoryShape makes sure a history file is what its name says: a completed
+// Incident run that scheduled activities.
+func checkHistoryShape(t *testing.T, file string) {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatalf("read %s: %v", file, err)
+	}
+	events := h.GetEvents()
+	if len(events) < 2 {
+		t.Fatalf("%s has %d events", file, len(events))
+	}
+	if got := events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != workflows.IncidentWorkflow {
+		t.Errorf("%s: workflow type %q, want %q", file, got, workflows.IncidentWorkflow)
+	}
+	if last := events[len(events)-1].GetEventType(); last != enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
+		t.Errorf("%s: last event %v, want the run completed", file, last)
+	}
+	activities := 0
+	for _, e := range events {
+		if e.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED {
+			activities++
+		}
+	}
+	if activities == 0 {
+		t.Errorf("%s scheduled no activity", file)
+	}
+}
+
+// approvalRunbook is the runbook the mid-approval history runs: containment waits
+// for a human, for anomalous_usage signals only, so the built-in still handles
+// credential_exposed in the same stack.
+const approvalRunbook = `name: e2e-approval-hold
+version: "1"
+description: Capture evidence, then disable the token once a human approves.
+match:
+  credential_types: [generic_token]
+  signal_kinds: [anomalous_usage]
+  priority: 10
+steps:
+  - id: capture
+    action: sever.evidence.capture_signals
+    args: {label: intake}
+  - id: disable
+    action: tokenstore.disable_token
+    needs: [capture]
+    approval:
+      approvers: [U0E2EHOLD]
+      deadline: 1h
+      on_timeout: deny
+    verify:
+      action: tokenstore.token_status
+      args: {expect: inactive}
+`
+
+// generateHistories runs two incidents on a real stack and writes their histories:
+// one contained (with a duplicate and a late vendor signal) and then closed, one
+// closed while its containment step waited for approval.
+func generateHistories(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "e2e-approval-hold.yaml"), []byte(approvalRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Dir = dir
+	s := startStack(t, cfg)
+	if err := os.MkdirAll(historyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	contained := tokenCred("acme-internal", "svc-history-contained")
+	s.enrol(t, contained.id)
+	sub := s.api.submit(t, nativeSignal(contained, "evt-history-1"))
+	if dup := s.api.submit(t, nativeSignal(contained, "evt-history-1")); !dup.Duplicate {
+		t.Fatalf("resent event not a duplicate: %+v", dup)
+	}
+	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status != "open" })
+	if inc.Status != "contained" {
+		t.Fatalf("status %s (%s), want contained", inc.Status, inc.Reason)
+	}
+	late := nativeSignal(contained, "vendor-notice-1")
+	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
+	s.api.submit(t, late)
+	s.api.waitIncident(t, sub.IncidentID, "the late signal", func(inc incidentJSON) bool { return len(inc.Signals) == 2 })
+	s.api.closeIncident(t, sub.IncidentID, "token rotated")
+	writeHistory(t, s, sub.IncidentID, "incident-contained.json")
+
+	held := tokenCred("acme-internal", "svc-history-held")
+	s.enrol(t, held.id)
+	sig := nativeSignal(held, "evt-history-2")
+	sig["kind"] = "anomalous_usage"
+	sub = s.api.submit(t, sig)
+	s.api.waitIncident(t, sub.IncidentID, "the approval request", func(inc incidentJSON) bool {
+		return inc.step("disable").Status == "waiting_approval"
+	})
+	s.api.closeIncident(t, sub.IncidentID, "false alarm, closed before approval")
+	inc = s.api.waitIncident(t, sub.IncidentID, "closed", func(inc incidentJSON) bool { return inc.Status == "closed" })
+	if st := inc.step("disable"); st.Status != "skipped" || st.EndedAt == nil {
+		t.Fatalf("disable step of the incident closed mid-approval: %s, ended %v; want skipped and ended", st.Status, st.EndedAt)
+	}
+	writeHistory(t, s, sub.IncidentID, "incident-closed-mid-approval.json")
+}
+
+// writeHistory waits for the incident's run to complete and writes its history in
+// the JSON form the SDK's replayer reads (Temporal's protojson, as the CLI writes it).
+func writeHistory(t *testing.T, s *stack, id, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := s.Client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
+		t.Fatalf("incident %s did not complete: %v", id, err)
+	}
+	h := &historypb.History{}
+	it := s.Client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatalf("history of %s: %v", id, err)
+		}
+		h.Events = append(h.Events, e)
+	}
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = append(b, '\n')
+	// Secrets never appear in histories. Payloads are base64 in the file; look at
+	// them decoded (Temporal's shorthand form) for the API token.
+	readable, err := temporalproto.CustomJSONMarshalOptions{
+		Metadata: map[string]any{commonpb.EnablePayloadShorthandMetadataKey: true}}.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(readable, []byte(`"reporter":"dev"`)) {
+		t.Fatalf("the decoded history of %s does not show its signals; the secret scan would be blind", id)
+	}
+	if bytes.Contains(readable, []byte(s.DevToken)) {
+		t.Fatalf("the history of %s contains the API token", id)
+	}
+	back, err := client.HistoryFromJSON(bytes.NewReader(b), client.HistoryJSONOptions{})
+	if err != nil || !proto.Equal(back, h) {
+		t.Fatalf("history of %s does not read back as written (err %v)", id, err)
+	}
+	path := filepath.Join(historyDir, name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("wrote %s: %d events, %d bytes", path, len(h.Events), len(b))
+}
