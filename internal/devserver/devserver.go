@@ -92,6 +92,7 @@ type Server struct {
 	frontend  string
 	uiAddr    string
 	namespace string
+	lock      *os.File // flock on DataDir/temporal.lock; nil where unsupported
 
 	stopOnce sync.Once
 	stopErr  error
@@ -120,6 +121,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("devserver: create data dir: %w", err)
 	}
+	lock, err := lockDataDir(o.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("devserver: %w", err)
+	}
+	s, err := start(ctx, o, lock)
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		return nil, err
+	}
+	return s, nil
+}
+
+func start(ctx context.Context, o Options, lock *os.File) (*Server, error) {
 	fresh, err := checkGuard(o.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: %w", err)
@@ -138,9 +154,8 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devserver: configure Temporal server: %w", err)
 	}
+	// On failure the server has already rolled back what it started.
 	if err := srv.Start(); err != nil {
-		level.Set(slog.LevelError)
-		_ = srv.Stop()
 		return nil, fmt.Errorf("devserver: start Temporal server: %w", err)
 	}
 	s := &Server{
@@ -148,14 +163,15 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		logLevel:  level,
 		frontend:  ports.frontendDial,
 		namespace: o.Namespace,
+		lock:      lock,
 	}
 	if err := reconcileNamespace(ctx, s.frontend, o); err != nil {
-		_ = s.Stop()
+		s.shutdown()
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
 	if o.UI {
 		if err := s.startUI(ctx, o, ports); err != nil {
-			_ = s.Stop()
+			s.shutdown()
 			return nil, fmt.Errorf("devserver: %w", err)
 		}
 	}
@@ -171,16 +187,25 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 // it), and the UI server never closes its gRPC client connection.
 func (s *Server) Stop() error {
 	s.stopOnce.Do(func() {
-		s.logLevel.Set(slog.LevelError)
-		if s.ui != nil {
-			s.ui.Stop()
-			<-s.uiDone
-		}
-		if err := s.server.Stop(); err != nil {
-			s.stopErr = fmt.Errorf("devserver: stop Temporal server: %w", err)
+		s.stopErr = s.shutdown()
+		if s.lock != nil {
+			s.lock.Close() // releases the data dir
 		}
 	})
 	return s.stopErr
+}
+
+// shutdown stops the UI and the server, leaving the data dir locked.
+func (s *Server) shutdown() error {
+	s.logLevel.Set(slog.LevelError)
+	if s.ui != nil {
+		s.ui.Stop()
+		<-s.uiDone
+	}
+	if err := s.server.Stop(); err != nil {
+		return fmt.Errorf("devserver: stop Temporal server: %w", err)
+	}
+	return nil
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -228,6 +253,7 @@ type portPlan struct {
 	frontend     int
 	frontendDial string // address clients use (loopback when bound to 0.0.0.0)
 	ui           int    // 0 when the UI is off
+	http         int    // frontend HTTP API (also serves Nexus)
 	history      int
 	matching     int
 	worker       int
@@ -237,18 +263,14 @@ func (o Options) choosePorts() (portPlan, error) {
 	var p portPlan
 	var err error
 	if o.FrontendPort != 0 {
-		if err := checkPortFree(o.FrontendIP, o.FrontendPort); err != nil {
+		if err := checkPortFree(o.FrontendIP, o.FrontendPort, "Temporal frontend"); err != nil {
 			return p, err
 		}
 		p.frontend = o.FrontendPort
 	} else if p.frontend, err = freePort(o.FrontendIP); err != nil {
 		return p, err
 	}
-	dialIP := o.FrontendIP
-	if net.ParseIP(dialIP).IsUnspecified() {
-		dialIP = internalIP
-	}
-	p.frontendDial = hostPort(dialIP, p.frontend)
+	p.frontendDial = hostPort(dialIP(o.FrontendIP), p.frontend)
 
 	if o.UI {
 		switch {
@@ -258,7 +280,7 @@ func (o Options) choosePorts() (portPlan, error) {
 			p.ui = min(o.FrontendPort+1000, 65535)
 		}
 		if p.ui != 0 {
-			if err := checkPortFree(o.FrontendIP, p.ui); err != nil {
+			if err := checkPortFree(o.FrontendIP, p.ui, "Temporal Web UI"); err != nil {
 				return p, err
 			}
 		} else if p.ui, err = freePort(o.FrontendIP); err != nil {
@@ -270,12 +292,28 @@ func (o Options) choosePorts() (portPlan, error) {
 			return p, err
 		}
 	}
+	// Without an HTTP port the server warns on every boot that Nexus is off.
+	if p.http, err = freePort(o.FrontendIP); err != nil {
+		return p, err
+	}
 	return p, nil
+}
+
+// dialIP is the address a local client uses to reach a listener bound to
+// ip: loopback for a wildcard address, else ip itself.
+func dialIP(ip string) string {
+	if net.ParseIP(ip).IsUnspecified() {
+		return internalIP
+	}
+	return ip
 }
 
 // sqlConfig is the one SQLite store behind both the default and the
 // visibility store. Connection attributes other than URI parameters become
-// `_pragma=key(value)`, hence no leading underscores.
+// `_pragma=key=value`, hence no leading underscores. MaxConns stays
+// unset (one connection): with 4, measured here, writes failed with
+// SQLITE_BUSY (5 and 517) despite busy_timeout: a transaction that reads
+// first and then writes gets BUSY at once instead of waiting.
 func sqlConfig(dataDir string) *config.SQL {
 	return &config.SQL{
 		PluginName:   sqliteplugin.PluginName,
@@ -322,6 +360,10 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// Search attributes are usable as soon as they are added.
 		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
 		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():         true,
+		// Signal intake answers each POST with a consistent query (was this a
+		// duplicate?); a storm about one credential queues many at once, and the
+		// default buffer of 1 turns all but one into ResourceExhausted retries.
+		dynamicconfig.MaxBufferedQueryCount.Key(): 256,
 		// The cache refresh above costs reads: raise persistence QPS limits
 		// in the same ratio as the defaults.
 		dynamicconfig.FrontendPersistenceMaxQPS.Key(): 10000,
@@ -336,6 +378,25 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		// queue spares matching the forwarding between partitions.
 		dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  1,
 		dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): 1,
+		// History starts 512 task-processing goroutines per queue (about
+		// 2,200 idle goroutines in all); one shard on one SQLite connection
+		// cannot use them. 64 measured ~10-20 MB less RSS and less CPU per
+		// workflow, at equal or better throughput.
+		dynamicconfig.TimerProcessorSchedulerWorkerCount.Key():                  64,
+		dynamicconfig.TransferProcessorSchedulerWorkerCount.Key():               64,
+		dynamicconfig.VisibilityProcessorSchedulerWorkerCount.Key():             64,
+		dynamicconfig.ReplicationProcessorSchedulerWorkerCount.Key():            8, // single cluster: unused
+		dynamicconfig.ReplicationLowPriorityProcessorSchedulerWorkerCount.Key(): 8,
+		// The server never stops the SDK workers of these system components
+		// (its code says so), so they keep long-polling the frontend: Stop
+		// then waits out the frontend's 1 s drain and leaks their
+		// goroutines. None is needed on a single-node dev store: history
+		// applies parent-close policies inline without the worker, and the
+		// scanners only garbage-collect idle task queues and orphaned
+		// history branches.
+		dynamicconfig.EnableParentClosePolicyWorker.Key(): false,
+		dynamicconfig.TaskQueueScannerEnabled.Key():       false,
+		dynamicconfig.HistoryScannerEnabled.Key():         false,
 	}
 }
 
@@ -354,7 +415,12 @@ func serverOptions(o Options, p portPlan, logger serverLogger) []temporalserver.
 		MasterClusterName:        clusterName,
 		CurrentClusterName:       clusterName,
 		ClusterInformation: map[string]cluster.ClusterInformation{
-			clusterName: {Enabled: true, InitialFailoverVersion: 1, RPCAddress: p.frontendDial},
+			clusterName: {
+				Enabled:                true,
+				InitialFailoverVersion: 1,
+				RPCAddress:             p.frontendDial,
+				HTTPAddress:            hostPort(dialIP(o.FrontendIP), p.http),
+			},
 		},
 	}
 	conf.DCRedirectionPolicy.Policy = "noop"
@@ -365,8 +431,10 @@ func serverOptions(o Options, p portPlan, logger serverLogger) []temporalserver.
 		s.RPC.BindOnIP = ip
 		return s
 	}
+	frontend := service(o.FrontendIP, p.frontend)
+	frontend.RPC.HTTPPort = p.http
 	conf.Services = map[string]config.Service{
-		string(primitives.FrontendService): service(o.FrontendIP, p.frontend),
+		string(primitives.FrontendService): frontend,
 		string(primitives.HistoryService):  service(internalIP, p.history),
 		string(primitives.MatchingService): service(internalIP, p.matching),
 		string(primitives.WorkerService):   service(internalIP, p.worker),
@@ -396,10 +464,7 @@ func serverOptions(o Options, p portPlan, logger serverLogger) []temporalserver.
 
 func (s *Server) startUI(ctx context.Context, o Options, p portPlan) error {
 	s.uiAddr = hostPort(o.FrontendIP, p.ui)
-	dialUI := s.uiAddr
-	if net.ParseIP(o.FrontendIP).IsUnspecified() {
-		dialUI = hostPort(internalIP, p.ui)
-	}
+	dialUI := hostPort(dialIP(o.FrontendIP), p.ui)
 	host := o.FrontendIP
 	if strings.Contains(host, ":") {
 		host = "[" + host + "]" // the UI server formats "%s:%d"

@@ -118,8 +118,15 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	if s.Namespace() != "default" {
 		t.Errorf("Namespace = %q, want default", s.Namespace())
 	}
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("data dir: %v, mode %v; want 0700", err, fi.Mode().Perm())
+	if fi, err := os.Stat(dir); err != nil {
+		t.Errorf("data dir: %v", err)
+	} else if fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir mode %v, want 0700", fi.Mode().Perm())
+	}
+
+	// The data dir is locked while in use.
+	if _, err := devserver.Start(ctx, devserver.Options{DataDir: dir}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Start on a data dir in use: err = %v, want \"in use\"", err)
 	}
 
 	// A second instance side by side, with the UI.
@@ -212,6 +219,7 @@ func TestIncompatibleDataDir(t *testing.T) {
 		if !errors.Is(err, devserver.ErrIncompatibleDataDir) {
 			t.Fatalf("err = %v, want ErrIncompatibleDataDir", err)
 		}
+		t.Log(err)
 		for _, want := range []string{dir, "1.29.0", "1.32.1", "--data-dir"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error does not mention %q: %v", want, err)
@@ -225,6 +233,7 @@ func TestIncompatibleDataDir(t *testing.T) {
 		if !errors.Is(err, devserver.ErrIncompatibleDataDir) {
 			t.Fatalf("err = %v, want ErrIncompatibleDataDir", err)
 		}
+		t.Log(err)
 		for _, want := range []string{dir, "1.32.1", "temporal-schema.json"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("error does not mention %q: %v", want, err)
@@ -244,6 +253,7 @@ func TestPortInUse(t *testing.T) {
 	want := "port " + strconv.Itoa(port) + " on 127.0.0.1 is in use"
 
 	_, err = devserver.Start(context.Background(), devserver.Options{DataDir: t.TempDir(), FrontendPort: port})
+	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("frontend: err = %v, want %q", err, want)
 	}

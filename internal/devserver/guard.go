@@ -42,8 +42,11 @@ func currentGuard() schemaGuard {
 }
 
 func (g schemaGuard) describe() string {
-	return fmt.Sprintf("Temporal server %s (SQLite schema %s, visibility %s)",
-		g.ServerVersion, g.SQLiteSchemaVersion, g.SQLiteVisibilityVersion)
+	d := "Temporal server " + g.ServerVersion
+	if g.SQLiteSchemaVersion != "" {
+		d += " (SQLite schema " + g.SQLiteSchemaVersion + ")"
+	}
+	return d
 }
 
 // checkGuard decides whether dataDir can be opened by this binary. It
@@ -75,9 +78,11 @@ func checkGuard(dataDir string) (fresh bool, err error) {
 		return false, fmt.Errorf("%w: data dir %s: cannot read %s (%v), so the Temporal server version that wrote %s is unknown (expected %s); use a fresh --data-dir, or run the sever version that created it",
 			ErrIncompatibleDataDir, dataDir, guardFileName, err, dbFileName, want.describe())
 	}
+	// The server version decides the schema; the schema versions are
+	// compared as well in case a patch release ever changes one.
 	if got.ServerVersion != want.ServerVersion ||
-		got.SQLiteSchemaVersion != want.SQLiteSchemaVersion ||
-		got.SQLiteVisibilityVersion != want.SQLiteVisibilityVersion {
+		(got.SQLiteSchemaVersion != "" && got.SQLiteSchemaVersion != want.SQLiteSchemaVersion) ||
+		(got.SQLiteVisibilityVersion != "" && got.SQLiteVisibilityVersion != want.SQLiteVisibilityVersion) {
 		return false, fmt.Errorf("%w: data dir %s was written by %s, but this sever embeds %s, which does not migrate SQLite files; use a fresh --data-dir, or run the sever version that embeds Temporal server %s",
 			ErrIncompatibleDataDir, dataDir, got.describe(), want.describe(), got.ServerVersion)
 	}

@@ -19,13 +19,13 @@ func hostPort(ip string, port int) string {
 // server binds it), but it turns the common case of a second `sever dev`
 // into an error instead of a crash: the UI server exits the process when its
 // port is taken.
-func checkPortFree(ip string, port int) error {
+func checkPortFree(ip string, port int, role string) error {
 	l, err := net.Listen("tcp", hostPort(ip, port))
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("port %d on %s is in use", port, ip)
+			return fmt.Errorf("port %d on %s is in use (wanted for the %s)", port, ip, role)
 		}
-		return fmt.Errorf("port %d on %s cannot be used: %w", port, ip, err)
+		return fmt.Errorf("port %d on %s cannot be used for the %s: %w", port, ip, role, err)
 	}
 	return l.Close()
 }
