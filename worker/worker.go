@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -22,8 +23,9 @@ type Registry interface {
 
 // Actions holds the structs that serve the actions, each with its clients.
 type Actions struct {
-	Core   *core.Activities
-	Tokens *tokens.Activities
+	Core      *core.Activities
+	Tokens    *tokens.Activities
+	Approvals *approvals.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -31,4 +33,5 @@ func Register(r Registry, a Actions) {
 	r.RegisterWorkflowWithOptions(workflows.Incident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
 	a.Core.Register(r)
 	a.Tokens.Register(r)
+	a.Approvals.Register(r)
 }

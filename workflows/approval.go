@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
@@ -107,6 +109,11 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 	st.Status = sever.StepWaitingApproval
 	r.changed = true
 	r.publish(ctx)
+	// Histories recorded before approval notices existed replay without them.
+	notify := workflow.GetVersion(ctx, approvalNoticeChange, workflow.DefaultVersion, 1) == 1
+	if notify && g.TS == "" {
+		r.requestApproval(ctx, spec, st, g, false)
+	}
 	for {
 		left := g.Deadline.Sub(workflow.Now(ctx))
 		decided := g.remaining() == 0
@@ -127,11 +134,25 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 			g.Deadline = workflow.Now(ctx).UTC().Add(g.Extension.D())
 			r.logger.Info("approval escalated", "incident", r.inc.ID, "step", spec.ID, "deadline", g.Deadline)
 			r.changed = true
+			if notify {
+				r.requestApproval(ctx, spec, st, g, true)
+			}
 			continue
 		}
-		return r.expire(ctx, spec, st, g)
+		ok := r.expire(ctx, spec, st, g)
+		if notify {
+			r.approvalOutcome(ctx, spec, st, g, sever.ApprovalExpired)
+		}
+		return ok
 	}
 	st.Approvals = g.Decisions
+	if notify {
+		outcome := sever.HumanApproved
+		if g.denied() != nil {
+			outcome = sever.HumanDenied
+		}
+		r.approvalOutcome(ctx, spec, st, g, outcome)
+	}
 	if d := g.denied(); d != nil {
 		st.Status, st.Enforcement, st.Actor = sever.StepSkipped, sever.HumanDenied, d.Approver
 		st.Error = "denied by " + d.Approver
@@ -164,4 +185,57 @@ func (r *run) expire(ctx workflow.Context, spec *sever.RunbookStep, st *sever.St
 	}
 	st.Actor = "nobody"
 	return false
+}
+
+// approvalNoticeChange versions the approval notices (request, escalation, outcome).
+const approvalNoticeChange = "approval-notice"
+
+func (r *run) noticeCtx(ctx workflow.Context) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumAttempts: 3, NonRetryableErrorTypes: NonRetryableErrorTypes},
+	})
+}
+
+func (r *run) approvalRequest(spec *sever.RunbookStep, g *Gate, escalation bool) ApprovalRequestInput {
+	requester := ""
+	if len(r.inc.Signals) > 0 {
+		requester = r.inc.Signals[0].Reporter
+	}
+	return ApprovalRequestInput{
+		IncidentID: r.inc.ID, StepID: spec.ID, StepName: spec.Name, Action: spec.Action, Args: spec.Args,
+		ArgsSHA256: g.ArgsSHA256, Credential: r.in.Credential, Approvers: g.Approvers, Quorum: g.Quorum,
+		Deadline: g.Deadline, Destructive: spec.Mutating, Requester: requester, Escalation: escalation, Drill: r.in.Drill,
+	}
+}
+
+// requestApproval posts the request where people will see it. A failure to post is
+// recorded but does not fail the step: the CLI and API paths still work.
+func (r *run) requestApproval(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate, escalation bool) {
+	var res ApprovalRequestResult
+	err := workflow.ExecuteActivity(r.noticeCtx(ctx), ActivityRequestApproval, r.approvalRequest(spec, g, escalation)).Get(ctx, &res)
+	switch {
+	case err != nil:
+		st.Summary = "approval request not posted: " + errorText(err)
+	case res.Posted:
+		g.Channel, g.TS = res.Channel, res.TS
+		st.Summary = res.Summary
+	default:
+		st.Summary = res.Summary
+	}
+	r.changed = true
+}
+
+// approvalOutcome replaces the posted request with its outcome, buttons removed.
+func (r *run) approvalOutcome(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate, outcome sever.Enforcement) {
+	if g.TS == "" {
+		return
+	}
+	in := ApprovalOutcomeInput{Request: r.approvalRequest(spec, g, g.Escalated), Channel: g.Channel, TS: g.TS,
+		Outcome: outcome, OnTimeout: g.OnTimeout, Decisions: g.Decisions, At: workflow.Now(ctx).UTC()}
+	var res ApprovalOutcomeResult
+	if err := workflow.ExecuteActivity(r.noticeCtx(ctx), ActivityApprovalOutcome, in).Get(ctx, &res); err != nil {
+		r.logger.Info("approval outcome not posted", "incident", r.inc.ID, "step", spec.ID, "err", errorText(err))
+	}
 }

@@ -76,6 +76,18 @@ func TestApprovalValidatorRejections(t *testing.T) {
 	if s.StartedAt.Sub(inc.OpenedAt) < 2*time.Minute {
 		t.Errorf("step ran %v after open, before quorum was reached", s.StartedAt.Sub(inc.OpenedAt))
 	}
+	n := lastNotices
+	if len(n.requests) != 1 || len(n.outcomes) != 1 {
+		t.Fatalf("notices: %d requests, %d outcomes; want one of each", len(n.requests), len(n.outcomes))
+	}
+	req, out := n.requests[0], n.outcomes[0]
+	if req.ArgsSHA256 != decision("U1", true).ArgsSHA256 || req.Quorum != 2 || !req.Destructive || req.Requester != "REPORTER" ||
+		strings.Join(req.Approvers, ",") != "U1,U2,REPORTER,U3" {
+		t.Errorf("approval request = %+v", req)
+	}
+	if out.TS != "1.1" || out.Outcome != sever.HumanApproved || len(out.Decisions) != 2 {
+		t.Errorf("approval outcome = %+v; want the posted message replaced with the approval", out)
+	}
 }
 
 func TestOneDenyEndsTheStep(t *testing.T) {
@@ -132,6 +144,11 @@ func TestApprovalExpiresAfterOneEscalation(t *testing.T) {
 			// deadline 10m, escalated once and extended by 10m: 20m in all
 			if waited := s.EndedAt.Sub(inc.OpenedAt); tc.wantCalls == 0 && (waited < 20*time.Minute || waited > 21*time.Minute) {
 				t.Errorf("expired after %v, want 20m (deadline plus one extension)", waited)
+			}
+			if n := lastNotices; len(n.requests) != 2 || !n.requests[1].Escalation {
+				t.Errorf("notices: %+v; want the request and one escalation", n.requests)
+			} else if tc.wantCalls == 0 && (len(n.outcomes) != 1 || n.outcomes[0].Outcome != sever.ApprovalExpired || n.outcomes[0].TS != "1.2") {
+				t.Errorf("outcomes: %+v; want the escalation replaced with approval_expired", n.outcomes)
 			}
 			after := stepByID(t, inc, "after")
 			if aborted := after.Status == sever.StepSkipped; aborted != tc.wantAborted {

@@ -117,6 +117,9 @@ type Gate struct {
 	Decisions  []sever.Decision `json:"decisions,omitempty"`
 	ArgsSHA256 string           `json:"args_sha256"`
 	Rule       string           `json:"rule"`
+	// Channel and TS locate the posted approval request, so its outcome replaces it.
+	Channel string `json:"channel,omitempty"`
+	TS      string `json:"ts,omitempty"`
 }
 
 // Memo keys the workflow keeps up to date so listings need no query per incident.
@@ -126,3 +129,54 @@ const (
 	MemoRunbook    = "runbook"
 	MemoOpenedAt   = "opened_at"
 )
+
+// Internal activities the workflow calls on its own, not runbook actions: runbooks
+// cannot name them (they are not in sever.Catalog) and the policy does not gate them,
+// because they only tell people about the incident.
+const (
+	ActivityRequestApproval = "sever.internal.request_approval"
+	ActivityApprovalOutcome = "sever.internal.approval_outcome"
+)
+
+// ApprovalRequestInput asks the people in a step's approver set to decide it.
+type ApprovalRequestInput struct {
+	IncidentID  string           `json:"incident_id"`
+	StepID      string           `json:"step_id"`
+	StepName    string           `json:"step_name,omitempty"`
+	Action      string           `json:"action"`
+	Args        sever.Values     `json:"args,omitempty"`
+	ArgsSHA256  string           `json:"args_sha256"`
+	Credential  sever.Credential `json:"credential"`
+	Approvers   []string         `json:"approvers"`
+	Quorum      int              `json:"quorum"`
+	Deadline    time.Time        `json:"deadline"`
+	Destructive bool             `json:"destructive"`
+	Requester   string           `json:"requester,omitempty"`
+	Escalation  bool             `json:"escalation,omitempty"`
+	Drill       bool             `json:"drill,omitempty"`
+}
+
+// ApprovalRequestResult says where the request was posted, so its outcome can
+// replace it in place.
+type ApprovalRequestResult struct {
+	Posted  bool   `json:"posted"`
+	Channel string `json:"channel,omitempty"`
+	TS      string `json:"ts,omitempty"`
+	Summary string `json:"summary,omitempty"`
+}
+
+// ApprovalOutcomeInput replaces a posted request with its outcome.
+type ApprovalOutcomeInput struct {
+	Request   ApprovalRequestInput `json:"request"`
+	Channel   string               `json:"channel"`
+	TS        string               `json:"ts"`
+	Outcome   sever.Enforcement    `json:"outcome"` // human_approved, human_denied or approval_expired
+	OnTimeout string               `json:"on_timeout,omitempty"`
+	Decisions []sever.Decision     `json:"decisions,omitempty"`
+	At        time.Time            `json:"at"`
+}
+
+// ApprovalOutcomeResult is empty: the outcome is recorded by the workflow itself.
+type ApprovalOutcomeResult struct {
+	Updated bool `json:"updated"`
+}

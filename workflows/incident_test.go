@@ -78,7 +78,35 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Incident, workflow.RegisterOptions{Name: IncidentWorkflow})
+	n := &notices{}
+	env.RegisterActivityWithOptions(n.request, activity.RegisterOptions{Name: ActivityRequestApproval})
+	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: ActivityApprovalOutcome})
+	lastNotices = n
 	return env
+}
+
+// notices records the approval notices a test workflow sent.
+type notices struct {
+	mu       sync.Mutex
+	requests []ApprovalRequestInput
+	outcomes []ApprovalOutcomeInput
+}
+
+// lastNotices is the recorder of the newest test environment (tests are sequential).
+var lastNotices *notices
+
+func (n *notices) request(_ context.Context, in ApprovalRequestInput) (ApprovalRequestResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.requests = append(n.requests, in)
+	return ApprovalRequestResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("1.%d", len(n.requests))}, nil
+}
+
+func (n *notices) outcome(_ context.Context, in ApprovalOutcomeInput) (ApprovalOutcomeResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.outcomes = append(n.outcomes, in)
+	return ApprovalOutcomeResult{Updated: true}, nil
 }
 
 // start sends the first signal the way SignalWithStart does, then closes the

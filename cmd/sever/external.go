@@ -56,7 +56,10 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			w := parts.NewWorker(c)
+			w, err := parts.NewWorker(cmd.Context(), c)
+			if err != nil {
+				return err
+			}
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
@@ -95,7 +98,14 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			srv, err := parts.NewHTTP(parts.NewEngine(c), tokens)
+			signing, err := parts.SigningSecret(cmd.Context(), false)
+			if err != nil {
+				return err
+			}
+			if signing == "" {
+				logger.Info("slack.signing_secret is not set: the Slack interactivity endpoint is off")
+			}
+			srv, err := parts.NewHTTP(parts.NewEngine(c), tokens, signing)
 			if err != nil {
 				return err
 			}

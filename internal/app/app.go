@@ -18,12 +18,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/slack-go/slack"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/config"
@@ -32,6 +34,7 @@ import (
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/devserver"
 	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/tokenstore"
 	"github.com/sever-ir/sever/worker"
 )
@@ -64,13 +67,31 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 }
 
 // NewWorker builds a worker with the workflow and every action registered.
-func (p *Parts) NewWorker(c client.Client) sdkworker.Worker {
+func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worker, error) {
+	notices := &approvals.Activities{}
+	sc := p.Config.Slack
+	if !sc.BotToken.IsZero() {
+		token, err := sc.BotToken.Resolve(ctx, nil)
+		if err != nil {
+			return nil, fmt.Errorf("slack bot token: %w", err)
+		}
+		var opts []slack.Option
+		if sc.APIURL != "" {
+			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
+		}
+		client := slack.New(token, opts...)
+		notices.Slack = &slackapp.Poster{Client: client, Channel: sc.Channel}
+		if sc.EscalationChannel != "" {
+			notices.Escalation = &slackapp.Poster{Client: client, Channel: sc.EscalationChannel}
+		}
+	}
 	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{})
 	worker.Register(w, worker.Actions{
-		Core:   &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
-		Tokens: &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
+		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
+		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
+		Approvals: notices,
 	})
-	return w
+	return w, nil
 }
 
 // NewEngine builds the engine on a Temporal client.
@@ -123,15 +144,41 @@ func appendToken(out []httpapi.Token, t httpapi.Token, scopes []string) []httpap
 	return append(out, t)
 }
 
-// NewHTTP builds the API server.
-func (p *Parts) NewHTTP(svc httpapi.Service, tokens []httpapi.Token) (*http.Server, error) {
+// NewHTTP builds the HTTP server: the API, and Slack's interactivity endpoint when
+// a signing secret is known (signingSecret; "" leaves the endpoint out).
+func (p *Parts) NewHTTP(svc httpapi.Service, tokens []httpapi.Token, signingSecret string) (*http.Server, error) {
 	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: tokens,
 		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
-	return &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second,
+	mux := http.NewServeMux()
+	mux.Handle("/", api.Handler())
+	if signingSecret != "" {
+		// Slack authenticates with its signature, not a bearer token, so the endpoint
+		// sits beside the API rather than behind its auth.
+		mux.Handle(slackapp.InteractivityPath, &slackapp.Handler{SigningSecret: signingSecret, Decider: svc,
+			Logger: p.Logger, Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
+	}
+	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
+}
+
+// SigningSecret resolves Slack's signing secret. With orCreate (sever dev) and none
+// configured, it reads or creates one in <data-dir>/slack-signing-secret, so the
+// endpoint can be exercised (and tested) before a Slack app exists.
+func (p *Parts) SigningSecret(ctx context.Context, orCreate bool) (string, error) {
+	if ref := p.Config.Slack.SigningSecret; !ref.IsZero() {
+		v, err := ref.Resolve(ctx, nil)
+		if err != nil {
+			return "", fmt.Errorf("slack signing secret: %w", err)
+		}
+		return v, nil
+	}
+	if !orCreate {
+		return "", nil
+	}
+	return secretFile(p.Config.DataDir, "slack-signing-secret", "")
 }
 
 // DevOptions configure StartDev.
@@ -180,10 +227,14 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		return nil, err
 	}
 	if len(tokens) == 0 {
-		if d.DevToken, err = devToken(cfg.DataDir); err != nil {
+		if d.DevToken, err = secretFile(cfg.DataDir, "dev-token", "sever_dev_"); err != nil {
 			return nil, err
 		}
 		tokens = []httpapi.Token{{Name: "dev", Value: d.DevToken}}
+	}
+	signing, err := parts.SigningSecret(ctx, true)
+	if err != nil {
+		return nil, err
 	}
 	// Bind the API port before starting anything heavy, so a taken port fails fast.
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
@@ -206,13 +257,16 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		ln.Close()
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
 	}
-	d.Worker = parts.NewWorker(d.Client)
+	if d.Worker, err = parts.NewWorker(ctx, d.Client); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if err := d.Worker.Start(); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 	d.Engine = parts.NewEngine(d.Client)
-	if d.HTTP, err = parts.NewHTTP(d.Engine, tokens); err != nil {
+	if d.HTTP, err = parts.NewHTTP(d.Engine, tokens, signing); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -243,15 +297,16 @@ func (d *Dev) Stop() error {
 // Served reports the API server's exit.
 func (d *Dev) Served() <-chan error { return d.served }
 
-// devToken reads or creates the dev bearer token in the data dir (0600).
-func devToken(dataDir string) (string, error) {
-	path := filepath.Join(dataDir, "dev-token")
+// secretFile reads or creates a random secret in the data dir (0600): the dev token
+// and the dev Slack signing secret.
+func secretFile(dataDir, name, prefix string) (string, error) {
+	path := filepath.Join(dataDir, name)
 	if b, err := os.ReadFile(path); err == nil {
 		if t := strings.TrimSpace(string(b)); t != "" {
 			return t, nil
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("read dev token %s: %w", path, err)
+		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return "", fmt.Errorf("create data dir %s: %w", dataDir, err)
@@ -260,9 +315,9 @@ func devToken(dataDir string) (string, error) {
 	if _, err := rand.Read(b); err != nil {
 		return "", err
 	}
-	t := "sever_dev_" + hex.EncodeToString(b)
+	t := prefix + hex.EncodeToString(b)
 	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("write dev token %s: %w", path, err)
+		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return t, nil
 }

@@ -1,0 +1,198 @@
+package tests
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/slacktest"
+)
+
+// slackCall is one chat.postMessage or chat.update the Slack test server received.
+type slackCall struct {
+	method string
+	form   url.Values
+}
+
+// slackServer is slack-go's test server with chat.postMessage and chat.update served
+// by handlers that record what the real slack-go client sent.
+type slackServer struct {
+	*slacktest.Server
+	mu    sync.Mutex
+	calls []slackCall
+}
+
+func newSlackServer(t *testing.T) *slackServer {
+	s := &slackServer{}
+	chat := func(method string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(body))
+			s.mu.Lock()
+			s.calls = append(s.calls, slackCall{method, form})
+			s.mu.Unlock()
+			ts := form.Get("ts")
+			if ts == "" {
+				ts = "1796000000.000100"
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts})
+		}
+	}
+	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", chat("chat.postMessage"))
+		c.Handle("/chat.update", chat("chat.update"))
+	})
+	s.Start()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+func (s *slackServer) find(method string) []slackCall {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []slackCall
+	for _, c := range s.calls {
+		if c.method == method {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestSlackApproval drives an approval the way Slack would: the workflow posts a
+// Block Kit request through the real slack-go client, a click on its Approve button
+// arrives signed at /slack/interactivity, the step runs, and the request is replaced
+// with the outcome. Forged and replayed clicks change nothing.
+func TestSlackApproval(t *testing.T) {
+	slackSrv := newSlackServer(t)
+	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Dir = dir
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE", "U0CAROL"}}
+	cfg.Slack.BotToken = "env:SEVER_E2E_SLACK_BOT"
+	cfg.Slack.Channel = "C0SOC"
+	cfg.Slack.APIURL = slackSrv.GetAPIURL()
+	s := startStack(t, cfg)
+	secret, err := os.ReadFile(filepath.Join(cfg.DataDir, "slack-signing-secret"))
+	if err != nil {
+		t.Fatalf("sever dev made no signing secret: %v", err)
+	}
+
+	c := tokenCred("acme-internal", "tok-slack-1")
+	s.enrol(t, c.id)
+	sub := s.api.submit(t, nativeSignal(c, "ev-slack-1"))
+	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
+		return i.step("disable").Status == "waiting_approval" && len(slackSrv.find("chat.postMessage")) == 1
+	})
+	post := slackSrv.find("chat.postMessage")[0]
+	if post.form.Get("channel") != "C0SOC" || !strings.Contains(post.form.Get("blocks"), c.id) {
+		t.Fatalf("approval request = %v", post.form)
+	}
+	// The button Slack would send back: action id, value and block id from the post.
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(post.form.Get("blocks")), &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var blockID, actionID, value string
+	for _, b := range blocks {
+		if b.Type == "actions" {
+			blockID, actionID, value = b.BlockID, b.Elements[0].ActionID, b.Elements[0].Value
+		}
+	}
+	if !strings.Contains(actionID, "approve") {
+		t.Fatalf("first button is %q, want the approve button", actionID)
+	}
+	click := func(user, ts string) []byte {
+		p, _ := json.Marshal(map[string]any{
+			"type": "block_actions", "team": map[string]any{"id": "T0ACME"}, "api_app_id": "A0SEVER",
+			"user":    map[string]any{"id": user, "team_id": "T0ACME"},
+			"actions": []any{map[string]any{"type": "button", "action_id": actionID, "block_id": blockID, "value": value, "action_ts": ts}},
+		})
+		return []byte("payload=" + url.QueryEscape(string(p)))
+	}
+	send := func(body []byte, sig string, at time.Time) int {
+		t.Helper()
+		r, _ := http.NewRequest(http.MethodPost, s.URL+"/slack/interactivity", bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		ts := strconv.FormatInt(at.Unix(), 10)
+		if sig == "" {
+			mac := hmac.New(sha256.New, bytes.TrimSpace(secret))
+			mac.Write([]byte("v0:" + ts + ":"))
+			mac.Write(body)
+			sig = "v0=" + hex.EncodeToString(mac.Sum(nil))
+		}
+		r.Header.Set("X-Slack-Request-Timestamp", ts)
+		r.Header.Set("X-Slack-Signature", sig)
+		resp, err := http.DefaultClient.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	if got := send(click("U0ALICE", "1.1"), "v0="+strings.Repeat("0", 64), time.Now()); got != http.StatusUnauthorized {
+		t.Errorf("forged signature: %d, want 401", got)
+	}
+	if got := send(click("U0ALICE", "1.2"), "", time.Now().Add(-6*time.Minute)); got != http.StatusUnauthorized {
+		t.Errorf("expired timestamp: %d, want 401", got)
+	}
+	if inc, _ := s.api.mustIncident(t, sub.IncidentID); inc.step("disable").Status != "waiting_approval" {
+		t.Fatalf("step %s after refused clicks", inc.step("disable").Status)
+	}
+	body := click("U0ALICE", "1.3")
+	if got := send(body, "", time.Now()); got != http.StatusOK {
+		t.Fatalf("signed click: %d", got)
+	}
+	inc := s.api.waitIncident(t, sub.IncidentID, "contained", func(i incidentJSON) bool { return i.Status == "contained" })
+	if got := send(body, "", time.Now()); got != http.StatusOK { // Slack expects its ack; nothing happens
+		t.Errorf("replayed click: %d", got)
+	}
+	_, raw := s.api.mustIncident(t, sub.IncidentID)
+	var full struct {
+		Steps []struct {
+			Approvals []struct{ Approver, Channel string } `json:"approvals"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(raw, &full); err != nil || len(full.Steps[0].Approvals) != 1 {
+		t.Fatalf("approvals = %s (%v)", raw, err)
+	}
+	if a := full.Steps[0].Approvals[0]; a.Approver != "U0ALICE" || a.Channel != "slack-http" {
+		t.Errorf("recorded approval = %+v", a)
+	}
+	if st := inc.step("disable"); !st.Verified {
+		t.Errorf("disable not verified: %+v", st)
+	}
+	waitFor(t, "the request replaced with its outcome", func() error {
+		for _, u := range slackSrv.find("chat.update") {
+			if u.form.Get("ts") == "1796000000.000100" && !strings.Contains(u.form.Get("blocks"), `"actions"`) {
+				return nil
+			}
+		}
+		return errNotYet
+	})
+}
