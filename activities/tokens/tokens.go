@@ -58,6 +58,18 @@ func (a *Activities) store(action, name string) (Store, error) {
 	return s, nil
 }
 
+// prepare decodes an action's arguments into args, checks that the credential lives
+// in a token store, and finds the store that storeName (a field of args) names.
+func (a *Activities) prepare(in sever.ActionInput, args any, storeName *string) (Store, error) {
+	if err := activities.DecodeArgs(in.Action, in.Args, args); err != nil {
+		return nil, err
+	}
+	if err := checkType(in); err != nil {
+		return nil, err
+	}
+	return a.store(in.Action, *storeName)
+}
+
 func checkType(in sever.ActionInput) error {
 	if in.Credential.Type != sever.CredGenericToken {
 		return activities.Permanent(activities.ErrUnsupported,
@@ -86,13 +98,7 @@ func (a *Activities) Enable(ctx context.Context, in sever.ActionInput) (sever.Ac
 
 func (a *Activities) set(in sever.ActionInput, status string) (sever.ActionResult, error) {
 	var args ChangeArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	if err := checkType(in); err != nil {
-		return sever.ActionResult{}, err
-	}
-	s, err := a.store(in.Action, args.Store)
+	s, err := a.prepare(in, &args, &args.Store)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -122,10 +128,8 @@ func (a *Activities) set(in sever.ActionInput, status string) (sever.ActionResul
 // Status reads the token's state; verified when it equals Expect (default inactive).
 func (a *Activities) Status(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args StatusArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	if err := checkType(in); err != nil {
+	s, err := a.prepare(in, &args, &args.Store)
+	if err != nil {
 		return sever.ActionResult{}, err
 	}
 	if args.Expect == "" {
@@ -134,10 +138,6 @@ func (a *Activities) Status(ctx context.Context, in sever.ActionInput) (sever.Ac
 	if args.Expect != tokenstore.Active && args.Expect != tokenstore.Inactive {
 		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("%s: expect %q: want active or inactive", in.Action, args.Expect), nil)
-	}
-	s, err := a.store(in.Action, args.Store)
-	if err != nil {
-		return sever.ActionResult{}, err
 	}
 	tok, err := s.Get(in.Credential.ID)
 	if err != nil {
@@ -154,13 +154,7 @@ func (a *Activities) Status(ctx context.Context, in sever.ActionInput) (sever.Ac
 // disabled the token; a vendor that did nothing leaves the enforcement empty.
 func (a *Activities) ObserveVendor(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args ObserveArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	if err := checkType(in); err != nil {
-		return sever.ActionResult{}, err
-	}
-	s, err := a.store(in.Action, args.Store)
+	s, err := a.prepare(in, &args, &args.Store)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}

@@ -36,26 +36,35 @@ func dial(cfg *config.Config) (client.Client, error) {
 	return c, nil
 }
 
+// connect loads the config, runbooks and policy, then dials the external cluster.
+func (g *globals) connect() (*app.Parts, client.Client, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	parts, err := app.LoadParts(cfg, newLogger(cfg, os.Stderr))
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := dial(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return parts, c, nil
+}
+
 func newWorkerCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			logger := newLogger(cfg, os.Stderr)
-			parts, err := app.LoadParts(cfg, logger)
-			if err != nil {
-				return err
-			}
-			c, err := dial(cfg)
+			parts, c, err := g.connect()
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			cfg, logger := parts.Config, parts.Logger
 			w, err := parts.NewWorker(cmd.Context(), c)
 			if err != nil {
 				return err
@@ -77,15 +86,12 @@ func newServeCmd(g *globals) *cobra.Command {
 		Short: "Serve the HTTP API against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			parts, c, err := g.connect()
 			if err != nil {
 				return err
 			}
-			logger := newLogger(cfg, os.Stderr)
-			parts, err := app.LoadParts(cfg, logger)
-			if err != nil {
-				return err
-			}
+			defer c.Close()
+			cfg, logger := parts.Config, parts.Logger
 			tokens, err := parts.APITokens(cmd.Context())
 			if err != nil {
 				return err
@@ -93,11 +99,6 @@ func newServeCmd(g *globals) *cobra.Command {
 			if len(tokens) == 0 {
 				return fmt.Errorf("serve: no API tokens configured (intake.tokens or operators[].token in the config)")
 			}
-			c, err := dial(cfg)
-			if err != nil {
-				return err
-			}
-			defer c.Close()
 			signing, err := parts.SigningSecret(cmd.Context(), false)
 			if err != nil {
 				return err
