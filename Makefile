@@ -7,7 +7,7 @@ TOOLS := $(shell $(GO) env GOPATH)/bin
 # Packages that link the embedded Temporal server are tested without -race: a race
 # build of the server alone takes over ten minutes on two cores. Everything else
 # runs with -race.
-SERVER_PKGS = $(shell $(GO) list -f '{{if .Deps}}{{range .Deps}}{{if eq . "go.temporal.io/server/temporal"}}{{$$.ImportPath}}{{"\n"}}{{end}}{{end}}{{end}}' ./... | sort -u)
+SERVER_PKGS = $(shell $(GO) list -test -deps=false -f '{{if .ForTest}}{{.ForTest}}{{else}}{{.ImportPath}}{{end}} {{range .Deps}}{{if eq . "go.temporal.io/server/temporal"}}SERVER{{end}}{{end}}' ./... | awk '/SERVER/ && $$1 !~ /\.test$$/ {print $$1}' | sort -u)
 ALL_PKGS    = $(shell $(GO) list ./...)
 RACE_PKGS   = $(filter-out $(SERVER_PKGS),$(ALL_PKGS))
 
