@@ -92,9 +92,9 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (workflows.SignalStatus, error) {
 	wait := e.StatusWait
 	if wait == 0 {
-		// Long enough for an idle worker to take the signal's workflow task, short
-		// enough that a busy one does not hold a storm of POSTs.
-		wait = 2 * time.Second
+		// Long enough for a worker to take the signal's workflow task on a loaded
+		// machine; the signal is durable either way, so a slower answer is "queued".
+		wait = 5 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
