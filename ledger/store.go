@@ -1,0 +1,343 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/sever-ir/sever"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// FileName is the ledger's file name in sever's data dir: <data_dir>/ledger.db.
+const FileName = "ledger.db"
+
+// schemaVersion is stored in the meta table; Open refuses a file written by another.
+const schemaVersion = "1"
+
+// schema is the SQLite layout. entries.body holds the canonical encoding verbatim; the
+// other entries columns repeat parts of it for queries and must agree with it. The
+// triggers make the table append-only for every writer that goes through SQLite
+// without first dropping them; the hash chains detect anyone who does.
+var schema = []string{
+	`CREATE TABLE IF NOT EXISTS meta (
+		k TEXT PRIMARY KEY,
+		v TEXT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS entries (
+		gseq     INTEGER PRIMARY KEY, -- append number across incidents, 1-based
+		incident TEXT    NOT NULL,
+		seq      INTEGER NOT NULL,    -- 1-based within the incident
+		key      TEXT    NOT NULL,    -- idempotency key
+		kind     TEXT    NOT NULL,
+		at       TEXT    NOT NULL,    -- RFC 3339, as in body
+		day      TEXT    NOT NULL,    -- UTC day the store appended it (YYYY-MM-DD)
+		prev     TEXT    NOT NULL,    -- hash of the incident's previous entry
+		hash     TEXT    NOT NULL,    -- sha256(body)
+		chain    TEXT    NOT NULL,    -- sha256(previous entry's chain || hash), in gseq order
+		body     TEXT    NOT NULL,    -- canonical encoding
+		UNIQUE (incident, seq),
+		UNIQUE (incident, key)
+	)`,
+	`CREATE INDEX IF NOT EXISTS entries_day ON entries (day, gseq)`,
+	`CREATE TABLE IF NOT EXISTS incidents (
+		incident TEXT PRIMARY KEY,
+		seq      INTEGER NOT NULL, -- last seq appended
+		hash     TEXT    NOT NULL  -- its hash
+	)`,
+	`CREATE TABLE IF NOT EXISTS days (
+		day           TEXT PRIMARY KEY, -- YYYY-MM-DD, UTC
+		prev_head     TEXT    NOT NULL, -- head of the previous day with entries, '' for the first
+		head          TEXT    NOT NULL, -- chain of the last entry appended that day
+		first         INTEGER NOT NULL, -- gseq range covered
+		last          INTEGER NOT NULL,
+		last_incident TEXT    NOT NULL, -- the last entry covered
+		last_seq      INTEGER NOT NULL
+	)`,
+	`CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+		BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END`,
+	`CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+		BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END`,
+}
+
+// Store is a ledger in a SQLite file. It is safe for concurrent use, also by several
+// processes sharing the file: appends are serialized by SQLite's write lock.
+type Store struct {
+	db   *sql.DB
+	path string
+	now  func() time.Time // tests move the clock
+}
+
+// Open opens or creates the ledger at path (a file, created 0600) in WAL mode with a
+// busy timeout and full sync, so a committed append survives a crash.
+func Open(path string) (*Store, error) {
+	switch {
+	case path == "" || path == ":memory:" || strings.HasPrefix(path, "file:"):
+		return nil, fmt.Errorf("ledger: open %q: need the path of a file", path)
+	case strings.Contains(path, "?"):
+		return nil, fmt.Errorf("ledger: open %q: the path must not contain '?'", path)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open: %w", err)
+	}
+	f.Close()
+	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, now: time.Now}
+	if err := s.init(context.Background()); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	return s, nil
+}
+
+func (s *Store) init(ctx context.Context) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range schema {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO meta (k, v) VALUES ('schema', ?)`, schemaVersion); err != nil {
+		return err
+	}
+	var v string
+	if err := tx.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = 'schema'`).Scan(&v); err != nil {
+		return err
+	}
+	if v != schemaVersion {
+		return fmt.Errorf("ledger schema version %q, this sever reads %q", v, schemaVersion)
+	}
+	return tx.Commit()
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Path returns the file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Append records e and returns it as stored, with Seq, Prev, Hash and At (when it was
+// zero) filled in, and true. If the incident already has an entry with e.Key, Append
+// writes nothing and returns that entry and false, so a retried activity never records
+// a fact twice. It refuses entries without incident, kind or key, unknown kinds and
+// enforcement classes, and any value that looks like secret material, with a
+// *sever.Error naming the field; free text (result, detail values) is normalized as
+// the package comment describes.
+func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
+	now := s.now().UTC()
+	if err := prepare(&e, now); err != nil {
+		return Entry{}, false, err
+	}
+	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one writer at a time
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	defer tx.Rollback()
+
+	var body, hash string
+	err = tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)
+	switch {
+	case err == nil:
+		stored, err := decodeEntry([]byte(body))
+		if err != nil {
+			return Entry{}, false, fmt.Errorf("ledger: append: stored entry for key %q of %s does not decode (run ledger verify): %w", e.Key, e.Incident, err)
+		}
+		stored.Hash = hash
+		return stored, false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+
+	var seq int64
+	var prev string
+	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM incidents WHERE incident = ?`, e.Incident).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	e.Seq, e.Prev = seq+1, prev
+	canon := e.Canonical()
+	e.Hash = sever.SHA256Hex(canon)
+
+	tip, err := latestDay(ctx, tx, "")
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	day := dayOf(now)
+	if tip != nil && tip.Day > day {
+		day = tip.Day // the clock stepped back over midnight: never reopen a sealed day
+	}
+	var gseq int64 = 1
+	var tipHead string
+	if tip != nil {
+		gseq, tipHead = tip.Last+1, tip.Head
+	}
+	chain := chainHash(tipHead, e.Hash)
+
+	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (gseq, incident, seq, key, kind, at, day, prev, hash, chain, body)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		gseq, e.Incident, e.Seq, e.Key, string(e.Kind), formatTime(e.At), day, e.Prev, e.Hash, chain, string(canon)); err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (incident, seq, hash) VALUES (?, ?, ?)
+		ON CONFLICT (incident) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, e.Incident, e.Seq, e.Hash); err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	if tip != nil && tip.Day == day {
+		_, err = tx.ExecContext(ctx, `UPDATE days SET head = ?, last = ?, last_incident = ?, last_seq = ? WHERE day = ?`,
+			chain, gseq, e.Incident, e.Seq, day)
+	} else {
+		_, err = tx.ExecContext(ctx, `INSERT INTO days (day, prev_head, head, first, last, last_incident, last_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, day, tipHead, chain, gseq, gseq, e.Incident, e.Seq)
+	}
+	if err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
+	return e, true, nil
+}
+
+// Entries returns an incident's entries in seq order (none for an unknown incident).
+func (s *Store) Entries(ctx context.Context, incident string) ([]Entry, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, hash, body FROM entries WHERE incident = ? ORDER BY seq, gseq`, incident)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		var seq int64
+		var hash, body string
+		if err := rows.Scan(&seq, &hash, &body); err != nil {
+			return nil, fmt.Errorf("ledger: entries: %w", err)
+		}
+		e, err := decodeEntry([]byte(body))
+		if err != nil {
+			return nil, fmt.Errorf("ledger: entries: %s seq %d does not decode (run ledger verify): %w", incident, seq, err)
+		}
+		e.Hash = hash
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger: entries: %w", err)
+	}
+	return out, nil
+}
+
+// Incidents lists every incident the ledger knows, sorted.
+func (s *Store) Incidents(ctx context.Context) ([]string, error) {
+	return incidents(ctx, s.db)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func incidents(ctx context.Context, q querier) ([]string, error) {
+	rows, err := q.QueryContext(ctx, `SELECT incident FROM incidents UNION SELECT incident FROM entries ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: incidents: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("ledger: incidents: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// DayHead is the sealed head of one UTC day's part of the day chain.
+type DayHead struct {
+	Day      string `json:"day"`       // YYYY-MM-DD, UTC
+	PrevHead string `json:"prev_head"` // head of the previous day with entries, "" for the first
+	Head     string `json:"head"`      // chain value of the last entry appended that day
+	First    int64  `json:"first"`     // append numbers (gseq) covered, First..Last
+	Last     int64  `json:"last"`
+	// LastIncident and LastSeq name the last entry covered.
+	LastIncident string `json:"last_incident"`
+	LastSeq      int64  `json:"last_seq"`
+}
+
+// DayHead returns the head of the UTC day containing day; a *sever.Error with code
+// not_found when nothing was appended that day. The head of the current day moves with
+// every append until the day ends.
+func (s *Store) DayHead(ctx context.Context, day time.Time) (DayHead, error) {
+	d := dayOf(day)
+	h, err := dayHead(ctx, s.db, d)
+	if err != nil {
+		return DayHead{}, fmt.Errorf("ledger: day head: %w", err)
+	}
+	if h == nil {
+		return DayHead{}, sever.Errorf(sever.ENOTFOUND, "day", "ledger: no entries were appended on %s", d)
+	}
+	return *h, nil
+}
+
+// Days returns every day head in day order.
+func (s *Store) Days(ctx context.Context) ([]DayHead, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+dayCols+` FROM days ORDER BY day`)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: days: %w", err)
+	}
+	defer rows.Close()
+	var out []DayHead
+	for rows.Next() {
+		var h DayHead
+		if err := rows.Scan(&h.Day, &h.PrevHead, &h.Head, &h.First, &h.Last, &h.LastIncident, &h.LastSeq); err != nil {
+			return nil, fmt.Errorf("ledger: days: %w", err)
+		}
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+const dayCols = `day, prev_head, head, first, last, last_incident, last_seq`
+
+func scanDay(r *sql.Row) (*DayHead, error) {
+	var h DayHead
+	err := r.Scan(&h.Day, &h.PrevHead, &h.Head, &h.First, &h.Last, &h.LastIncident, &h.LastSeq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+func dayHead(ctx context.Context, q querier, day string) (*DayHead, error) {
+	return scanDay(q.QueryRowContext(ctx, `SELECT `+dayCols+` FROM days WHERE day = ?`, day))
+}
+
+// latestDay returns the last day head before the given day ("" = the latest of all).
+func latestDay(ctx context.Context, q querier, before string) (*DayHead, error) {
+	if before == "" {
+		return scanDay(q.QueryRowContext(ctx, `SELECT `+dayCols+` FROM days ORDER BY day DESC LIMIT 1`))
+	}
+	return scanDay(q.QueryRowContext(ctx, `SELECT `+dayCols+` FROM days WHERE day < ? ORDER BY day DESC LIMIT 1`, before))
+}
+
+func dayOf(t time.Time) string { return t.UTC().Format(time.DateOnly) }
+
+// chainHash is the day-chain step: hex SHA-256 of the ASCII concatenation of the
+// previous chain value and the entry hash.
+func chainHash(prev, hash string) string { return sever.SHA256Hex([]byte(prev + hash)) }
