@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever/activities/approvals"
+	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -26,6 +27,7 @@ type Actions struct {
 	Core      *core.Activities
 	Tokens    *tokens.Activities
 	Approvals *approvals.Activities
+	Audit     *audit.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -34,4 +36,5 @@ func Register(r Registry, a Actions) {
 	a.Core.Register(r)
 	a.Tokens.Register(r)
 	a.Approvals.Register(r)
+	a.Audit.Register(r)
 }

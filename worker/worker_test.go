@@ -9,6 +9,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/approvals"
+	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -28,9 +29,9 @@ func (n *names) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
 // a runbook that passes lint must never name an action no worker runs.
 func TestEveryCatalogActionIsRegistered(t *testing.T) {
 	var n names
-	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}})
+	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}})
 	slices.Sort(n.activities)
-	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval)
+	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval, workflows.ActivityLedgerAppend)
 	slices.Sort(want)
 	if !slices.Equal(n.activities, want) {
 		t.Errorf("registered %v\ncatalog    %v", n.activities, want)

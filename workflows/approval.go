@@ -60,10 +60,12 @@ func (r *run) reportedBy(who string) bool {
 
 func (r *run) decide(ctx workflow.Context, d DecisionInput) (DecisionResult, error) {
 	g := r.gates[d.StepID]
-	g.Decisions = append(g.Decisions, sever.Decision{
+	dec := sever.Decision{
 		StepID: d.StepID, Approve: d.Approve, Approver: d.Approver, Channel: d.Channel,
 		ArgsSHA256: d.ArgsSHA256, At: workflow.Now(ctx).UTC(), Reason: d.Reason,
-	})
+	}
+	g.Decisions = append(g.Decisions, dec)
+	r.approvalFact(ctx, &r.inc.Steps[r.steps[d.StepID]], dec, g)
 	r.changed = true
 	res := DecisionResult{StepID: d.StepID, Status: sever.StepWaitingApproval, Remaining: g.remaining()}
 	switch {
@@ -167,6 +169,7 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 
 func (r *run) expire(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate) bool {
 	st.Approvals = g.Decisions
+	r.expiryFact(ctx, st, g)
 	switch g.OnTimeout {
 	case sever.OnTimeoutProceed:
 		st.Approvals = append(st.Approvals, sever.Decision{

@@ -69,6 +69,16 @@ func TestApprovalValidatorRejections(t *testing.T) {
 	if err := got["AfterDecision"]; err == nil || !strings.Contains(err.Error(), "not waiting for approval") {
 		t.Errorf("decision after quorum: %v", err)
 	}
+	// Refused decisions leave no fact; accepted ones each leave one.
+	var approvals []string
+	for _, f := range lastNotices.facts {
+		if f.Kind == FactApprovalDecision {
+			approvals = append(approvals, f.Actor+"="+string(f.Enforcement)+"@"+f.Detail["channel"])
+		}
+	}
+	if strings.Join(approvals, " ") != "U1=human_approved@cli U3=human_approved@cli" {
+		t.Errorf("approval facts = %v", approvals)
+	}
 	s := stepByID(t, inc, "disable")
 	if s.Status != sever.StepSucceeded || len(s.Approvals) != 2 || len(rc.calls) != 1 {
 		t.Fatalf("step %s with %d approvals, %d calls; want succeeded after quorum 2", s.Status, len(s.Approvals), len(rc.calls))

@@ -54,6 +54,8 @@ type Carry struct {
 	Receipts  map[string]string `json:"receipts"`
 	Approvals map[string]*Gate  `json:"approvals,omitempty"`
 	Phase     string            `json:"phase"`
+	// Facts are ledger facts not yet written.
+	Facts []LedgerFact `json:"facts,omitempty"`
 }
 
 // IncidentResult is what a finished incident returns.
@@ -179,4 +181,50 @@ type ApprovalOutcomeInput struct {
 // ApprovalOutcomeResult is empty: the outcome is recorded by the workflow itself.
 type ApprovalOutcomeResult struct {
 	Updated bool `json:"updated"`
+}
+
+// ActivityLedgerAppend appends facts to the tamper-evident ledger. The workflow
+// records each fact as it happens and an activity writes them in batches, so the
+// ledger survives crashes (a retried batch appends nothing twice: each fact has a
+// stable key) without an activity per fact on the hot path.
+const ActivityLedgerAppend = "sever.internal.ledger_append"
+
+// Ledger fact kinds (the ledger's wire vocabulary).
+const (
+	FactSignal           = "signal"
+	FactDuplicateSignal  = "duplicate_signal"
+	FactPolicyDecision   = "policy_decision"
+	FactApprovalDecision = "approval_decision"
+	FactStepOutcome      = "step_outcome"
+	FactIncidentStatus   = "incident_status"
+)
+
+// LedgerFact is one fact for the ledger; the store assigns its sequence and hashes.
+type LedgerFact struct {
+	At          time.Time         `json:"at"`
+	Kind        string            `json:"kind"`
+	Actor       string            `json:"actor,omitempty"`
+	Enforcement sever.Enforcement `json:"enforcement,omitempty"`
+	PolicyRule  string            `json:"policy_rule,omitempty"`
+	Step        string            `json:"step,omitempty"`
+	Action      string            `json:"action,omitempty"`
+	ArgsSHA256  string            `json:"args_sha256,omitempty"`
+	Evidence    []sever.Artifact  `json:"evidence,omitempty"`
+	Result      string            `json:"result,omitempty"`
+	Detail      map[string]string `json:"detail,omitempty"`
+	// Key identifies the fact within the incident, stable across retries and replays.
+	Key string `json:"key"`
+}
+
+// LedgerAppendInput is one batch of facts of one incident, in order.
+type LedgerAppendInput struct {
+	IncidentID string       `json:"incident_id"`
+	Drill      bool         `json:"drill,omitempty"`
+	Facts      []LedgerFact `json:"facts"`
+}
+
+// LedgerAppendResult counts what the batch wrote.
+type LedgerAppendResult struct {
+	Appended int `json:"appended"`
+	Existing int `json:"existing"`
 }

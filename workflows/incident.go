@@ -40,6 +40,11 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	if err := r.register(ctx); err != nil {
 		return IncidentResult{}, err
 	}
+	r.ledgerOn = workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, 1) == 1
+	if r.in.Carry == nil {
+		r.statusFact(ctx)
+	}
+	r.startLedger(ctx)
 	if r.phase == phaseRunning {
 		if err := r.interpret(ctx); err != nil {
 			return IncidentResult{}, err
@@ -56,6 +61,9 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	// Signals that raced with the end are still recorded before the run completes.
 	r.drainSignals(ctx)
 	r.publish(ctx)
+	if err := r.flushLedger(ctx); err != nil {
+		return IncidentResult{}, err
+	}
 	return IncidentResult{Incident: r.inc}, nil
 }
 
@@ -76,6 +84,10 @@ type run struct {
 	aborted  string
 	closeReq *CloseInput
 	lastMemo string
+	// ledgerOn is false when replaying histories from before the ledger existed.
+	ledgerOn bool
+	facts    []LedgerFact
+	flushing bool
 	logger   interface{ Info(string, ...any) }
 }
 
@@ -108,6 +120,7 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 		if c.Approvals != nil {
 			r.gates = c.Approvals
 		}
+		r.facts = c.Facts
 		r.inc.Runs++
 		return r, nil
 	}
@@ -175,7 +188,7 @@ func (r *run) interpret(ctx workflow.Context) error {
 			// The wait runs on a disconnected context: the canceled one would return
 			// at once, before the steps have written their final state.
 			cancel()
-			r.skipPending("incident closed: " + r.closeReq.Reason)
+			r.skipPending(ctx, "incident closed: "+r.closeReq.Reason)
 			dctx, _ := workflow.NewDisconnectedContext(ctx)
 			_ = workflow.Await(dctx, func() bool { return r.inflight == 0 })
 			return nil
@@ -227,6 +240,7 @@ func (r *run) schedule(ctx workflow.Context) {
 		}
 		d := r.in.Policy.Decide(spec.Action, r.in.Credential.Type, r.in.Drill)
 		st.PolicyRule = d.Rule
+		r.policyFact(ctx, st, d)
 		if d.Mode == sever.ModeForbidden {
 			st.Status = sever.StepRefused
 			st.Error = fmt.Sprintf("policy %s@%s forbids %s (rule %s)", r.in.Policy.Name, r.in.Policy.Version, spec.Action, d.Rule)
@@ -454,10 +468,10 @@ func (r *run) skip(ctx workflow.Context, st *sever.Step, why string) {
 	r.end(ctx, st)
 }
 
-func (r *run) skipPending(why string) {
+func (r *run) skipPending(ctx workflow.Context, why string) {
 	for i := range r.inc.Steps {
 		if st := &r.inc.Steps[i]; st.Status == sever.StepPending {
-			st.Status, st.Error = sever.StepSkipped, why
+			r.skip(ctx, st, why)
 		}
 	}
 }
@@ -469,6 +483,7 @@ func (r *run) end(ctx workflow.Context, st *sever.Step) {
 		st.StartedAt = &now
 	}
 	r.changed = true
+	r.outcomeFact(ctx, st)
 }
 
 // finishRunbook decides the incident's status: contained only when at least one
@@ -507,6 +522,7 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 	} else {
 		r.inc.Status, r.inc.Reason = sever.IncidentFailed, why
 	}
+	r.statusFact(ctx)
 	hold := r.in.Hold.D()
 	if hold <= 0 {
 		hold = DefaultHold
@@ -563,6 +579,7 @@ func (r *run) closeIncident(ctx workflow.Context) {
 	}
 	r.inc.Status = sever.IncidentClosed
 	r.phase = phaseClosed
+	r.statusFact(ctx)
 }
 
 // drainSignals records every signal already delivered, without blocking.
@@ -585,6 +602,7 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 		if _, ok := r.receipts[s.ID]; !ok {
 			r.receipts[s.ID] = r.inc.Signals[i].Receipt
 		}
+		r.duplicateFact(ctx, s)
 		return
 	}
 	delay := s.ReceivedAt.Sub(r.inc.OpenedAt).Seconds()
@@ -594,6 +612,7 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	r.seen[key] = len(r.inc.Signals)
 	r.receipts[s.ID] = s.Receipt
 	r.inc.Signals = append(r.inc.Signals, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
+	r.signalFact(ctx, s, delay)
 	if r.phase == phaseHolding {
 		r.logger.Info("late signal joined incident", "incident", r.inc.ID, "signal", s.ID,
 			"source", s.Source, "origin", s.Origin, "delay_s", delay)
@@ -618,8 +637,12 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		return err
 	}
 	r.drainSignals(ctx)
+	// Facts still queued travel with the state; the batch in flight finishes first.
+	if err := workflow.Await(ctx, func() bool { return !r.flushing }); err != nil {
+		return err
+	}
 	next := r.in
-	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase}
+	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase, Facts: r.facts}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 }
 

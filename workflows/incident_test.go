@@ -81,8 +81,28 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	n := &notices{}
 	env.RegisterActivityWithOptions(n.request, activity.RegisterOptions{Name: ActivityRequestApproval})
 	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: ActivityApprovalOutcome})
+	env.RegisterActivityWithOptions(n.ledger, activity.RegisterOptions{Name: ActivityLedgerAppend})
 	lastNotices = n
 	return env
+}
+
+func (n *notices) ledger(_ context.Context, in LedgerAppendInput) (LedgerAppendResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.facts = append(n.facts, in.Facts...)
+	return LedgerAppendResult{Appended: len(in.Facts)}, nil
+}
+
+// factKeys lists the written facts' keys without the per-incident prefix.
+func (n *notices) factKeys() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var keys []string
+	for _, f := range n.facts {
+		_, k, _ := strings.Cut(f.Key, "/")
+		keys = append(keys, k)
+	}
+	return keys
 }
 
 // notices records the approval notices a test workflow sent.
@@ -90,6 +110,7 @@ type notices struct {
 	mu       sync.Mutex
 	requests []ApprovalRequestInput
 	outcomes []ApprovalOutcomeInput
+	facts    []LedgerFact
 }
 
 // lastNotices is the recorder of the newest test environment (tests are sequential).
@@ -286,6 +307,12 @@ func TestDuplicateSignalsRecordedOnce(t *testing.T) {
 
 	if len(inc.Signals) != 2 || inc.Duplicates != 1 || inc.Signals[0].Duplicates != 1 {
 		t.Fatalf("signals=%d duplicates=%d, want 2 recorded and 1 duplicate", len(inc.Signals), inc.Duplicates)
+	}
+	// Every fact reaches the ledger exactly once, in the order it happened.
+	want := []string{"status/open", "signal/s1", "duplicate/s1/second-submission", "signal/s2", "policy/a",
+		"step/a/outcome", "status/contained", "status/closed"}
+	if got := lastNotices.factKeys(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("ledger facts\n got %v\nwant %v", got, want)
 	}
 	if !status.Known || !status.Duplicate {
 		t.Errorf("status of second submission = %+v, want known duplicate", status)

@@ -69,6 +69,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer parts.Close()
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}

@@ -59,6 +59,6 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.policy, "policy", "", "runtime policy file (default: runbooks.policy in the config, else the built-in policy)")
 	root.PersistentFlags().StringVar(&g.runbooksDir, "runbooks", "", "directory of runbooks that override or extend the built-ins (default: runbooks.dir)")
 	root.AddCommand(newDevCmd(g), newWorkerCmd(g), newServeCmd(g), newSignalCmd(g), newIncidentsCmd(g),
-		newRunbookCmd(g), newConfigCmd(g), newApproveCmd(g))
+		newRunbookCmd(g), newConfigCmd(g), newApproveCmd(g), newLedgerCmd(g))
 	return root
 }

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sever-ir/sever/ledger"
 )
 
 // run executes the CLI in-process and returns stdout, stderr and the error.
@@ -99,5 +103,53 @@ func TestApproveNeedsItsFlags(t *testing.T) {
 	_, _, err = run(t, "approve", "inc-1", "--decision", "approve")
 	if err == nil || !strings.Contains(err.Error(), "required flag") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLedgerVerifyAndExport(t *testing.T) {
+	dir := t.TempDir()
+	l, err := ledger.Open(filepath.Join(dir, ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"status/open", "signal/s1", "step/disable/outcome"} {
+		if _, _, err := l.Append(context.Background(), ledger.Entry{Incident: "inc-1", Kind: ledger.KindIncidentStatus, Actor: "sever", Key: k}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	out, _, err := run(t, "ledger", "verify", "--data-dir", dir)
+	if err != nil || !strings.Contains(out, "ledger OK") {
+		t.Fatalf("verify: %v %s", err, out)
+	}
+	bundle := filepath.Join(dir, "inc-1.bundle.json")
+	out, _, err = run(t, "ledger", "export", "--data-dir", dir, "--incident", "inc-1", "--out", bundle)
+	if err != nil || !strings.Contains(out, "PUBLIC KEY") {
+		t.Fatalf("export: %v %s", err, out)
+	}
+	pub := write(t, "pub.pem", out[strings.Index(out, "-----BEGIN"):])
+	if out, _, err = run(t, "ledger", "verify", "--bundle", bundle, "--public-key", pub); err != nil || !strings.Contains(out, "bundle OK") {
+		t.Fatalf("verify bundle: %v %s", err, out)
+	}
+	b, _ := os.ReadFile(bundle)
+	tampered := write(t, "tampered.json", strings.Replace(string(b), "step/disable/outcome", "step/disable/outcomX", 1))
+	if _, _, err := run(t, "ledger", "verify", "--bundle", tampered, "--public-key", pub); !errors.Is(err, exitCode(1)) {
+		t.Fatalf("tampered bundle: err %v, want exit status 1", err)
+	}
+	// A tampered database is named at its first broken link.
+	db, err := sql.Open("sqlite", filepath.Join(dir, ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TRIGGER entries_no_update`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE entries SET body = replace(body, 'signal/s1', 'signal/s9') WHERE incident = 'inc-1' AND seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := run(t, "ledger", "verify", "--data-dir", dir, "--incident", "inc-1")
+	if !errors.Is(err, exitCode(1)) || !strings.Contains(stderr, "inc-1 seq 2: edited") {
+		t.Fatalf("verify after an edit: err %v, stderr %q; want exit 1 naming seq 2 as edited", err, stderr)
 	}
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/approvals"
+	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/config"
@@ -33,6 +34,7 @@ import (
 	"github.com/sever-ir/sever/evidence"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/devserver"
+	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/runbooks"
 	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/tokenstore"
@@ -47,6 +49,9 @@ type Parts struct {
 	Tokens   *tokenstore.Store
 	Evidence *evidence.Store
 	Logger   *slog.Logger
+	// Ledger and DrillLedger are opened by NewWorker, where facts are written.
+	Ledger      *ledger.Store
+	DrillLedger *ledger.Store
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -85,13 +90,38 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 			notices.Escalation = &slackapp.Poster{Client: client, Channel: sc.EscalationChannel}
 		}
 	}
+	if p.Ledger == nil {
+		var err error
+		if p.Ledger, err = ledger.Open(filepath.Join(p.Config.DataDir, ledger.FileName)); err != nil {
+			return nil, fmt.Errorf("open ledger: %w", err)
+		}
+		if p.DrillLedger, err = ledger.Open(filepath.Join(p.Config.DataDir, DrillLedgerFile)); err != nil {
+			return nil, fmt.Errorf("open drill ledger: %w", err)
+		}
+	}
 	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{})
 	worker.Register(w, worker.Actions{
 		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
 		Approvals: notices,
+		Audit:     &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger},
 	})
 	return w, nil
+}
+
+// DrillLedgerFile keeps drill records apart from production ones.
+const DrillLedgerFile = "drill-ledger.db"
+
+// Close releases what the parts opened (the ledgers).
+func (p *Parts) Close() error {
+	var errs []error
+	for _, l := range []*ledger.Store{p.Ledger, p.DrillLedger} {
+		if l != nil {
+			errs = append(errs, l.Close())
+		}
+	}
+	p.Ledger, p.DrillLedger = nil, nil
+	return errors.Join(errs...)
 }
 
 // NewEngine builds the engine on a Temporal client.
@@ -287,6 +317,9 @@ func (d *Dev) Stop() error {
 	}
 	if d.Client != nil {
 		d.Client.Close()
+	}
+	if d.Parts != nil {
+		errs = append(errs, d.Parts.Close())
 	}
 	if d.Temporal != nil {
 		errs = append(errs, d.Temporal.Stop())

@@ -1,0 +1,75 @@
+// Package audit writes the workflow's facts to the tamper-evident ledger.
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/ledger"
+	"github.com/sever-ir/sever/workflows"
+)
+
+// Ledger is the part of the ledger store the activity uses.
+type Ledger interface {
+	Append(ctx context.Context, e ledger.Entry) (ledger.Entry, bool, error)
+}
+
+// Activities holds the production ledger and, apart from it, the drill ledger, so
+// drill records never mix with production ones.
+type Activities struct {
+	Ledger Ledger
+	Drill  Ledger
+}
+
+// Register registers the ledger append under its internal name.
+func (a *Activities) Register(r activities.Registrar) {
+	r.RegisterActivityWithOptions(a.Append, activity.RegisterOptions{Name: workflows.ActivityLedgerAppend})
+}
+
+// Append writes a batch of facts in order. Each fact has a stable key, so a retried
+// batch appends nothing twice. A fact the ledger refuses (a value that looks like
+// secret material) is replaced by an entry that says so, naming the field, never the
+// value: the chain keeps a record that something was refused.
+func (a *Activities) Append(ctx context.Context, in workflows.LedgerAppendInput) (workflows.LedgerAppendResult, error) {
+	l := a.Ledger
+	if in.Drill && a.Drill != nil {
+		l = a.Drill
+	}
+	if l == nil {
+		return workflows.LedgerAppendResult{}, activities.Permanent(activities.ErrUnsupported, "ledger append: no ledger is configured", nil)
+	}
+	var res workflows.LedgerAppendResult
+	for _, f := range in.Facts {
+		e := ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: f.Actor,
+			Enforcement: f.Enforcement, PolicyRule: f.PolicyRule, Step: f.Step, Action: f.Action,
+			ArgsSHA256: f.ArgsSHA256, Evidence: f.Evidence, Result: f.Result, Detail: f.Detail, Key: f.Key}
+		_, added, err := l.Append(ctx, e)
+		if err != nil && ctx.Err() == nil && isRefusal(err) {
+			refused := ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: "sever",
+				Step: f.Step, Action: f.Action, Key: f.Key, Result: "fact refused by the ledger: " + err.Error()}
+			_, added, err = l.Append(ctx, refused)
+		}
+		if err != nil {
+			return res, fmt.Errorf("ledger append %s %s: %w", in.IncidentID, f.Key, err)
+		}
+		if added {
+			res.Appended++
+		} else {
+			res.Existing++
+		}
+		activity.RecordHeartbeat(ctx, res.Appended+res.Existing)
+	}
+	return res, nil
+}
+
+// isRefusal tells the ledger's validation refusals (a *sever.Error naming the field)
+// from storage trouble, which is worth retrying.
+func isRefusal(err error) bool {
+	var se *sever.Error
+	return errors.As(err, &se)
+}

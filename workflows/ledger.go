@@ -1,0 +1,157 @@
+package workflows
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// ledgerChange versions the ledger facts: histories from before it replay without.
+const ledgerChange = "ledger"
+
+// maxFactsPerBatch bounds one append activity's input.
+const maxFactsPerBatch = 200
+
+// fact queues one fact for the ledger. Keys are prefixed with the opening time of
+// this incident, so a later incident about the same credential (same ID) never
+// collides with this one's facts.
+func (r *run) fact(ctx workflow.Context, f LedgerFact) {
+	if !r.ledgerOn {
+		return
+	}
+	if f.At.IsZero() {
+		f.At = workflow.Now(ctx).UTC()
+	}
+	f.Key = strconv.FormatInt(r.inc.OpenedAt.UnixNano(), 10) + "/" + f.Key
+	r.facts = append(r.facts, f)
+}
+
+// startLedger writes queued facts in batches, in order, until the run ends. A batch
+// that fails after its retries stays queued and is tried again a minute later:
+// nothing the incident recorded is dropped.
+func (r *run) startLedger(ctx workflow.Context) {
+	if !r.ledgerOn {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: NonRetryableErrorTypes},
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return len(r.facts) > 0 }); err != nil {
+				return
+			}
+			n := min(len(r.facts), maxFactsPerBatch)
+			in := LedgerAppendInput{IncidentID: r.inc.ID, Drill: r.in.Drill, Facts: append([]LedgerFact(nil), r.facts[:n]...)}
+			r.flushing = true
+			var res LedgerAppendResult
+			err := workflow.ExecuteActivity(actx, ActivityLedgerAppend, in).Get(ctx, &res)
+			r.flushing = false
+			if err != nil {
+				r.logger.Info("ledger append failed; retrying in a minute", "incident", r.inc.ID, "facts", n, "err", errorText(err))
+				if workflow.Sleep(ctx, time.Minute) != nil {
+					return
+				}
+				continue
+			}
+			r.facts = r.facts[n:]
+		}
+	})
+}
+
+// flushLedger waits until every queued fact is written: before the run completes or
+// continues as new.
+func (r *run) flushLedger(ctx workflow.Context) error {
+	if !r.ledgerOn {
+		return nil
+	}
+	return workflow.Await(ctx, func() bool { return len(r.facts) == 0 && !r.flushing })
+}
+
+func (r *run) signalFact(ctx workflow.Context, s sever.Signal, delay float64) {
+	enf := sever.EnforcementNone
+	if s.Origin == sever.OriginVendor {
+		enf = sever.VendorNotified
+	}
+	r.fact(ctx, LedgerFact{
+		Kind: FactSignal, Actor: cmpOr(s.Reporter, s.Source), Enforcement: enf,
+		Result: fmt.Sprintf("%s %s from %s", s.Origin, s.Kind, s.Source),
+		Detail: map[string]string{"signal_id": s.ID, "source": s.Source, "source_event_id": s.SourceEventID,
+			"origin": string(s.Origin), "kind": string(s.Kind), "severity": s.Severity,
+			"observed_at": s.ObservedAt.UTC().Format(time.RFC3339Nano), "payload_sha256": s.PayloadSHA256,
+			"delay_seconds": strconv.FormatFloat(delay, 'f', 3, 64)},
+		Key: "signal/" + s.ID,
+	})
+}
+
+func (r *run) duplicateFact(ctx workflow.Context, s sever.Signal) {
+	r.fact(ctx, LedgerFact{
+		Kind: FactDuplicateSignal, Actor: cmpOr(s.Reporter, s.Source), Result: "resent " + s.Source + " event, recorded once",
+		Detail: map[string]string{"signal_id": s.ID, "source_event_id": s.SourceEventID},
+		Key:    "duplicate/" + s.ID + "/" + s.Receipt,
+	})
+}
+
+func (r *run) policyFact(ctx workflow.Context, st *sever.Step, d sever.PolicyDecision) {
+	r.fact(ctx, LedgerFact{
+		Kind: FactPolicyDecision, Actor: ServiceActor, PolicyRule: d.Rule, Step: st.ID, Action: st.Action,
+		ArgsSHA256: st.ArgsSHA256, Result: d.Mode,
+		Detail: map[string]string{"policy": r.in.Policy.Name + "@" + r.in.Policy.Version, "policy_sha256": r.in.Policy.SHA256},
+		Key:    "policy/" + st.ID,
+	})
+}
+
+func (r *run) approvalFact(ctx workflow.Context, st *sever.Step, d sever.Decision, g *Gate) {
+	enf, key := sever.HumanApproved, "approval/"+st.ID+"/"+d.Approver
+	if !d.Approve {
+		enf = sever.HumanDenied
+	}
+	r.fact(ctx, LedgerFact{
+		Kind: FactApprovalDecision, Actor: d.Approver, Enforcement: enf, PolicyRule: g.Rule, Step: st.ID,
+		Action: st.Action, ArgsSHA256: d.ArgsSHA256, Result: d.Reason,
+		Detail: map[string]string{"channel": d.Channel}, Key: key,
+	})
+}
+
+func (r *run) expiryFact(ctx workflow.Context, st *sever.Step, g *Gate) {
+	r.fact(ctx, LedgerFact{
+		Kind: FactApprovalDecision, Actor: "nobody", Enforcement: sever.ApprovalExpired, PolicyRule: g.Rule,
+		Step: st.ID, Action: st.Action, ArgsSHA256: g.ArgsSHA256, Result: "approval expired; on_timeout " + g.OnTimeout,
+		Detail: map[string]string{"approvals": strconv.Itoa(g.approvals()), "quorum": strconv.Itoa(g.Quorum)},
+		Key:    "approval/" + st.ID + "/expired",
+	})
+}
+
+func (r *run) outcomeFact(ctx workflow.Context, st *sever.Step) {
+	result := string(st.Status)
+	if st.Verified {
+		result += ", verified"
+	}
+	if st.Error != "" {
+		result += ": " + st.Error
+	} else if st.Summary != "" {
+		result += ": " + st.Summary
+	}
+	r.fact(ctx, LedgerFact{
+		Kind: FactStepOutcome, Actor: st.Actor, Enforcement: st.Enforcement, PolicyRule: st.PolicyRule,
+		Step: st.ID, Action: st.Action, ArgsSHA256: st.ArgsSHA256, Evidence: st.Evidence, Result: result,
+		Detail: map[string]string{"status": string(st.Status), "verified": strconv.FormatBool(st.Verified)},
+		Key:    "step/" + st.ID + "/outcome",
+	})
+}
+
+func (r *run) statusFact(ctx workflow.Context) {
+	r.fact(ctx, LedgerFact{
+		Kind: FactIncidentStatus, Actor: ServiceActor, Result: cmpOr(r.inc.Reason, string(r.inc.Status)),
+		Detail: map[string]string{"status": string(r.inc.Status), "runbook": r.inc.Runbook.Name + "@" + r.inc.Runbook.Version,
+			"runbook_sha256": r.inc.Runbook.SHA256},
+		Key: "status/" + string(r.inc.Status),
+	})
+}
