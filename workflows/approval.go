@@ -121,7 +121,9 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 		decided := g.remaining() == 0
 		if !decided && left > 0 {
 			var err error
+			r.parked++
 			decided, err = workflow.AwaitWithTimeout(ctx, left, func() bool { return g.remaining() == 0 })
+			r.parked--
 			if err != nil { // canceled: the incident was closed
 				st.Approvals = g.Decisions
 				r.skip(ctx, st, "approval canceled: incident closed")

@@ -40,7 +40,8 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	if err := r.register(ctx); err != nil {
 		return IncidentResult{}, err
 	}
-	r.ledgerOn = workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, 1) == 1
+	v := workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, 2)
+	r.ledgerOn, r.ledgerLazy = v >= 1, v >= 2
 	if r.in.Carry == nil {
 		r.statusFact(ctx)
 	}
@@ -84,11 +85,16 @@ type run struct {
 	aborted  string
 	closeReq *CloseInput
 	lastMemo string
-	// ledgerOn is false when replaying histories from before the ledger existed.
-	ledgerOn bool
-	facts    []LedgerFact
-	flushing bool
-	logger   interface{ Info(string, ...any) }
+	// ledgerOn is false when replaying histories from before the ledger existed;
+	// ledgerLazy is false for histories that wrote every fact at once.
+	ledgerOn    bool
+	ledgerLazy  bool
+	forceLedger bool
+	facts       []LedgerFact
+	flushing    bool
+	// parked counts steps waiting for a person.
+	parked int
+	logger interface{ Info(string, ...any) }
 }
 
 func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {

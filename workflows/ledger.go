@@ -39,13 +39,16 @@ func (r *run) startLedger(ctx workflow.Context) {
 		return
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
+		// A batch takes well under a second; the heartbeat finds a dead worker in
+		// seconds instead of waiting out the whole timeout.
+		StartToCloseTimeout: 10 * time.Second,
+		HeartbeatTimeout:    5 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: NonRetryableErrorTypes},
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			if err := workflow.Await(ctx, func() bool { return len(r.facts) > 0 }); err != nil {
+			if err := workflow.Await(ctx, r.ledgerDue); err != nil {
 				return
 			}
 			n := min(len(r.facts), maxFactsPerBatch)
@@ -66,12 +69,28 @@ func (r *run) startLedger(ctx workflow.Context) {
 	})
 }
 
+// ledgerDue says when the queued facts should be written. The facts are durable in
+// the workflow's state from the moment they happen, so writing them later loses
+// nothing; while steps are running, facts wait for a quiet moment (the runbook has
+// ended, or every step left is parked on a person) or a full batch, so the ledger
+// costs one activity per incident rather than one per fact.
+func (r *run) ledgerDue() bool {
+	if len(r.facts) == 0 {
+		return false
+	}
+	if !r.ledgerLazy || r.forceLedger || len(r.facts) >= maxFactsPerBatch || r.phase != phaseRunning {
+		return true
+	}
+	return r.parked > 0 && r.parked == r.inflight
+}
+
 // flushLedger waits until every queued fact is written: before the run completes or
 // continues as new.
 func (r *run) flushLedger(ctx workflow.Context) error {
 	if !r.ledgerOn {
 		return nil
 	}
+	r.forceLedger = true
 	return workflow.Await(ctx, func() bool { return len(r.facts) == 0 && !r.flushing })
 }
 
