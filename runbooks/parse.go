@@ -293,19 +293,7 @@ func (d *decoder) approval(n *yaml.Node, path string) *sever.ApprovalSpec {
 			d.errorf(approvers, m.field("approvers"), "is empty; omit it to let the policy name the approvers")
 		}
 	}
-	if n := m.get("quorum"); n != nil {
-		if q, ok := d.intRange(n, m.field("quorum"), 1, 100); ok {
-			a.Quorum = q
-			if len(a.Approvers) > 0 && q > len(a.Approvers) {
-				d.errorf(n, m.field("quorum"), "quorum %d is more than the %d approver(s) listed", q, len(a.Approvers))
-			}
-		}
-	}
-	if n := m.get("deadline"); n != nil {
-		if v, ok := d.duration(n, m.field("deadline"), minDeadline, maxDeadline); ok {
-			a.Deadline = v
-		}
-	}
+	d.quorumDeadline(m, a.Approvers, &a.Quorum, &a.Deadline)
 	if n := d.required(m, "on_timeout", " (deny, abort or proceed: what happens when nobody decides in time)"); n != nil {
 		a.OnTimeout, _ = oneOf(d, n, m.field("on_timeout"),
 			[]string{sever.OnTimeoutDeny, sever.OnTimeoutAbort, sever.OnTimeoutProceed})
@@ -479,4 +467,22 @@ func reach(i int, edges [][]int) map[int]bool {
 	}
 	walk(i)
 	return seen
+}
+
+// quorumDeadline reads quorum (1 to 100, and no more than the approvers listed) and
+// deadline, as runbook approval blocks and policy rules share them.
+func (d *decoder) quorumDeadline(m mapping, approvers []string, quorum *int, deadline *sever.Duration) {
+	if n := m.get("quorum"); n != nil {
+		if q, ok := d.intRange(n, m.field("quorum"), 1, 100); ok {
+			*quorum = q
+			if len(approvers) > 0 && q > len(approvers) {
+				d.errorf(n, m.field("quorum"), "quorum %d is more than the %d approver(s) listed", q, len(approvers))
+			}
+		}
+	}
+	if n := m.get("deadline"); n != nil {
+		if v, ok := d.duration(n, m.field("deadline"), minDeadline, maxDeadline); ok {
+			*deadline = v
+		}
+	}
 }

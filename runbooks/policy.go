@@ -124,19 +124,7 @@ func (d *decoder) ruleApproval(m mapping, r *sever.PolicyRule) {
 			d.errorf(n, m.field("approvers"), "is empty; mode approval needs at least one approver")
 		}
 	}
-	if n := m.get("quorum"); n != nil {
-		if q, ok := d.intRange(n, m.field("quorum"), 1, 100); ok {
-			r.Quorum = q
-			if len(r.Approvers) > 0 && q > len(r.Approvers) {
-				d.errorf(n, m.field("quorum"), "quorum %d is more than the %d approver(s) listed", q, len(r.Approvers))
-			}
-		}
-	}
-	if n := m.get("deadline"); n != nil {
-		if v, ok := d.duration(n, m.field("deadline"), minDeadline, maxDeadline); ok {
-			r.Deadline = v
-		}
-	}
+	d.quorumDeadline(m, r.Approvers, &r.Quorum, &r.Deadline)
 	if n := m.get("allow_proceed_on_timeout"); n != nil {
 		r.AllowProceedOnTimeout, _ = d.boolean(n, m.field("allow_proceed_on_timeout"))
 	}
