@@ -59,13 +59,18 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 			return IncidentResult{}, err
 		}
 	}
-	// Signals that raced with the end are still recorded before the run completes.
-	r.drainSignals(ctx)
-	r.publish(ctx)
-	if err := r.flushLedger(ctx); err != nil {
-		return IncidentResult{}, err
+	// Signals that raced with the end are still recorded before the run completes,
+	// including any that arrive while the last ledger facts are written.
+	for {
+		r.drainSignals(ctx)
+		r.publish(ctx)
+		if err := r.flushLedger(ctx); err != nil {
+			return IncidentResult{}, err
+		}
+		if r.sigCh.Len() == 0 {
+			return IncidentResult{Incident: r.inc}, nil
+		}
 	}
-	return IncidentResult{Incident: r.inc}, nil
 }
 
 type run struct {

@@ -451,3 +451,21 @@ func TestQueryShowsPinnedRunbookAndLiveSteps(t *testing.T) {
 		t.Error("args hash not bound to the step")
 	}
 }
+
+func TestSignalDuringTheLastLedgerWriteIsRecorded(t *testing.T) {
+	env := newEnv(t)
+	(&recorder{}).register(env, "test.a")
+	env.OnActivity(ActivityLedgerAppend, mockAny, mockAny).After(time.Minute).Return(LedgerAppendResult{}, nil)
+	a := step("a", "test.a")
+	a.Containment = true
+	in := input(a)
+	in.Hold = sever.Duration(7 * 24 * time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateClose, "c", &updateCB{t: t}, CloseInput{Reason: "done", By: "bob"})
+	}, 10*time.Minute)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChannel, signal("late", "late")) }, 10*time.Minute+30*time.Second)
+	inc := runIncident(t, env, in, signal("s1", "e1"))
+	if len(inc.Signals) != 2 || inc.Signals[1].ID != "late" {
+		t.Fatalf("signals = %d; the one that arrived during the last ledger write was lost", len(inc.Signals))
+	}
+}
