@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack/slacktest"
 )
 
@@ -105,34 +106,8 @@ func TestSlackApproval(t *testing.T) {
 	if post.form.Get("channel") != "C0SOC" || !strings.Contains(post.form.Get("blocks"), c.id) {
 		t.Fatalf("approval request = %v", post.form)
 	}
-	// The button Slack would send back: action id, value and block id from the post.
-	var blocks []struct {
-		Type     string `json:"type"`
-		BlockID  string `json:"block_id"`
-		Elements []struct {
-			ActionID string `json:"action_id"`
-			Value    string `json:"value"`
-		} `json:"elements"`
-	}
-	if err := json.Unmarshal([]byte(post.form.Get("blocks")), &blocks); err != nil {
-		t.Fatal(err)
-	}
-	var blockID, actionID, value string
-	for _, b := range blocks {
-		if b.Type == "actions" {
-			blockID, actionID, value = b.BlockID, b.Elements[0].ActionID, b.Elements[0].Value
-		}
-	}
-	if !strings.Contains(actionID, "approve") {
-		t.Fatalf("first button is %q, want the approve button", actionID)
-	}
 	click := func(user, ts string) []byte {
-		p, _ := json.Marshal(map[string]any{
-			"type": "block_actions", "team": map[string]any{"id": "T0ACME"}, "api_app_id": "A0SEVER",
-			"user":    map[string]any{"id": user, "team_id": "T0ACME"},
-			"actions": []any{map[string]any{"type": "button", "action_id": actionID, "block_id": blockID, "value": value, "action_ts": ts}},
-		})
-		return []byte("payload=" + url.QueryEscape(string(p)))
+		return []byte("payload=" + url.QueryEscape(string(approveClick(t, post, user, ts))))
 	}
 	send := func(body []byte, sig string, at time.Time) int {
 		t.Helper()
@@ -195,4 +170,130 @@ func TestSlackApproval(t *testing.T) {
 		}
 		return errNotYet
 	})
+}
+
+// approveClick is the block_actions payload Slack sends when user presses the
+// Approve button of a posted request: action id, value and block id from the post.
+func approveClick(t *testing.T, post slackCall, user, ts string) []byte {
+	t.Helper()
+	var blocks []struct {
+		Type     string `json:"type"`
+		BlockID  string `json:"block_id"`
+		Elements []struct {
+			ActionID string `json:"action_id"`
+			Value    string `json:"value"`
+		} `json:"elements"`
+	}
+	if err := json.Unmarshal([]byte(post.form.Get("blocks")), &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var blockID, actionID, value string
+	for _, b := range blocks {
+		if b.Type == "actions" {
+			blockID, actionID, value = b.BlockID, b.Elements[0].ActionID, b.Elements[0].Value
+		}
+	}
+	if !strings.Contains(actionID, "approve") {
+		t.Fatalf("first button is %q, want the approve button", actionID)
+	}
+	p, _ := json.Marshal(map[string]any{
+		"type": "block_actions", "team": map[string]any{"id": "T0ACME"}, "api_app_id": "A0SEVER",
+		"user":    map[string]any{"id": user, "team_id": "T0ACME"},
+		"actions": []any{map[string]any{"type": "button", "action_id": actionID, "block_id": blockID, "value": value, "action_ts": ts}},
+	})
+	return p
+}
+
+// TestSlackSocketMode takes the approval click over Socket Mode, as a team without a
+// public endpoint would: sever opens the connection with its app-level token, the
+// click arrives as an envelope, is acked, and the step runs.
+func TestSlackSocketMode(t *testing.T) {
+	envelopes := make(chan []byte, 1)
+	acks := make(chan string, 4)
+	var appAuth string
+	var mu sync.Mutex
+	slackSrv := &slackServer{}
+	chat := func(method string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(body))
+			slackSrv.mu.Lock()
+			slackSrv.calls = append(slackSrv.calls, slackCall{method, form})
+			slackSrv.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": "1796000000.000200"})
+		}
+	}
+	slackSrv.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", chat("chat.postMessage"))
+		c.Handle("/chat.update", chat("chat.update"))
+		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			appAuth = r.Header.Get("Authorization")
+			mu.Unlock()
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "url": "ws://" + r.Host + "/socket"})
+		})
+		c.Handle("/socket", slacktest.Websocket(func(conn *websocket.Conn) {
+			_ = conn.WriteJSON(map[string]any{"type": "hello", "num_connections": 1})
+			for env := range envelopes {
+				if err := conn.WriteMessage(websocket.TextMessage, env); err != nil {
+					return
+				}
+				var ack struct {
+					EnvelopeID string `json:"envelope_id"`
+				}
+				if err := conn.ReadJSON(&ack); err != nil {
+					return
+				}
+				acks <- ack.EnvelopeID
+			}
+		}))
+	})
+	slackSrv.Start()
+	t.Cleanup(slackSrv.Stop)
+	t.Cleanup(func() { close(envelopes) })
+
+	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")
+	t.Setenv("SEVER_E2E_SLACK_APP", "xapp-1-e2e-not-a-real-token")
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Dir = dir
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE"}}
+	cfg.Slack.BotToken = "env:SEVER_E2E_SLACK_BOT"
+	cfg.Slack.AppToken = "env:SEVER_E2E_SLACK_APP"
+	cfg.Slack.Channel = "C0SOC"
+	cfg.Slack.APIURL = slackSrv.GetAPIURL()
+	s := startStack(t, cfg)
+
+	c := tokenCred("acme-internal", "tok-socket-1")
+	s.enrol(t, c.id)
+	sub := s.api.submit(t, nativeSignal(c, "ev-socket-1"))
+	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
+		return i.step("disable").Status == "waiting_approval" && len(slackSrv.find("chat.postMessage")) == 1
+	})
+	payload := approveClick(t, slackSrv.find("chat.postMessage")[0], "U0ALICE", "2.1")
+	env, _ := json.Marshal(map[string]any{"envelope_id": "env-1", "type": "interactive",
+		"accepts_response_payload": false, "payload": json.RawMessage(payload)})
+	envelopes <- env
+	select {
+	case id := <-acks:
+		if id != "env-1" {
+			t.Errorf("acked %q", id)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the envelope was never acked")
+	}
+	s.api.waitIncident(t, sub.IncidentID, "contained", func(i incidentJSON) bool { return i.Status == "contained" })
+	_, raw := s.api.mustIncident(t, sub.IncidentID)
+	if !strings.Contains(string(raw), `"channel":"slack-socket"`) || !strings.Contains(string(raw), `"approver":"U0ALICE"`) {
+		t.Errorf("the approval is not recorded as U0ALICE over slack-socket: %s", raw)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if appAuth != "Bearer xapp-1-e2e-not-a-real-token" {
+		t.Errorf("apps.connections.open was called with %q, want the app-level token", appAuth)
+	}
 }

@@ -107,7 +107,15 @@ func newServeCmd(g *globals) *cobra.Command {
 			if signing == "" {
 				logger.Info("slack.signing_secret is not set: the Slack interactivity endpoint is off")
 			}
-			srv, err := parts.NewHTTP(parts.NewEngine(c), tokens, signing)
+			eng := parts.NewEngine(c)
+			stopSocket, err := parts.StartSocketMode(cmd.Context(), eng)
+			if err != nil {
+				return err
+			}
+			if stopSocket != nil {
+				defer stopSocket()
+			}
+			srv, err := parts.NewHTTP(eng, tokens, signing)
 			if err != nil {
 				return err
 			}

@@ -76,15 +76,10 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 	notices := &approvals.Activities{}
 	sc := p.Config.Slack
 	if !sc.BotToken.IsZero() {
-		token, err := sc.BotToken.Resolve(ctx, nil)
+		client, err := p.slackClient(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("slack bot token: %w", err)
+			return nil, err
 		}
-		var opts []slack.Option
-		if sc.APIURL != "" {
-			opts = append(opts, slack.OptionAPIURL(sc.APIURL))
-		}
-		client := slack.New(token, opts...)
 		notices.Slack = &slackapp.Poster{Client: client, Channel: sc.Channel}
 		if sc.EscalationChannel != "" {
 			notices.Escalation = &slackapp.Poster{Client: client, Channel: sc.EscalationChannel}
@@ -107,6 +102,52 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		Audit:     &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger},
 	})
 	return w, nil
+}
+
+// slackClient builds a slack-go client with the bot token (empty when none is set;
+// Socket Mode adds its app-level token to a copy).
+func (p *Parts) slackClient(ctx context.Context) (*slack.Client, error) {
+	sc := p.Config.Slack
+	token := ""
+	if !sc.BotToken.IsZero() {
+		var err error
+		if token, err = sc.BotToken.Resolve(ctx, nil); err != nil {
+			return nil, fmt.Errorf("slack bot token: %w", err)
+		}
+	}
+	var opts []slack.Option
+	if sc.APIURL != "" {
+		opts = append(opts, slack.OptionAPIURL(sc.APIURL))
+	}
+	return slack.New(token, opts...), nil
+}
+
+// StartSocketMode takes approval clicks over Slack's Socket Mode when
+// slack.app_token is set, for teams that cannot expose the HTTP endpoint. It returns
+// a function that stops it and waits; nil when Socket Mode is not configured.
+func (p *Parts) StartSocketMode(ctx context.Context, decider slackapp.Decider) (stop func(), err error) {
+	if p.Config.Slack.AppToken.IsZero() {
+		return nil, nil
+	}
+	appToken, err := p.Config.Slack.AppToken.Resolve(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("slack app token: %w", err)
+	}
+	client, err := p.slackClient(ctx)
+	if err != nil {
+		return nil, err
+	}
+	h := &slackapp.Handler{Decider: decider, Logger: p.Logger,
+		Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)}
+	sctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := slackapp.RunSocketMode(sctx, appToken, client, h); err != nil {
+			p.Logger.Error("slack socket mode stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done; h.Wait() }, nil
 }
 
 // DrillLedgerFile keeps drill records apart from production ones.
@@ -230,9 +271,10 @@ type Dev struct {
 	Engine   *engine.Engine
 	HTTP     *http.Server
 	// URL is the API's base URL; DevToken its bearer token when none is configured.
-	URL      string
-	DevToken string
-	served   chan error
+	URL        string
+	DevToken   string
+	served     chan error
+	stopSocket func()
 }
 
 // StartDev starts the embedded stack on the config's data dir. State survives a
@@ -300,6 +342,10 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		ln.Close()
 		return nil, err
 	}
+	if d.stopSocket, err = parts.StartSocketMode(ctx, d.Engine); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	go func() { d.served <- d.HTTP.Serve(ln) }()
 	return d, nil
 }
@@ -311,6 +357,9 @@ func (d *Dev) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		errs = append(errs, d.HTTP.Shutdown(ctx))
 		cancel()
+	}
+	if d.stopSocket != nil {
+		d.stopSocket()
 	}
 	if d.Worker != nil {
 		d.Worker.Stop()
