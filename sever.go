@@ -266,7 +266,6 @@ type Step struct {
 	StartedAt   *time.Time  `json:"started_at"`
 	EndedAt     *time.Time  `json:"ended_at"`
 	Error       string      `json:"error"`
-	Attempts    int         `json:"attempts,omitempty"`
 	ArgsSHA256  string      `json:"args_sha256,omitempty"`
 	Summary     string      `json:"summary,omitempty"`
 	Output      Values      `json:"output,omitempty"`

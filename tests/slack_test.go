@@ -35,7 +35,8 @@ type slackServer struct {
 	calls []slackCall
 }
 
-func newSlackServer(t *testing.T) *slackServer {
+// extra adds routes (Socket Mode's) to the same server.
+func newSlackServer(t *testing.T, extra ...func(slacktest.Customize)) *slackServer {
 	s := &slackServer{}
 	chat := func(method string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -55,6 +56,9 @@ func newSlackServer(t *testing.T) *slackServer {
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/chat.postMessage", chat("chat.postMessage"))
 		c.Handle("/chat.update", chat("chat.update"))
+		for _, f := range extra {
+			f(c)
+		}
 	})
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -212,21 +216,7 @@ func TestSlackSocketMode(t *testing.T) {
 	acks := make(chan string, 4)
 	var appAuth string
 	var mu sync.Mutex
-	slackSrv := &slackServer{}
-	chat := func(method string) http.HandlerFunc {
-		return func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			form, _ := url.ParseQuery(string(body))
-			slackSrv.mu.Lock()
-			slackSrv.calls = append(slackSrv.calls, slackCall{method, form})
-			slackSrv.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": "1796000000.000200"})
-		}
-	}
-	slackSrv.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", chat("chat.postMessage"))
-		c.Handle("/chat.update", chat("chat.update"))
+	slackSrv := newSlackServer(t, func(c slacktest.Customize) {
 		c.Handle("/apps.connections.open", func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			appAuth = r.Header.Get("Authorization")
@@ -249,8 +239,8 @@ func TestSlackSocketMode(t *testing.T) {
 			}
 		}))
 	})
-	slackSrv.Start()
-	t.Cleanup(slackSrv.Stop)
+	// Closed after the stack stops and before the server does (cleanups run
+	// last-registered first), so the websocket handler returns.
 	t.Cleanup(func() { close(envelopes) })
 
 	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"strconv"
 
 	"go.temporal.io/sdk/activity"
 
@@ -99,7 +100,7 @@ func (a *Activities) CaptureSignals(ctx context.Context, in sever.ActionInput) (
 	activity.GetLogger(ctx).Debug("evidence captured", "incident", in.IncidentID, "sha256", art.SHA256)
 	return sever.ActionResult{
 		Enforcement: sever.EnterpriseEnforced, Verified: true, Actor: "sever",
-		Summary:  "captured " + itoa(len(in.Signals)) + " signal(s) as evidence",
+		Summary:  "captured " + strconv.Itoa(len(in.Signals)) + " signal(s) as evidence",
 		Evidence: []sever.Artifact{art}, Changed: true,
 	}, nil
 }
@@ -110,5 +111,3 @@ func (a *Activities) logger() *slog.Logger {
 	}
 	return a.Logger
 }
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
