@@ -314,9 +314,11 @@ type Incident struct {
 	Signals     []RecordedSignal `json:"signals"`
 	Duplicates  int              `json:"duplicate_signals"`
 	Steps       []Step           `json:"steps"`
-	Drill       bool             `json:"drill,omitempty"`
-	Reason      string           `json:"reason,omitempty"`
-	Runs        int              `json:"runs,omitempty"`
+	// Compensations undo runbook steps when the incident is closed as a false positive.
+	Compensations []Step `json:"compensations,omitempty"`
+	Drill         bool   `json:"drill,omitempty"`
+	Reason        string `json:"reason,omitempty"`
+	Runs          int    `json:"runs,omitempty"`
 }
 
 // IncidentSummary is one line of an incident listing.

@@ -37,7 +37,9 @@ type Engine struct {
 	Policy         *sever.Policy
 	ApproverGroups map[string][]string
 	Hold           time.Duration
-	Logger         *slog.Logger
+	// Notify asks new incidents to post threaded notices (set when Slack is configured).
+	Notify bool
+	Logger *slog.Logger
 	// StatusWait bounds how long SubmitSignal waits to learn whether a submission was
 	// a duplicate. The signal is durable before the wait starts; a slow answer only
 	// turns the status into "queued".
@@ -59,7 +61,7 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 	}
 	in := workflows.IncidentInput{
 		IncidentID: id, Credential: s.Credential, Runbook: *rb, Policy: *e.Policy,
-		ApproverGroups: e.ApproverGroups, Hold: sever.Duration(e.Hold), Drill: s.Drill,
+		ApproverGroups: e.ApproverGroups, Hold: sever.Duration(e.Hold), Drill: s.Drill, Notify: e.Notify,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        id,

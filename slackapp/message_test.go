@@ -108,6 +108,20 @@ func TestMessagesGolden(t *testing.T) {
 				{StepID: r.StepID, Approve: true, Approver: "U012AB3CD", Channel: "slack-http", ArgsSHA256: r.ArgsSHA256, At: decidedAt},
 			}})
 		}},
+		{"notice_opened", func() (string, []slack.Block) {
+			return mustNotice(t, Notice{IncidentID: "inc-aws-0123456789abcdef0123", Kind: "opened", Credential: testRequest().Credential,
+				Status: sever.IncidentOpen, Runbook: "aws-access-key-exposed", At: decidedAt,
+				Text: "vendor credential_exposed from aws-health: key <@U1> published on GitHub"})
+		}},
+		{"notice_step_failed_drill", func() (string, []slack.Block) {
+			return mustNotice(t, Notice{IncidentID: "inc-aws-0123456789abcdef0123", Kind: "step_failed", Credential: testRequest().Credential,
+				Status: sever.IncidentOpen, StepID: "deactivate", Action: "aws.iam.deactivate_access_key", At: decidedAt, Drill: true,
+				Text: "AccessDenied: UpdateAccessKey on AKIAEXAMPLE: not authorized"})
+		}},
+		{"notice_contained", func() (string, []slack.Block) {
+			return mustNotice(t, Notice{IncidentID: "inc-aws-0123456789abcdef0123", Kind: "contained", Credential: testRequest().Credential,
+				Status: sever.IncidentContained, Runbook: "aws-access-key-exposed", At: decidedAt, Text: "contained and verified 812ms after the first signal"})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -372,4 +386,13 @@ func TestValidate(t *testing.T) {
 			}
 		})
 	}
+}
+
+func mustNotice(t *testing.T, n Notice) (string, []slack.Block) {
+	t.Helper()
+	text, blocks, err := NoticeMessage(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return text, blocks
 }

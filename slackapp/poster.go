@@ -2,7 +2,6 @@ package slackapp
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/slack-go/slack"
@@ -71,30 +70,6 @@ func (p *Poster) update(ctx context.Context, channel, ts string, r ApprovalReque
 	if _, _, _, err := p.Client.UpdateMessageContext(ctx, channel, ts,
 		slack.MsgOptionText(fallback, false), slack.MsgOptionBlocks(blocks...)); err != nil {
 		return fmt.Errorf("slack: %s of message %s in %s (incident %s, step %s): %w", op, ts, channel, r.IncidentID, r.StepID, err)
-	}
-	return nil
-}
-
-// Notify posts a notice in the Poster's channel, threaded under threadTS when it is
-// set (the approval request's ts). The text is shown literally: &, < and > are
-// escaped, so a value inside it cannot mention @channel or forge a link.
-func (p *Poster) Notify(ctx context.Context, threadTS, text string) error {
-	const op = "chat.postMessage"
-	if err := p.check(op, p.Channel); err != nil {
-		return err
-	}
-	if text == "" {
-		return errors.New("slack: " + op + " to " + p.Channel + ": notice text is empty")
-	}
-	opts := []slack.MsgOption{slack.MsgOptionText(truncate(text, 3900), true)}
-	if threadTS != "" {
-		opts = append(opts, slack.MsgOptionTS(threadTS))
-	}
-	if _, _, err := p.Client.PostMessageContext(ctx, p.Channel, opts...); err != nil {
-		if threadTS != "" {
-			return fmt.Errorf("slack: %s to %s (thread %s): %w", op, p.Channel, threadTS, err)
-		}
-		return fmt.Errorf("slack: %s to %s: %w", op, p.Channel, err)
 	}
 	return nil
 }

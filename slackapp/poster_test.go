@@ -123,8 +123,10 @@ func TestPosterRequestAndMarkDecided(t *testing.T) {
 	if err := p.MarkExpired(ctx, channel, ts, r, Expired{OnTimeout: "deny", At: at}); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Notify(ctx, ts, "Key AKIAEXAMPLE0000000001 disabled <!channel>"); err != nil {
-		t.Fatal(err)
+	n := Notice{IncidentID: r.IncidentID, Kind: "step_failed", Credential: r.Credential, Status: sever.IncidentOpen,
+		StepID: "disable", Action: r.Action, Text: "Key AKIAEXAMPLE0000000001 disabled <!channel>"}
+	if _, nts, err := p.PostNotice(ctx, "", ts, n); err != nil || nts == "" {
+		t.Fatal(nts, err)
 	}
 
 	calls := fs.Calls()
@@ -162,7 +164,9 @@ func TestPosterRequestAndMarkDecided(t *testing.T) {
 		t.Errorf("expired update: %s", calls[2].Form.Get("blocks"))
 	}
 	notice := calls[3]
-	if notice.Form.Get("thread_ts") != ts || notice.Form.Get("text") != "Key AKIAEXAMPLE0000000001 disabled &lt;!channel&gt;" {
+	if notice.Form.Get("thread_ts") != ts || notice.Form.Get("channel") != "C0APPROVALS" ||
+		!strings.Contains(notice.Form.Get("text"), "Key AKIAEXAMPLE0000000001 disabled &lt;!channel&gt;") ||
+		strings.Contains(unhtml(notice.Form.Get("blocks")), "<!channel>") {
 		t.Errorf("notice: %v", notice.Form)
 	}
 }
@@ -183,11 +187,19 @@ func TestPosterErrors(t *testing.T) {
 	}{
 		{"post", func() error { _, _, err := p.RequestApproval(ctx, r); return err }, []string{"chat.postMessage", "C0MISSING", "channel_not_found", r.IncidentID}},
 		{"update", func() error { return p.MarkDecided(ctx, "C0OTHER", "1.2", r, Decided{}) }, []string{"chat.update", "C0OTHER", "channel_not_found"}},
-		{"notify", func() error { return p.Notify(ctx, "1.2", "hello") }, []string{"chat.postMessage", "C0MISSING", "thread 1.2"}},
+		{"notice", func() error {
+			_, _, err := p.PostNotice(ctx, "", "1.2", Notice{IncidentID: "inc-x", Kind: "opened"})
+			return err
+		}, []string{"chat.postMessage", "C0MISSING", "1.2", "inc-x"}},
+		{"notice kind", func() error { _, _, err := p.PostNotice(ctx, "", "", Notice{IncidentID: "inc-x", Kind: "bogus"}); return err }, []string{"unknown kind", "bogus"}},
 		{"invalid request", func() error { _, _, err := p.RequestApproval(ctx, bad); return err }, []string{"args_sha256"}},
 		{"no ts", func() error { return p.MarkDecided(ctx, "C0OTHER", "", r, Decided{}) }, []string{"timestamp is required"}},
 		{"no channel", func() error { _, _, err := (&Poster{Client: p.Client}).RequestApproval(ctx, r); return err }, []string{"no channel"}},
-		{"no client", func() error { return (&Poster{Channel: "C1"}).Notify(ctx, "", "x") }, []string{"no Slack client"}},
+		{"no client", func() error {
+			_, _, err := (&Poster{Channel: "C1"}).PostNotice(ctx, "", "", Notice{IncidentID: "inc-x", Kind: "opened"})
+			return err
+		}, []string{"no Slack client"}},
+		{"no client group", func() error { _, err := (&Poster{Channel: "C1"}).GroupMembers(ctx, "S1"); return err }, []string{"no Slack client", "S1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

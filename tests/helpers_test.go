@@ -164,11 +164,18 @@ func newConfig(t *testing.T) *config.Config {
 // goes to a buffer that is printed only when the test fails.
 func startStack(t *testing.T, cfg *config.Config) *stack {
 	t.Helper()
+	return startStackWith(t, app.DevOptions{Config: cfg})
+}
+
+// startStackWith starts the stack with o (FrontendPort 0, no UI, a test logger).
+func startStackWith(t *testing.T, o app.DevOptions) *stack {
+	t.Helper()
 	logger := testLogger(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: logger})
+	o.FrontendPort, o.UI, o.Logger = 0, false, logger
+	d, err := app.StartDev(ctx, o)
 	if err != nil {
 		t.Fatalf("StartDev: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -25,7 +26,11 @@ import (
 type slackCall struct {
 	method string
 	form   url.Values
+	// posted is the ts the server answered with.
+	posted string
 }
+
+func (c slackCall) ts() string { return c.posted }
 
 // slackServer is slack-go's test server with chat.postMessage and chat.update served
 // by handlers that record what the real slack-go client sent.
@@ -43,12 +48,12 @@ func newSlackServer(t *testing.T, extra ...func(slacktest.Customize)) *slackServ
 			body, _ := io.ReadAll(r.Body)
 			form, _ := url.ParseQuery(string(body))
 			s.mu.Lock()
-			s.calls = append(s.calls, slackCall{method, form})
-			s.mu.Unlock()
 			ts := form.Get("ts")
 			if ts == "" {
-				ts = "1796000000.000100"
+				ts = fmt.Sprintf("1796000000.%06d", len(s.calls)+1)
 			}
+			s.calls = append(s.calls, slackCall{method, form, ts})
+			s.mu.Unlock()
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": form.Get("channel"), "ts": ts})
 		}
@@ -63,6 +68,26 @@ func newSlackServer(t *testing.T, extra ...func(slacktest.Customize)) *slackServ
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// approvalPost is the posted approval request (the message with buttons), if any.
+func (s *slackServer) approvalPost() (slackCall, bool) {
+	for _, c := range s.find("chat.postMessage") {
+		if strings.Contains(c.form.Get("blocks"), `"actions"`) {
+			return c, true
+		}
+	}
+	return slackCall{}, false
+}
+
+// notice finds the notice whose fallback text starts with prefix.
+func (s *slackServer) notice(prefix string) (slackCall, bool) {
+	for _, c := range s.find("chat.postMessage") {
+		if strings.HasPrefix(c.form.Get("text"), prefix) {
+			return c, true
+		}
+	}
+	return slackCall{}, false
 }
 
 func (s *slackServer) find(method string) []slackCall {
@@ -104,9 +129,10 @@ func TestSlackApproval(t *testing.T) {
 	s.enrol(t, c.id)
 	sub := s.api.submit(t, nativeSignal(c, "ev-slack-1"))
 	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
-		return i.step("disable").Status == "waiting_approval" && len(slackSrv.find("chat.postMessage")) == 1
+		_, posted := slackSrv.approvalPost()
+		return i.step("disable").Status == "waiting_approval" && posted
 	})
-	post := slackSrv.find("chat.postMessage")[0]
+	post, _ := slackSrv.approvalPost()
 	if post.form.Get("channel") != "C0SOC" || !strings.Contains(post.form.Get("blocks"), c.id) {
 		t.Fatalf("approval request = %v", post.form)
 	}
@@ -168,12 +194,27 @@ func TestSlackApproval(t *testing.T) {
 	}
 	waitFor(t, "the request replaced with its outcome", func() error {
 		for _, u := range slackSrv.find("chat.update") {
-			if u.form.Get("ts") == "1796000000.000100" && !strings.Contains(u.form.Get("blocks"), `"actions"`) {
+			if u.form.Get("ts") == post.ts() && !strings.Contains(u.form.Get("blocks"), `"actions"`) {
 				return nil
 			}
 		}
 		return errNotYet
 	})
+	// The incident's notices: one parent message, the rest in its thread.
+	waitFor(t, "the contained notice", func() error {
+		if _, ok := slackSrv.notice(":white_check_mark: Contained"); ok {
+			return nil
+		}
+		return errNotYet
+	})
+	opened, ok := slackSrv.notice(":rotating_light: Incident opened")
+	if !ok || opened.form.Get("thread_ts") != "" || opened.form.Get("channel") != "C0SOC" || !strings.Contains(opened.form.Get("text"), c.id) {
+		t.Fatalf("opened notice = %v", opened.form)
+	}
+	contained, _ := slackSrv.notice(":white_check_mark: Contained")
+	if got := contained.form.Get("thread_ts"); got == "" || got != opened.ts() {
+		t.Errorf("contained notice thread_ts = %q; want the opened notice's ts %q", got, opened.ts())
+	}
 }
 
 // approveClick is the block_actions payload Slack sends when user presses the
@@ -262,9 +303,11 @@ func TestSlackSocketMode(t *testing.T) {
 	s.enrol(t, c.id)
 	sub := s.api.submit(t, nativeSignal(c, "ev-socket-1"))
 	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
-		return i.step("disable").Status == "waiting_approval" && len(slackSrv.find("chat.postMessage")) == 1
+		_, posted := slackSrv.approvalPost()
+		return i.step("disable").Status == "waiting_approval" && posted
 	})
-	payload := approveClick(t, slackSrv.find("chat.postMessage")[0], "U0ALICE", "2.1")
+	post, _ := slackSrv.approvalPost()
+	payload := approveClick(t, post, "U0ALICE", "2.1")
 	env, _ := json.Marshal(map[string]any{"envelope_id": "env-1", "type": "interactive",
 		"accepts_response_payload": false, "payload": json.RawMessage(payload)})
 	envelopes <- env

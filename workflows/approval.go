@@ -24,6 +24,8 @@ func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
 	}
 	st, g := r.inc.Steps[i], r.gates[d.StepID]
 	switch {
+	case g != nil && st.Enforcement == sever.ApprovalExpired:
+		return fmt.Errorf("decide: step %s: the approval deadline %s has passed (on_timeout %s applied)", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"), g.OnTimeout)
 	case g == nil || st.Status != sever.StepWaitingApproval:
 		return fmt.Errorf("decide: step %s is %s, not waiting for approval", d.StepID, st.Status)
 	case strings.TrimSpace(d.Approver) == "":
@@ -226,6 +228,9 @@ func (r *run) requestApproval(ctx workflow.Context, spec *sever.RunbookStep, st 
 	case res.Posted:
 		g.Channel, g.TS = res.Channel, res.TS
 		st.Summary = res.Summary
+		if len(res.Approvers) > 0 {
+			g.Approvers = res.Approvers
+		}
 	default:
 		st.Summary = res.Summary
 	}

@@ -43,6 +43,9 @@ type IncidentInput struct {
 	ApproverGroups map[string][]string `json:"approver_groups,omitempty"`
 	Hold           sever.Duration      `json:"hold,omitempty"`
 	Drill          bool                `json:"drill,omitempty"`
+	// Notify posts a notice when the incident opens, when a step fails and when it
+	// ends, threaded under one parent message (set when Slack is configured).
+	Notify bool `json:"notify,omitempty"`
 	// Carry is set only by continue-as-new and holds the state of the previous run.
 	Carry *Carry `json:"carry,omitempty"`
 }
@@ -56,6 +59,9 @@ type Carry struct {
 	Phase     string            `json:"phase"`
 	// Facts are ledger facts not yet written.
 	Facts []LedgerFact `json:"facts,omitempty"`
+	// Notices not yet posted, and the parent message later ones thread under.
+	Notices []NoticeInput `json:"notices,omitempty"`
+	Thread  *NoticeThread `json:"thread,omitempty"`
 }
 
 // IncidentResult is what a finished incident returns.
@@ -165,6 +171,9 @@ type ApprovalRequestResult struct {
 	Channel string `json:"channel,omitempty"`
 	TS      string `json:"ts,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Approvers is set when the request resolved Slack user groups: the people who
+	// were in them when the request was posted, who replace the step's approver set.
+	Approvers []string `json:"approvers,omitempty"`
 }
 
 // ApprovalOutcomeInput replaces a posted request with its outcome.

@@ -46,6 +46,7 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 		r.statusFact(ctx)
 	}
 	r.startLedger(ctx)
+	r.startNotifier(ctx)
 	if r.phase == phaseRunning {
 		if err := r.interpret(ctx); err != nil {
 			return IncidentResult{}, err
@@ -64,6 +65,9 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	for {
 		r.drainSignals(ctx)
 		r.publish(ctx)
+		if err := r.flushNotices(ctx); err != nil {
+			return IncidentResult{}, err
+		}
 		if err := r.flushLedger(ctx); err != nil {
 			return IncidentResult{}, err
 		}
@@ -99,6 +103,10 @@ type run struct {
 	flushing    bool
 	// parked counts steps waiting for a person.
 	parked int
+	// notices wait to be posted; thread is the parent message once posted.
+	notices  []NoticeInput
+	thread   *NoticeThread
+	noticing bool
 	logger interface{ Info(string, ...any) }
 }
 
@@ -132,6 +140,7 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 			r.gates = c.Approvals
 		}
 		r.facts = c.Facts
+		r.notices, r.thread = c.Notices, c.Thread
 		r.inc.Runs++
 		return r, nil
 	}
@@ -257,6 +266,7 @@ func (r *run) schedule(ctx workflow.Context) {
 			st.Error = fmt.Sprintf("policy %s@%s forbids %s (rule %s)", r.in.Policy.Name, r.in.Policy.Version, spec.Action, d.Rule)
 			r.end(ctx, st)
 			r.onFailure(spec, st)
+			r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: st.ID, Action: st.Action, Text: st.Error})
 			continue
 		}
 		gate := r.gateFor(ctx, spec, st, d)
@@ -466,6 +476,7 @@ func (r *run) fail(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step
 	st.Status, st.Error = sever.StepFailed, msg
 	r.end(ctx, st)
 	r.onFailure(spec, st)
+	r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: st.ID, Action: st.Action, Text: msg})
 }
 
 func (r *run) onFailure(spec *sever.RunbookStep, st *sever.Step) {
@@ -530,8 +541,10 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 	}
 	if ok {
 		r.inc.Status, r.inc.ContainedAt = sever.IncidentContained, &now
+		r.notice(ctx, NoticeContained, NoticeInput{Text: "contained and verified " + now.Sub(r.inc.OpenedAt).Round(time.Millisecond).String() + " after the first signal"})
 	} else {
 		r.inc.Status, r.inc.Reason = sever.IncidentFailed, why
+		r.notice(ctx, NoticeFailed, NoticeInput{Text: why})
 	}
 	r.statusFact(ctx)
 	hold := r.in.Hold.D()
@@ -583,6 +596,7 @@ func (r *run) closeIncident(ctx workflow.Context) {
 	}
 	if r.closeReq.FalsePositive {
 		r.inc.Reason = "false positive: " + r.closeReq.Reason
+		r.compensate(ctx)
 	}
 	// The status before closing (contained or failed) stays in Reason when it matters.
 	if r.inc.Status == sever.IncidentFailed && r.inc.Reason != "" {
@@ -591,6 +605,20 @@ func (r *run) closeIncident(ctx workflow.Context) {
 	r.inc.Status = sever.IncidentClosed
 	r.phase = phaseClosed
 	r.statusFact(ctx)
+	r.notice(ctx, NoticeClosed, NoticeInput{Text: r.inc.Reason})
+}
+
+// openedText says what opened the incident, for the parent notice.
+func (r *run) openedText() string {
+	if len(r.inc.Signals) == 0 {
+		return "runbook " + r.inc.Runbook.Name
+	}
+	s := r.inc.Signals[0]
+	t := fmt.Sprintf("%s %s from %s", s.Origin, s.Kind, s.Source)
+	if s.Summary != "" {
+		t += ": " + s.Summary
+	}
+	return t + "; runbook " + r.inc.Runbook.Name
 }
 
 // drainSignals records every signal already delivered, without blocking.
@@ -624,6 +652,9 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	r.receipts[s.ID] = s.Receipt
 	r.inc.Signals = append(r.inc.Signals, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
 	r.signalFact(ctx, s, delay)
+	if len(r.inc.Signals) == 1 {
+		r.notice(ctx, NoticeOpened, NoticeInput{Text: r.openedText()})
+	}
 	if r.phase == phaseHolding {
 		r.logger.Info("late signal joined incident", "incident", r.inc.ID, "signal", s.ID,
 			"source", s.Source, "origin", s.Origin, "delay_s", delay)
@@ -649,11 +680,12 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 	}
 	r.drainSignals(ctx)
 	// Facts still queued travel with the state; the batch in flight finishes first.
-	if err := workflow.Await(ctx, func() bool { return !r.flushing }); err != nil {
+	if err := workflow.Await(ctx, func() bool { return !r.flushing && !r.noticing }); err != nil {
 		return err
 	}
 	next := r.in
-	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase, Facts: r.facts}
+	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase,
+		Facts: r.facts, Notices: r.notices, Thread: r.thread}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 }
 

@@ -82,6 +82,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(n.request, activity.RegisterOptions{Name: ActivityRequestApproval})
 	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: ActivityApprovalOutcome})
 	env.RegisterActivityWithOptions(n.ledger, activity.RegisterOptions{Name: ActivityLedgerAppend})
+	env.RegisterActivityWithOptions(n.notice, activity.RegisterOptions{Name: ActivityNotice})
 	lastNotices = n
 	return env
 }
@@ -111,6 +112,16 @@ type notices struct {
 	requests []ApprovalRequestInput
 	outcomes []ApprovalOutcomeInput
 	facts    []LedgerFact
+	notices  []NoticeInput
+	// members resolves Slack groups in approval requests, as the Slack activity does.
+	members map[string][]string
+}
+
+func (n *notices) notice(_ context.Context, in NoticeInput) (NoticeResult, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.notices = append(n.notices, in)
+	return NoticeResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("9.%d", len(n.notices))}, nil
 }
 
 // lastNotices is the recorder of the newest test environment (tests are sequential).
@@ -120,7 +131,13 @@ func (n *notices) request(_ context.Context, in ApprovalRequestInput) (ApprovalR
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.requests = append(n.requests, in)
-	return ApprovalRequestResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("1.%d", len(n.requests))}, nil
+	res := ApprovalRequestResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("1.%d", len(n.requests))}
+	for _, a := range in.Approvers {
+		if g, ok := strings.CutPrefix(a, "slack-group:"); ok {
+			res.Approvers = append(res.Approvers, n.members[g]...)
+		}
+	}
+	return res, nil
 }
 
 func (n *notices) outcome(_ context.Context, in ApprovalOutcomeInput) (ApprovalOutcomeResult, error) {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/activity"
 
@@ -21,6 +22,8 @@ type Poster interface {
 	RequestApproval(ctx context.Context, r slackapp.ApprovalRequest) (channel, ts string, err error)
 	MarkDecided(ctx context.Context, channel, ts string, r slackapp.ApprovalRequest, d slackapp.Decided) error
 	MarkExpired(ctx context.Context, channel, ts string, r slackapp.ApprovalRequest, e slackapp.Expired) error
+	PostNotice(ctx context.Context, channel, threadTS string, n slackapp.Notice) (string, string, error)
+	GroupMembers(ctx context.Context, groupID string) ([]string, error)
 }
 
 // Activities holds the Slack poster; nil means Slack is not configured, and the
@@ -35,6 +38,60 @@ type Activities struct {
 func (a *Activities) Register(r activities.Registrar) {
 	r.RegisterActivityWithOptions(a.RequestApproval, activity.RegisterOptions{Name: workflows.ActivityRequestApproval})
 	r.RegisterActivityWithOptions(a.ApprovalOutcome, activity.RegisterOptions{Name: workflows.ActivityApprovalOutcome})
+	r.RegisterActivityWithOptions(a.Notice, activity.RegisterOptions{Name: workflows.ActivityNotice})
+}
+
+// Notice posts a short notice about an incident: the first one of an incident is the
+// parent message, the rest go into its thread.
+func (a *Activities) Notice(ctx context.Context, in workflows.NoticeInput) (workflows.NoticeResult, error) {
+	if a.Slack == nil {
+		return workflows.NoticeResult{}, nil
+	}
+	n := slackapp.Notice{IncidentID: in.IncidentID, Kind: in.Kind, Credential: in.Credential, Status: in.Status,
+		Runbook: in.Runbook, StepID: in.StepID, Action: in.Action, Text: in.Text, At: in.At, Drill: in.Drill}
+	if _, _, err := slackapp.NoticeMessage(n); err != nil {
+		return workflows.NoticeResult{}, activities.Permanent(activities.ErrInvalidArgument, "notice", err)
+	}
+	channel, ts, err := a.Slack.PostNotice(ctx, in.Channel, in.ThreadTS, n)
+	if err != nil {
+		return workflows.NoticeResult{}, err
+	}
+	return workflows.NoticeResult{Posted: true, Channel: channel, TS: ts}, nil
+}
+
+// SlackGroupPrefix marks an approver entry that names a Slack user group (S…); its
+// members are looked up when the request is posted.
+const SlackGroupPrefix = "slack-group:"
+
+// resolve replaces Slack user groups in approvers by their current members, keeping
+// order and dropping repeats. It reports whether any group was resolved.
+func (a *Activities) resolve(ctx context.Context, p Poster, approvers []string) ([]string, bool, error) {
+	var out []string
+	resolved := false
+	add := func(id string) {
+		for _, x := range out {
+			if x == id {
+				return
+			}
+		}
+		out = append(out, id)
+	}
+	for _, ap := range approvers {
+		group, ok := strings.CutPrefix(ap, SlackGroupPrefix)
+		if !ok {
+			add(ap)
+			continue
+		}
+		members, err := p.GroupMembers(ctx, group)
+		if err != nil {
+			return nil, false, err
+		}
+		resolved = true
+		for _, m := range members {
+			add(m)
+		}
+	}
+	return out, resolved, nil
 }
 
 func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
@@ -65,6 +122,15 @@ func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalR
 	if p == nil {
 		return workflows.ApprovalRequestResult{Summary: "waiting for approval via `sever approve` or the API (Slack is not configured)"}, nil
 	}
+	approvers, resolved, err := a.resolve(ctx, p, in.Approvers)
+	if err != nil {
+		return workflows.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: resolve approvers: %w", in.IncidentID, in.StepID, err)
+	}
+	if resolved && len(approvers) == 0 {
+		return workflows.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
+			fmt.Sprintf("request approval for %s/%s: the approver groups %s have no members", in.IncidentID, in.StepID, strings.Join(in.Approvers, ", ")), nil)
+	}
+	in.Approvers = approvers
 	r := request(in)
 	if err := r.Validate(); err != nil {
 		return workflows.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
@@ -74,8 +140,11 @@ func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalR
 	if err != nil {
 		return workflows.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: %w", in.IncidentID, in.StepID, err)
 	}
-	return workflows.ApprovalRequestResult{Posted: true, Channel: channel, TS: ts,
-		Summary: "approval requested in Slack"}, nil
+	res := workflows.ApprovalRequestResult{Posted: true, Channel: channel, TS: ts, Summary: "approval requested in Slack"}
+	if resolved {
+		res.Approvers = approvers
+	}
+	return res, nil
 }
 
 // ApprovalOutcome replaces the request with who decided what, buttons removed.

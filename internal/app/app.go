@@ -21,6 +21,7 @@ import (
 	"github.com/slack-go/slack"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdklog "go.temporal.io/sdk/log"
 	sdkworker "go.temporal.io/sdk/worker"
 
@@ -52,6 +53,9 @@ type Parts struct {
 	// Ledger and DrillLedger are opened by NewWorker, where facts are written.
 	Ledger      *ledger.Store
 	DrillLedger *ledger.Store
+	// WorkerInterceptors wrap every activity and workflow the worker runs (metrics;
+	// fault injection in tests).
+	WorkerInterceptors []interceptor.WorkerInterceptor
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -94,7 +98,7 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 			return nil, fmt.Errorf("open drill ledger: %w", err)
 		}
 	}
-	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: p.WorkerInterceptors})
 	worker.Register(w, worker.Actions{
 		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
@@ -171,6 +175,7 @@ func (p *Parts) NewEngine(c client.Client) *engine.Engine {
 		Client: c, Namespace: p.Config.Temporal.Namespace, TaskQueue: p.Config.Temporal.TaskQueue,
 		Runbooks: p.Library, Policy: p.Policy, ApproverGroups: p.Config.Approvers.Groups,
 		Hold: p.Config.Incidents.Hold, Logger: p.Logger,
+		Notify: p.Config.Slack.BotToken != "" && p.Config.Slack.Channel != "",
 	}
 }
 
@@ -260,6 +265,11 @@ type DevOptions struct {
 	UI           bool
 	UIPort       int
 	Logger       *slog.Logger
+	// NoWorker leaves the task queue to workers in other processes (`sever worker`
+	// attached to the frontend port): the scale-out topology on one machine.
+	NoWorker bool
+	// Interceptors wrap the in-process worker (tests inject faults with them).
+	Interceptors []interceptor.WorkerInterceptor
 }
 
 // Dev is a running single-process stack: embedded Temporal, worker, API.
@@ -329,13 +339,16 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		ln.Close()
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
 	}
-	if d.Worker, err = parts.NewWorker(ctx, d.Client); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	if err := d.Worker.Start(); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("start worker: %w", err)
+	if !o.NoWorker {
+		parts.WorkerInterceptors = append(parts.WorkerInterceptors, o.Interceptors...)
+		if d.Worker, err = parts.NewWorker(ctx, d.Client); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		if err := d.Worker.Start(); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
 	}
 	d.Engine = parts.NewEngine(d.Client)
 	if d.HTTP, err = parts.NewHTTP(d.Engine, tokens, signing); err != nil {

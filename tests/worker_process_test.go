@@ -1,0 +1,169 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/workflows"
+)
+
+// Environment of a worker process started by a test: the test binary runs itself as
+// `sever worker` would, attached to the stack's frontend port.
+const (
+	envWorkerConfig = "SEVER_TEST_WORKER_CONFIG" // path of the stack's config (YAML)
+	envWorkerAddr   = "SEVER_TEST_WORKER_ADDR"   // Temporal frontend host:port
+	envCrash        = "SEVER_TEST_CRASH"         // where to SIGKILL itself, see crashInterceptor
+	envCrashMarker  = "SEVER_TEST_CRASH_MARKER"  // file created at the crash, so only one process crashes
+)
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(envWorkerConfig); path != "" {
+		if err := runWorkerProcess(path, os.Getenv(envWorkerAddr)); err != nil {
+			fmt.Fprintln(os.Stderr, "worker process:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// runWorkerProcess is the child side: the same composition root as `sever worker`.
+func runWorkerProcess(cfgPath, addr string) error {
+	cfg, err := config.Load(cfgPath)
+	if err != nil {
+		return err
+	}
+	parts, err := app.LoadParts(cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	defer parts.Close()
+	if where := os.Getenv(envCrash); where != "" {
+		parts.WorkerInterceptors = append(parts.WorkerInterceptors, &crashInterceptor{where: where, marker: os.Getenv(envCrashMarker)})
+	}
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c, err := client.Dial(client.Options{HostPort: addr, Namespace: cfg.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(quiet)})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	w, err := parts.NewWorker(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	<-ctx.Done()
+	return nil
+}
+
+// crashInterceptor kills its own process with SIGKILL, once across processes (the
+// marker file), at a chosen point of the ledger append: "before-ledger" after the
+// step's activity completed but before its facts are written, "after-ledger" once
+// they are written but before Temporal hears of it.
+type crashInterceptor struct {
+	interceptor.WorkerInterceptorBase
+	where, marker string
+}
+
+func (c *crashInterceptor) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	i := &crashActivity{c: c}
+	i.Next = next
+	return i
+}
+
+type crashActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	c *crashInterceptor
+}
+
+func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	if activity.GetInfo(ctx).ActivityType.Name != workflows.ActivityLedgerAppend {
+		return a.Next.ExecuteActivity(ctx, in)
+	}
+	if a.c.where == "before-ledger" {
+		a.c.crash()
+	}
+	res, err := a.Next.ExecuteActivity(ctx, in)
+	if a.c.where == "after-ledger" && err == nil {
+		a.c.crash()
+	}
+	return res, err
+}
+
+func (c *crashInterceptor) crash() {
+	f, err := os.OpenFile(c.marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return // another process crashed here already
+	}
+	f.Close()
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Minute) // the signal is on its way
+}
+
+// workerProcess is a worker running in a child process.
+type workerProcess struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startWorkerProcess runs a worker in a child process attached to the stack's
+// frontend, with extra environment (crash points).
+func startWorkerProcess(t *testing.T, s *stack, cfgPath string, env ...string) *workerProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envWorkerConfig+"="+cfgPath, envWorkerAddr+"="+s.Temporal.FrontendAddress())
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &workerProcess{cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+	})
+	return p
+}
+
+// killed waits for the process to die of SIGKILL.
+func (p *workerProcess) killed(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		p.done <- err // for the cleanup
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("worker process ended with %v, want SIGKILL", err)
+		}
+		if ws, ok := ee.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+			t.Fatalf("worker process ended with %v, want SIGKILL", err)
+		}
+	case <-time.After(within):
+		t.Fatalf("worker process still running after %v; the crash point was never reached", within)
+	}
+}

@@ -1,0 +1,86 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// compensateChange versions false-positive compensation: incidents closed as false
+// positives before it replay without running compensations.
+const compensateChange = "compensate"
+
+// compensate undoes what the runbook changed when the incident is closed as a false
+// positive: each succeeded step that declares a compensation, newest first, through
+// the same policy gate as any step. A compensation the policy puts behind approval
+// runs only when the person closing the incident is one of its approvers; their
+// close is the decision, recorded as such.
+func (r *run) compensate(ctx workflow.Context) {
+	var todo []int
+	for i := len(r.in.Runbook.Steps) - 1; i >= 0; i-- {
+		spec, st := r.in.Runbook.Steps[i], r.inc.Steps[i]
+		if spec.Compensate != nil && st.Status == sever.StepSucceeded {
+			todo = append(todo, i)
+		}
+	}
+	if len(todo) == 0 || workflow.GetVersion(ctx, compensateChange, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	for _, i := range todo {
+		r.compensateStep(ctx, &r.in.Runbook.Steps[i])
+	}
+}
+
+func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
+	c := spec.Compensate
+	now := workflow.Now(ctx).UTC()
+	st := sever.Step{
+		ID: spec.ID + ".compensate", Action: c.Action, Status: sever.StepRunning, StartedAt: &now,
+		ArgsSHA256: sever.ArgsSHA256(c.Action, r.in.Credential, c.Args),
+	}
+	r.inc.Compensations = append(r.inc.Compensations, st)
+	cur := &r.inc.Compensations[len(r.inc.Compensations)-1]
+	d := r.in.Policy.Decide(c.Action, r.in.Credential.Type, r.in.Drill)
+	cur.PolicyRule = d.Rule
+	r.policyFact(ctx, cur, d)
+	by := r.closeReq.By
+	switch d.Mode {
+	case sever.ModeForbidden:
+		cur.Status = sever.StepRefused
+		cur.Error = fmt.Sprintf("policy %s@%s forbids %s (rule %s); undo it by hand", r.in.Policy.Name, r.in.Policy.Version, c.Action, d.Rule)
+		r.end(ctx, cur)
+		return
+	case sever.ModeApproval:
+		if !slices.Contains(r.expand(d.Approvers), by) {
+			cur.Status = sever.StepRefused
+			cur.Error = fmt.Sprintf("rule %s needs approval by %v; %q closed the incident and is not one of them", d.Rule, d.Approvers, by)
+			r.end(ctx, cur)
+			return
+		}
+		dec := sever.Decision{StepID: cur.ID, Approve: true, Approver: by, Channel: "close",
+			ArgsSHA256: cur.ArgsSHA256, At: now, Reason: "closed as false positive: " + r.closeReq.Reason}
+		cur.Approvals = []sever.Decision{dec}
+		r.approvalFact(ctx, cur, dec, &Gate{Rule: d.Rule})
+	}
+	in := sever.ActionInput{
+		IncidentID: r.inc.ID, StepID: cur.ID, Action: c.Action, Credential: r.in.Credential, Args: c.Args,
+		Drill: r.in.Drill, IdempotencyKey: fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), cur.ID),
+	}
+	var res sever.ActionResult
+	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, cur.ID), c.Action, in).Get(ctx, &res); err != nil {
+		cur.Status, cur.Error = sever.StepFailed, errorText(err)
+		r.end(ctx, cur)
+		r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: cur.ID, Action: cur.Action, Text: cur.Error})
+		return
+	}
+	cur.Enforcement, cur.Verified, cur.Summary, cur.Output, cur.Evidence = res.Enforcement, res.Verified, res.Summary, res.Output, res.Evidence
+	if cur.Enforcement == "" {
+		cur.Enforcement = sever.EnterpriseEnforced
+	}
+	cur.Actor = cmpOr(res.Actor, ServiceActor)
+	cur.Status = sever.StepSucceeded
+	r.end(ctx, cur)
+}

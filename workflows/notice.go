@@ -1,0 +1,114 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// Notice kinds: what the people watching an incident's channel are told.
+const (
+	NoticeOpened     = "opened"
+	NoticeContained  = "contained"
+	NoticeFailed     = "failed"
+	NoticeStepFailed = "step_failed"
+	NoticeClosed     = "closed"
+)
+
+// ActivityNotice posts a short notice about an incident. The first notice of an
+// incident becomes the parent message; every later one is threaded under it, so a
+// channel shows one line per incident however much happens to it.
+const ActivityNotice = "sever.internal.notice"
+
+// NoticeInput is one notice.
+type NoticeInput struct {
+	IncidentID string               `json:"incident_id"`
+	Kind       string               `json:"kind"`
+	Credential sever.Credential     `json:"credential"`
+	Status     sever.IncidentStatus `json:"status"`
+	Runbook    string               `json:"runbook,omitempty"`
+	StepID     string               `json:"step_id,omitempty"`
+	Action     string               `json:"action,omitempty"`
+	// Text is the detail line: why a step failed, how long containment took.
+	Text string    `json:"text,omitempty"`
+	At   time.Time `json:"at"`
+	// Channel and ThreadTS locate the parent message; empty for the first notice.
+	Channel  string `json:"channel,omitempty"`
+	ThreadTS string `json:"thread_ts,omitempty"`
+	Drill    bool   `json:"drill,omitempty"`
+}
+
+// NoticeResult says where the notice went.
+type NoticeResult struct {
+	Posted  bool   `json:"posted"`
+	Channel string `json:"channel,omitempty"`
+	TS      string `json:"ts,omitempty"`
+}
+
+// NoticeThread is the parent message of an incident's notices.
+type NoticeThread struct {
+	Channel string `json:"channel"`
+	TS      string `json:"ts"`
+}
+
+// notice queues a notice; the notifier posts them in order, off the runbook's path,
+// so a slow or absent Slack never delays containment.
+func (r *run) notice(ctx workflow.Context, kind string, n NoticeInput) {
+	if !r.in.Notify {
+		return
+	}
+	n.Kind, n.IncidentID, n.Credential, n.Drill = kind, r.inc.ID, r.in.Credential, r.in.Drill
+	n.Status, n.Runbook = r.inc.Status, r.inc.Runbook.Name
+	if n.At.IsZero() {
+		n.At = workflow.Now(ctx).UTC()
+	}
+	r.notices = append(r.notices, n)
+}
+
+// startNotifier posts queued notices until the run ends. A notice that cannot be
+// posted after its retries is logged and dropped: notices tell people, the ledger is
+// the record.
+func (r *run) startNotifier(ctx workflow.Context) {
+	if !r.in.Notify {
+		return
+	}
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 15 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: NonRetryableErrorTypes},
+	})
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return len(r.notices) > 0 }); err != nil {
+				return
+			}
+			n := r.notices[0]
+			if r.thread != nil {
+				n.Channel, n.ThreadTS = r.thread.Channel, r.thread.TS
+			}
+			r.noticing = true
+			var res NoticeResult
+			err := workflow.ExecuteActivity(actx, ActivityNotice, n).Get(ctx, &res)
+			r.noticing = false
+			r.notices = r.notices[1:]
+			switch {
+			case err != nil:
+				r.logger.Info("notice not posted", "incident", r.inc.ID, "kind", n.Kind, "err", errorText(err))
+			case res.Posted && r.thread == nil:
+				r.thread = &NoticeThread{Channel: res.Channel, TS: res.TS}
+			}
+		}
+	})
+}
+
+// flushNotices waits for queued notices before the run completes. It is bounded by
+// the activity's retries, so a Slack outage delays the end by a few minutes at most.
+func (r *run) flushNotices(ctx workflow.Context) error {
+	if !r.in.Notify {
+		return nil
+	}
+	return workflow.Await(ctx, func() bool { return len(r.notices) == 0 && !r.noticing })
+}
