@@ -434,6 +434,17 @@ func (c *apiClient) closeIncident(t *testing.T, id, reason string) {
 	}
 }
 
+// closeFalsePositive closes an incident as a false positive, which undoes its
+// reversible steps.
+func (c *apiClient) closeFalsePositive(t *testing.T, id, reason string) {
+	t.Helper()
+	resp := c.mustSend(t, req{method: http.MethodPost, path: "/v1/incidents/" + id + "/close",
+		body: mustJSON(t, map[string]any{"reason": reason, "false_positive": true})})
+	if resp.status != http.StatusOK {
+		t.Fatalf("close %s as a false positive: status %d, want 200: %s", id, resp.status, resp.body)
+	}
+}
+
 // errNotYet is what a waitFor condition returns when there is nothing better to say.
 var errNotYet = errors.New("not yet")
 

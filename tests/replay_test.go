@@ -42,7 +42,7 @@ func TestReplayCommittedHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json"} {
+	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json"} {
 		if _, err := os.Stat(filepath.Join(historyDir, want)); err != nil {
 			t.Errorf("missing history %s (regenerate with -update): %v", want, err)
 		}
@@ -191,6 +191,7 @@ func generateHistories(t *testing.T) {
 	}
 	cfg := newConfig(t)
 	cfg.Runbooks.Dir = dir
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
 	s := startStack(t, cfg)
 	if err := os.MkdirAll(historyDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -227,6 +228,13 @@ func generateHistories(t *testing.T) {
 		t.Fatalf("disable step of the incident closed mid-approval: %s, ended %v; want skipped and ended", st.Status, st.EndedAt)
 	}
 	writeHistory(t, s, sub.IncidentID, "incident-closed-mid-approval.json")
+
+	fp := tokenCred("acme-internal", "svc-history-false-positive")
+	s.enrol(t, fp.id)
+	sub = s.api.submit(t, nativeSignal(fp, "evt-history-3"))
+	s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status == "contained" })
+	s.api.closeFalsePositive(t, sub.IncidentID, "test token in a fixture")
+	writeHistory(t, s, sub.IncidentID, "incident-false-positive.json")
 }
 
 // writeHistory waits for the incident's run to complete and writes its history in
