@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -28,6 +29,8 @@ const (
 	envWorkerAddr   = "SEVER_TEST_WORKER_ADDR"   // Temporal frontend host:port
 	envCrash        = "SEVER_TEST_CRASH"         // where to SIGKILL itself, see crashInterceptor
 	envCrashMarker  = "SEVER_TEST_CRASH_MARKER"  // file created at the crash, so only one process crashes
+	envRole         = "SEVER_TEST_ROLE"          // "worker" (default) or "serve"
+	envServeAddr    = "SEVER_TEST_SERVE_ADDR"    // file the serve role writes its API address to
 )
 
 func TestMain(m *testing.M) {
@@ -41,7 +44,8 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// runWorkerProcess is the child side: the same composition root as `sever worker`.
+// runWorkerProcess is the child side: the same composition root and the same code
+// as `sever worker` (or `sever serve`).
 func runWorkerProcess(cfgPath, addr string) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -63,16 +67,17 @@ func runWorkerProcess(cfgPath, addr string) error {
 	defer c.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	w, err := parts.NewWorker(ctx, c)
-	if err != nil {
-		return err
+	if os.Getenv(envRole) == "serve" {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(os.Getenv(envServeAddr), []byte(ln.Addr().String()), 0o600); err != nil {
+			return err
+		}
+		return parts.Serve(ctx, c, ln)
 	}
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
-	<-ctx.Done()
-	return nil
+	return parts.RunWorker(ctx, c)
 }
 
 // crashInterceptor kills its own process with SIGKILL, once across processes (the
@@ -96,7 +101,16 @@ type crashActivity struct {
 }
 
 func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
-	if activity.GetInfo(ctx).ActivityType.Name != workflows.ActivityLedgerAppend {
+	name := activity.GetInfo(ctx).ActivityType.Name
+	if a.c.where == crashOnActivity+name {
+		a.c.crash()
+	}
+	if a.c.where == crashAfterActivity+name {
+		res, err := a.Next.ExecuteActivity(ctx, in)
+		a.c.crash()
+		return res, err
+	}
+	if name != workflows.ActivityLedgerAppend {
 		return a.Next.ExecuteActivity(ctx, in)
 	}
 	if a.c.where == "before-ledger" {
@@ -118,6 +132,15 @@ func (c *crashInterceptor) crash() {
 	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
 	time.Sleep(time.Minute) // the signal is on its way
 }
+
+// crashOnActivity, as SEVER_TEST_CRASH=activity:NAME, kills the worker when it
+// starts the activity NAME: mid-incident, with the activity's outcome unknown.
+// crashAfterActivity kills it once the activity has done its work, before Temporal
+// hears the result: "the call succeeded but the answer was lost".
+const (
+	crashOnActivity    = "activity:"
+	crashAfterActivity = "after-activity:"
+)
 
 // workerProcess is a worker running in a child process.
 type workerProcess struct {

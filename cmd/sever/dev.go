@@ -18,6 +18,7 @@ func newDevCmd(g *globals) *cobra.Command {
 		noUI     bool
 		demo     bool
 		demoExit bool
+		noWorker bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -43,7 +44,7 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 			logger := newLogger(cfg, os.Stderr)
 			start := time.Now()
 			d, err := app.StartDev(cmd.Context(), app.DevOptions{Config: cfg, FrontendPort: port,
-				UI: ui, UIPort: uiPort, Logger: logger})
+				UI: ui, UIPort: uiPort, Logger: logger, NoWorker: noWorker})
 			if err != nil {
 				return err
 			}
@@ -62,6 +63,12 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 			}
 			if d.DevToken != "" {
 				stderrf("  API token       in %s/dev-token\n", cfg.DataDir)
+			}
+			if noWorker {
+				stderrf("  workers         none in this process: attach `sever worker` to %s\n", d.Temporal.FrontendAddress())
+			}
+			if (demo || demoExit) && noWorker {
+				return fmt.Errorf("dev: --demo needs a worker; drop --no-worker")
 			}
 			if demo || demoExit {
 				if err := runDemo(cmd.Context(), d, os.Stdout); err != nil {
@@ -86,5 +93,6 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 	cmd.Flags().BoolVar(&noUI, "no-ui", false, "do not serve the Temporal Web UI")
 	cmd.Flags().BoolVar(&demo, "demo", false, "send a sample signal and follow its incident to the end")
 	cmd.Flags().BoolVar(&demoExit, "demo-exit", false, "like --demo, then stop (for scripts and CI)")
+	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "run no worker in this process; `sever worker` processes attach to --port")
 	return cmd
 }

@@ -64,19 +64,8 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cfg, logger := parts.Config, parts.Logger
-			w, err := parts.NewWorker(cmd.Context(), c)
-			if err != nil {
-				return err
-			}
 			defer parts.Close()
-			if err := w.Start(); err != nil {
-				return fmt.Errorf("start worker: %w", err)
-			}
-			defer w.Stop()
-			logger.Info("worker running", "task_queue", cfg.Temporal.TaskQueue, "namespace", cfg.Temporal.Namespace)
-			<-cmd.Context().Done()
-			return nil
+			return parts.RunWorker(cmd.Context(), c)
 		},
 	}
 }
@@ -92,43 +81,12 @@ func newServeCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			cfg, logger := parts.Config, parts.Logger
-			tokens, err := parts.APITokens(cmd.Context())
+			defer parts.Close()
+			ln, err := net.Listen("tcp", parts.Config.HTTP.Listen)
 			if err != nil {
-				return err
+				return fmt.Errorf("http listen %s: %w", parts.Config.HTTP.Listen, err)
 			}
-			if len(tokens) == 0 {
-				return fmt.Errorf("serve: no API tokens configured (intake.tokens or operators[].token in the config)")
-			}
-			signing, err := parts.SigningSecret(cmd.Context(), false)
-			if err != nil {
-				return err
-			}
-			if signing == "" {
-				logger.Info("slack.signing_secret is not set: the Slack interactivity endpoint is off")
-			}
-			eng := parts.NewEngine(c)
-			stopSocket, err := parts.StartSocketMode(cmd.Context(), eng)
-			if err != nil {
-				return err
-			}
-			if stopSocket != nil {
-				defer stopSocket()
-			}
-			srv, err := parts.NewHTTP(eng, tokens, signing)
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", cfg.HTTP.Listen)
-			if err != nil {
-				return fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
-			}
-			logger.Info("serving API", "addr", ln.Addr().String())
-			go func() { <-cmd.Context().Done(); srv.Close() }()
-			if err := srv.Serve(ln); err != nil && cmd.Context().Err() == nil {
-				return err
-			}
-			return nil
+			return parts.Serve(cmd.Context(), c, ln)
 		},
 	}
 }

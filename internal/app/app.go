@@ -223,8 +223,12 @@ func appendToken(out []httpapi.Token, t httpapi.Token, scopes []string) []httpap
 // NewHTTP builds the HTTP server: the API, and Slack's interactivity endpoint when
 // a signing secret is known (signingSecret; "" leaves the endpoint out).
 func (p *Parts) NewHTTP(svc httpapi.Service, tokens []httpapi.Token, signingSecret string) (*http.Server, error) {
+	var runbook func(string) (*sever.Runbook, bool) // reports map the pinned runbook when the library has it
+	if p.Library != nil {
+		runbook = p.Library.Get
+	}
 	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: tokens,
-		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger})
+		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
