@@ -72,6 +72,9 @@ type options struct {
 	poll    time.Duration
 	settle  time.Duration
 	verbose bool
+
+	stormSignals, stormCreds, stormConc int
+	parked                              int
 }
 
 func main() {
@@ -118,6 +121,10 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
+	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
+	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
+	fs.IntVar(&o.stormConc, "storm-conc", 50, "concurrent senders in the storm")
+	fs.IntVar(&o.parked, "parked", 1000, "incidents parked on approvals for the memory figure (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -135,6 +142,9 @@ func parseFlags(args []string) (options, error) {
 		def("conc", func() { *conc = "1,10" })
 		def("settle", func() { o.settle = 200 * time.Millisecond })
 		def("out", func() { o.out = filepath.Join(os.TempDir(), "sever-bench-quick.json") })
+		def("storm", func() { o.stormSignals = 500 })
+		def("storm-creds", func() { o.stormCreds = 10 })
+		def("parked", func() { o.parked = 50 })
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -161,6 +171,12 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-floor-wait: %q is neither get nor history", o.fwait)
 	case o.poll <= 0:
 		return o, errors.New("-poll must be positive")
+	case o.stormSignals < 0 || o.parked < 0:
+		return o, errors.New("-storm and -parked must not be negative")
+	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
+		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
+	case o.stormConc < 1:
+		return o, errors.New("-storm-conc must be at least 1")
 	}
 	if o.out != "" {
 		// Fail now, not after a run of several minutes.
@@ -185,6 +201,9 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		return nil, err
 	}
 	if err := writeRunbook(rbDir, o.steps); err != nil {
+		return nil, err
+	}
+	if err := writeParkedRunbook(rbDir); err != nil {
 		return nil, err
 	}
 	cfg := config.Default()
@@ -255,6 +274,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	fw = sdkworker.New(d.Client, floorQueue, sdkworker.Options{})
 	fw.RegisterWorkflowWithOptions(BareWorkflow, workflow.RegisterOptions{Name: "BareWorkflow"})
 	fw.RegisterActivity(BareActivity)
+	fw.RegisterWorkflowWithOptions(SinkWorkflow, workflow.RegisterOptions{Name: "SinkWorkflow"})
 	if err := fw.Start(); err != nil {
 		stopStack()
 		return nil, fmt.Errorf("start floor worker: %w", err)
@@ -413,6 +433,17 @@ func (b *bench) measure(ctx context.Context) error {
 		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×)", c, lv.FloorRate, lv.EngineRate, lv.Ratio)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+	if o.stormSignals > 0 {
+		if err := b.storm(ctx); err != nil {
+			return err
+		}
+	}
+	// Last: the parked incidents stay in memory for the rest of the run.
+	if o.parked > 0 {
+		if err := b.parked(ctx); err != nil {
+			return err
 		}
 	}
 	return nil

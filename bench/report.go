@@ -113,6 +113,8 @@ type Report struct {
 	TotalS     float64           `json:"total_s"`
 	Latency    Latency           `json:"latency"`
 	Throughput []Level           `json:"throughput"`
+	Storm      *Storm            `json:"storm,omitempty"`
+	Parked     *Parked           `json:"parked,omitempty"`
 	Targets    []Target          `json:"targets"`
 	Submit     map[string]int    `json:"engine_submit_status"`
 	Errors     []string          `json:"errors,omitempty"`
@@ -147,6 +149,15 @@ func (r *Report) evaluate() {
 	}
 	for _, lv := range r.Throughput {
 		r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput c=%d (b/a)", lv.Concurrency), lv.Ratio, "≥ 0.80", lv.Ratio >= 0.8})
+	}
+	if s := r.Storm; s != nil {
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("storm: incidents for %d credentials", s.Credentials), float64(s.Incidents),
+			fmt.Sprintf("= %d", s.Credentials), s.Incidents == s.Credentials})
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("storm: signals recorded of %d", s.Signals), float64(s.Recorded),
+			fmt.Sprintf("= %d", s.Signals), s.Accounted})
+	}
+	if p := r.Parked; p != nil {
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("RSS with %d incidents parked (MB)", p.Parked), p.RSSMB, "< 512", p.RSSMB < 512 && p.Parked == p.Incidents})
 	}
 }
 
@@ -195,6 +206,25 @@ func (r *Report) markdown(w io.Writer) {
 			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), lv.Order)
 	}
 	fmt.Fprintln(w)
+	if s := r.Storm; s != nil {
+		fmt.Fprintf(w, "### Storm: %d signals about %d credentials, %d senders\n\n", s.Signals, s.Credentials, s.Concurrency)
+		fmt.Fprintln(w, "| floor SignalWithStart/s | engine signals/s | b/a | incidents | signals recorded | all accounted | answers |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|---|")
+		var answers []string
+		for k, v := range s.Answers {
+			answers = append(answers, fmt.Sprintf("%s %d", k, v))
+		}
+		slices.Sort(answers)
+		fmt.Fprintf(w, "| %.0f | %.0f | %.2f× | %d (want %d) | %d of %d | %s | %s |\n\n", s.FloorRate, s.EngineRate, s.Ratio,
+			s.Incidents, s.Credentials, s.Recorded, s.Signals, passFail(s.Accounted), strings.Join(answers, ", "))
+	}
+	if p := r.Parked; p != nil {
+		fmt.Fprintf(w, "### Incidents parked on approvals (whole process: Temporal server, worker, API)\n\n")
+		fmt.Fprintln(w, "| parked | RSS | peak RSS | Go heap | target | result |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|")
+		fmt.Fprintf(w, "| %d of %d | %.0f MB | %.0f MB | %.0f MB | < 512 MB | %s |\n\n", p.Parked, p.Incidents, p.RSSMB, p.PeakRSSMB, p.HeapMB,
+			passFail(p.RSSMB < 512 && p.Parked == p.Incidents))
+	}
 	pass := 0
 	for _, t := range r.Targets {
 		if t.Pass {

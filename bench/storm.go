@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// Storm is the signal storm: many signals about few credentials must land in exactly
+// one incident per credential with every signal accounted for.
+type Storm struct {
+	Signals     int     `json:"signals"`
+	Credentials int     `json:"credentials"`
+	Concurrency int     `json:"concurrency"`
+	EngineWall  float64 `json:"engine_wall_ms"`
+	EngineRate  float64 `json:"engine_signals_per_s"`
+	FloorWall   float64 `json:"floor_wall_ms"`
+	FloorRate   float64 `json:"floor_signals_per_s"`
+	Ratio       float64 `json:"ratio"`
+	// Incidents is how many distinct incidents the signals opened; Runs how many
+	// workflow runs they have in all (more than Incidents would mean a split).
+	Incidents int            `json:"incidents"`
+	Recorded  int            `json:"recorded"`
+	Answers   map[string]int `json:"answers"`
+	Accounted bool           `json:"all_accounted"`
+	Errors    int            `json:"errors"`
+}
+
+// Parked is the memory of the whole process with many incidents waiting for people.
+type Parked struct {
+	Incidents int     `json:"incidents"`
+	Parked    int     `json:"parked"`
+	WallS     float64 `json:"wall_s"`
+	RSSMB     float64 `json:"rss_mb"`
+	PeakRSSMB float64 `json:"peak_rss_mb"`
+	HeapMB    float64 `json:"go_heap_mb"`
+	Errors    int     `json:"errors"`
+}
+
+// parkedRunbook parks each incident on an approval nobody gives during the bench.
+const parkedRunbook = "bench-parked"
+
+func writeParkedRunbook(dir string) error {
+	rb := `name: ` + parkedRunbook + `
+version: "1"
+description: Benchmark runbook that waits for an approval nobody gives.
+match:
+  credential_types: [generic_token]
+  signal_kinds: [anomalous_usage]
+  priority: 200
+steps:
+  - id: hold
+    action: sever.noop
+    containment: true
+    approval:
+      approvers: [U0BENCHNOBODY]
+      deadline: 24h
+      on_timeout: deny
+`
+	return os.WriteFile(filepath.Join(dir, parkedRunbook+".yaml"), []byte(rb), 0o600)
+}
+
+// SinkWorkflow is the storm's floor: it does nothing but take signals until it has
+// seen expect of them, the least any engine must do with a SignalWithStart.
+func SinkWorkflow(ctx workflow.Context, expect int) (int, error) {
+	ch := workflow.GetSignalChannel(ctx, "signal")
+	n := 0
+	for n < expect {
+		var v string
+		ch.Receive(ctx, &v)
+		n++
+	}
+	return n, nil
+}
+
+// spread runs count operations on conc goroutines and returns the wall time.
+func spread(ctx context.Context, conc, count int, op func(context.Context, int) error, fail func(error)) time.Duration {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range min(conc, count) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= count || ctx.Err() != nil {
+					return
+				}
+				if err := op(ctx, i); err != nil {
+					fail(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+func (b *bench) storm(ctx context.Context) error {
+	o := b.o
+	st := &Storm{Signals: o.stormSignals, Credentials: o.stormCreds, Concurrency: o.stormConc, Answers: map[string]int{}}
+	b.rep.Storm = st
+	perCred := o.stormSignals / o.stormCreds
+	var errs atomic.Int64
+	fail := func(err error) { errs.Add(1); b.fail(err) }
+
+	// Floor: raw SignalWithStart calls, one sink workflow per credential.
+	b.pause(ctx)
+	b.logf("storm floor: %d SignalWithStart calls on %d workflows", o.stormSignals, o.stormCreds)
+	wall := spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
+		id := b.id("storm-a", i%o.stormCreds)
+		_, err := b.floor.c.SignalWithStartWorkflow(ctx, id, "signal", strconv.Itoa(i),
+			client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, SinkWorkflow, perCred)
+		return err
+	}, fail)
+	st.FloorWall, st.FloorRate = ms(wall), rate(o.stormSignals, wall)
+	for c := range o.stormCreds {
+		var n int
+		if err := b.floor.c.GetWorkflow(ctx, b.id("storm-a", c), "").Get(ctx, &n); err != nil || n != perCred {
+			fail(fmt.Errorf("storm floor sink %d: %d signals (%v)", c, n, err))
+		}
+	}
+
+	// Engine: the same count through POST /v1/signals, each a distinct event.
+	b.pause(ctx)
+	b.logf("storm engine: %d signals about %d credentials", o.stormSignals, o.stormCreds)
+	var mu sync.Mutex
+	incidents := map[string]bool{}
+	wall = spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
+		credID := b.id("storm-b", i%o.stormCreds)
+		body, _ := json.Marshal(map[string]any{
+			"source": "bench-storm", "origin": "enterprise", "kind": "credential_exposed",
+			"source_event_id": "storm-" + strconv.Itoa(i), "observed_at": time.Now().UTC().Format(time.RFC3339),
+			"credential": map[string]any{"provider": "bench", "type": "generic_token", "id": credID},
+		})
+		var sub submitResult
+		if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
+			return fmt.Errorf("storm signal %d: %w", i, err)
+		}
+		mu.Lock()
+		incidents[sub.IncidentID] = true
+		st.Answers[sub.Status]++
+		mu.Unlock()
+		return nil
+	}, fail)
+	st.EngineWall, st.EngineRate = ms(wall), rate(o.stormSignals, wall)
+	st.Ratio = ratio(st.EngineRate, st.FloorRate)
+	st.Incidents = len(incidents)
+
+	// Every signal accounted for: each incident records all of its credential's
+	// signals (queued answers included), none twice, in one run.
+	deadline := time.Now().Add(2 * time.Minute)
+	for id := range incidents {
+		for {
+			inc, err := b.eng.incident(ctx, id)
+			if err == nil && len(inc.Signals) == perCred {
+				st.Recorded += len(inc.Signals)
+				if inc.Runs > 1 || inc.Duplicates != 0 {
+					fail(fmt.Errorf("storm incident %s: %d runs, %d duplicates", id, inc.Runs, inc.Duplicates))
+				}
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				n := -1
+				if inc != nil {
+					n = len(inc.Signals)
+				}
+				fail(fmt.Errorf("storm incident %s: %d of %d signals recorded (%v)", id, n, perCred, err))
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	st.Errors = int(errs.Load())
+	st.Accounted = st.Incidents == o.stormCreds && st.Recorded == o.stormSignals && st.Errors == 0
+	b.logf("storm: engine %.0f signals/s, floor %.0f/s (%.2f×); %d incidents, %d of %d signals recorded",
+		st.EngineRate, st.FloorRate, st.Ratio, st.Incidents, st.Recorded, o.stormSignals)
+	return nil
+}
+
+func (b *bench) parked(ctx context.Context) error {
+	o := b.o
+	p := &Parked{Incidents: o.parked}
+	b.rep.Parked = p
+	var errs atomic.Int64
+	fail := func(err error) { errs.Add(1); b.fail(err) }
+	b.pause(ctx)
+	b.logf("parked: %d incidents waiting for approval", o.parked)
+	start := time.Now()
+	ids := make([]string, o.parked)
+	spread(ctx, 20, o.parked, func(ctx context.Context, i int) error {
+		body, _ := json.Marshal(map[string]any{
+			"source": "bench-parked", "origin": "enterprise", "kind": "anomalous_usage",
+			"observed_at": time.Now().UTC().Format(time.RFC3339),
+			"credential":  map[string]any{"provider": "bench", "type": "generic_token", "id": b.id("parked", i)},
+		})
+		var sub submitResult
+		if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
+			return fmt.Errorf("parked signal %d: %w", i, err)
+		}
+		ids[i] = sub.IncidentID
+		return nil
+	}, fail)
+	var parked atomic.Int64
+	spread(ctx, 20, o.parked, func(ctx context.Context, i int) error {
+		if ids[i] == "" {
+			return nil
+		}
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			inc, err := b.eng.incident(ctx, ids[i])
+			if err == nil && inc.Runbook.Name == parkedRunbook && len(inc.Steps) == 1 && inc.Steps[0].Status == sever.StepWaitingApproval {
+				parked.Add(1)
+				return nil
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("parked incident %s never waited for approval (%v)", ids[i], err)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}, fail)
+	p.WallS = round(time.Since(start).Seconds())
+	p.Parked = int(parked.Load())
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	p.HeapMB = round(float64(m.HeapAlloc) / (1 << 20))
+	p.RSSMB, p.PeakRSSMB = procMB("VmRSS"), procMB("VmHWM")
+	p.Errors = int(errs.Load())
+	b.logf("parked: %d of %d waiting; RSS %.0f MB (peak %.0f MB), Go heap %.0f MB", p.Parked, p.Incidents, p.RSSMB, p.PeakRSSMB, p.HeapMB)
+	return nil
+}
+
+// procMB reads a memory figure of this process from /proc/self/status (Linux): the
+// bench runs the whole stack (server, worker, API) in this one process.
+func procMB(field string) float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			f := strings.Fields(rest)
+			if len(f) > 0 {
+				kb, _ := strconv.ParseFloat(f[0], 64)
+				return round(kb / 1024)
+			}
+		}
+	}
+	return 0
+}
