@@ -58,7 +58,7 @@ func parseRunbook(file string, src []byte, catalog map[string]sever.ActionSpec) 
 	if root == nil {
 		return nil, 0, d.result()
 	}
-	top, _ := d.mapping(root, "", "name", "version", "description", "match", "defaults", "steps")
+	top, _ := d.mapping(root, "", "name", "version", "description", "match", "frameworks", "defaults", "steps")
 	if hasKey(root, "rules") {
 		d.errorf(root, "", "this looks like a policy file (it has rules:); lint it as a policy")
 	}
@@ -81,6 +81,9 @@ func parseRunbook(file string, src []byte, catalog map[string]sever.ActionSpec) 
 	}
 	if n := top.get("match"); n != nil {
 		rb.Match = d.match(n)
+	}
+	if n := top.get("frameworks"); n != nil {
+		rb.Frameworks = d.frameworks(n, "frameworks")
 	}
 	timeout, attempts := sever.Duration(defaultTimeout), defaultMaxAttempts
 	if n := top.get("defaults"); n != nil {
@@ -150,7 +153,7 @@ func (d *decoder) match(n *yaml.Node) sever.RunbookMatch {
 }
 
 var stepFields = []string{"id", "name", "action", "args", "needs", "when", "timeout", "max_attempts",
-	"enforcement", "approval", "verify", "containment", "on_failure", "compensate"}
+	"enforcement", "approval", "verify", "containment", "on_failure", "compensate", "frameworks"}
 
 func (d *decoder) step(n *yaml.Node, path string, timeout sever.Duration, attempts int,
 	catalog map[string]sever.ActionSpec) (sever.RunbookStep, stepNodes) {
@@ -250,6 +253,9 @@ func (d *decoder) step(n *yaml.Node, path string, timeout sever.Duration, attemp
 	}
 	if n := m.values["compensate"]; n != nil { // null still means "present, and empty"
 		st.Compensate = d.compensate(n, m.field("compensate"), spec, catalog)
+	}
+	if n := m.get("frameworks"); n != nil {
+		st.Frameworks = d.frameworks(n, m.field("frameworks"))
 	}
 	return st, nodes
 }
@@ -469,13 +475,18 @@ func reach(i int, edges [][]int) map[int]bool {
 	return seen
 }
 
+func isGroup(a string) bool {
+	return strings.HasPrefix(a, "group:") || strings.HasPrefix(a, "slack-group:")
+}
+
 // quorumDeadline reads quorum (1 to 100, and no more than the approvers listed) and
 // deadline, as runbook approval blocks and policy rules share them.
 func (d *decoder) quorumDeadline(m mapping, approvers []string, quorum *int, deadline *sever.Duration) {
 	if n := m.get("quorum"); n != nil {
 		if q, ok := d.intRange(n, m.field("quorum"), 1, 100); ok {
 			*quorum = q
-			if len(approvers) > 0 && q > len(approvers) {
+			// A group stands for any number of people, so only a plain list can be too short.
+			if len(approvers) > 0 && q > len(approvers) && !slices.ContainsFunc(approvers, isGroup) {
 				d.errorf(n, m.field("quorum"), "quorum %d is more than the %d approver(s) listed", q, len(approvers))
 			}
 		}

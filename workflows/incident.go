@@ -521,6 +521,9 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 				ok = false
 				why = cmpOr(why, fmt.Sprintf("step %s %s: %s", st.ID, st.Status, st.Error))
 			}
+		case spec.Containment && st.Status == sever.StepSucceeded && st.Enforcement == sever.VendorEnforced:
+			// What a vendor did is evidence, never the enterprise's control of record.
+			why = cmpOr(why, fmt.Sprintf("step %s was enforced by the vendor, not the enterprise", st.ID))
 		case spec.Containment && st.Status == sever.StepSucceeded:
 			ran++
 			if !st.Verified {
@@ -533,7 +536,7 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 		}
 	}
 	if ran == 0 && ok {
-		ok, why = false, "no containment step ran"
+		ok, why = false, cmpOr(why, "no containment step ran")
 	}
 	if r.closeReq != nil {
 		r.closeIncident(ctx)

@@ -486,3 +486,19 @@ func TestSignalDuringTheLastLedgerWriteIsRecorded(t *testing.T) {
 		t.Fatalf("signals = %d; the one that arrived during the last ledger write was lost", len(inc.Signals))
 	}
 }
+
+// A containment step the vendor enforced does not contain the incident by itself:
+// the enterprise must have acted and read it back.
+func TestVendorEnforcementAloneIsNotContainment(t *testing.T) {
+	env := newEnv(t)
+	rc := &recorder{res: map[string]sever.ActionResult{
+		"test.observe": {Enforcement: sever.VendorEnforced, Verified: true, Actor: "vendor"},
+	}}
+	rc.register(env, "test.observe")
+	obs := step("observe", "test.observe")
+	obs.Containment = true
+	inc := runIncident(t, env, input(obs), signal("s1", "e1"))
+	if inc.Status == sever.IncidentContained || !strings.Contains(inc.Reason, "enforced by the vendor") {
+		t.Fatalf("incident %s (%s); want not contained, naming the vendor", inc.Status, inc.Reason)
+	}
+}
