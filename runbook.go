@@ -10,11 +10,13 @@ import (
 // content and hash travel in the workflow input, so editing the file later never
 // changes an incident in flight.
 type Runbook struct {
-	Name        string        `json:"name"`
-	Version     string        `json:"version"`
-	Description string        `json:"description,omitempty"`
-	Match       RunbookMatch  `json:"match"`
-	Steps       []RunbookStep `json:"steps"`
+	Name        string       `json:"name"`
+	Version     string       `json:"version"`
+	Description string       `json:"description,omitempty"`
+	Match       RunbookMatch `json:"match"`
+	// Frameworks tags the incidents this runbook handles, for reports.
+	Frameworks Frameworks    `json:"frameworks,omitzero"`
+	Steps      []RunbookStep `json:"steps"`
 	// SHA256 is the hash of Source, the exact bytes the runbook was parsed from.
 	SHA256 string `json:"sha256"`
 	Source string `json:"source"`
@@ -61,6 +63,8 @@ type RunbookStep struct {
 	Containment bool            `json:"containment"`
 	OnFailure   StepFailureMode `json:"on_failure,omitempty"`
 	Compensate  *CompensateSpec `json:"compensate,omitempty"`
+	// Frameworks tags this control point, for reports.
+	Frameworks Frameworks `json:"frameworks,omitzero"`
 	// Line is where the step starts in the runbook file, for messages.
 	Line int `json:"line,omitempty"`
 }

@@ -170,8 +170,16 @@ func TestLoadFailures(t *testing.T) {
 	t.Run("built-ins checked against the given catalog", func(t *testing.T) {
 		small := map[string]sever.ActionSpec{sever.ActionNoop: sever.Catalog[sever.ActionNoop]}
 		_, err := Load("", small)
+		src, _ := builtinFS.ReadFile("builtin/generic-token-exposed.yaml")
+		line := 0
+		for i, l := range strings.Split(string(src), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(l), "action: ") {
+				line = i + 1
+				break
+			}
+		}
 		assertHas(t, lintErrors(t, err), "builtin:generic-token-exposed.yaml",
-			wantErr{18, "steps[0].action", "unknown action"})
+			wantErr{line, "steps[0].action", "unknown action"})
 	})
 }
 

@@ -61,9 +61,25 @@ func (c *apiClient) do(ctx context.Context, method, path string, body io.Reader,
 }
 
 func (c *apiClient) doWith(ctx context.Context, method, path string, body io.Reader, out any, header map[string]string) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	b, err := c.send(ctx, method, path, body, header)
 	if err != nil {
 		return err
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("%s %s: decode: %w", method, path, err)
+	}
+	return nil
+}
+
+// send makes one request and returns the body of a successful answer; an error answer
+// becomes a *sever.Error carrying the API's message.
+func (c *apiClient) send(ctx context.Context, method, path string, body io.Reader, header map[string]string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -78,12 +94,12 @@ func (c *apiClient) doWith(ctx context.Context, method, path string, body io.Rea
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return fmt.Errorf("%s %s: read: %w", method, path, err)
+		return nil, fmt.Errorf("%s %s: read: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
 		var e struct {
@@ -94,15 +110,9 @@ func (c *apiClient) doWith(ctx context.Context, method, path string, body io.Rea
 			if e.Error.Field != "" && !strings.Contains(msg, e.Error.Field) {
 				msg = e.Error.Field + ": " + msg
 			}
-			return &sever.Error{Code: e.Error.Code, Field: e.Error.Field, Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
+			return nil, &sever.Error{Code: e.Error.Code, Field: e.Error.Field, Message: fmt.Sprintf("%s (HTTP %d)", msg, resp.StatusCode)}
 		}
-		return fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return nil, fmt.Errorf("%s %s: HTTP %d: %s", method, path, resp.StatusCode, strings.TrimSpace(string(b)))
 	}
-	if out == nil {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("%s %s: decode: %w", method, path, err)
-	}
-	return nil
+	return b, nil
 }

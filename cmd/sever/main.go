@@ -60,5 +60,6 @@ func newRoot() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.runbooksDir, "runbooks", "", "directory of runbooks that override or extend the built-ins (default: runbooks.dir)")
 	root.AddCommand(newDevCmd(g), newWorkerCmd(g), newServeCmd(g), newSignalCmd(g), newIncidentsCmd(g),
 		newRunbookCmd(g), newConfigCmd(g), newApproveCmd(g), newLedgerCmd(g))
+	root.AddCommand(newReportCmd(g))
 	return root
 }
