@@ -181,6 +181,11 @@ func (e *engineRunner) incident(ctx context.Context, id string) (*sever.Incident
 }
 
 func (e *engineRunner) do(ctx context.Context, method, path string, body []byte, want int, out any) error {
+	return e.doPrefer(ctx, method, path, "", body, want, out)
+}
+
+// doPrefer sends a request with an HTTP Prefer header ("" for none).
+func (e *engineRunner) doPrefer(ctx context.Context, method, path, prefer string, body []byte, want int, out any) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -190,6 +195,9 @@ func (e *engineRunner) do(ctx context.Context, method, path string, body []byte,
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+e.token)
+	if prefer != "" {
+		req.Header.Set("Prefer", prefer)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

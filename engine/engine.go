@@ -57,6 +57,11 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 	}
 	rb, err := e.Runbooks.Select(s.Credential.Type, s.Kind)
 	if err != nil {
+		// No runbook would start an incident for this kind of signal, but one already
+		// open for the credential still records it (a vendor's follow-up, say).
+		if serr := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); serr == nil {
+			return e.status(ctx, id, s), nil
+		}
 		return httpapi.SubmitResult{}, err
 	}
 	in := workflows.IncidentInput{
@@ -76,11 +81,21 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, opts, workflows.IncidentWorkflow, in); err != nil {
 		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
+	return e.status(ctx, id, s), nil
+}
+
+// status answers a submission: recorded or duplicate once the incident says which,
+// queued when the caller asked not to wait (Prefer: respond-async) or the answer is
+// slow; the signal is durable in every case.
+func (e *Engine) status(ctx context.Context, id string, s sever.Signal) httpapi.SubmitResult {
 	res := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: "queued"}
+	if httpapi.RespondAsync(ctx) {
+		return res
+	}
 	st, err := e.signalStatus(ctx, id, s)
 	if err != nil {
 		e.logger().Debug("signal status unknown; answering queued", "incident", id, "signal", s.ID, "err", err)
-		return res, nil
+		return res
 	}
 	if st.Known {
 		res.Duplicate, res.Status = st.Duplicate, "recorded"
@@ -88,7 +103,7 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 			res.Status = "duplicate"
 		}
 	}
-	return res, nil
+	return res
 }
 
 func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (workflows.SignalStatus, error) {

@@ -138,6 +138,20 @@ type authFailure struct {
 	message, rfcError string
 }
 
+// matchToken finds the token whose value is value, or nil. It checks every token
+// without stopping early, so timing does not tell which configured token (if any)
+// matched.
+func matchToken(tokens []tokenEntry, value string) *tokenEntry {
+	presented := sha256.Sum256([]byte(value))
+	var match *tokenEntry
+	for i := range tokens {
+		if subtle.ConstantTimeCompare(presented[:], tokens[i].digest[:]) == 1 {
+			match = &tokens[i]
+		}
+	}
+	return match
+}
+
 func (s *Server) authenticate(header string) (*tokenEntry, *authFailure) {
 	if header == "" {
 		return nil, &authFailure{message: "missing bearer token (Authorization: Bearer <token>)"}
@@ -147,15 +161,7 @@ func (s *Server) authenticate(header string) (*tokenEntry, *authFailure) {
 	if !ok || !strings.EqualFold(scheme, "Bearer") || value == "" {
 		return nil, &authFailure{message: `the Authorization header must be "Bearer <token>"`, rfcError: "invalid_request"}
 	}
-	presented := sha256.Sum256([]byte(value))
-	var match *tokenEntry
-	// Check every token without stopping early, so timing does not tell which
-	// configured token (if any) matched.
-	for i := range s.tokens {
-		if subtle.ConstantTimeCompare(presented[:], s.tokens[i].digest[:]) == 1 {
-			match = &s.tokens[i]
-		}
-	}
+	match := matchToken(s.tokens, value)
 	if match == nil {
 		return nil, &authFailure{message: "invalid bearer token", rfcError: "invalid_token"}
 	}

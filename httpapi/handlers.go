@@ -36,6 +36,7 @@ func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "httpapi.submitSignal", err)
 		return
 	}
+	s.signalAccepted(sig)
 	s.log.InfoContext(r.Context(), "signal accepted", "signal_id", sig.ID, "incident_id", res.IncidentID,
 		"source", sig.Source, "kind", sig.Kind, "status", res.Status, "principal", Principal(r.Context()))
 	writeJSON(w, http.StatusAccepted, res)

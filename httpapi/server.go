@@ -5,6 +5,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -114,6 +115,16 @@ type Options struct {
 	MaxBodyBytes int64            // 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger     // nil discards
 	Now          func() time.Time // nil means time.Now; stamps Signal.ReceivedAt
+	// Metrics records intake counts and, when set, is served at GET /metrics.
+	Metrics Metrics
+	// GitHubWebhookSecret is the secret of the GitHub webhook that posts to
+	// POST /v1/signals/github. With it, GitHub's X-Hub-Signature-256 authenticates a
+	// delivery without a bearer token; without it, that endpoint needs a bearer token.
+	GitHubWebhookSecret []byte
+	// Runbook finds a runbook by name, so GET /v1/incidents/{id}/report can map the
+	// incident's pinned runbook to frameworks and list controls it never reached. Nil
+	// leaves those parts out of reports.
+	Runbook func(name string) (*sever.Runbook, bool)
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -123,8 +134,11 @@ type Server struct {
 	maxBody int64
 	log     *slog.Logger
 	now     func() time.Time
-	mux     *http.ServeMux
-	handler http.Handler
+	metrics Metrics
+	// githubSecret authenticates GitHub webhook deliveries; empty means bearer only.
+	githubSecret []byte
+	mux          *http.ServeMux
+	handler      http.Handler
 }
 
 // New checks o and builds a Server.
@@ -145,8 +159,13 @@ func New(o Options) (*Server, error) {
 		maxBody: o.MaxBodyBytes,
 		log:     o.Logger,
 		now:     o.Now,
+		metrics: o.Metrics,
 		mux:     http.NewServeMux(),
 	}
+	if err := checkGitHubSecret(o.GitHubWebhookSecret); err != nil {
+		return nil, fmt.Errorf("httpapi.New: %w", err)
+	}
+	s.githubSecret = bytes.Clone(o.GitHubWebhookSecret)
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}
@@ -157,6 +176,8 @@ func New(o Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.routes()
+	s.adapterRoutes()
+	s.reportRoute(o.Runbook)
 	s.handler = s.logRequests(s.recoverPanics(http.HandlerFunc(s.route)))
 	return s, nil
 }
@@ -166,6 +187,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 func (s *Server) routes() {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.metricsRoute()
 	s.mux.Handle("POST /v1/signals", s.auth(ScopeSignalsWrite, s.submitSignal))
 	s.mux.Handle("GET /v1/incidents", s.auth(ScopeIncidentsRead, s.listIncidents))
 	s.mux.Handle("GET /v1/incidents/{id}", s.auth(ScopeIncidentsRead, s.getIncident))
@@ -176,6 +198,7 @@ func (s *Server) routes() {
 // route dispatches through the mux but answers "no route" and "wrong method" in the
 // API's JSON error shape; the mux itself would answer those in plain text.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	r = withPreferences(r)
 	if _, pattern := s.mux.Handler(r); pattern != "" {
 		// Serve through the mux, not the returned handler, so path values get populated.
 		s.mux.ServeHTTP(w, r)

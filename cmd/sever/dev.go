@@ -64,6 +64,8 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 			if d.DevToken != "" {
 				stderrf("  API token       in %s/dev-token\n", cfg.DataDir)
 			}
+			stderrf("  Web UI          %s/\n", d.URL)
+			stderrf("  Metrics         %s/metrics\n", d.URL)
 			if noWorker {
 				stderrf("  workers         none in this process: attach `sever worker` to %s\n", d.Temporal.FrontendAddress())
 			}

@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
@@ -17,7 +19,7 @@ import (
 // dial connects to an external Temporal cluster: temporal.address from the config if
 // set, otherwise the SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 // TEMPORAL_API_KEY, TLS settings, the CLI profile file).
-func dial(cfg *config.Config) (client.Client, error) {
+func dial(cfg *config.Config, metrics client.MetricsHandler) (client.Client, error) {
 	opts, err := envconfig.LoadDefaultClientOptions()
 	if err != nil {
 		return nil, fmt.Errorf("temporal client config: %w", err)
@@ -29,6 +31,7 @@ func dial(cfg *config.Config) (client.Client, error) {
 		opts.Namespace = cfg.Temporal.Namespace
 	}
 	opts.Logger = sdklog.NewStructuredLogger(newLogger(cfg, os.Stderr))
+	opts.MetricsHandler = metrics
 	c, err := client.Dial(opts)
 	if err != nil {
 		return nil, fmt.Errorf("dial temporal %s: %w", opts.HostPort, err)
@@ -46,7 +49,7 @@ func (g *globals) connect() (*app.Parts, client.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := dial(cfg)
+	c, err := dial(cfg, parts.Metrics.TemporalHandler())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -54,7 +57,8 @@ func (g *globals) connect() (*app.Parts, client.Client, error) {
 }
 
 func newWorkerCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var metricsAddr string
+	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
 		Args:  cobra.NoArgs,
@@ -65,9 +69,23 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			}
 			defer c.Close()
 			defer parts.Close()
+			if metricsAddr != "" {
+				// A worker has no API listener; Prometheus scrapes it here.
+				ln, err := net.Listen("tcp", metricsAddr)
+				if err != nil {
+					return fmt.Errorf("metrics listen %s: %w", metricsAddr, err)
+				}
+				mux := http.NewServeMux()
+				mux.Handle("GET /metrics", parts.Metrics.Handler())
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go func() { _ = srv.Serve(ln) }()
+				defer srv.Close()
+			}
 			return parts.RunWorker(cmd.Context(), c)
 		},
 	}
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address (host:port)")
+	return cmd
 }
 
 func newServeCmd(g *globals) *cobra.Command {

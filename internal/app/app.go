@@ -38,7 +38,9 @@ import (
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/runbooks"
 	"github.com/sever-ir/sever/slackapp"
+	"github.com/sever-ir/sever/telemetry"
 	"github.com/sever-ir/sever/tokenstore"
+	"github.com/sever-ir/sever/webui"
 	"github.com/sever-ir/sever/worker"
 )
 
@@ -56,6 +58,9 @@ type Parts struct {
 	// WorkerInterceptors wrap every activity and workflow the worker runs (metrics;
 	// fault injection in tests).
 	WorkerInterceptors []interceptor.WorkerInterceptor
+	// Metrics is the process's Prometheus registry: API intake, worker outcomes and
+	// the Temporal SDK's own metrics.
+	Metrics *telemetry.Metrics
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -68,8 +73,15 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load policy: %w", err)
 	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := telemetry.New(telemetry.Options{Logger: logger})
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	return &Parts{
-		Config: cfg, Library: lib, Policy: pol, Logger: logger,
+		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m,
 		Tokens:   tokenstore.Open(cfg.TokenStorePath()),
 		Evidence: evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
 	}, nil
@@ -98,7 +110,8 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 			return nil, fmt.Errorf("open drill ledger: %w", err)
 		}
 	}
-	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: p.WorkerInterceptors})
+	icpt := append([]interceptor.WorkerInterceptor{p.Metrics.WorkerInterceptor()}, p.WorkerInterceptors...)
+	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: icpt})
 	worker.Register(w, worker.Actions{
 		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
@@ -220,28 +233,67 @@ func appendToken(out []httpapi.Token, t httpapi.Token, scopes []string) []httpap
 	return append(out, t)
 }
 
-// NewHTTP builds the HTTP server: the API, and Slack's interactivity endpoint when
-// a signing secret is known (signingSecret; "" leaves the endpoint out).
-func (p *Parts) NewHTTP(svc httpapi.Service, tokens []httpapi.Token, signingSecret string) (*http.Server, error) {
+// HTTPOptions are what the HTTP server needs besides the parts.
+type HTTPOptions struct {
+	Tokens []httpapi.Token
+	// SlackSigningSecret turns on Slack's interactivity endpoint ("" leaves it out).
+	SlackSigningSecret string
+	// GitHubWebhookSecret authenticates GitHub's secret-scanning webhook deliveries.
+	GitHubWebhookSecret string
+	// PublicUI serves the web UI without sign-in: only sever dev on loopback.
+	PublicUI bool
+	// TemporalUIURL links incident pages to their workflow ("" for no link).
+	TemporalUIURL string
+}
+
+// NewHTTP builds the HTTP server: the API and its adapters, /metrics, the web UI at
+// /, and Slack's interactivity endpoint when a signing secret is known.
+func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error) {
 	var runbook func(string) (*sever.Runbook, bool) // reports map the pinned runbook when the library has it
 	if p.Library != nil {
 		runbook = p.Library.Get
 	}
-	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: tokens,
-		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook})
+	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: o.Tokens,
+		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook,
+		Metrics: p.Metrics, GitHubWebhookSecret: []byte(o.GitHubWebhookSecret)})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
+	ui, err := webui.New(webui.Options{Service: svc, Public: o.PublicUI, Tokens: o.Tokens, Runbooks: p.Library,
+		TemporalUIURL: o.TemporalUIURL, Namespace: p.Config.Temporal.Namespace, Logger: p.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("web ui: %w", err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("/", api.Handler())
-	if signingSecret != "" {
+	for _, path := range []string{"/v1/", "/healthz", "/metrics"} {
+		mux.Handle(path, api.Handler())
+	}
+	mux.Handle("/", ui)
+	if o.SlackSigningSecret != "" {
 		// Slack authenticates with its signature, not a bearer token, so the endpoint
 		// sits beside the API rather than behind its auth.
-		mux.Handle(slackapp.InteractivityPath, &slackapp.Handler{SigningSecret: signingSecret, Decider: svc,
+		mux.Handle(slackapp.InteractivityPath, &slackapp.Handler{SigningSecret: o.SlackSigningSecret, Decider: svc,
 			Logger: p.Logger, Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
+}
+
+// GitHubSecret resolves the GitHub webhook secret. With orCreate (sever dev) and
+// none configured, it reads or creates one in <data-dir>/github-webhook-secret to
+// paste into the webhook's settings.
+func (p *Parts) GitHubSecret(ctx context.Context, orCreate bool) (string, error) {
+	if ref := p.Config.Intake.GitHubWebhookSecret; !ref.IsZero() {
+		v, err := ref.Resolve(ctx, nil)
+		if err != nil {
+			return "", fmt.Errorf("github webhook secret: %w", err)
+		}
+		return v, nil
+	}
+	if !orCreate {
+		return "", nil
+	}
+	return secretFile(p.Config.DataDir, "github-webhook-secret", "")
 }
 
 // SigningSecret resolves Slack's signing secret. With orCreate (sever dev) and none
@@ -322,6 +374,10 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
+	github, err := parts.GitHubSecret(ctx, true)
+	if err != nil {
+		return nil, err
+	}
 	// Bind the API port before starting anything heavy, so a taken port fails fast.
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
@@ -338,7 +394,8 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		return nil, err
 	}
 	d.Client, err = client.Dial(client.Options{HostPort: d.Temporal.FrontendAddress(),
-		Namespace: cfg.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(quiet(logger))})
+		Namespace: cfg.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(quiet(logger)),
+		MetricsHandler: parts.Metrics.TemporalHandler()})
 	if err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("dial embedded temporal: %w", err)
@@ -355,7 +412,16 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		}
 	}
 	d.Engine = parts.NewEngine(d.Client)
-	if d.HTTP, err = parts.NewHTTP(d.Engine, tokens, signing); err != nil {
+	if err := parts.Metrics.WatchIncidents(d.Engine); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	hopts := HTTPOptions{Tokens: tokens, SlackSigningSecret: signing, GitHubWebhookSecret: github,
+		PublicUI: isLoopback(ln.Addr())}
+	if o.UI {
+		hopts.TemporalUIURL = "http://" + d.Temporal.UIAddress()
+	}
+	if d.HTTP, err = parts.NewHTTP(d.Engine, hopts); err != nil {
 		ln.Close()
 		return nil, err
 	}
@@ -386,6 +452,9 @@ func (d *Dev) Stop() error {
 	}
 	if d.Parts != nil {
 		errs = append(errs, d.Parts.Close())
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, d.Parts.Metrics.Close(ctx))
+		cancel()
 	}
 	if d.Temporal != nil {
 		errs = append(errs, d.Temporal.Stop())
@@ -419,6 +488,13 @@ func secretFile(dataDir, name, prefix string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return t, nil
+}
+
+// isLoopback says whether the API listens on loopback only, where sever dev may
+// serve its web UI without sign-in.
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // quiet drops the SDK's info chatter (worker start/stop) below warn.

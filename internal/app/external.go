@@ -38,10 +38,17 @@ func (p *Parts) Serve(ctx context.Context, c client.Client, ln net.Listener) err
 	if err != nil {
 		return err
 	}
+	github, err := p.GitHubSecret(ctx, false)
+	if err != nil {
+		return err
+	}
 	if signing == "" {
 		p.Logger.Info("slack.signing_secret is not set: the Slack interactivity endpoint is off")
 	}
 	eng := p.NewEngine(c)
+	if err := p.Metrics.WatchIncidents(eng); err != nil {
+		return err
+	}
 	stopSocket, err := p.StartSocketMode(ctx, eng)
 	if err != nil {
 		return err
@@ -49,7 +56,7 @@ func (p *Parts) Serve(ctx context.Context, c client.Client, ln net.Listener) err
 	if stopSocket != nil {
 		defer stopSocket()
 	}
-	srv, err := p.NewHTTP(eng, tokens, signing)
+	srv, err := p.NewHTTP(eng, HTTPOptions{Tokens: tokens, SlackSigningSecret: signing, GitHubWebhookSecret: github})
 	if err != nil {
 		return err
 	}

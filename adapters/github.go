@@ -1,0 +1,252 @@
+package adapters
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/sever-ir/sever"
+)
+
+// GitHub webhook headers.
+const (
+	GitHubEventHeader     = "X-GitHub-Event"
+	GitHubDeliveryHeader  = "X-GitHub-Delivery"
+	GitHubSignatureHeader = "X-Hub-Signature-256"
+)
+
+// GitHub webhook events sever knows.
+const (
+	GitHubEventSecretScanning = "secret_scanning_alert"
+	GitHubEventPing           = "ping"
+)
+
+// GitHubDelivery is what a GitHub webhook delivery carries outside its body.
+type GitHubDelivery struct {
+	Event string // X-GitHub-Event
+	ID    string // X-GitHub-Delivery: the same on a redelivery, so it is the source event ID
+	// Form is true when the webhook is configured with content type
+	// application/x-www-form-urlencoded: the JSON is then the "payload" form value.
+	Form bool
+}
+
+// VerifyGitHubSignature checks header, the X-Hub-Signature-256 value, against the
+// HMAC-SHA256 of the raw body under the webhook secret. GitHub signs no timestamp,
+// so a captured delivery can be replayed: the delivery ID, as the source event ID,
+// makes a replay a duplicate in its incident rather than a new signal.
+func VerifyGitHubSignature(secret, body []byte, header string) error {
+	if len(secret) == 0 {
+		return sever.Errorf(sever.EUNAUTHORIZED, GitHubSignatureHeader, "no GitHub webhook secret is configured")
+	}
+	if header == "" {
+		return sever.Errorf(sever.EUNAUTHORIZED, GitHubSignatureHeader, "missing %s header", GitHubSignatureHeader)
+	}
+	hexSum, ok := strings.CutPrefix(header, "sha256=")
+	got, err := hex.DecodeString(hexSum)
+	if !ok || err != nil || len(got) != sha256.Size {
+		return sever.Errorf(sever.EUNAUTHORIZED, GitHubSignatureHeader, `%s must be "sha256=" and 64 hex digits`, GitHubSignatureHeader)
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	if !hmac.Equal(got, mac.Sum(nil)) {
+		return sever.Errorf(sever.EUNAUTHORIZED, GitHubSignatureHeader,
+			"%s does not match the body; check that the webhook secret matches sever's", GitHubSignatureHeader)
+	}
+	return nil
+}
+
+// SignGitHub returns the X-Hub-Signature-256 value GitHub would send for body.
+func SignGitHub(secret, body []byte) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+var deliveryID = regexp.MustCompile(`^[A-Za-z0-9-]{1,128}$`)
+
+// githubAlertEvent is the part of a secret_scanning_alert payload sever reads. The
+// alert never carries the secret value, and sever never wants it (see Secret).
+type githubAlertEvent struct {
+	Action string `json:"action"`
+	Alert  *struct {
+		Number                number `json:"number"`
+		CreatedAt             string `json:"created_at"`
+		UpdatedAt             string `json:"updated_at"`
+		HTMLURL               string `json:"html_url"`
+		SecretType            string `json:"secret_type"`
+		SecretTypeDisplayName string `json:"secret_type_display_name"`
+		Validity              string `json:"validity"`
+		PubliclyLeaked        bool   `json:"publicly_leaked"`
+		// Secret appears in REST API alerts, not in webhooks; a payload that has
+		// one was forwarded from the API and is refused.
+		Secret *string `json:"secret"`
+	} `json:"alert"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+		Private  *bool  `json:"private"`
+	} `json:"repository"`
+}
+
+// githubSecretTypes maps GitHub secret types to the credential they are. Types not
+// listed are generic tokens of an unknown issuer.
+var githubSecretTypes = map[string]struct {
+	provider string
+	typ      sever.CredentialType
+}{
+	"aws_access_key_id":                    {"aws", sever.CredAWSAccessKey},
+	"aws_secret_access_key":                {"aws", sever.CredAWSAccessKey},
+	"aws_temporary_access_key_id":          {"aws", sever.CredAWSAccessKey},
+	"aws_session_token":                    {"aws", sever.CredAWSAccessKey},
+	"anthropic_api_key":                    {"anthropic", sever.CredAnthropicAPIKey},
+	"anthropic_admin_api_key":              {"anthropic", sever.CredAnthropicAPIKey},
+	"openai_api_key":                       {"openai", sever.CredOpenAIAPIKey},
+	"github_personal_access_token":         {"github", sever.CredGitHubToken},
+	"github_oauth_access_token":            {"github", sever.CredGitHubToken},
+	"github_app_installation_access_token": {"github", sever.CredGitHubToken},
+	"github_refresh_token":                 {"github", sever.CredGitHubToken},
+	"github_test_token":                    {"github", sever.CredGitHubToken},
+}
+
+// GitHubCredentialType returns the provider and credential type of a GitHub secret
+// type, and whether it is one sever knows.
+func GitHubCredentialType(secretType string) (provider string, t sever.CredentialType, known bool) {
+	if m, ok := githubSecretTypes[secretType]; ok {
+		return m.provider, m.typ, true
+	}
+	return "unknown", sever.CredGenericToken, false
+}
+
+// ParseGitHub reads a GitHub webhook delivery. secret_scanning_alert with action
+// created, reopened or publicly_leaked, or validated when the secret checked
+// active, yields one vendor credential_exposed signal. Other actions, other
+// events and ping are ignored. The caller verifies the signature first.
+//
+// The alert carries the secret's type but neither the secret nor the key's ID, so
+// the credential ID is the alert's place: "<owner>/<repo>/secret-scanning/<number>".
+// An incident opened from a GitHub alert is therefore not the incident an AWS or
+// provider signal about the same key lands in. Severity follows validity (active,
+// unknown, inactive) and whether the secret is public (publicly_leaked, or found
+// in a public repository).
+func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
+	switch d.Event {
+	case "":
+		return Result{}, invalid(GitHubEventHeader, "missing %s header", GitHubEventHeader)
+	case GitHubEventPing:
+		return ignored(GitHubEventPing, "ping: the webhook reaches sever; nothing to do"), nil
+	case GitHubEventSecretScanning:
+	default:
+		event := clip(d.Event, 64)
+		return ignored(event, "GitHub event %s is not %s (the only event sever reads); no incident; subscribe the webhook to secret scanning alerts only",
+			event, GitHubEventSecretScanning), nil
+	}
+	if !deliveryID.MatchString(d.ID) {
+		return Result{}, invalid(GitHubDeliveryHeader, "%s is required: the delivery's GUID (letters, digits and '-', up to 128)", GitHubDeliveryHeader)
+	}
+	payload := body
+	if d.Form {
+		form, err := url.ParseQuery(string(body))
+		if err != nil || form.Get("payload") == "" {
+			return Result{}, invalid("payload", "a form-encoded webhook body needs a payload field holding the JSON")
+		}
+		payload = []byte(form.Get("payload"))
+	}
+	var p githubAlertEvent
+	if err := decodeJSON(payload, &p); err != nil {
+		return Result{}, err
+	}
+	if err := required("action", p.Action); err != nil {
+		return Result{}, err
+	}
+	event := GitHubEventSecretScanning + "." + clip(p.Action, 64)
+	a := p.Alert
+	switch {
+	case a == nil:
+		return Result{}, invalid("alert", "alert is required")
+	case a.Secret != nil && *a.Secret != "":
+		return Result{}, invalid("alert.secret", "alert.secret carries the secret value; sever never accepts or stores it: "+
+			"send GitHub's webhook payload, which has none")
+	case p.Repository == nil || strings.TrimSpace(p.Repository.FullName) == "":
+		return Result{}, invalid("repository.full_name", "repository.full_name is required")
+	case len(p.Repository.FullName) > 140 || strings.Count(p.Repository.FullName, "/") != 1:
+		return Result{}, invalid("repository.full_name", `repository.full_name must be "<owner>/<repo>"`)
+	}
+	alertNo, err := strconv.ParseUint(string(a.Number), 10, 32)
+	if err != nil || alertNo == 0 {
+		return Result{}, invalid("alert.number", "alert.number is required (a positive whole number)")
+	}
+	if err := required("alert.secret_type", a.SecretType); err != nil {
+		return Result{}, err
+	}
+	if len(a.SecretType) > 128 {
+		return Result{}, invalid("alert.secret_type", "alert.secret_type is longer than 128 characters")
+	}
+	switch a.Validity {
+	case "", "active", "inactive", "unknown":
+	default:
+		return Result{}, invalid("alert.validity", "alert.validity must be active, inactive or unknown, not %q", clip(a.Validity, 32))
+	}
+	switch p.Action {
+	case "created", "reopened", "publicly_leaked":
+	case "validated":
+		if a.Validity != "active" {
+			return ignored(event, "GitHub validated alert %d in %s as %s; a secret that does not check active opens no incident",
+				alertNo, p.Repository.FullName, or(a.Validity, "unknown")), nil
+		}
+	default:
+		return ignored(event, "GitHub secret scanning action %s opens no incident (created, reopened, publicly_leaked and validated-active do)",
+			clip(p.Action, 64)), nil
+	}
+
+	if err := required("alert.created_at", a.CreatedAt); err != nil {
+		return Result{}, err
+	}
+	observed, err := parseTime("alert.created_at", a.CreatedAt)
+	if err != nil {
+		return Result{}, err
+	}
+	if p.Action != "created" && a.UpdatedAt != "" {
+		// Later actions are about the alert's latest change, not its creation.
+		if observed, err = parseTime("alert.updated_at", a.UpdatedAt); err != nil {
+			return Result{}, err
+		}
+	}
+
+	provider, typ, _ := GitHubCredentialType(a.SecretType)
+	public := a.PubliclyLeaked || (p.Repository.Private != nil && !*p.Repository.Private)
+	alertID := fmt.Sprintf("%s/secret-scanning/%d", p.Repository.FullName, alertNo)
+	facts := []string{"validity " + or(a.Validity, "unknown")}
+	if public {
+		facts = append(facts, "public")
+	}
+	name := a.SecretType
+	if a.SecretTypeDisplayName != "" {
+		name = clip(a.SecretTypeDisplayName, 128) + " (" + a.SecretType + ")"
+	}
+	res := Result{Event: event, Signals: []sever.Signal{{
+		Source: SourceGitHub, SourceEventID: d.ID, Origin: sever.OriginVendor, Kind: sever.KindCredentialExposed,
+		ObservedAt: observed, Severity: githubSeverity(a.Validity, public),
+		Credential: sever.Credential{Provider: provider, Type: typ, ID: alertID},
+		Summary: fmt.Sprintf("GitHub secret scanning alert %d in %s (%s): %s, %s. The alert names no key ID; "+
+			"the credential ID is the alert's place", alertNo, p.Repository.FullName, p.Action, name, strings.Join(facts, ", ")),
+		Labels: labels("secret_type:" + a.SecretType),
+		Extra:  meta(a.HTMLURL),
+	}}}
+	return finish(res, body)
+}
+
+func githubSeverity(validity string, public bool) string {
+	switch {
+	case validity == "active" && public:
+		return "critical"
+	case validity == "active", validity != "inactive" && public:
+		return "high"
+	case validity == "inactive":
+		return "low"
+	}
+	return "medium"
+}

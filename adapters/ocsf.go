@@ -1,0 +1,316 @@
+package adapters
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sever-ir/sever"
+)
+
+// OCSFDetectionFinding is the OCSF class_uid of a Detection Finding.
+const OCSFDetectionFinding = 2004
+
+// ocsfFinding is the part of an OCSF Detection Finding sever reads. OCSF numbers are
+// kept as text and parsed by hand, so a fractional or out-of-range value is an
+// error naming the field, not a silent truncation.
+type ocsfFinding struct {
+	ClassUID   number `json:"class_uid"`
+	ActivityID number `json:"activity_id"`
+	SeverityID number `json:"severity_id"`
+	StatusID   number `json:"status_id"`
+	Time       number `json:"time"`
+	TimeDT     string `json:"time_dt"`
+	Metadata   struct {
+		Product struct {
+			Name       string `json:"name"`
+			VendorName string `json:"vendor_name"`
+		} `json:"product"`
+	} `json:"metadata"`
+	FindingInfo *struct {
+		UID    string   `json:"uid"`
+		Title  string   `json:"title"`
+		Types  []string `json:"types"`
+		SrcURL string   `json:"src_url"`
+	} `json:"finding_info"`
+	Resources []ocsfResource `json:"resources"`
+	Cloud     *struct {
+		Account *struct {
+			UID string `json:"uid"`
+		} `json:"account"`
+	} `json:"cloud"`
+	Actor *struct {
+		User *struct {
+			Name          string `json:"name"`
+			CredentialUID string `json:"credential_uid"`
+		} `json:"user"`
+	} `json:"actor"`
+	Unmapped json.RawMessage `json:"unmapped"`
+}
+
+type ocsfResource struct {
+	UID   string `json:"uid"`
+	Type  string `json:"type"`
+	Owner *struct {
+		Name string `json:"name"`
+	} `json:"owner"`
+}
+
+// ocsfSever is the object a producer may put at unmapped.sever to say exactly
+// which credential a finding is about and what it means (see README.md).
+type ocsfSever struct {
+	Credential *struct {
+		Provider  string               `json:"provider"`
+		Type      sever.CredentialType `json:"type"`
+		ID        string               `json:"id"`
+		Principal string               `json:"principal"`
+		Account   string               `json:"account"`
+	} `json:"credential"`
+	Kind   sever.SignalKind `json:"kind"`
+	Origin sever.Origin     `json:"origin"`
+}
+
+// OCSF resource types that name an AWS access key: Security Hub's resource type and
+// the CloudFormation-style name.
+var ocsfAccessKeyTypes = []string{"AwsIamAccessKey", "AWS::IAM::AccessKey"}
+
+// ParseOCSF reads one OCSF Detection Finding (class_uid 2004) from a SIEM or
+// Security Hub. It yields one signal when it can name the credential, by the first
+// of these that is present (README.md has the full convention):
+//
+//  1. unmapped.sever.credential: {provider, type, id, principal, account}, the
+//     explicit form a SIEM rule can emit for any credential type;
+//  2. a resources[] entry of type AwsIamAccessKey or AWS::IAM::AccessKey, whose uid
+//     (optionally prefixed "AWS::IAM::AccessKey:") is the access key ID;
+//  3. actor.user.credential_uid, when it is an AWS access key ID.
+//
+// The kind is unmapped.sever.kind, or anomalous_usage. The origin is
+// unmapped.sever.origin, or vendor when metadata.product.vendor_name is AWS (a
+// Security Hub finding from an AWS detector), or enterprise (the SIEM's own rule).
+// Other classes, closed findings (activity_id 3) and suppressed, resolved, archived
+// or deleted ones (status_id 3–6), and findings that name no credential are
+// ignored. The source event ID is finding_info.uid.
+func ParseOCSF(body []byte) (Result, error) {
+	var f ocsfFinding
+	if err := decodeJSON(body, &f); err != nil {
+		return Result{}, err
+	}
+	class, err := ocsfInt("class_uid", f.ClassUID, true)
+	if err != nil {
+		return Result{}, err
+	}
+	if class != OCSFDetectionFinding {
+		return ignored(fmt.Sprintf("class_uid %d", class),
+			"OCSF class_uid %d is not a Detection Finding (%d); no incident", class, OCSFDetectionFinding), nil
+	}
+	if f.FindingInfo == nil {
+		return Result{}, invalid("finding_info", "finding_info is required")
+	}
+	fi := f.FindingInfo
+	if err := checkID("finding_info.uid", fi.UID); err != nil {
+		return Result{}, err
+	}
+	event := "detection_finding"
+	activity, err := ocsfInt("activity_id", f.ActivityID, false)
+	if err != nil {
+		return Result{}, err
+	}
+	status, err := ocsfInt("status_id", f.StatusID, false)
+	if err != nil {
+		return Result{}, err
+	}
+	switch {
+	case activity == 3:
+		return ignored(event, "OCSF finding %s is closed (activity_id 3); no incident", clip(fi.UID, 64)), nil
+	case status >= 3 && status <= 6:
+		return ignored(event, "OCSF finding %s has status_id %d (suppressed, resolved, archived or deleted); no incident",
+			clip(fi.UID, 64), status), nil
+	}
+	observed, err := ocsfTime(f)
+	if err != nil {
+		return Result{}, err
+	}
+	severity, err := ocsfSeverity(f.SeverityID)
+	if err != nil {
+		return Result{}, err
+	}
+	var sv ocsfSever
+	if err := ocsfUnmapped(f.Unmapped, &sv); err != nil {
+		return Result{}, err
+	}
+	cred, from, err := ocsfCredential(f, sv)
+	if err != nil {
+		return Result{}, err
+	}
+	if from == "" {
+		return ignored(event, "OCSF finding %s names no credential sever knows (unmapped.sever.credential, an access-key resource, "+
+			"or actor.user.credential_uid); no incident", clip(fi.UID, 64)), nil
+	}
+
+	kind := sever.KindAnomalousUsage
+	if sv.Kind != "" {
+		if !slices.Contains(sever.SignalKinds, sv.Kind) {
+			return Result{}, invalid("unmapped.sever.kind", "unknown unmapped.sever.kind %q", clip(string(sv.Kind), 64))
+		}
+		kind = sv.Kind
+	}
+	origin := sever.OriginEnterprise
+	switch vendor := f.Metadata.Product.VendorName; {
+	case sv.Origin != "":
+		if !slices.Contains(sever.Origins, sv.Origin) {
+			return Result{}, invalid("unmapped.sever.origin", "unknown unmapped.sever.origin %q (enterprise or vendor)", clip(string(sv.Origin), 64))
+		}
+		origin = sv.Origin
+	case strings.EqualFold(vendor, "AWS"), strings.EqualFold(vendor, "Amazon Web Services"):
+		origin = sever.OriginVendor
+	}
+	product := strings.TrimSpace(strings.Join([]string{f.Metadata.Product.VendorName, f.Metadata.Product.Name}, " "))
+	res := Result{Event: event, Signals: []sever.Signal{{
+		Source: SourceOCSF, SourceEventID: fi.UID, Origin: origin, Kind: kind,
+		ObservedAt: observed, Severity: severity, Credential: cred,
+		Summary: fmt.Sprintf("OCSF detection finding from %s: %s (credential from %s)",
+			or(clip(product, 128), "an unnamed product"), or(fi.Title, "no title"), from),
+		Labels: labels(fi.Types...),
+		Extra:  meta(fi.SrcURL),
+	}}}
+	return finish(res, body)
+}
+
+// ocsfCredential applies the convention in ParseOCSF's comment. from names the
+// field the credential came from, or is "" when the finding names none.
+func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from string, err error) {
+	if f.Cloud != nil && f.Cloud.Account != nil {
+		c.Account = f.Cloud.Account.UID
+	}
+	if f.Actor != nil && f.Actor.User != nil {
+		c.Principal = f.Actor.User.Name
+	}
+	if sc := sv.Credential; sc != nil {
+		const p = "unmapped.sever.credential"
+		switch {
+		case strings.TrimSpace(sc.Provider) == "":
+			return c, "", invalid(p+".provider", "%s.provider is required", p)
+		case !sc.Type.Valid():
+			return c, "", invalid(p+".type", "%s.type must be one of the credential types (%s), not %q", p, typeNames(), clip(string(sc.Type), 64))
+		}
+		if err := checkID(p+".id", sc.ID); err != nil {
+			return c, "", err
+		}
+		if sc.Type == sever.CredAWSAccessKey {
+			if err := checkAccessKeyID(p+".id", sc.ID); err != nil {
+				return c, "", err
+			}
+		}
+		c.Provider, c.Type, c.ID = sc.Provider, sc.Type, sc.ID
+		c.Principal, c.Account = or(sc.Principal, c.Principal), or(sc.Account, c.Account)
+		return c, p, nil
+	}
+	for i, r := range f.Resources {
+		if !slices.Contains(ocsfAccessKeyTypes, r.Type) {
+			continue
+		}
+		field := fmt.Sprintf("resources[%d].uid", i)
+		id := strings.TrimPrefix(r.UID, "AWS::IAM::AccessKey:")
+		if err := checkAccessKeyID(field, id); err != nil {
+			return c, "", err
+		}
+		c.Provider, c.Type, c.ID = "aws", sever.CredAWSAccessKey, id
+		if r.Owner != nil && r.Owner.Name != "" {
+			c.Principal = r.Owner.Name
+		}
+		return c, field, nil
+	}
+	if f.Actor != nil && f.Actor.User != nil && accessKeyID.MatchString(f.Actor.User.CredentialUID) {
+		c.Provider, c.Type, c.ID = "aws", sever.CredAWSAccessKey, f.Actor.User.CredentialUID
+		return c, "actor.user.credential_uid", nil
+	}
+	return c, "", nil
+}
+
+func typeNames() string {
+	s := make([]string, len(sever.CredentialTypes))
+	for i, t := range sever.CredentialTypes {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// ocsfUnmapped reads unmapped.sever, if there is one. Producers put anything in
+// unmapped, so only the sever key is read, and only when unmapped is an object.
+func ocsfUnmapped(raw json.RawMessage, sv *ocsfSever) error {
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil
+	}
+	var u struct {
+		Sever json.RawMessage `json:"sever"`
+	}
+	if err := unmarshal(raw, "unmapped", &u); err != nil {
+		return err
+	}
+	if len(u.Sever) == 0 || string(u.Sever) == "null" {
+		return nil
+	}
+	if u.Sever[0] != '{' {
+		return invalid("unmapped.sever", "unmapped.sever: want an object")
+	}
+	return unmarshal(u.Sever, "unmapped.sever", sv)
+}
+
+// ocsfInt reads an OCSF integer enum or id.
+func ocsfInt(field string, n number, req bool) (int, error) {
+	if n == "" {
+		if req {
+			return 0, invalid(field, "%s is required", field)
+		}
+		return 0, nil
+	}
+	v, err := strconv.Atoi(string(n))
+	if err != nil || v < 0 {
+		return 0, invalid(field, "%s must be a non-negative whole number", field)
+	}
+	return v, nil
+}
+
+// ocsfTime reads time (milliseconds since the epoch, OCSF's timestamp_t) or, from
+// producers using the date/time profile, time_dt.
+func ocsfTime(f ocsfFinding) (time.Time, error) {
+	if f.Time != "" {
+		ms, err := strconv.ParseInt(string(f.Time), 10, 64)
+		// Bounds keep the value a sensible date: after 2001 and before 2100.
+		if err != nil || ms < 1e12 || ms > 4102444800000 {
+			return time.Time{}, invalid("time", "time must be milliseconds since the Unix epoch (OCSF timestamp_t)")
+		}
+		return time.UnixMilli(ms).UTC(), nil
+	}
+	if f.TimeDT != "" {
+		return parseTime("time_dt", f.TimeDT, time.RFC3339Nano)
+	}
+	return time.Time{}, invalid("time", "time is required (milliseconds since the Unix epoch)")
+}
+
+// ocsfSeverity maps severity_id: 1 Informational, 2 Low, 3 Medium, 4 High,
+// 5 Critical, 6 Fatal; 0 Unknown and 99 Other say nothing.
+func ocsfSeverity(n number) (string, error) {
+	v, err := ocsfInt("severity_id", n, false)
+	if err != nil {
+		return "", err
+	}
+	switch v {
+	case 0, 99:
+		return "", nil
+	case 1:
+		return "info", nil
+	case 2:
+		return "low", nil
+	case 3:
+		return "medium", nil
+	case 4:
+		return "high", nil
+	case 5, 6:
+		return "critical", nil
+	}
+	return "", invalid("severity_id", "severity_id must be 0–6 or 99, not %d", v)
+}

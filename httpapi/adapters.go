@@ -1,0 +1,266 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/adapters"
+)
+
+// Values of AdapterResult.Status.
+const (
+	AdapterAccepted = "accepted" // every signal went to the engine; see Signals
+	AdapterIgnored  = "ignored"  // understood, but opens no incident; see Reason
+	AdapterPong     = "pong"     // a GitHub ping
+)
+
+// AdapterResult is the answer of the adapter endpoints POST /v1/signals/{source}.
+// One delivery can yield several signals (an AWS exposure event is also a vendor
+// action), so Signals holds one SubmitResult per signal, in submission order.
+type AdapterResult struct {
+	Source  string         `json:"source"`
+	Event   string         `json:"event,omitempty"`
+	Status  string         `json:"status"`
+	Reason  string         `json:"reason,omitempty"`
+	Signals []SubmitResult `json:"signals"`
+}
+
+// githubWebhookPrincipal is who a request authenticated only by GitHub's webhook
+// signature is, in logs and as the signals' reporter.
+const githubWebhookPrincipal = "github-webhook"
+
+func (s *Server) adapterRoutes() {
+	for _, a := range []struct {
+		source string
+		parse  func([]byte) (adapters.Result, error)
+	}{
+		{adapters.SourceAWSHealth, adapters.ParseAWSHealth},
+		{adapters.SourceGuardDuty, adapters.ParseGuardDuty},
+		{adapters.SourceOCSF, adapters.ParseOCSF},
+		{adapters.SourceProvider, adapters.ParseProvider},
+	} {
+		s.mux.Handle("POST /v1/signals/"+a.source, s.auth(ScopeSignalsWrite, s.adapter(a.source, a.parse)))
+	}
+	s.mux.HandleFunc("POST /v1/signals/"+adapters.SourceGitHub, s.github)
+}
+
+func (s *Server) adapter(source string, parse func([]byte) (adapters.Result, error)) http.HandlerFunc {
+	op := "httpapi.adapter." + source
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := s.readJSON(w, r)
+		if err != nil {
+			s.fail(w, r, op, err)
+			return
+		}
+		res, err := parse(body)
+		if err != nil {
+			s.fail(w, r, op, err)
+			return
+		}
+		s.submitAdapted(w, r, op, source, res, Approver(r.Context()))
+	}
+}
+
+// github authenticates a GitHub webhook delivery by bearer token, by the webhook
+// signature, or both. GitHub cannot send a bearer token, so the signature is how
+// GitHub itself gets in; a bearer token lets a relay or an operator post too. A
+// signature that is present is always checked when a secret is configured: a
+// wrong one means the body is not what GitHub signed, whatever else came with it.
+func (s *Server) github(w http.ResponseWriter, r *http.Request) {
+	const op = "httpapi.adapter.github"
+	var tok *tokenEntry
+	if h := r.Header.Get("Authorization"); h != "" {
+		t, fail := s.authenticate(h)
+		if fail != nil {
+			s.challenge(w, fail)
+			return
+		}
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.principal = t.name
+		}
+		if !t.allows(ScopeSignalsWrite) {
+			s.forbidden(w, t, ScopeSignalsWrite)
+			return
+		}
+		tok = t
+	}
+	sigHeader := r.Header.Get(adapters.GitHubSignatureHeader)
+	checkSig := len(s.githubSecret) > 0 && (sigHeader != "" || tok == nil)
+	if tok == nil && !checkSig {
+		s.challenge(w, &authFailure{message: "missing bearer token (Authorization: Bearer <token>); " +
+			"GitHub's webhook signature is accepted only when sever has a GitHub webhook secret"})
+		return
+	}
+	// Read before checking the media type: the signature covers the raw body, and an
+	// unauthenticated caller learns nothing about what sever accepts.
+	body, err := s.readBody(w, r)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	if checkSig {
+		if err := adapters.VerifyGitHubSignature(s.githubSecret, body, sigHeader); err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sever"`)
+			s.fail(w, r, op, err)
+			return
+		}
+	}
+	if tok == nil {
+		tok = &tokenEntry{name: githubWebhookPrincipal, approver: githubWebhookPrincipal, scopes: []string{ScopeSignalsWrite}}
+		if info := requestInfoFrom(r.Context()); info != nil {
+			info.principal = tok.name
+		}
+	}
+	ctx := context.WithValue(r.Context(), principalKey{}, tok)
+	r = r.WithContext(ctx)
+
+	form, err := githubMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	d := adapters.GitHubDelivery{
+		Event: r.Header.Get(adapters.GitHubEventHeader),
+		ID:    r.Header.Get(adapters.GitHubDeliveryHeader),
+		Form:  form,
+	}
+	res, err := adapters.ParseGitHub(d, body)
+	if err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
+	if d.Event == adapters.GitHubEventPing {
+		writeJSON(w, http.StatusOK, AdapterResult{Source: adapters.SourceGitHub, Event: res.Event,
+			Status: AdapterPong, Reason: res.Ignored, Signals: []SubmitResult{}})
+		return
+	}
+	s.submitAdapted(w, r, op, adapters.SourceGitHub, res, tok.approver)
+}
+
+// checkGitHubSecret refuses a webhook secret short enough to guess; GitHub accepts
+// any secret, so the check has to be here.
+func checkGitHubSecret(secret []byte) error {
+	if len(secret) > 0 && len(secret) < MinTokenLength {
+		return fmt.Errorf("the GitHub webhook secret (Options.GitHubWebhookSecret) is shorter than %d bytes", MinTokenLength)
+	}
+	return nil
+}
+
+// githubMediaType accepts the two content types a GitHub webhook can be set to.
+func githubMediaType(ct string) (form bool, err error) {
+	mt, params, perr := mime.ParseMediaType(ct)
+	if cs, ok := params["charset"]; perr == nil && (!ok || strings.EqualFold(cs, "utf-8")) {
+		switch mt {
+		case "application/json":
+			return false, nil
+		case "application/x-www-form-urlencoded":
+			return true, nil
+		}
+	}
+	return false, sever.Errorf(EUNSUPPORTEDMEDIA, "", "Content-Type must be application/json or application/x-www-form-urlencoded (the webhook's content type)")
+}
+
+// submitAdapted hands an adapter's signals to the engine one by one, in order, and
+// answers with every receipt. If a later one fails, the earlier ones stand: the
+// sender's retry carries the same source event IDs, so the engine records those
+// again as duplicates and the rest for the first time.
+func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, source string, res adapters.Result, reporter string) {
+	ctx := r.Context()
+	out := AdapterResult{Source: source, Event: res.Event, Signals: []SubmitResult{}}
+	if len(res.Signals) == 0 {
+		out.Status, out.Reason = AdapterIgnored, res.Ignored
+		s.log.InfoContext(ctx, "adapter payload ignored", "source", source, "event", res.Event,
+			"reason", res.Ignored, "principal", Principal(ctx))
+		writeJSON(w, http.StatusAccepted, out)
+		return
+	}
+	for i := range res.Signals {
+		if err := checkAdaptedSecrets(&res.Signals[i]); err != nil {
+			s.fail(w, r, op, err)
+			return
+		}
+	}
+	received := s.now().UTC()
+	for _, sig := range res.Signals {
+		sig.ReceivedAt = received
+		sig.Receipt = newReceipt()
+		sig.Reporter = reporter
+		sig.ID = sever.SignalID(sig.Source, sig.SourceEventID, sig.Receipt)
+		sr, err := s.svc.SubmitSignal(ctx, sig)
+		if err != nil {
+			s.fail(w, r, op, err)
+			return
+		}
+		s.signalAccepted(sig)
+		s.log.InfoContext(ctx, "signal accepted", "signal_id", sig.ID, "incident_id", sr.IncidentID,
+			"source", sig.Source, "kind", sig.Kind, "status", sr.Status, "principal", Principal(ctx))
+		out.Signals = append(out.Signals, sr)
+	}
+	out.Status = AdapterAccepted
+	writeJSON(w, http.StatusAccepted, out)
+}
+
+// checkAdaptedSecrets looks for secret material in what an adapter copied out of a
+// vendor payload, with the same patterns the native endpoint applies to its input,
+// so nothing that looks like a live key reaches the engine, its history or the
+// ledger, whichever vendor field it came from.
+func checkAdaptedSecrets(sig *sever.Signal) error {
+	fields := []struct{ name, v string }{
+		{"source_event_id", sig.SourceEventID},
+		{"summary", sig.Summary},
+		{"credential.id", sig.Credential.ID},
+		{"credential.principal", sig.Credential.Principal},
+		{"credential.account", sig.Credential.Account},
+	}
+	if sig.Extra != nil {
+		fields = append(fields, struct{ name, v string }{"meta.url", sig.Extra.URL})
+	}
+	for _, l := range sig.Labels {
+		fields = append(fields, struct{ name, v string }{"labels", l})
+	}
+	for _, f := range fields {
+		if what := looksLikeSecret(f.v); what != "" {
+			return sever.Errorf(sever.EINVALID, f.name, "the %s this payload yields looks like %s; %s", f.name, what, refuseSecret)
+		}
+	}
+	return checkCredentialID(sig.Credential)
+}
+
+// readBody reads the raw body, at most s.maxBody bytes of it, whatever its type;
+// readJSON checks the type first, which the GitHub endpoint must do after the
+// signature.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	tooLarge := sever.Errorf(sever.ETOOLARGE, "", "request body is larger than %d bytes", s.maxBody)
+	if r.ContentLength > s.maxBody {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, tooLarge
+		}
+		return nil, sever.Errorf(sever.EINVALID, "", "reading request body: %v", err)
+	}
+	return body, nil
+}
+
+// challenge answers 401 with a Bearer challenge, as auth does.
+func (s *Server) challenge(w http.ResponseWriter, fail *authFailure) {
+	c := `Bearer realm="sever"`
+	if fail.rfcError != "" {
+		c += `, error="` + fail.rfcError + `"`
+	}
+	w.Header().Set("WWW-Authenticate", c)
+	writeError(w, &sever.Error{Code: sever.EUNAUTHORIZED, Message: fail.message})
+}
+
+func (s *Server) forbidden(w http.ResponseWriter, t *tokenEntry, scope string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="sever", error="insufficient_scope", scope="`+scope+`"`)
+	writeError(w, sever.Errorf(EFORBIDDEN, "", "token %q lacks scope %q", t.name, scope))
+}
