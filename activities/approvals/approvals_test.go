@@ -2,6 +2,9 @@ package approvals
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +20,9 @@ type fakePoster struct {
 	requests []slackapp.ApprovalRequest
 	decided  []slackapp.Decided
 	expired  []slackapp.Expired
+	notices  []slackapp.Notice
+	threads  []string
+	groups   map[string][]string
 }
 
 var _ Poster = (*fakePoster)(nil)
@@ -34,6 +40,20 @@ func (f *fakePoster) MarkDecided(_ context.Context, _, _ string, _ slackapp.Appr
 func (f *fakePoster) MarkExpired(_ context.Context, _, _ string, _ slackapp.ApprovalRequest, e slackapp.Expired) error {
 	f.expired = append(f.expired, e)
 	return nil
+}
+
+func (f *fakePoster) PostNotice(_ context.Context, channel, threadTS string, n slackapp.Notice) (string, string, error) {
+	f.notices = append(f.notices, n)
+	f.threads = append(f.threads, threadTS)
+	return "C0SOC", fmt.Sprintf("2.%d", len(f.notices)), nil
+}
+
+func (f *fakePoster) GroupMembers(_ context.Context, group string) ([]string, error) {
+	m, ok := f.groups[group]
+	if !ok {
+		return nil, errors.New("no_such_subteam")
+	}
+	return m, nil
 }
 
 var req = workflows.ApprovalRequestInput{
@@ -86,5 +106,73 @@ func TestRequestEscalationAndOutcome(t *testing.T) {
 	if _, err := e.ExecuteActivity(workflows.ActivityApprovalOutcome, workflows.ApprovalOutcomeInput{
 		Request: req, Channel: "C0SOC", TS: "1.1", Outcome: sever.VendorEnforced}); err == nil {
 		t.Error("an outcome that is no approval outcome was accepted")
+	}
+}
+
+func TestSlackGroupsResolvedWhenRequested(t *testing.T) {
+	p := &fakePoster{groups: map[string][]string{"S0ONCALL": {"U0BOB", "U0ALICE"}, "S0EMPTY": nil}}
+	e := env(&Activities{Slack: p})
+	in := req
+	in.Approvers = []string{"U0ALICE", "slack-group:S0ONCALL"}
+	v, err := e.ExecuteActivity(workflows.ActivityRequestApproval, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.ApprovalRequestResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(res.Approvers, ","); got != "U0ALICE,U0BOB" {
+		t.Errorf("resolved approvers = %s; want members in order, once each", got)
+	}
+	if got := strings.Join(p.requests[0].Approvers, ","); got != "U0ALICE,U0BOB" {
+		t.Errorf("the message names %s; want the resolved people", got)
+	}
+	for _, tc := range []struct{ group, want string }{
+		{"slack-group:S0EMPTY", "no members"},
+		{"slack-group:S0GONE", "no_such_subteam"},
+	} {
+		in.Approvers = []string{tc.group}
+		if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, in); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %q", tc.group, err, tc.want)
+		}
+	}
+	// Without groups the approver set stays the step's own.
+	in.Approvers = []string{"U0ALICE"}
+	v, _ = e.ExecuteActivity(workflows.ActivityRequestApproval, in)
+	res = workflows.ApprovalRequestResult{}
+	if err := v.Get(&res); err != nil || res.Approvers != nil {
+		t.Errorf("plain approvers: %+v %v", res, err)
+	}
+}
+
+func TestNoticesPostedInTheThread(t *testing.T) {
+	p := &fakePoster{}
+	e := env(&Activities{Slack: p})
+	n := workflows.NoticeInput{IncidentID: "inc-1", Kind: workflows.NoticeOpened, Credential: req.Credential, Status: sever.IncidentOpen}
+	v, err := e.ExecuteActivity(workflows.ActivityNotice, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.NoticeResult
+	if err := v.Get(&res); err != nil || !res.Posted || res.TS != "2.1" {
+		t.Fatalf("parent notice: %+v %v", res, err)
+	}
+	n.Kind, n.Channel, n.ThreadTS = workflows.NoticeContained, res.Channel, res.TS
+	if _, err := e.ExecuteActivity(workflows.ActivityNotice, n); err != nil {
+		t.Fatal(err)
+	}
+	if p.threads[0] != "" || p.threads[1] != "2.1" {
+		t.Errorf("threads = %q; want the parent top-level and the second in its thread", p.threads)
+	}
+	n.Kind = "party"
+	if _, err := e.ExecuteActivity(workflows.ActivityNotice, n); err == nil || !strings.Contains(err.Error(), "unknown kind") {
+		t.Errorf("unknown notice kind: %v", err)
+	}
+	// No Slack: nothing posted, no error.
+	v, err = env(&Activities{}).ExecuteActivity(workflows.ActivityNotice, n)
+	res = workflows.NoticeResult{}
+	if err != nil || v.Get(&res) != nil || res.Posted {
+		t.Errorf("without Slack: %+v %v", res, err)
 	}
 }
