@@ -11,7 +11,7 @@ SERVER_PKGS = $(shell $(GO) list -test -deps=false -f '{{if .ForTest}}{{.ForTest
 ALL_PKGS    = $(shell $(GO) list ./...)
 RACE_PKGS   = $(filter-out $(SERVER_PKGS),$(ALL_PKGS))
 
-.PHONY: help build run test test-race test-server check fuzz bench tools clean
+.PHONY: help build run test test-race test-server check fuzz bench chaos tools clean
 
 help: ## show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ fuzz: ## run every fuzz target for a short while (FUZZTIME=20s)
 
 bench: ## measure time to contain and throughput against a bare-workflow floor
 	$(GO) run ./bench -out bench/results.json
+
+chaos: ## the fault suite at full size: 20 incidents under random worker kills, crashes around ledger appends, scale-out, restarts
+	SEVER_CHAOS_INCIDENTS=$${SEVER_CHAOS_INCIDENTS:-20} $(GO) test -count=1 -timeout 30m -v -run 'Chaos|Killed|ScaleOut|Restart|BadInput' ./tests | grep -E '^(=== RUN|--- |\s+\S+_test\.go:|ok|FAIL|PASS)'
 
 tools: ## install the checkers make check uses
 	@test -x $(TOOLS)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -102,6 +105,18 @@ type crashActivity struct {
 
 func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
+	if p, ok := strings.CutPrefix(a.c.where, crashRandom); ok {
+		// Chaos: die before or after any activity, at random.
+		prob, _ := strconv.ParseFloat(p, 64)
+		if rand.Float64() < prob {
+			a.c.kill()
+		}
+		res, err := a.Next.ExecuteActivity(ctx, in)
+		if rand.Float64() < prob {
+			a.c.kill()
+		}
+		return res, err
+	}
 	if a.c.where == crashOnActivity+name {
 		a.c.crash()
 	}
@@ -123,6 +138,12 @@ func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.Exe
 	return res, err
 }
 
+// kill dies at once, whatever other processes did.
+func (c *crashInterceptor) kill() {
+	_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	time.Sleep(time.Minute)
+}
+
 func (c *crashInterceptor) crash() {
 	f, err := os.OpenFile(c.marker, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -137,15 +158,19 @@ func (c *crashInterceptor) crash() {
 // starts the activity NAME: mid-incident, with the activity's outcome unknown.
 // crashAfterActivity kills it once the activity has done its work, before Temporal
 // hears the result: "the call succeeded but the answer was lost".
+// crashRandom, as SEVER_TEST_CRASH=random:P, dies with probability P before and
+// again after each activity.
 const (
 	crashOnActivity    = "activity:"
 	crashAfterActivity = "after-activity:"
+	crashRandom        = "random:"
 )
 
 // workerProcess is a worker running in a child process.
 type workerProcess struct {
 	cmd  *exec.Cmd
-	done chan error
+	done chan struct{} // closed when the process has exited; err is then set
+	err  error
 }
 
 // startWorkerProcess runs a worker in a child process attached to the stack's
@@ -159,8 +184,8 @@ func startWorkerProcess(t *testing.T, s *stack, cfgPath string, env ...string) *
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &workerProcess{cmd: cmd, done: make(chan error, 1)}
-	go func() { p.done <- cmd.Wait() }()
+	p := &workerProcess{cmd: cmd, done: make(chan struct{})}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
@@ -177,8 +202,8 @@ func startWorkerProcess(t *testing.T, s *stack, cfgPath string, env ...string) *
 func (p *workerProcess) killed(t *testing.T, within time.Duration) {
 	t.Helper()
 	select {
-	case err := <-p.done:
-		p.done <- err // for the cleanup
+	case <-p.done:
+		err := p.err
 		ee, ok := err.(*exec.ExitError)
 		if !ok {
 			t.Fatalf("worker process ended with %v, want SIGKILL", err)
