@@ -13,6 +13,22 @@ const (
 	ActionTokenVendorSeen = "tokenstore.observe_vendor_state"
 )
 
+// Action names of the AWS actions.
+const (
+	ActionAWSKeyOwner         = "aws.sts.key_owner"
+	ActionAWSVendorQuarantine = "aws.iam.detect_vendor_quarantine"
+	ActionAWSDeactivateKey    = "aws.iam.deactivate_access_key"
+	ActionAWSActivateKey      = "aws.iam.activate_access_key"
+	ActionAWSDeleteKey        = "aws.iam.delete_access_key"
+	ActionAWSRevokeSessions   = "aws.iam.revoke_sessions"
+	ActionAWSKeyStatus        = "aws.iam.key_status"
+	ActionAWSRotateSecret     = "aws.secretsmanager.rotate_secret"
+	ActionAWSLookupEvents     = "aws.cloudtrail.lookup_events"
+	ActionAWSSnapshotVolume   = "aws.ec2.snapshot_volume"
+	ActionAWSStoreEvidence    = "aws.s3.store_evidence"
+	ActionAWSBedrockLogging   = "aws.bedrock.logging_state"
+)
+
 // Catalog lists every action a runbook may name. The worker registers an activity under
 // each name and a test checks that the two agree; the runbook linter rejects names that
 // are not here, so a typo fails at lint time, not in the middle of an incident.
@@ -36,6 +52,43 @@ var Catalog = map[string]ActionSpec{
 	ActionTokenVendorSeen: {Name: ActionTokenVendorSeen, Enforcement: VendorEnforced,
 		Description: "Observes whether the issuing vendor already disabled the token; records vendor_enforced only when seen.",
 		Args:        []string{"store"}},
+
+	ActionAWSKeyOwner: {Name: ActionAWSKeyOwner,
+		Description: "Maps an access key to its account (sts:GetAccessKeyInfo) and IAM user; fails NotFound unless the account is one sever acts in.",
+		Args:        []string{"account"}},
+	ActionAWSVendorQuarantine: {Name: ActionAWSVendorQuarantine, Enforcement: VendorEnforced,
+		Description: "Observes whether AWS attached an AWSCompromisedKeyQuarantine policy to the key's user; records vendor_enforced only when seen, never detaches it.",
+		Args:        []string{"account", "user"}},
+	ActionAWSDeactivateKey: {Name: ActionAWSDeactivateKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets an IAM access key Inactive (reversible) and reads it back.",
+		Args:        []string{"account", "user", "reason"}},
+	ActionAWSActivateKey: {Name: ActionAWSActivateKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets an IAM access key Active again (compensation for a false positive).",
+		Args:        []string{"account", "user", "reason"}},
+	ActionAWSDeleteKey: {Name: ActionAWSDeleteKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Deletes an inactive IAM access key, refusing unless every dependent secret (inventory or `secrets`) was rotated after the exposure.",
+		Args:        []string{"account", "user", "secrets", "reason"}},
+	ActionAWSRevokeSessions: {Name: ActionAWSRevokeSessions, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Denies every session issued before now to the key's user (or the named users and roles) with the AWSRevokeOlderSessions inline policy, and reads it back.",
+		Args:        []string{"account", "users", "roles"}},
+	ActionAWSKeyStatus: {Name: ActionAWSKeyStatus,
+		Description: "Reads an IAM access key's status; verified when it matches `expect` (inactive, active or absent; default inactive).",
+		Args:        []string{"account", "user", "expect"}},
+	ActionAWSRotateSecret: {Name: ActionAWSRotateSecret, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Rotates the Secrets Manager secret `secret_id`, or every secret the inventory lists for the credential (RotateSecret when it has a rotation Lambda, else a new AWSPENDING value promoted to AWSCURRENT).",
+		Args:        []string{"secret_id", "region", "account"}},
+	ActionAWSLookupEvents: {Name: ActionAWSLookupEvents,
+		Description: "Reads the key's CloudTrail events (LookupEvents by AccessKeyId) in every configured region and records their SHA-256 as evidence.",
+		Args:        []string{"account", "regions", "lookback", "max_events"}},
+	ActionAWSSnapshotVolume: {Name: ActionAWSSnapshotVolume,
+		Description: "Snapshots an EBS volume for forensics, tagged with the incident; finds the snapshot of an earlier attempt instead of taking a second.",
+		Args:        []string{"volume_id", "region", "account", "description"}, Required: []string{"volume_id"}},
+	ActionAWSStoreEvidence: {Name: ActionAWSStoreEvidence,
+		Description: "Writes an evidence bundle (signals, IAM key state, CloudTrail events) to S3 under Object Lock with a SHA-256 checksum, and records the hash.",
+		Args:        []string{"bucket", "prefix", "include", "retention", "account", "region"}},
+	ActionAWSBedrockLogging: {Name: ActionAWSBedrockLogging,
+		Description: "Reads whether Bedrock model invocation logging is on in each region; verified when it is on everywhere.",
+		Args:        []string{"account", "regions"}},
 }
 
 // ActionNames returns the catalog's names in sorted order.

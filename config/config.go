@@ -11,6 +11,7 @@ package config
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,11 @@ const (
 	DefaultHold         = 168 * time.Hour
 	DefaultLogLevel     = "info"
 	DefaultLogFormat    = "text"
+	// DefaultEvidenceRetention keeps evidence under Object Lock for a year, longer than
+	// most incident reviews and audit cycles take.
+	DefaultEvidenceRetention = 8760 * time.Hour
+	DefaultEvidenceLockMode  = "COMPLIANCE"
+	DefaultAWSMaxAttempts    = 3
 	// EnvPrefix starts every environment override: SEVER_ + the upper-cased yaml path joined by _.
 	EnvPrefix = "SEVER_"
 )
@@ -65,6 +71,7 @@ type Config struct {
 	Runbooks   RunbooksConfig   `yaml:"runbooks"`
 	Incidents  IncidentsConfig  `yaml:"incidents"`
 	TokenStore TokenStoreConfig `yaml:"tokenstore"`
+	Inventory  InventoryConfig  `yaml:"inventory"`
 	Ledger     LedgerConfig     `yaml:"ledger"`
 	Log        LogConfig        `yaml:"log"`
 
@@ -141,6 +148,14 @@ type AWSConfig struct {
 	S3UsePathStyle bool         `yaml:"s3_use_path_style"` // needed by local S3 endpoints
 	Accounts       []AWSAccount `yaml:"accounts"`
 	EvidenceBucket string       `yaml:"evidence_bucket"`
+	// EvidenceRetention is how long Object Lock keeps each evidence object.
+	EvidenceRetention time.Duration `yaml:"evidence_retention"`
+	// EvidenceLockMode is the Object Lock mode: COMPLIANCE (nobody can shorten it) or
+	// GOVERNANCE (principals with s3:BypassGovernanceRetention can, useful for drills).
+	EvidenceLockMode string `yaml:"evidence_lock_mode"`
+	// MaxAttempts bounds the SDK's own retries of one read call; Temporal retries the
+	// activity, and mutating calls are never retried by the SDK (they re-read first).
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // AWSEndpoints overrides the endpoint of single services (over AWSConfig.EndpointURL).
@@ -212,6 +227,11 @@ type TokenStoreConfig struct {
 	Path string `yaml:"path"` // empty = <data_dir>/tokens.json
 }
 
+// InventoryConfig locates the credential inventory (owners, dependent secrets and services).
+type InventoryConfig struct {
+	Path string `yaml:"path"` // empty = no inventory: blast radius unknown, rotation needs explicit secret ids
+}
+
 // LedgerConfig configures the accountability ledger.
 type LedgerConfig struct {
 	SigningKey SecretRef `yaml:"signing_key"` // ed25519 private key; optional
@@ -241,7 +261,9 @@ func Default() *Config {
 			FrontendPort: DefaultFrontendPort,
 			UIPort:       DefaultUIPort,
 		},
-		HTTP:      HTTPConfig{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes},
+		HTTP: HTTPConfig{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes},
+		AWS: AWSConfig{EvidenceRetention: DefaultEvidenceRetention, EvidenceLockMode: DefaultEvidenceLockMode,
+			MaxAttempts: DefaultAWSMaxAttempts},
 		Incidents: IncidentsConfig{Hold: DefaultHold},
 		Log:       LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
@@ -323,10 +345,18 @@ func (c *Config) Redacted() ([]byte, error) {
 }
 
 // Warnings returns problems that do not stop sever from starting but deserve attention, checked
-// now against this machine: secret files that are missing or readable by group or others, and
-// env: references to unset variables. Each warning names the field.
+// now against this machine: secret files that are missing or readable by group or others,
+// env: references to unset variables, and a configured inventory file that is not there. Each
+// warning names the field.
 func (c *Config) Warnings() []string {
 	var out []string
+	if p := c.Inventory.Path; p != "" {
+		if st, err := os.Stat(p); err != nil {
+			out = append(out, fmt.Sprintf("inventory.path: file %s cannot be read (%v)", p, errors.Unwrap(err)))
+		} else if !st.Mode().IsRegular() {
+			out = append(out, fmt.Sprintf("inventory.path: %s is not a regular file", p))
+		}
+	}
 	walkSecrets(reflectValueOf(c), "", func(path string, r SecretRef) {
 		if w := r.check(); w != "" {
 			out = append(out, path+": "+w)

@@ -74,6 +74,10 @@ func TestDefaults(t *testing.T) {
 				{"log.level", c.Log.Level, "info"},
 				{"log.format", c.Log.Format, "text"},
 				{"aws.regions", len(c.AWS.Regions), 0},
+				{"aws.evidence_retention", c.AWS.EvidenceRetention, 8760 * time.Hour},
+				{"aws.evidence_lock_mode", c.AWS.EvidenceLockMode, "COMPLIANCE"},
+				{"aws.max_attempts", c.AWS.MaxAttempts, 3},
+				{"inventory.path", c.Inventory.Path, ""},
 				{"slack.bot_token", c.Slack.BotToken, SecretRef("")},
 			}
 			for _, ck := range checks {

@@ -195,7 +195,7 @@ func TestWarnings(t *testing.T) {
 	t.Setenv("SEVER_TEST_SET", "x")
 	doc := fmt.Sprintf("intake:\n  github_webhook_secret: file:%s\nledger:\n  signing_key: file:%s\n"+
 		"providers:\n  anthropic:\n    admin_key: file:%s/missing\n  openai:\n    admin_key: env:SEVER_TEST_UNSET\n"+
-		"slack:\n  app_token: env:SEVER_TEST_SET\n", open, closed, dir)
+		"slack:\n  app_token: env:SEVER_TEST_SET\ninventory:\n  path: %s/inventory.yaml\n", open, closed, dir, dir)
 	c, err := Parse("sever.yaml", []byte(doc))
 	if err != nil {
 		t.Fatal(err)
@@ -205,6 +205,7 @@ func TestWarnings(t *testing.T) {
 		"intake.github_webhook_secret: file " + open + " is accessible by group or others (mode 0644)",
 		"providers.anthropic.admin_key: file " + dir + "/missing does not exist",
 		"providers.openai.admin_key: environment variable SEVER_TEST_UNSET is not set",
+		"inventory.path: file " + dir + "/inventory.yaml cannot be read (no such file or directory)",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("warnings lack %q:\n%s", want, got)

@@ -24,8 +24,9 @@ var (
 )
 
 var (
-	logLevels  = []string{"debug", "info", "warn", "error"}
-	logFormats = []string{"text", "json"}
+	logLevels         = []string{"debug", "info", "warn", "error"}
+	logFormats        = []string{"text", "json"}
+	evidenceLockModes = []string{"COMPLIANCE", "GOVERNANCE"}
 )
 
 // Validate checks the whole configuration and returns an *Error listing every problem, or nil.
@@ -188,6 +189,15 @@ func (v *validator) run() {
 	}
 	if b := a.EvidenceBucket; b != "" && (!bucketRE.MatchString(b) || strings.Contains(b, "..")) {
 		v.add("aws.evidence_bucket", "not a valid S3 bucket name")
+	}
+	if r := a.EvidenceRetention; r > 0 && r < 24*time.Hour {
+		v.add("aws.evidence_retention", "must be at least 24h (Object Lock retains whole days)")
+	}
+	if !slices.Contains(evidenceLockModes, a.EvidenceLockMode) {
+		v.add("aws.evidence_lock_mode", "must be one of %s", strings.Join(evidenceLockModes, ", "))
+	}
+	if a.MaxAttempts < 1 || a.MaxAttempts > 10 {
+		v.add("aws.max_attempts", "must be in 1..10")
 	}
 
 	// Providers.

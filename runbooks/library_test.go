@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -131,7 +133,7 @@ func TestLoadOverrideAndAdd(t *testing.T) {
 	for _, rb := range l.List() {
 		names = append(names, rb.Name)
 	}
-	if strings.Join(names, ",") != "aws-key,generic-token-exposed" {
+	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,generic-token-exposed" {
 		t.Errorf("List = %v, want sorted by name", names)
 	}
 	if _, ok := l.Get("nope"); ok {
@@ -214,12 +216,12 @@ func TestSelect(t *testing.T) {
 		})
 	}
 	t.Run("no match", func(t *testing.T) {
-		_, err := l.Select(sever.CredAWSAccessKey, sever.KindVendorAction)
+		_, err := l.Select(sever.CredOpenAIAPIKey, sever.KindVendorAction)
 		var se *sever.Error
 		if !errors.As(err, &se) || se.Code != sever.EUNPROCESSABLE {
 			t.Fatalf("Select error = %#v, want *sever.Error EUNPROCESSABLE", err)
 		}
-		if !strings.Contains(se.Message, `"aws_access_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
+		if !strings.Contains(se.Message, `"openai_api_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
 			t.Errorf("message %q does not name the type and kind", se.Message)
 		}
 	})
@@ -233,7 +235,7 @@ func TestMatchAllRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rb, err := l.Select(sever.CredAWSAccessKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
+	if rb, err := l.Select(sever.CredOpenAIAPIKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
 		t.Fatalf("Select = %v, %v; want catch-all", rb, err)
 	}
 	if rb, _ := l.Select(sever.CredGenericToken, sever.KindVendorAction); rb.Name != "generic-token-exposed" {
@@ -333,5 +335,118 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	if checked < 2 {
 		t.Fatalf("checked %d examples, want the runbook and the policy", checked)
+	}
+}
+
+func TestBuiltinAWSAccessKey(t *testing.T) {
+	l, err := Load("", sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := l.Get("aws-access-key-exposed")
+	if !ok {
+		t.Fatal("aws-access-key-exposed not loaded")
+	}
+	for _, k := range sever.SignalKinds {
+		if got, err := l.Select(sever.CredAWSAccessKey, k); err != nil || got != rb {
+			t.Errorf("Select(aws_access_key, %s) = %v, %v", k, got, err)
+		}
+	}
+	byID := map[string]sever.RunbookStep{}
+	for _, st := range rb.Steps {
+		byID[st.ID] = st
+	}
+	st := byID["deactivate"]
+	if st.Action != sever.ActionAWSDeactivateKey || !st.Containment || st.Enforcement != sever.EnterpriseEnforced ||
+		strings.Join(st.Needs, ",") != "key-owner,capture" {
+		t.Errorf("deactivate = %+v", st)
+	}
+	if st.Verify == nil || st.Verify.Action != sever.ActionAWSKeyStatus || st.Verify.Args["expect"] != "inactive" {
+		t.Errorf("deactivate.verify = %+v", st.Verify)
+	}
+	if st.Compensate == nil || st.Compensate.Action != sever.ActionAWSActivateKey {
+		t.Errorf("deactivate.compensate = %+v", st.Compensate)
+	}
+	if st := byID["vendor-quarantine"]; st.Action != sever.ActionAWSVendorQuarantine || st.Containment || st.OnFailure != sever.FailContinue {
+		t.Errorf("vendor-quarantine = %+v", st)
+	}
+	if st := byID["rotate-secrets"]; st.Action != sever.ActionAWSRotateSecret || st.Containment || st.OnFailure != sever.FailContinue {
+		t.Errorf("rotate-secrets = %+v", st)
+	}
+	for _, id := range []string{"key-owner", "cloudtrail", "revoke-sessions", "store-evidence"} {
+		if _, ok := byID[id]; !ok {
+			t.Errorf("step %s missing", id)
+		}
+	}
+	for _, st := range rb.Steps {
+		if st.Action == sever.ActionAWSDeleteKey {
+			t.Errorf("step %s deletes the key; deletion must stay a separate, approved decision", st.ID)
+		}
+	}
+
+	// Default policy: reads automatic, containment after approval. The pre-approved
+	// variant runs the whole runbook without a human.
+	def, err := DefaultPolicy(sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := preapproved(t)
+	for _, st := range rb.Steps {
+		d := def.Decide(st.Action, sever.CredAWSAccessKey, false)
+		want := sever.ModeAuto
+		if st.Mutating {
+			want = sever.ModeApproval
+		}
+		if d.Mode != want {
+			t.Errorf("default policy: step %s (%s) is %s by %s, want %s", st.ID, st.Action, d.Mode, d.Rule, want)
+		}
+		for _, drill := range []bool{false, true} {
+			if d := pre.Decide(st.Action, sever.CredAWSAccessKey, drill); d.Mode != sever.ModeAuto {
+				t.Errorf("pre-approved policy: step %s (%s) is %s by %s, want auto", st.ID, st.Action, d.Mode, d.Rule)
+			}
+		}
+	}
+}
+
+func preapproved(t *testing.T) *sever.Policy {
+	t.Helper()
+	src, err := os.ReadFile("policy/aws-preapproved.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParsePolicy("policy/aws-preapproved.yaml", src, sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// The pre-approved variant is the default policy with AWS containment made automatic,
+// and nothing else: deleting a key stays behind two approvals in both.
+func TestPreapprovedPolicyDiffersOnlyInContainment(t *testing.T) {
+	def, err := DefaultPolicy(sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := preapproved(t)
+	containment := []string{sever.ActionAWSDeactivateKey, sever.ActionAWSRevokeSessions, sever.ActionAWSRotateSecret}
+	for _, action := range sever.ActionNames() {
+		for _, ct := range sever.CredentialTypes {
+			for _, drill := range []bool{false, true} {
+				d, p := def.Decide(action, ct, drill), pre.Decide(action, ct, drill)
+				if slices.Contains(containment, action) {
+					if d.Mode != sever.ModeApproval || p.Mode != sever.ModeAuto || p.Rule != "aws-containment-auto" {
+						t.Errorf("%s: default %+v, pre-approved %+v", action, d, p)
+					}
+					continue
+				}
+				if !reflect.DeepEqual(d, p) {
+					t.Errorf("%s (%s, drill=%v): default %+v, pre-approved %+v", action, ct, drill, d, p)
+				}
+			}
+		}
+	}
+	if d := pre.Decide(sever.ActionAWSDeleteKey, sever.CredAWSAccessKey, true); d.Mode != sever.ModeApproval || d.Quorum != 2 {
+		t.Errorf("delete in a drill = %+v; want approval by 2", d)
 	}
 }

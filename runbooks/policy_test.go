@@ -161,7 +161,19 @@ func TestDefaultPolicyDecide(t *testing.T) {
 		{sever.ActionTokenVendorSeen, "evidence-auto", sever.ModeAuto, nil},
 		{sever.ActionTokenDisable, "token-disable-auto", sever.ModeAuto, nil},
 		{sever.ActionTokenEnable, "token-enable-approval", sever.ModeApproval, []string{"group:soc-leads"}},
-		{"aws.iam.delete_access_key", sever.DefaultDenyRule, sever.ModeForbidden, nil},
+		{sever.ActionAWSKeyOwner, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSVendorQuarantine, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSKeyStatus, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSLookupEvents, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSBedrockLogging, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSSnapshotVolume, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSStoreEvidence, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSDeactivateKey, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAWSRevokeSessions, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAWSRotateSecret, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAWSActivateKey, "aws-key-activate-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAWSDeleteKey, "aws-key-delete-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{"sever.no_such_action", sever.DefaultDenyRule, sever.ModeForbidden, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.action, func(t *testing.T) {
