@@ -8,6 +8,7 @@ import (
 
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
+	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -28,6 +29,7 @@ type Actions struct {
 	Tokens    *tokens.Activities
 	Approvals *approvals.Activities
 	Audit     *audit.Activities
+	AWS       *awsact.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -37,4 +39,5 @@ func Register(r Registry, a Actions) {
 	a.Tokens.Register(r)
 	a.Approvals.Register(r)
 	a.Audit.Register(r)
+	a.AWS.Register(r)
 }

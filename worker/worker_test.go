@@ -10,6 +10,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
+	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -29,9 +30,9 @@ func (n *names) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
 // a runbook that passes lint must never name an action no worker runs.
 func TestEveryCatalogActionIsRegistered(t *testing.T) {
 	var n names
-	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}})
+	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}, AWS: awsact.New(nil, nil)})
 	slices.Sort(n.activities)
-	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval, workflows.ActivityLedgerAppend)
+	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval, workflows.ActivityLedgerAppend, workflows.ActivityNotice)
 	slices.Sort(want)
 	if !slices.Equal(n.activities, want) {
 		t.Errorf("registered %v\ncatalog    %v", n.activities, want)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
 )
 
@@ -19,6 +20,8 @@ func newDevCmd(g *globals) *cobra.Command {
 		demo     bool
 		demoExit bool
 		noWorker bool
+		drill    bool
+		seed     string
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -44,7 +47,7 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 			logger := newLogger(cfg, os.Stderr)
 			start := time.Now()
 			d, err := app.StartDev(cmd.Context(), app.DevOptions{Config: cfg, FrontendPort: port,
-				UI: ui, UIPort: uiPort, Logger: logger, NoWorker: noWorker})
+				UI: ui, UIPort: uiPort, Logger: logger, NoWorker: noWorker, DrillCloud: drill, DrillSeed: seed})
 			if err != nil {
 				return err
 			}
@@ -66,6 +69,9 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 			}
 			stderrf("  Web UI          %s/\n", d.URL)
 			stderrf("  Metrics         %s/metrics\n", d.URL)
+			if d.Cloud != nil {
+				stderrf("  Drill cloud     %s (aws.* actions run here, with key %s)\n", d.Cloud.URL(), drillcloud.DefaultResponderKeyID)
+			}
 			if noWorker {
 				stderrf("  workers         none in this process: attach `sever worker` to %s\n", d.Temporal.FrontendAddress())
 			}
@@ -96,5 +102,7 @@ The Temporal frontend listens on --port so the Temporal CLI and extra workers ca
 	cmd.Flags().BoolVar(&demo, "demo", false, "send a sample signal and follow its incident to the end")
 	cmd.Flags().BoolVar(&demoExit, "demo-exit", false, "like --demo, then stop (for scripts and CI)")
 	cmd.Flags().BoolVar(&noWorker, "no-worker", false, "run no worker in this process; `sever worker` processes attach to --port")
+	cmd.Flags().BoolVar(&drill, "drill-cloud", true, "run the drill cloud and point the aws.* actions at it; false uses the aws section of the config (real AWS)")
+	cmd.Flags().StringVar(&seed, "drill-seed", "", "seed file of the drill cloud (default: the built-in seed)")
 	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/slack-go/slack"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -28,13 +29,16 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
+	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/engine"
 	"github.com/sever-ir/sever/evidence"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/devserver"
+	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/runbooks"
 	"github.com/sever-ir/sever/slackapp"
@@ -61,6 +65,12 @@ type Parts struct {
 	// Metrics is the process's Prometheus registry: API intake, worker outcomes and
 	// the Temporal SDK's own metrics.
 	Metrics *telemetry.Metrics
+	// Inventory maps credentials to owners, the secrets that hold them and the
+	// services that depend on them (blast radius, rotation).
+	Inventory *inventory.Inventory
+	// AWS serves the aws.* actions: against the configured accounts, or the drill
+	// cloud when sever dev runs one.
+	AWS *awsact.Activities
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -80,8 +90,13 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics: %w", err)
 	}
+	inv, err := inventory.Load(cfg.Inventory.Path)
+	if err != nil {
+		return nil, fmt.Errorf("load inventory: %w", err)
+	}
 	return &Parts{
-		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m,
+		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m, Inventory: inv,
+		AWS:      awsact.FromConfig(cfg.AWS, inv, nil),
 		Tokens:   tokenstore.Open(cfg.TokenStorePath()),
 		Evidence: evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
 	}, nil
@@ -117,6 +132,7 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
 		Approvals: notices,
 		Audit:     &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger},
+		AWS:       p.AWS,
 	})
 	return w, nil
 }
@@ -326,6 +342,11 @@ type DevOptions struct {
 	NoWorker bool
 	// Interceptors wrap the in-process worker (tests inject faults with them).
 	Interceptors []interceptor.WorkerInterceptor
+	// DrillCloud starts the drill cloud (an AWS-compatible simulator) on loopback and
+	// points the aws.* actions at it with sever-responder's key, so nothing real is
+	// touched; DrillSeed is its seed file ("" = drillcloud.DefaultSeed).
+	DrillCloud bool
+	DrillSeed  string
 }
 
 // Dev is a running single-process stack: embedded Temporal, worker, API.
@@ -336,6 +357,8 @@ type Dev struct {
 	Worker   sdkworker.Worker
 	Engine   *engine.Engine
 	HTTP     *http.Server
+	// Cloud is the drill cloud when DevOptions.DrillCloud is set.
+	Cloud *drillcloud.Cloud
 	// URL is the API's base URL; DevToken its bearer token when none is configured.
 	URL        string
 	DevToken   string
@@ -384,6 +407,12 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 		return nil, fmt.Errorf("http listen %s: %w", cfg.HTTP.Listen, err)
 	}
 	d.URL = "http://" + ln.Addr().String()
+	if o.DrillCloud {
+		if err := d.startDrillCloud(ctx, o.DrillSeed); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	d.Temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendPort: o.FrontendPort, UI: o.UI, UIPort: o.UIPort,
 		Namespace: cfg.Temporal.Namespace, Retention: cfg.Incidents.Hold + 30*24*time.Hour,
@@ -459,6 +488,9 @@ func (d *Dev) Stop() error {
 	if d.Temporal != nil {
 		errs = append(errs, d.Temporal.Stop())
 	}
+	if d.Cloud != nil {
+		errs = append(errs, d.Cloud.Close())
+	}
 	return errors.Join(errs...)
 }
 
@@ -488,6 +520,67 @@ func secretFile(dataDir, name, prefix string) (string, error) {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	return t, nil
+}
+
+// drillInventory is the inventory of drillcloud.DefaultSeed.
+const drillInventory = `credentials:
+  - provider: aws
+    type: aws_access_key
+    id: ` + drillcloud.DefaultCompromisedKeyID + `
+    principal: arn:aws:iam::` + drillcloud.DefaultAccountID + `:user/` + drillcloud.DefaultCompromisedUser + `
+    account: "` + drillcloud.DefaultAccountID + `"
+    owner: platform-oncall@example.com
+    team: platform
+    secrets:
+      - id: ` + drillcloud.DefaultSecretName + `
+        region: ` + drillcloud.DefaultRegion + `
+    services:
+      - {name: ci-pipeline, criticality: high, notes: deploys every production service}
+`
+
+// startDrillCloud runs the drill cloud on loopback and points the AWS actions at it.
+func (d *Dev) startDrillCloud(ctx context.Context, seedPath string) error {
+	seed := drillcloud.DefaultSeed()
+	if seedPath != "" {
+		var err error
+		if seed, err = drillcloud.LoadSeed(seedPath); err != nil {
+			return err
+		}
+	}
+	cloud, err := drillcloud.New(seed, drillcloud.WithLogger(quiet(d.Logger)))
+	if err != nil {
+		return fmt.Errorf("drill cloud: %w", err)
+	}
+	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
+		return fmt.Errorf("drill cloud: %w", err)
+	}
+	d.Cloud = cloud
+	if d.Config.Inventory.Path == "" && seedPath == "" {
+		// The default seed's secret holds the compromised key; say so, so the runbook
+		// rotates it as it would in production.
+		inv, err := inventory.Parse("drill inventory", []byte(drillInventory))
+		if err != nil {
+			return fmt.Errorf("drill inventory: %w", err)
+		}
+		d.Inventory = inv
+	}
+	f := awsact.NewFactory(awsact.FactoryOptions{S3UsePathStyle: true, Region: drillcloud.DefaultRegion,
+		LoadBase: func(ctx context.Context) (aws.Config, error) {
+			return cloud.AWSConfig(ctx, drillcloud.DefaultResponderKeyID)
+		}})
+	acts := awsact.New(f, d.Inventory)
+	acts.EvidenceBucket = cmpOr(d.Config.AWS.EvidenceBucket, drillcloud.DefaultEvidenceBucket)
+	// Drill evidence need not outlive the drill: governance mode, one day.
+	acts.EvidenceLockMode, acts.EvidenceRetention = "GOVERNANCE", 24*time.Hour
+	d.AWS = acts
+	return nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // isLoopback says whether the API listens on loopback only, where sever dev may

@@ -1,0 +1,208 @@
+package awsact
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/inventory"
+)
+
+// Names from drillcloud.DefaultSeed.
+const (
+	account      = drillcloud.DefaultAccountID
+	exposedKey   = drillcloud.DefaultCompromisedKeyID
+	exposedUser  = drillcloud.DefaultCompromisedUser
+	responderKey = drillcloud.DefaultResponderKeyID
+	secretName   = drillcloud.DefaultSecretName
+	unknownKey   = "AKIADRILLUNKNOWN0001"
+)
+
+// exposedAt is when the test signals say the key leaked.
+var exposedAt = time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)
+
+// drill is an Activities wired through the real SDK to a drill cloud, signing as
+// sever-responder, and a Temporal test activity environment that runs them.
+type drill struct {
+	t     *testing.T
+	cloud *drillcloud.Cloud
+	acts  *Activities
+	env   *testsuite.TestActivityEnvironment
+}
+
+type drillOption func(*drillSetup)
+
+type drillSetup struct {
+	seed        drillcloud.Seed
+	inv         *inventory.Inventory
+	maxAttempts int
+	cloudOpts   []drillcloud.Option
+}
+
+func withSeed(mut func(s *drillcloud.Seed)) drillOption {
+	return func(d *drillSetup) { mut(&d.seed) }
+}
+
+func withInventory(src string) drillOption {
+	return func(d *drillSetup) {
+		inv, err := inventory.Parse("inventory.yaml", []byte(src))
+		if err != nil {
+			panic(err)
+		}
+		d.inv = inv
+	}
+}
+
+func withSDKAttempts(n int) drillOption { return func(d *drillSetup) { d.maxAttempts = n } }
+
+func withCloudOptions(opts ...drillcloud.Option) drillOption {
+	return func(d *drillSetup) { d.cloudOpts = append(d.cloudOpts, opts...) }
+}
+
+func newDrill(t *testing.T, opts ...drillOption) *drill {
+	t.Helper()
+	setup := drillSetup{seed: drillcloud.DefaultSeed(), maxAttempts: 3}
+	for _, o := range opts {
+		o(&setup)
+	}
+	cloud, err := drillcloud.New(setup.seed, setup.cloudOpts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cloud.Close() })
+	f := NewFactory(FactoryOptions{S3UsePathStyle: true, MaxAttempts: setup.maxAttempts, MaxBackoff: 20 * time.Millisecond,
+		LoadBase: func(ctx context.Context) (aws.Config, error) { return cloud.AWSConfig(ctx, responderKey) }})
+	acts := New(f, setup.inv)
+	var s testsuite.WorkflowTestSuite
+	// Failed attempts are the point of many tests; the SDK would log each one.
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestActivityEnvironment()
+	acts.Register(env)
+	return &drill{t: t, cloud: cloud, acts: acts, env: env}
+}
+
+// input is an action input about the exposed key with only its id known, as a
+// scanner would report it: account and user must be looked up.
+func input(action string, args sever.Values) sever.ActionInput {
+	return sever.ActionInput{IncidentID: "inc-aws-test", StepID: "step", Action: action, Args: args,
+		IdempotencyKey: "inc-aws-test/1/step",
+		Credential:     sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: exposedKey},
+		Signals: []sever.Signal{{ID: "sig-1", Source: "gitleaks", Origin: sever.OriginEnterprise, Kind: sever.KindCredentialExposed,
+			ObservedAt: exposedAt, ReceivedAt: exposedAt.Add(time.Second),
+			Credential: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: exposedKey}}},
+	}
+}
+
+func withCred(in sever.ActionInput, mut func(c *sever.Credential)) sever.ActionInput {
+	mut(&in.Credential)
+	return in
+}
+
+func (d *drill) exec(in sever.ActionInput) (sever.ActionResult, error) {
+	d.t.Helper()
+	v, err := d.env.ExecuteActivity(in.Action, in)
+	if err != nil {
+		return sever.ActionResult{}, err
+	}
+	var res sever.ActionResult
+	return res, v.Get(&res)
+}
+
+// mustExec runs the action and fails the test on error.
+func (d *drill) mustExec(in sever.ActionInput) sever.ActionResult {
+	d.t.Helper()
+	res, err := d.exec(in)
+	if err != nil {
+		d.t.Fatalf("%s: %v", in.Action, err)
+	}
+	return res
+}
+
+func (d *drill) fault(f drillcloud.Fault) {
+	d.t.Helper()
+	if err := d.cloud.InjectFault(f); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// calls counts the calls of a service-qualified operation that reached the cloud,
+// applied or not.
+func (d *drill) calls(service, op string) int {
+	n := 0
+	for _, e := range d.cloud.Calls() {
+		if e.Service == service && e.Operation == op {
+			n++
+		}
+	}
+	return n
+}
+
+// wantPermanent checks that err is a non-retryable activity error of errType whose
+// message mentions every string in want.
+func wantPermanent(t *testing.T, err error, errType string, want ...string) {
+	t.Helper()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != errType || !app.NonRetryable() {
+		t.Fatalf("err = %v; want non-retryable %s", err, errType)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("err = %v; want it to mention %q", err, w)
+		}
+	}
+}
+
+// wantRetryable checks that err is an activity error Temporal will retry.
+func wantRetryable(t *testing.T, err error, want ...string) {
+	t.Helper()
+	var app *temporal.ApplicationError
+	if err == nil || errors.As(err, &app) && app.NonRetryable() {
+		t.Fatalf("err = %v; want a retryable error", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("err = %v; want it to mention %q", err, w)
+		}
+	}
+}
+
+// denyPolicy is an inline policy that denies sever-responder one action.
+func denyPolicy(action string) string {
+	return `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"` + action + `","Resource":"*"}]}`
+}
+
+// denyResponder adds a Deny of action to sever-responder.
+func denyResponder(action string) drillOption {
+	return withSeed(func(s *drillcloud.Seed) {
+		for i, u := range s.Accounts[0].Users {
+			if u.Name == drillcloud.DefaultResponderUser {
+				if u.InlinePolicies == nil {
+					s.Accounts[0].Users[i].InlinePolicies = map[string]string{}
+				}
+				s.Accounts[0].Users[i].InlinePolicies["deny-"+strings.ReplaceAll(action, ":", "-")] = denyPolicy(action)
+			}
+		}
+	})
+}
+
+func user(s *drillcloud.Seed, name string) *drillcloud.SeedUser {
+	for i := range s.Accounts[0].Users {
+		if s.Accounts[0].Users[i].Name == name {
+			return &s.Accounts[0].Users[i]
+		}
+	}
+	panic("no user " + name)
+}
