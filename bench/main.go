@@ -56,8 +56,13 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
 )
+
+// awsPolicy is the policy the bench runs under (relative to the repository root,
+// where make bench runs).
+const awsPolicy = "runbooks/policy/aws-preapproved.yaml"
 
 type options struct {
 	steps   int
@@ -75,6 +80,7 @@ type options struct {
 
 	stormSignals, stormCreds, stormConc int
 	parked                              int
+	awsN                                int
 }
 
 func main() {
@@ -125,6 +131,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
 	fs.IntVar(&o.stormConc, "storm-conc", 50, "concurrent senders in the storm")
 	fs.IntVar(&o.parked, "parked", 1000, "incidents parked on approvals for the memory figure (0 skips it)")
+	fs.IntVar(&o.awsN, "aws", 50, "iterations of the AWS time to contain against the drill cloud (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -145,6 +152,7 @@ func parseFlags(args []string) (options, error) {
 		def("storm", func() { o.stormSignals = 500 })
 		def("storm-creds", func() { o.stormCreds = 10 })
 		def("parked", func() { o.parked = 50 })
+		def("aws", func() { o.awsN = 5 })
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -175,6 +183,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-storm and -parked must not be negative")
 	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
 		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
+	case o.awsN < 0:
+		return o, errors.New("-aws must not be negative")
 	case o.stormConc < 1:
 		return o, errors.New("-storm-conc must be at least 1")
 	}
@@ -211,8 +221,10 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.Temporal.UIPort = 0
 	cfg.Runbooks.Dir = rbDir
-	// cfg.Runbooks.Policy stays "": the built-in default policy allows sever.noop
-	// automatically (rule evidence-auto); checked below.
+	// The pre-approved AWS policy: containment runs without waiting for a person (the
+	// target is about the machine's part), and sever.noop is automatic (evidence-auto);
+	// both checked below.
+	cfg.Runbooks.Policy = awsPolicy
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -235,7 +247,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 
 	logf("starting the embedded stack in %s", tmp)
 	t := time.Now()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: logger})
+	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: logger,
+		DrillCloud: true, Seed: awsBenchSeed(o.awsN)})
 	if err != nil {
 		return nil, fmt.Errorf("start stack: %w", err)
 	}
@@ -292,6 +305,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 			http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 				MaxIdleConns: 2 * maxConc, MaxIdleConnsPerHost: 2 * maxConc, IdleConnTimeout: time.Minute}}},
 		rep:   rep,
+		cloud: d.Cloud,
 		stamp: strconv.FormatInt(time.Now().UnixNano(), 36),
 		logf:  logf,
 	}
@@ -303,6 +317,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 
 type bench struct {
 	o     options
+	cloud *drillcloud.Cloud
 	floor *floor
 	eng   *engineRunner
 	rep   *Report
@@ -433,6 +448,11 @@ func (b *bench) measure(ctx context.Context) error {
 		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×)", c, lv.FloorRate, lv.EngineRate, lv.Ratio)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+	}
+	if o.awsN > 0 {
+		if err := b.awsContain(ctx); err != nil {
+			return err
 		}
 	}
 	if o.stormSignals > 0 {

@@ -113,6 +113,7 @@ type Report struct {
 	TotalS     float64           `json:"total_s"`
 	Latency    Latency           `json:"latency"`
 	Throughput []Level           `json:"throughput"`
+	AWS        *AWSContain       `json:"aws_time_to_contain,omitempty"`
 	Storm      *Storm            `json:"storm,omitempty"`
 	Parked     *Parked           `json:"parked,omitempty"`
 	Targets    []Target          `json:"targets"`
@@ -149,6 +150,12 @@ func (r *Report) evaluate() {
 	}
 	for _, lv := range r.Throughput {
 		r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput c=%d (b/a)", lv.Concurrency), lv.Ratio, "≥ 0.80", lv.Ratio >= 0.8})
+	}
+	if a := r.AWS; a != nil {
+		r.Targets = append(r.Targets,
+			Target{"AWS time to contain p50 (ms)", a.Engine.P50, "≤ 1000", a.Engine.P50 <= 1000},
+			Target{"AWS time to contain p99 (ms)", a.Engine.P99, "≤ 2000", a.Engine.P99 <= 2000},
+			Target{"AWS overhead p50 (b/a)", a.RatioP50, "≤ 1.25", a.RatioP50 <= 1.25})
 	}
 	if s := r.Storm; s != nil {
 		r.Targets = append(r.Targets, Target{fmt.Sprintf("storm: incidents for %d credentials", s.Credentials), float64(s.Incidents),
@@ -206,6 +213,15 @@ func (r *Report) markdown(w io.Writer) {
 			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), lv.Order)
 	}
 	fmt.Fprintln(w)
+	if a := r.AWS; a != nil {
+		fmt.Fprintf(w, "### AWS time to contain (n = %d, interleaved): signal accepted → key verified inactive\n\n", a.Iterations)
+		fmt.Fprintf(w, "Built-in `aws-access-key-exposed` under `%s`, against the drill cloud through the AWS SDK; floor: bare workflow with the %d activities on that path.\n\n", awsPolicy, a.FloorSteps)
+		fmt.Fprintln(w, "| metric | floor (a) | engine (b) | b/a | target b | b |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
+		fmt.Fprintf(w, "| p50 | %s | %s | %.2f× | ≤ 1 s | %s |\n", msf(a.Floor.P50), msf(a.Engine.P50), a.RatioP50, passFail(a.Engine.P50 <= 1000))
+		fmt.Fprintf(w, "| p99 | %s | %s | %.2f× | ≤ 2 s | %s |\n", msf(a.Floor.P99), msf(a.Engine.P99), a.RatioP99, passFail(a.Engine.P99 <= 2000))
+		fmt.Fprintf(w, "| UpdateAccessKey applied | | %d | | once per key | %s |\n\n", a.Applied, passFail(a.Applied == a.Iterations))
+	}
 	if s := r.Storm; s != nil {
 		fmt.Fprintf(w, "### Storm: %d signals about %d credentials, %d senders\n\n", s.Signals, s.Credentials, s.Concurrency)
 		fmt.Fprintln(w, "| floor SignalWithStart/s | engine signals/s | b/a | incidents | signals recorded | all accounted | answers |")

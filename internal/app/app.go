@@ -347,6 +347,8 @@ type DevOptions struct {
 	// touched; DrillSeed is its seed file ("" = drillcloud.DefaultSeed).
 	DrillCloud bool
 	DrillSeed  string
+	// Seed, when set, is the drill cloud's seed, built in Go (benchmarks, drills).
+	Seed *drillcloud.Seed
 }
 
 // Dev is a running single-process stack: embedded Temporal, worker, API.
@@ -408,7 +410,7 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 	}
 	d.URL = "http://" + ln.Addr().String()
 	if o.DrillCloud {
-		if err := d.startDrillCloud(ctx, o.DrillSeed); err != nil {
+		if err := d.startDrillCloud(ctx, o.DrillSeed, o.Seed); err != nil {
 			ln.Close()
 			return nil, err
 		}
@@ -539,9 +541,11 @@ const drillInventory = `credentials:
 `
 
 // startDrillCloud runs the drill cloud on loopback and points the AWS actions at it.
-func (d *Dev) startDrillCloud(ctx context.Context, seedPath string) error {
+func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drillcloud.Seed) error {
 	seed := drillcloud.DefaultSeed()
-	if seedPath != "" {
+	if given != nil {
+		seed = *given
+	} else if seedPath != "" {
 		var err error
 		if seed, err = drillcloud.LoadSeed(seedPath); err != nil {
 			return err
