@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/report"
 )
 
 func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +115,32 @@ func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "httpapi.getIncident", err)
 		return
 	}
-	writeJSON(w, http.StatusOK, inc)
+	writeJSON(w, http.StatusOK, s.withGap(inc))
+}
+
+// incidentWithGap is an incident as the API shows it: with its enforcement gap, the
+// runbook's controls in four columns (vendor-notified, vendor-enforced and observed,
+// enterprise-enforced and verified, not done), so a reader sees at once what the
+// enterprise itself made sure of.
+type incidentWithGap struct {
+	*sever.Incident
+	EnforcementGap *report.Gap `json:"enforcement_gap,omitempty"`
+}
+
+func (s *Server) withGap(inc *sever.Incident) incidentWithGap {
+	var rb *sever.Runbook
+	if s.runbook != nil {
+		if got, ok := s.runbook(inc.Runbook.Name); ok {
+			rb = got
+		}
+	}
+	out := incidentWithGap{Incident: inc}
+	if rep, err := report.Build(*inc, report.Options{Runbook: rb, Now: s.now()}); err == nil {
+		out.EnforcementGap = &rep.Gap
+	} else {
+		s.log.Warn("enforcement gap not computed", "incident", inc.ID, "err", err)
+	}
+	return out
 }
 
 func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) {

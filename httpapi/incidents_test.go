@@ -113,9 +113,27 @@ func TestGetIncident(t *testing.T) {
 		if rec.Code != http.StatusOK {
 			t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
 		}
-		want, _ := json.Marshal(inc)
-		if got := strings.TrimSpace(rec.Body.String()); got != string(want) {
+		// The incident as it is, plus its enforcement gap.
+		var body map[string]json.RawMessage
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatal(err)
+		}
+		gap := body["enforcement_gap"]
+		delete(body, "enforcement_gap")
+		got, _ := json.Marshal(body)
+		var wantMap map[string]json.RawMessage
+		b, _ := json.Marshal(inc)
+		_ = json.Unmarshal(b, &wantMap)
+		want, _ := json.Marshal(wantMap)
+		if string(got) != string(want) {
 			t.Errorf("body =\n%s\nwant\n%s", got, want)
+		}
+		var g struct {
+			EnterpriseEnforced []struct{ Ref string } `json:"enterprise_enforced"`
+			NotDone            []struct{ Ref string } `json:"not_done"`
+		}
+		if err := json.Unmarshal(gap, &g); err != nil || len(g.EnterpriseEnforced) != 1 || g.EnterpriseEnforced[0].Ref != "deactivate" {
+			t.Errorf("enforcement_gap = %s (%v)", gap, err)
 		}
 		for _, k := range []string{`"runbook":{"name"`, `"steps":[{"id"`, `"enforcement":"enterprise_enforced"`, `"policy_rule"`} {
 			if !strings.Contains(rec.Body.String(), k) {

@@ -135,6 +135,8 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	metrics Metrics
+	// runbook finds a pinned runbook by name, for reports and the enforcement gap.
+	runbook func(name string) (*sever.Runbook, bool)
 	// githubSecret authenticates GitHub webhook deliveries; empty means bearer only.
 	githubSecret []byte
 	mux          *http.ServeMux
@@ -177,6 +179,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.routes()
 	s.adapterRoutes()
+	s.runbook = o.Runbook
 	s.reportRoute(o.Runbook)
 	s.handler = s.logRequests(s.recoverPanics(http.HandlerFunc(s.route)))
 	return s, nil

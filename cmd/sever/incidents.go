@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/report"
 )
 
 func newSignalCmd(g *globals) *cobra.Command {
@@ -104,14 +106,20 @@ func newIncidentsCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var inc sever.Incident
+			var inc struct {
+				sever.Incident
+				Gap *report.Gap `json:"enforcement_gap,omitempty"`
+			}
 			if err := c.do(cmd.Context(), http.MethodGet, "/v1/incidents/"+url.PathEscape(args[0]), nil, &inc); err != nil {
 				return err
 			}
 			if output == "json" {
 				return writeJSON(cmd.OutOrStdout(), inc)
 			}
-			printIncident(cmd.OutOrStdout(), &inc)
+			printIncident(cmd.OutOrStdout(), &inc.Incident)
+			if inc.Gap != nil {
+				printGap(cmd.OutOrStdout(), inc.Gap)
+			}
 			return nil
 		},
 	}
@@ -210,6 +218,35 @@ func printSteps(w io.Writer, inc *sever.Incident) {
 			fmt.Fprintf(w, "  %s: %s\n", st.ID, st.Error)
 		}
 	}
+}
+
+// printGap shows the enforcement gap: the runbook's controls by who made sure of
+// them, side by side.
+func printGap(w io.Writer, g *report.Gap) {
+	fmt.Fprintf(w, "\nEnforcement gap: %s\n", g.Verdict)
+	cols := [][]report.GapEntry{g.VendorNotified, g.VendorEnforced, g.EnterpriseEnforced, g.NotDone}
+	rows := 0
+	for _, c := range cols {
+		rows = max(rows, len(c))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  VENDOR-NOTIFIED\tVENDOR-ENFORCED (OBSERVED)\tENTERPRISE-ENFORCED (VERIFIED)\tNOT DONE")
+	for i := range rows {
+		var cells []string
+		for _, c := range cols {
+			cell := ""
+			if i < len(c) {
+				cell = c[i].Ref
+				if c[i].Containment {
+					cell += " *"
+				}
+			}
+			cells = append(cells, cell)
+		}
+		fmt.Fprintf(tw, "  %s\n", strings.Join(cells, "\t"))
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  (* containment control)")
 }
 
 func dash(s string) string {
