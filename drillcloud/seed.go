@@ -1,0 +1,632 @@
+package drillcloud
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Seed is the initial state of a drill cloud. It is usually written in YAML
+// (see ParseSeed) but can be built in Go.
+type Seed struct {
+	// RandSeed seeds the RNG behind fault probabilities, so a flaky drill can
+	// be replayed; zero means "derive from the clock". Ids and secrets are
+	// always cryptographically random.
+	RandSeed int64         `yaml:"rand_seed"`
+	Accounts []SeedAccount `yaml:"accounts"`
+	Faults   []Fault       `yaml:"faults"`
+}
+
+// SeedAccount is one AWS account. The first account is the default for
+// getters that take no account.
+type SeedAccount struct {
+	ID              string              `yaml:"id"`
+	Alias           string              `yaml:"alias"`
+	Users           []SeedUser          `yaml:"users"`
+	Roles           []SeedRole          `yaml:"roles"`
+	ManagedPolicies []SeedManagedPolicy `yaml:"managed_policies"`
+	Secrets         []SeedSecret        `yaml:"secrets"`
+	Volumes         []SeedVolume        `yaml:"volumes"`
+	Buckets         []SeedBucket        `yaml:"buckets"`
+	BedrockLogging  []SeedBedrockLog    `yaml:"bedrock_logging"`
+}
+
+type SeedUser struct {
+	Name             string            `yaml:"name"`
+	Path             string            `yaml:"path"`
+	Created          time.Time         `yaml:"created"`
+	Keys             []SeedKey         `yaml:"keys"`
+	Sessions         []SeedSession     `yaml:"sessions"`
+	InlinePolicies   map[string]string `yaml:"inline_policies"`
+	AttachedPolicies []string          `yaml:"attached_policies"`
+}
+
+// SeedKey is a long-term access key. An empty Secret gets a random one.
+type SeedKey struct {
+	ID       string        `yaml:"id"`
+	Secret   string        `yaml:"secret"`
+	Status   string        `yaml:"status"` // Active (default) or Inactive
+	Created  time.Time     `yaml:"created"`
+	LastUsed *SeedLastUsed `yaml:"last_used"`
+}
+
+type SeedLastUsed struct {
+	Time    time.Time `yaml:"time"`
+	Service string    `yaml:"service"`
+	Region  string    `yaml:"region"`
+}
+
+// SeedSession is pre-existing temporary credentials (ASIA…), for a user
+// (as from GetSessionToken) or a role (as from AssumeRole).
+type SeedSession struct {
+	ID      string    `yaml:"id"`
+	Secret  string    `yaml:"secret"`
+	Token   string    `yaml:"token"`
+	Name    string    `yaml:"name"` // role session name
+	Issued  time.Time `yaml:"issued"`
+	Expires time.Time `yaml:"expires"`
+}
+
+type SeedRole struct {
+	Name             string            `yaml:"name"`
+	Path             string            `yaml:"path"`
+	Created          time.Time         `yaml:"created"`
+	Sessions         []SeedSession     `yaml:"sessions"`
+	InlinePolicies   map[string]string `yaml:"inline_policies"`
+	AttachedPolicies []string          `yaml:"attached_policies"`
+}
+
+// SeedManagedPolicy defines a customer managed policy, or overrides the
+// document of an AWS managed one (for example a quarantine policy version).
+type SeedManagedPolicy struct {
+	ARN      string `yaml:"arn"`
+	Document string `yaml:"document"`
+}
+
+type SeedSecret struct {
+	Name        string `yaml:"name"`
+	Region      string `yaml:"region"`
+	Description string `yaml:"description"`
+	// Value becomes the AWSCURRENT version when Versions is empty.
+	Value             string              `yaml:"value"`
+	Versions          []SeedSecretVersion `yaml:"versions"`
+	RotationLambdaARN string              `yaml:"rotation_lambda_arn"`
+	RotationDays      int                 `yaml:"rotation_days"`
+	// RotationStalls leaves RotateSecret's AWSPENDING version in place, as a
+	// rotation Lambda that never finishes would.
+	RotationStalls bool `yaml:"rotation_stalls"`
+}
+
+type SeedSecretVersion struct {
+	ID      string    `yaml:"id"`
+	Value   string    `yaml:"value"`
+	Stages  []string  `yaml:"stages"`
+	Created time.Time `yaml:"created"`
+}
+
+type SeedVolume struct {
+	ID               string            `yaml:"id"`
+	Region           string            `yaml:"region"`
+	AvailabilityZone string            `yaml:"availability_zone"`
+	SizeGiB          int               `yaml:"size_gib"`
+	Encrypted        bool              `yaml:"encrypted"`
+	Tags             map[string]string `yaml:"tags"`
+}
+
+type SeedBucket struct {
+	Name       string          `yaml:"name"`
+	Region     string          `yaml:"region"`
+	Versioning bool            `yaml:"versioning"`
+	ObjectLock *SeedObjectLock `yaml:"object_lock"`
+}
+
+// SeedObjectLock enables Object Lock (and so versioning) on a bucket, with an
+// optional default retention.
+type SeedObjectLock struct {
+	Mode  string `yaml:"mode"` // GOVERNANCE or COMPLIANCE; empty means no default retention
+	Days  int    `yaml:"days"`
+	Years int    `yaml:"years"`
+}
+
+// SeedBedrockLog is a region's model invocation logging configuration, in
+// the shape of Bedrock's loggingConfig JSON object.
+type SeedBedrockLog struct {
+	Region string         `yaml:"region"`
+	Config map[string]any `yaml:"config"`
+}
+
+// Well-known names in DefaultSeed.
+const (
+	DefaultAccountID        = "111122223333"
+	DefaultRegion           = "us-east-1"
+	DefaultCompromisedUser  = "ci-deployer"
+	DefaultCompromisedKeyID = "AKIADRILLEXPOSED0001"
+	DefaultResponderUser    = "sever-responder"
+	DefaultResponderKeyID   = "AKIADRILLRESPONDER01"
+	DefaultSecretName       = "prod/ci-deployer/aws"
+	DefaultVolumeID         = "vol-0drill0000000001"
+	DefaultEvidenceBucket   = "sever-evidence"
+	DefaultRotationLambda   = "arn:aws:lambda:us-east-1:111122223333:function:rotate-ci-deployer"
+)
+
+// DefaultSeed is one account with a compromised CI user, sever's own
+// responder user, the secret that stores the CI key, a volume to snapshot,
+// an Object Lock evidence bucket and Bedrock logging switched on.
+func DefaultSeed() Seed {
+	created := time.Date(2024, 1, 15, 9, 0, 0, 0, time.UTC)
+	return Seed{
+		Accounts: []SeedAccount{{
+			ID:    DefaultAccountID,
+			Alias: "drill",
+			Users: []SeedUser{
+				{
+					Name:    DefaultCompromisedUser,
+					Created: created,
+					Keys:    []SeedKey{{ID: DefaultCompromisedKeyID, Created: created}},
+				},
+				{
+					Name:    DefaultResponderUser,
+					Created: created,
+					Keys:    []SeedKey{{ID: DefaultResponderKeyID, Created: created}},
+				},
+			},
+			Secrets: []SeedSecret{{
+				Name:              DefaultSecretName,
+				Region:            DefaultRegion,
+				Description:       "CI deploy credentials",
+				Value:             `{"AccessKeyId":"` + DefaultCompromisedKeyID + `","UserName":"` + DefaultCompromisedUser + `"}`,
+				RotationLambdaARN: DefaultRotationLambda,
+				RotationDays:      30,
+			}},
+			Volumes: []SeedVolume{{
+				ID:               DefaultVolumeID,
+				Region:           DefaultRegion,
+				AvailabilityZone: "us-east-1a",
+				SizeGiB:          8,
+				Tags:             map[string]string{"Name": "ci-runner-root"},
+			}},
+			Buckets: []SeedBucket{{
+				Name:       DefaultEvidenceBucket,
+				Region:     DefaultRegion,
+				ObjectLock: &SeedObjectLock{Mode: "COMPLIANCE", Days: 1},
+			}},
+			BedrockLogging: []SeedBedrockLog{{
+				Region: DefaultRegion,
+				Config: map[string]any{
+					"cloudWatchConfig": map[string]any{
+						"logGroupName": "/aws/bedrock/invocations",
+						"roleArn":      "arn:aws:iam::" + DefaultAccountID + ":role/bedrock-logging",
+					},
+					"textDataDeliveryEnabled": true,
+				},
+			}},
+		}},
+	}
+}
+
+// ParseSeed parses and validates a YAML seed. Unknown fields are errors;
+// every error names the line ("seed:12: …").
+func ParseSeed(data []byte) (Seed, error) {
+	return parseSeed("seed", data)
+}
+
+// LoadSeed reads and parses a YAML seed file; errors name path:line.
+func LoadSeed(path string) (Seed, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Seed{}, fmt.Errorf("load seed %s: %w", path, err)
+	}
+	return parseSeed(path, data)
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+): `)
+
+func parseSeed(name string, data []byte) (Seed, error) {
+	var s Seed
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil {
+		if errors.Is(err, io.EOF) {
+			return s, fmt.Errorf("%s: empty seed", name)
+		}
+		return s, fmt.Errorf("%s", rewriteYAMLError(name, err))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return s, fmt.Errorf("%s:%d: seed must be a single YAML document", name, extra.Line)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return s, fmt.Errorf("%s", rewriteYAMLError(name, err))
+	}
+	if err := s.validate(); err != nil {
+		var ve *seedError
+		if errors.As(err, &ve) {
+			return s, fmt.Errorf("%s:%d: %s: %s", name, lineOf(&root, ve.path), pathString(ve.path), ve.msg)
+		}
+		return s, fmt.Errorf("%s: %w", name, err)
+	}
+	return s, nil
+}
+
+// rewriteYAMLError turns yaml's "line N: msg" into "name:N: msg" for every
+// reported problem.
+func rewriteYAMLError(name string, err error) string {
+	var te *yaml.TypeError
+	if errors.As(err, &te) {
+		parts := make([]string, len(te.Errors))
+		for i, e := range te.Errors {
+			parts[i] = yamlLineRE.ReplaceAllString(e, name+":$1: ")
+		}
+		return strings.Join(parts, "; ")
+	}
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	if yamlLineRE.MatchString(msg) {
+		return yamlLineRE.ReplaceAllString(msg, name+":$1: ")
+	}
+	return name + ": " + msg
+}
+
+// seedError is a validation error at a path of map keys and list indexes.
+type seedError struct {
+	path []any
+	msg  string
+}
+
+func (e *seedError) Error() string { return pathString(e.path) + ": " + e.msg }
+
+func seedErr(path []any, format string, args ...any) error {
+	return &seedError{path: append([]any(nil), path...), msg: fmt.Sprintf(format, args...)}
+}
+
+func pathString(path []any) string {
+	var b strings.Builder
+	for _, p := range path {
+		switch v := p.(type) {
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(v)
+		}
+	}
+	return b.String()
+}
+
+// lineOf finds the line of the deepest node along path, so an error in a
+// seed built in Go (no YAML) still reports line 0 harmlessly.
+func lineOf(root *yaml.Node, path []any) int {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		switch v := p.(type) {
+		case string:
+			if n.Kind != yaml.MappingNode {
+				return line
+			}
+			found := false
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == v {
+					line = n.Content[i].Line
+					n = n.Content[i+1]
+					found = true
+					break
+				}
+			}
+			if !found {
+				return line
+			}
+		case int:
+			if n.Kind != yaml.SequenceNode || v >= len(n.Content) {
+				return line
+			}
+			n = n.Content[v]
+			line = n.Line
+		}
+	}
+	return line
+}
+
+var (
+	accountIDRE   = regexp.MustCompile(`^\d{12}$`)
+	longKeyIDRE   = regexp.MustCompile(`^AKIA[A-Z0-9]{12,124}$`)
+	sessionKeyRE  = regexp.MustCompile(`^ASIA[A-Z0-9]{12,124}$`)
+	iamNameRE     = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	bucketNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	volumeIDRE    = regexp.MustCompile(`^vol-[0-9a-z]{8,17}$`)
+	secretNameRE  = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
+	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
+	policyARNRE   = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
+	versionIDRE   = regexp.MustCompile(`^[\w-]{1,64}$`)
+	seedFaultKind = map[FaultKind]bool{FaultThrottle: true, FaultServerError: true, FaultLatency: true, FaultDropResponse: true}
+)
+
+func (s *Seed) validate() error {
+	if len(s.Accounts) == 0 {
+		return seedErr([]any{"accounts"}, "at least one account is required")
+	}
+	accounts := map[string]bool{}
+	keys := map[string]bool{}
+	buckets := map[string]bool{}
+	for ai := range s.Accounts {
+		a := &s.Accounts[ai]
+		p := []any{"accounts", ai}
+		if !accountIDRE.MatchString(a.ID) {
+			return seedErr(append(p, "id"), "account id %q must be 12 digits", a.ID)
+		}
+		if accounts[a.ID] {
+			return seedErr(append(p, "id"), "duplicate account id %s", a.ID)
+		}
+		accounts[a.ID] = true
+		if err := validatePrincipals(a, p, keys); err != nil {
+			return err
+		}
+		for i, mp := range a.ManagedPolicies {
+			pp := append(append([]any(nil), p...), "managed_policies", i)
+			if !policyARNRE.MatchString(mp.ARN) {
+				return seedErr(append(pp, "arn"), "invalid policy ARN %q", mp.ARN)
+			}
+			if _, err := parsePolicy(mp.Document); err != nil {
+				return seedErr(append(pp, "document"), "%v", err)
+			}
+		}
+		secretNames := map[string]bool{}
+		for i := range a.Secrets {
+			sec := &a.Secrets[i]
+			sp := append(append([]any(nil), p...), "secrets", i)
+			if !secretNameRE.MatchString(sec.Name) {
+				return seedErr(append(sp, "name"), "invalid secret name %q", sec.Name)
+			}
+			if sec.Region == "" {
+				sec.Region = DefaultRegion
+			} else if !regionRE.MatchString(sec.Region) {
+				return seedErr(append(sp, "region"), "invalid region %q", sec.Region)
+			}
+			if secretNames[sec.Region+"/"+sec.Name] {
+				return seedErr(append(sp, "name"), "duplicate secret %s in %s", sec.Name, sec.Region)
+			}
+			secretNames[sec.Region+"/"+sec.Name] = true
+			if sec.Value != "" && len(sec.Versions) > 0 {
+				return seedErr(append(sp, "value"), "give either value or versions, not both")
+			}
+			if sec.RotationDays < 0 || sec.RotationDays > 1000 {
+				return seedErr(append(sp, "rotation_days"), "rotation_days must be 0..1000, got %d", sec.RotationDays)
+			}
+			current := 0
+			vids := map[string]bool{}
+			for vi, v := range sec.Versions {
+				vp := append(append([]any(nil), sp...), "versions", vi)
+				if v.ID != "" && !versionIDRE.MatchString(v.ID) {
+					return seedErr(append(vp, "id"), "invalid version id %q", v.ID)
+				}
+				if v.ID != "" && vids[v.ID] {
+					return seedErr(append(vp, "id"), "duplicate version id %s", v.ID)
+				}
+				vids[v.ID] = true
+				stages := map[string]bool{}
+				for _, st := range v.Stages {
+					if st == "" || len(st) > 256 || stages[st] {
+						return seedErr(append(vp, "stages"), "invalid or duplicate stage %q", st)
+					}
+					stages[st] = true
+					if st == "AWSCURRENT" {
+						current++
+					}
+				}
+			}
+			if len(sec.Versions) > 0 && current != 1 {
+				return seedErr(append(sp, "versions"), "exactly one version must carry AWSCURRENT, found %d", current)
+			}
+			if err := checkUniqueStages(sec.Versions); err != "" {
+				return seedErr(append(sp, "versions"), "%s", err)
+			}
+		}
+		for i := range a.Volumes {
+			v := &a.Volumes[i]
+			vp := append(append([]any(nil), p...), "volumes", i)
+			if !volumeIDRE.MatchString(v.ID) {
+				return seedErr(append(vp, "id"), "invalid volume id %q (want vol- and 8-17 lowercase hex/alnum)", v.ID)
+			}
+			if v.Region == "" {
+				v.Region = DefaultRegion
+			} else if !regionRE.MatchString(v.Region) {
+				return seedErr(append(vp, "region"), "invalid region %q", v.Region)
+			}
+			if v.AvailabilityZone == "" {
+				v.AvailabilityZone = v.Region + "a"
+			}
+			if v.SizeGiB == 0 {
+				v.SizeGiB = 8
+			}
+			if v.SizeGiB < 1 || v.SizeGiB > 65536 {
+				return seedErr(append(vp, "size_gib"), "size_gib must be 1..65536, got %d", v.SizeGiB)
+			}
+		}
+		for i := range a.Buckets {
+			b := &a.Buckets[i]
+			bp := append(append([]any(nil), p...), "buckets", i)
+			if !bucketNameRE.MatchString(b.Name) {
+				return seedErr(append(bp, "name"), "invalid bucket name %q", b.Name)
+			}
+			if buckets[b.Name] {
+				return seedErr(append(bp, "name"), "duplicate bucket %s (bucket names are global)", b.Name)
+			}
+			buckets[b.Name] = true
+			if b.Region == "" {
+				b.Region = DefaultRegion
+			} else if !regionRE.MatchString(b.Region) {
+				return seedErr(append(bp, "region"), "invalid region %q", b.Region)
+			}
+			if ol := b.ObjectLock; ol != nil {
+				switch ol.Mode {
+				case "":
+					if ol.Days != 0 || ol.Years != 0 {
+						return seedErr(append(bp, "object_lock", "mode"), "default retention needs a mode (GOVERNANCE or COMPLIANCE)")
+					}
+				case "GOVERNANCE", "COMPLIANCE":
+					if (ol.Days > 0) == (ol.Years > 0) || ol.Days < 0 || ol.Years < 0 {
+						return seedErr(append(bp, "object_lock"), "default retention needs exactly one of days or years, positive")
+					}
+				default:
+					return seedErr(append(bp, "object_lock", "mode"), "mode must be GOVERNANCE or COMPLIANCE, got %q", ol.Mode)
+				}
+			}
+		}
+		logRegions := map[string]bool{}
+		for i, bl := range a.BedrockLogging {
+			lp := append(append([]any(nil), p...), "bedrock_logging", i)
+			if bl.Region == "" {
+				a.BedrockLogging[i].Region = DefaultRegion
+			} else if !regionRE.MatchString(bl.Region) {
+				return seedErr(append(lp, "region"), "invalid region %q", bl.Region)
+			}
+			if logRegions[a.BedrockLogging[i].Region] {
+				return seedErr(append(lp, "region"), "duplicate bedrock logging region %s", a.BedrockLogging[i].Region)
+			}
+			logRegions[a.BedrockLogging[i].Region] = true
+			if len(bl.Config) == 0 {
+				return seedErr(append(lp, "config"), "config is required")
+			}
+			if _, err := json.Marshal(bl.Config); err != nil {
+				return seedErr(append(lp, "config"), "config is not representable as JSON: %v", err)
+			}
+		}
+	}
+	for i, f := range s.Faults {
+		if err := f.validate(); err != nil {
+			return seedErr([]any{"faults", i}, "%v", err)
+		}
+	}
+	return nil
+}
+
+func validatePrincipals(a *SeedAccount, p []any, keys map[string]bool) error {
+	names := map[string]bool{}
+	checkPolicies := func(pp []any, inline map[string]string, attached []string) error {
+		for name, doc := range inline {
+			if !iamNameRE.MatchString(name) {
+				return seedErr(append(pp, "inline_policies", name), "invalid policy name %q", name)
+			}
+			if _, err := parsePolicy(doc); err != nil {
+				return seedErr(append(pp, "inline_policies", name), "%v", err)
+			}
+		}
+		for i, arn := range attached {
+			if !policyARNRE.MatchString(arn) {
+				return seedErr(append(pp, "attached_policies", i), "invalid policy ARN %q", arn)
+			}
+		}
+		return nil
+	}
+	checkSessions := func(pp []any, sessions []SeedSession) error {
+		for i, ss := range sessions {
+			sp := append(append([]any(nil), pp...), "sessions", i)
+			if !sessionKeyRE.MatchString(ss.ID) {
+				return seedErr(append(sp, "id"), "session key id %q must look like ASIA…", ss.ID)
+			}
+			if keys[ss.ID] {
+				return seedErr(append(sp, "id"), "duplicate access key id %s", ss.ID)
+			}
+			keys[ss.ID] = true
+			if ss.Issued.IsZero() {
+				return seedErr(append(sp, "issued"), "issued is required")
+			}
+			if !ss.Expires.IsZero() && !ss.Expires.After(ss.Issued) {
+				return seedErr(append(sp, "expires"), "expires must be after issued")
+			}
+		}
+		return nil
+	}
+	for ui := range a.Users {
+		u := &a.Users[ui]
+		up := append(append([]any(nil), p...), "users", ui)
+		if !iamNameRE.MatchString(u.Name) {
+			return seedErr(append(up, "name"), "invalid user name %q", u.Name)
+		}
+		if names["user/"+u.Name] {
+			return seedErr(append(up, "name"), "duplicate user %s", u.Name)
+		}
+		names["user/"+u.Name] = true
+		if u.Path == "" {
+			u.Path = "/"
+		}
+		if len(u.Keys) > 2 {
+			return seedErr(append(up, "keys"), "a user has at most 2 access keys, got %d", len(u.Keys))
+		}
+		for ki := range u.Keys {
+			k := &u.Keys[ki]
+			kp := append(append([]any(nil), up...), "keys", ki)
+			if !longKeyIDRE.MatchString(k.ID) {
+				return seedErr(append(kp, "id"), "access key id %q must look like AKIA followed by 12+ uppercase letters or digits", k.ID)
+			}
+			if keys[k.ID] {
+				return seedErr(append(kp, "id"), "duplicate access key id %s", k.ID)
+			}
+			keys[k.ID] = true
+			switch k.Status {
+			case "":
+				k.Status = "Active"
+			case "Active", "Inactive":
+			default:
+				return seedErr(append(kp, "status"), "status must be Active or Inactive, got %q", k.Status)
+			}
+			if k.Secret != "" && len(k.Secret) < 16 {
+				return seedErr(append(kp, "secret"), "secret must be at least 16 characters")
+			}
+		}
+		if err := checkSessions(up, u.Sessions); err != nil {
+			return err
+		}
+		if err := checkPolicies(up, u.InlinePolicies, u.AttachedPolicies); err != nil {
+			return err
+		}
+	}
+	for ri := range a.Roles {
+		r := &a.Roles[ri]
+		rp := append(append([]any(nil), p...), "roles", ri)
+		if !iamNameRE.MatchString(r.Name) {
+			return seedErr(append(rp, "name"), "invalid role name %q", r.Name)
+		}
+		if names["role/"+r.Name] {
+			return seedErr(append(rp, "name"), "duplicate role %s", r.Name)
+		}
+		names["role/"+r.Name] = true
+		if r.Path == "" {
+			r.Path = "/"
+		}
+		if err := checkSessions(rp, r.Sessions); err != nil {
+			return err
+		}
+		if err := checkPolicies(rp, r.InlinePolicies, r.AttachedPolicies); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkUniqueStages(vs []SeedSecretVersion) string {
+	owner := map[string]int{}
+	for i, v := range vs {
+		for _, st := range v.Stages {
+			if j, ok := owner[st]; ok {
+				return "stage " + st + " is on versions " + strconv.Itoa(j) + " and " + strconv.Itoa(i)
+			}
+			owner[st] = i
+		}
+	}
+	return ""
+}
