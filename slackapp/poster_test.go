@@ -191,7 +191,10 @@ func TestPosterErrors(t *testing.T) {
 			_, _, err := p.PostNotice(ctx, "", "1.2", Notice{IncidentID: "inc-x", Kind: "opened"})
 			return err
 		}, []string{"chat.postMessage", "C0MISSING", "1.2", "inc-x"}},
-		{"notice kind", func() error { _, _, err := p.PostNotice(ctx, "", "", Notice{IncidentID: "inc-x", Kind: "bogus"}); return err }, []string{"unknown kind", "bogus"}},
+		{"notice kind", func() error {
+			_, _, err := p.PostNotice(ctx, "", "", Notice{IncidentID: "inc-x", Kind: "bogus"})
+			return err
+		}, []string{"unknown kind", "bogus"}},
 		{"invalid request", func() error { _, _, err := p.RequestApproval(ctx, bad); return err }, []string{"args_sha256"}},
 		{"no ts", func() error { return p.MarkDecided(ctx, "C0OTHER", "", r, Decided{}) }, []string{"timestamp is required"}},
 		{"no channel", func() error { _, _, err := (&Poster{Client: p.Client}).RequestApproval(ctx, r); return err }, []string{"no channel"}},

@@ -107,7 +107,7 @@ type run struct {
 	notices  []NoticeInput
 	thread   *NoticeThread
 	noticing bool
-	logger interface{ Info(string, ...any) }
+	logger   interface{ Info(string, ...any) }
 }
 
 func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
