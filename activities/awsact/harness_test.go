@@ -65,10 +65,6 @@ func withInventory(src string) drillOption {
 
 func withSDKAttempts(n int) drillOption { return func(d *drillSetup) { d.maxAttempts = n } }
 
-func withCloudOptions(opts ...drillcloud.Option) drillOption {
-	return func(d *drillSetup) { d.cloudOpts = append(d.cloudOpts, opts...) }
-}
-
 func newDrill(t *testing.T, opts ...drillOption) *drill {
 	t.Helper()
 	setup := drillSetup{seed: drillcloud.DefaultSeed(), maxAttempts: 3}
