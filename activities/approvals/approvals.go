@@ -13,6 +13,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -32,6 +33,44 @@ type Activities struct {
 	Slack Poster
 	// Escalation posts escalations (deadline passed once) to another channel's poster.
 	Escalation Poster
+	// Inventory, when set, gives each request its blast radius: who owns the
+	// credential, which secrets hold it and which services depend on it.
+	Inventory *inventory.Inventory
+}
+
+// blastRadius lists what a decision on c touches, one line per owner, secret and
+// service; nil without an inventory.
+func (a *Activities) blastRadius(c sever.Credential) []string {
+	if a.Inventory == nil {
+		return nil
+	}
+	e, ok := a.Inventory.Lookup(c)
+	if !ok {
+		return []string{"not in the inventory: owner, dependent secrets and services are unknown"}
+	}
+	owner := "owner " + e.Owner
+	if e.Team != "" {
+		owner += " (team " + e.Team + ")"
+	}
+	out := []string{owner}
+	for _, sec := range e.Secrets {
+		line := "held in secret " + sec.ID
+		if sec.Region != "" {
+			line += " (" + sec.Region + ")"
+		}
+		out = append(out, line)
+	}
+	for _, svc := range e.Services {
+		line := "service " + svc.Name
+		if svc.Criticality != "" {
+			line += " (" + svc.Criticality + ")"
+		}
+		if svc.Notes != "" {
+			line += ": " + svc.Notes
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // Register registers the internal approval activities.
@@ -132,6 +171,7 @@ func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalR
 	}
 	in.Approvers = approvers
 	r := request(in)
+	r.BlastRadius = a.blastRadius(in.Credential)
 	if err := r.Validate(); err != nil {
 		return workflows.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("request approval for %s/%s", in.IncidentID, in.StepID), err)
@@ -153,6 +193,7 @@ func (a *Activities) ApprovalOutcome(ctx context.Context, in workflows.ApprovalO
 		return workflows.ApprovalOutcomeResult{}, nil
 	}
 	r := request(in.Request)
+	r.BlastRadius = a.blastRadius(in.Request.Credential)
 	var err error
 	switch in.Outcome {
 	case sever.HumanApproved, sever.HumanDenied:

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -174,5 +175,39 @@ func TestNoticesPostedInTheThread(t *testing.T) {
 	res = workflows.NoticeResult{}
 	if err != nil || v.Get(&res) != nil || res.Posted {
 		t.Errorf("without Slack: %+v %v", res, err)
+	}
+}
+
+func TestRequestShowsBlastRadius(t *testing.T) {
+	inv, err := inventory.Parse("inv.yaml", []byte(`credentials:
+  - provider: acme
+    type: generic_token
+    id: tok-1
+    owner: platform@example.com
+    team: platform
+    secrets:
+      - {id: prod/ci/token, region: eu-west-1}
+    services:
+      - {name: ci-pipeline, criticality: high, notes: deploys production}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &fakePoster{}
+	e := env(&Activities{Slack: p, Inventory: inv})
+	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, req); err != nil {
+		t.Fatal(err)
+	}
+	want := "owner platform@example.com (team platform)|held in secret prod/ci/token (eu-west-1)|service ci-pipeline (high): deploys production"
+	if got := strings.Join(p.requests[0].BlastRadius, "|"); got != want {
+		t.Errorf("blast radius = %q\nwant %q", got, want)
+	}
+	other := req
+	other.Credential.ID = "tok-unknown"
+	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, other); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.requests[1].BlastRadius; len(got) != 1 || !strings.Contains(got[0], "not in the inventory") {
+		t.Errorf("unknown credential: %q", got)
 	}
 }
