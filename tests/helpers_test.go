@@ -174,7 +174,10 @@ func startStackWith(t *testing.T, o app.DevOptions) *stack {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	start := time.Now()
-	o.FrontendPort, o.UI, o.Logger = 0, false, logger
+	o.FrontendPort, o.UI = 0, false
+	if o.Logger == nil {
+		o.Logger = logger
+	}
 	d, err := app.StartDev(ctx, o)
 	if err != nil {
 		t.Fatalf("StartDev: %v", err)
