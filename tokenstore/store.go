@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -53,8 +54,10 @@ type file struct {
 	Tokens []Token `json:"tokens"`
 }
 
-// Store is a JSON file of tokens, safe for concurrent use within one process; writes
-// are atomic (temp file and rename) so a crash never leaves a torn file.
+// Store is a JSON file of tokens, safe for concurrent use by goroutines and by
+// processes (workers and the API on one machine share it): every read-modify-write
+// holds an exclusive lock on <path>.lock, and writes are atomic (temp file and
+// rename) so a crash never leaves a torn file.
 type Store struct {
 	path string
 	mu   sync.Mutex
@@ -66,6 +69,28 @@ func Open(path string) *Store { return &Store{path: path, now: time.Now} }
 
 // Path returns the file behind the store.
 func (s *Store) Path() string { return s.path }
+
+// lock takes the file lock across processes (shared for reads, exclusive for
+// writes); the returned function releases it. Without it two processes would each
+// read the file, change their copy and rename it over the other's change.
+func (s *Store) lock(exclusive bool) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return nil, fmt.Errorf("tokenstore: %w", err)
+	}
+	f, err := os.OpenFile(s.path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("tokenstore: lock %s: %w", s.path, err)
+	}
+	how := syscall.LOCK_SH
+	if exclusive {
+		how = syscall.LOCK_EX
+	}
+	if err := syscall.Flock(int(f.Fd()), how); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("tokenstore: lock %s: %w", s.path, err)
+	}
+	return func() { _ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+}
 
 func (s *Store) load() (*file, error) {
 	b, err := os.ReadFile(s.path)
@@ -113,6 +138,11 @@ func (s *Store) save(f *file) error {
 func (s *Store) Get(id string) (Token, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock(false)
+	if err != nil {
+		return Token{}, err
+	}
+	defer unlock()
 	f, err := s.load()
 	if err != nil {
 		return Token{}, err
@@ -135,6 +165,11 @@ func (s *Store) Put(t Token) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock(true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := s.load()
 	if err != nil {
 		return err
@@ -157,6 +192,11 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock(true)
+	if err != nil {
+		return Token{}, false, err
+	}
+	defer unlock()
 	f, err := s.load()
 	if err != nil {
 		return Token{}, false, err

@@ -2,6 +2,7 @@ package tokenstore
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -56,5 +57,30 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 	f, err := s.load()
 	if err != nil || len(f.Tokens) != 20 {
 		t.Fatalf("tokens = %d, err %v; want 20", len(f.Tokens), err)
+	}
+}
+
+// Two stores on one file (two processes) must not lose each other's writes: each
+// read-modify-write holds the file lock.
+func TestTwoStoresOnOneFileLoseNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	a, b := Open(path), Open(path)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			if err := s.Put(Token{ID: fmt.Sprintf("tok-%d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 50 {
+		if _, err := a.Get(fmt.Sprintf("tok-%d", i)); err != nil {
+			t.Errorf("tok-%d lost: %v", i, err)
+		}
 	}
 }
