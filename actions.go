@@ -29,6 +29,17 @@ const (
 	ActionAWSBedrockLogging   = "aws.bedrock.logging_state"
 )
 
+// Action names of the model-provider actions.
+const (
+	ActionAnthropicObserveKey = "anthropic.observe_key_status"
+	ActionAnthropicDisableKey = "anthropic.disable_api_key"
+	ActionAnthropicEnableKey  = "anthropic.enable_api_key"
+	ActionAnthropicKeyStatus  = "anthropic.key_status"
+	ActionOpenAIObserveKey    = "openai.observe_key_status"
+	ActionOpenAIRevokeKey     = "openai.revoke_api_key"
+	ActionOpenAIKeyStatus     = "openai.key_status"
+)
+
 // Catalog lists every action a runbook may name. The worker registers an activity under
 // each name and a test checks that the two agree; the runbook linter rejects names that
 // are not here, so a typo fails at lint time, not in the middle of an incident.
@@ -89,6 +100,28 @@ var Catalog = map[string]ActionSpec{
 	ActionAWSBedrockLogging: {Name: ActionAWSBedrockLogging,
 		Description: "Reads whether Bedrock model invocation logging is on in each region; verified when it is on everywhere.",
 		Args:        []string{"account", "regions"}},
+
+	ActionAnthropicObserveKey: {Name: ActionAnthropicObserveKey, Enforcement: VendorEnforced,
+		Description: "Reads an Anthropic API key's status through the Admin API (polling up to `wait`); records vendor_enforced only when the key is already inactive or archived and sever did not do it. Never changes the key.",
+		Args:        []string{"wait", "interval"}},
+	ActionAnthropicDisableKey: {Name: ActionAnthropicDisableKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets an Anthropic API key inactive through the Admin API (reversible) and reads it back; a key already inactive or archived is left alone and still read back.",
+		Args:        []string{"reason"}},
+	ActionAnthropicEnableKey: {Name: ActionAnthropicEnableKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets an Anthropic API key active again (compensation for a false positive); refuses archived keys.",
+		Args:        []string{"reason"}},
+	ActionAnthropicKeyStatus: {Name: ActionAnthropicKeyStatus,
+		Description: "Reads an Anthropic API key's status; verified when it matches `expect` (inactive, which an archived key also satisfies, active or archived; default inactive).",
+		Args:        []string{"expect"}},
+	ActionOpenAIObserveKey: {Name: ActionOpenAIObserveKey, Enforcement: VendorEnforced,
+		Description: "Reads whether an OpenAI project API key still exists (polling up to `wait`); records vendor_enforced only when it is gone, sever did not delete it, and the inventory or an OpenAI notice shows it existed. Never changes the key.",
+		Args:        []string{"project", "wait", "interval"}},
+	ActionOpenAIRevokeKey: {Name: ActionOpenAIRevokeKey, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "IRREVERSIBLE: deletes an OpenAI project API key through the Admin API (OpenAI has no disable, so there is no compensation) and reads back that it is gone. Policy should require approval.",
+		Args:        []string{"project", "reason"}},
+	ActionOpenAIKeyStatus: {Name: ActionOpenAIKeyStatus,
+		Description: "Reads whether an OpenAI project API key exists; verified when that matches `expect` (absent or present; default absent). Absence counts only once the project is found.",
+		Args:        []string{"project", "expect"}},
 }
 
 // ActionNames returns the catalog's names in sorted order.

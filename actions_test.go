@@ -56,3 +56,27 @@ func TestAWSActionsInCatalog(t *testing.T) {
 		}
 	}
 }
+
+func TestProviderActionsInCatalog(t *testing.T) {
+	for _, name := range []string{ActionAnthropicObserveKey, ActionAnthropicDisableKey, ActionAnthropicEnableKey, ActionAnthropicKeyStatus,
+		ActionOpenAIObserveKey, ActionOpenAIRevokeKey, ActionOpenAIKeyStatus} {
+		if _, ok := Catalog[name]; !ok {
+			t.Errorf("%s missing from the catalog", name)
+		}
+	}
+	for _, n := range []string{ActionAnthropicObserveKey, ActionOpenAIObserveKey} {
+		if s := Catalog[n]; s.Enforcement != VendorEnforced || s.Mutating {
+			t.Errorf("%s = %+v; want vendor_enforced, changes nothing", n, s)
+		}
+	}
+	for _, n := range []string{ActionAnthropicDisableKey, ActionAnthropicEnableKey, ActionOpenAIRevokeKey} {
+		if s := Catalog[n]; !s.Mutating || s.Enforcement != EnterpriseEnforced {
+			t.Errorf("%s = %+v; want mutating, enterprise_enforced", n, s)
+		}
+	}
+	// Nothing undoes an OpenAI revocation; the catalog must say so to whoever writes
+	// a runbook or a policy.
+	if d := Catalog[ActionOpenAIRevokeKey].Description; !strings.HasPrefix(d, "IRREVERSIBLE") {
+		t.Errorf("openai revoke description = %q", d)
+	}
+}

@@ -235,7 +235,30 @@ type InventoryConfig struct {
 // LedgerConfig configures the accountability ledger.
 type LedgerConfig struct {
 	SigningKey SecretRef `yaml:"signing_key"` // ed25519 private key; optional
+	// S3 is the write-once copy of the ledger (package ledger/worm); off without a bucket.
+	S3 LedgerS3Config `yaml:"s3"`
 }
+
+// LedgerS3Config is the WORM copy of the ledger: every entry also written as one S3
+// object under Object Lock, so the SQLite file is not the only copy anyone could rewrite.
+type LedgerS3Config struct {
+	Bucket string `yaml:"bucket"` // Object Lock enabled; empty = no S3 copy
+	Prefix string `yaml:"prefix"` // key prefix, ending in "/"; "" = the bucket's root
+	// Retention is how long Object Lock keeps each entry object, from its upload.
+	Retention time.Duration `yaml:"retention"`
+	LockMode  string        `yaml:"lock_mode"` // COMPLIANCE or GOVERNANCE
+	Region    string        `yaml:"region"`    // the bucket's region; empty = aws.region
+}
+
+// Defaults and bounds of ledger.s3.
+const (
+	DefaultLedgerS3Prefix = "sever-ledger/"
+	// DefaultLedgerS3Retention keeps the copy a year, as long as evidence.
+	DefaultLedgerS3Retention = 8760 * time.Hour
+	DefaultLedgerS3LockMode  = "COMPLIANCE"
+	// MinLedgerS3Retention: Object Lock retains whole days.
+	MinLedgerS3Retention = 24 * time.Hour
+)
 
 // LogConfig configures logging.
 type LogConfig struct {
@@ -265,7 +288,9 @@ func Default() *Config {
 		AWS: AWSConfig{EvidenceRetention: DefaultEvidenceRetention, EvidenceLockMode: DefaultEvidenceLockMode,
 			MaxAttempts: DefaultAWSMaxAttempts},
 		Incidents: IncidentsConfig{Hold: DefaultHold},
-		Log:       LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Ledger: LedgerConfig{S3: LedgerS3Config{Prefix: DefaultLedgerS3Prefix, Retention: DefaultLedgerS3Retention,
+			LockMode: DefaultLedgerS3LockMode}},
+		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 }
 

@@ -78,6 +78,11 @@ func TestDefaults(t *testing.T) {
 				{"aws.evidence_lock_mode", c.AWS.EvidenceLockMode, "COMPLIANCE"},
 				{"aws.max_attempts", c.AWS.MaxAttempts, 3},
 				{"inventory.path", c.Inventory.Path, ""},
+				{"ledger.s3.bucket", c.Ledger.S3.Bucket, ""},
+				{"ledger.s3.prefix", c.Ledger.S3.Prefix, "sever-ledger/"},
+				{"ledger.s3.retention", c.Ledger.S3.Retention, 8760 * time.Hour},
+				{"ledger.s3.lock_mode", c.Ledger.S3.LockMode, "COMPLIANCE"},
+				{"ledger.s3.region", c.Ledger.S3.Region, ""},
 				{"slack.bot_token", c.Slack.BotToken, SecretRef("")},
 			}
 			for _, ck := range checks {

@@ -21,6 +21,8 @@ var (
 	roleARNRE      = regexp.MustCompile(`^arn:aws(-[a-z]+)*:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$`)
 	regionRE       = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
 	bucketRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+	// openAIProjectRE is the form of OpenAI project ids, which key ids are relative to.
+	openAIProjectRE = regexp.MustCompile(`^proj_[A-Za-z0-9]{1,128}$`)
 )
 
 var (
@@ -203,12 +205,17 @@ func (v *validator) run() {
 	// Providers.
 	v.url("providers.anthropic.base_url", c.Providers.Anthropic.BaseURL)
 	v.url("providers.openai.base_url", c.Providers.OpenAI.BaseURL)
+	if p := c.Providers.OpenAI.Project; p != "" && !openAIProjectRE.MatchString(p) {
+		v.add("providers.openai.project", "not an OpenAI project id (proj_…)")
+	}
 
 	// Incidents and every other duration.
 	v.durations(reflectValueOf(c), "")
 	if h := c.Incidents.Hold; h > 0 && h < time.Minute {
 		v.add("incidents.hold", "must be at least 1m")
 	}
+
+	v.ledgerS3(c.Ledger.S3)
 
 	// Log.
 	if !slices.Contains(logLevels, c.Log.Level) {
@@ -331,5 +338,32 @@ func (v *validator) durations(val reflect.Value, path string) {
 		for i := 0; i < val.Len(); i++ {
 			v.durations(val.Index(i), indexPath(path, i))
 		}
+	}
+}
+
+// ledgerS3Prefix is one or more S3-safe key segments, each ending in "/".
+var ledgerS3Prefix = regexp.MustCompile(`^([A-Za-z0-9!_.*'()-]+/)+$`)
+
+func (v *validator) ledgerS3(l LedgerS3Config) {
+	if b := l.Bucket; b != "" && (!bucketRE.MatchString(b) || strings.Contains(b, "..")) {
+		v.add("ledger.s3.bucket", "not a valid S3 bucket name")
+	}
+	if p := l.Prefix; p != "" {
+		bad := !ledgerS3Prefix.MatchString(p) || len(p) > 512
+		for _, seg := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
+			bad = bad || seg == "." || seg == ".."
+		}
+		if bad {
+			v.add("ledger.s3.prefix", "must be empty or key segments of letters, digits and ! _ . * ' ( ) -, each ending in / (such as sever-ledger/), at most 512 bytes")
+		}
+	}
+	if r := l.Retention; r > 0 && r < MinLedgerS3Retention {
+		v.add("ledger.s3.retention", "must be at least 24h (Object Lock retains whole days)")
+	}
+	if !slices.Contains(evidenceLockModes, l.LockMode) {
+		v.add("ledger.s3.lock_mode", "must be one of %s", strings.Join(evidenceLockModes, ", "))
+	}
+	if l.Region != "" && !regionRE.MatchString(l.Region) {
+		v.add("ledger.s3.region", "not an AWS region name such as us-east-1")
 	}
 }

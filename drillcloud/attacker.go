@@ -40,16 +40,21 @@ const (
 var attackOps = map[string]bool{
 	AttackListBuckets: true, AttackInvokeModel: true, AttackGetCallerID: true, AttackGetSessionToken: true,
 	AttackGetSecretValue: true, AttackCreateAccessKey: true, AttackDescribeVolumes: true,
+	AttackAnthropicMessages: true, AttackOpenAIChat: true,
 }
 
 // AttackerConfig describes someone using a stolen key.
 type AttackerConfig struct {
-	KeyID      string   // stolen access key id (AKIA…) or session (ASIA…)
-	Rate       float64  // calls per second across all operations; default 5
-	Operations []string // default: s3:ListBuckets and bedrock:InvokeModel
-	Region     string   // default us-east-1
-	ModelID    string   // for bedrock:InvokeModel
-	SecretID   string   // for secretsmanager:GetSecretValue; default DefaultSecretName
+	// KeyID is the stolen access key id (AKIA…) or session (ASIA…), or a
+	// model-provider key id (apikey_…, key_…), whose value the attacker then holds.
+	KeyID string
+	Rate  float64 // calls per second across all operations; default 5
+	// Operations default to s3:ListBuckets and bedrock:InvokeModel, or for a
+	// provider key to that provider's inference call.
+	Operations []string
+	Region     string // default us-east-1
+	ModelID    string // for bedrock:InvokeModel
+	SecretID   string // for secretsmanager:GetSecretValue; default DefaultSecretName
 	// KeepTrying keeps calling after a full round of operations was refused;
 	// otherwise the attacker gives up then.
 	KeepTrying bool
@@ -97,6 +102,10 @@ type Attacker struct {
 	successes []time.Time
 	creds     aws.Credentials
 	clients   attackClients
+	// providerKey is the stolen model-provider key value; set only for provider
+	// attacks, and never logged.
+	providerKey string
+	http        *http.Client
 }
 
 type attackClients struct {
@@ -112,12 +121,16 @@ type attackClients struct {
 // forever with KeepTrying), until ctx ends, Stop, or Close.
 func (c *Cloud) StartAttacker(ctx context.Context, cfg AttackerConfig) (*Attacker, error) {
 	if len(cfg.Operations) == 0 {
-		cfg.Operations = []string{AttackListBuckets, AttackInvokeModel}
+		cfg.Operations = defaultAttackOps(cfg.KeyID)
 	}
 	for _, op := range cfg.Operations {
 		if !attackOps[op] {
 			return nil, fmt.Errorf("start attacker: unsupported operation %q", op)
 		}
+	}
+	provider, err := attackProvider(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("start attacker: %w", err)
 	}
 	if cfg.Rate == 0 {
 		cfg.Rate = 5
@@ -145,15 +158,24 @@ func (c *Cloud) StartAttacker(ctx context.Context, cfg AttackerConfig) (*Attacke
 	}
 	// The attacker holds a copy of the secret: deleting the key later does
 	// not take it out of their hands.
-	creds, err := c.Credentials(cfg.KeyID)
+	var creds aws.Credentials
+	var providerKey string
+	if provider != "" {
+		providerKey, err = c.ProviderKeyValue(cfg.KeyID)
+	} else {
+		creds, err = c.Credentials(cfg.KeyID)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("start attacker: %w", err)
 	}
 	actx, cancel := context.WithCancel(ctx)
-	a := &Attacker{cfg: cfg, cancel: cancel, done: make(chan struct{})}
+	a := &Attacker{cfg: cfg, cancel: cancel, done: make(chan struct{}), providerKey: providerKey,
+		http: &http.Client{Timeout: 10 * time.Second, Transport: forwardedFor{ip: cfg.SourceIP, next: http.DefaultTransport}}}
 	a.stats.ByOperation = map[string]OpStats{}
 	a.stats.Running = true
-	a.setCreds(creds)
+	if provider == "" {
+		a.setCreds(creds)
+	}
 	c.srvMu.Lock()
 	c.attackers = append(c.attackers, a)
 	c.srvMu.Unlock()
@@ -313,6 +335,9 @@ func (a *Attacker) count(op string, o outcome, msg string) {
 }
 
 func (a *Attacker) attempt(ctx context.Context, op string) (outcome, string) {
+	if providerAttacks[op] != "" {
+		return a.attemptProvider(ctx, op)
+	}
 	a.mu.Lock()
 	cl := a.clients
 	creds := a.creds

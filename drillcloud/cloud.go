@@ -1,4 +1,5 @@
-// Package drillcloud is an in-process AWS look-alike for drills and tests.
+// Package drillcloud is an in-process AWS and model-provider look-alike for
+// drills and tests.
 //
 // It speaks the real wire protocols (awsQuery, ec2Query, awsJson1.1, S3 REST
 // XML, restJson1) for the handful of IAM, STS, Secrets Manager, CloudTrail,
@@ -7,6 +8,10 @@
 // LookupEvents reads that log back), injects faults and runs an attacker that
 // keeps using a stolen key. Point aws-sdk-go-v2 clients at it with
 // BaseEndpoint (S3 with UsePathStyle) and production code runs unchanged.
+//
+// Next to AWS it serves the Anthropic and OpenAI Admin API key operations and
+// their inference endpoints, with the same call log, faults and attacker, so the
+// provider actions can be drilled the same way.
 package drillcloud
 
 import (

@@ -26,9 +26,9 @@ const (
 // Fault disturbs matching calls. Empty Service, Operation and KeyID match
 // anything. Faults apply to authenticated calls only, before policy checks.
 type Fault struct {
-	Service   string    `yaml:"service"`   // signing name: iam, sts, s3, …
+	Service   string    `yaml:"service"`   // signing name (iam, sts, s3, …), anthropic or openai
 	Operation string    `yaml:"operation"` // API operation, e.g. UpdateAccessKey
-	KeyID     string    `yaml:"key_id"`    // access key id of the caller
+	KeyID     string    `yaml:"key_id"`    // access key id (or provider key id) of the caller
 	Kind      FaultKind `yaml:"kind"`
 	// Count limits the fault to the next Count calls it fires on; zero means
 	// it fires until ClearFaults.
@@ -43,7 +43,7 @@ func (f Fault) validate() error {
 	if !seedFaultKind[f.Kind] {
 		return fmt.Errorf("fault kind %q: want throttle, server_error, latency or drop_response", f.Kind)
 	}
-	if f.Service != "" && services[strings.ToLower(f.Service)] == nil {
+	if svc := strings.ToLower(f.Service); svc != "" && services[svc] == nil && !providerServices[svc] {
 		return fmt.Errorf("fault service %q is not served by the drill cloud", f.Service)
 	}
 	if f.Count < 0 {

@@ -23,7 +23,9 @@ type Seed struct {
 	// always cryptographically random.
 	RandSeed int64         `yaml:"rand_seed"`
 	Accounts []SeedAccount `yaml:"accounts"`
-	Faults   []Fault       `yaml:"faults"`
+	// Providers are the Anthropic and OpenAI organizations, served next to AWS.
+	Providers SeedProviders `yaml:"providers"`
+	Faults    []Fault       `yaml:"faults"`
 }
 
 // SeedAccount is one AWS account. The first account is the default for
@@ -156,11 +158,23 @@ const (
 	DefaultVolumeID         = "vol-0drill0000000001"
 	DefaultEvidenceBucket   = "sever-evidence"
 	DefaultRotationLambda   = "arn:aws:lambda:us-east-1:111122223333:function:rotate-ci-deployer"
+
+	// The model-provider keys of DefaultSeed, each held in a Secrets Manager secret
+	// of DefaultAccountID (without a rotation Lambda) by the same gateway.
+	DefaultAnthropicOrgID      = "drill-anthropic-org"
+	DefaultAnthropicKeyID      = "apikey_01DrillExposedAnthropic1"
+	DefaultAnthropicSecretName = "prod/llm-gateway/anthropic"
+	DefaultOpenAIOrgID         = "org-drill"
+	DefaultOpenAIProjectID     = "proj_drill"
+	DefaultOpenAIKeyID         = "key_DrillExposedOpenAI01"
+	DefaultOpenAISecretName    = "prod/llm-gateway/openai"
 )
 
 // DefaultSeed is one account with a compromised CI user, sever's own
 // responder user, the secret that stores the CI key, a volume to snapshot,
-// an Object Lock evidence bucket and Bedrock logging switched on.
+// an Object Lock evidence bucket and Bedrock logging switched on; and an
+// Anthropic organization and an OpenAI project, each with one API key of an LLM
+// gateway that keeps it in a secret of that account.
 func DefaultSeed() Seed {
 	created := time.Date(2024, 1, 15, 9, 0, 0, 0, time.UTC)
 	return Seed{
@@ -186,6 +200,18 @@ func DefaultSeed() Seed {
 				Value:             `{"AccessKeyId":"` + DefaultCompromisedKeyID + `","UserName":"` + DefaultCompromisedUser + `"}`,
 				RotationLambdaARN: DefaultRotationLambda,
 				RotationDays:      30,
+			}, {
+				// The drill cloud cannot know the random key value when the seed is
+				// written; what matters to a drill is which key the secret holds.
+				Name:        DefaultAnthropicSecretName,
+				Region:      DefaultRegion,
+				Description: "LLM gateway: Anthropic API key",
+				Value:       `{"key_id":"` + DefaultAnthropicKeyID + `"}`,
+			}, {
+				Name:        DefaultOpenAISecretName,
+				Region:      DefaultRegion,
+				Description: "LLM gateway: OpenAI API key",
+				Value:       `{"key_id":"` + DefaultOpenAIKeyID + `","project":"` + DefaultOpenAIProjectID + `"}`,
 			}},
 			Volumes: []SeedVolume{{
 				ID:               DefaultVolumeID,
@@ -210,6 +236,17 @@ func DefaultSeed() Seed {
 				},
 			}},
 		}},
+		Providers: SeedProviders{
+			Anthropic: SeedAnthropic{Organizations: []SeedAnthropicOrg{{
+				ID: DefaultAnthropicOrgID, Name: "Drill",
+				Keys: []SeedAnthropicKey{{ID: DefaultAnthropicKeyID, Name: "llm-gateway-prod", Created: created}},
+			}}},
+			OpenAI: SeedOpenAI{Organizations: []SeedOpenAIOrg{{
+				ID: DefaultOpenAIOrgID, Name: "Drill",
+				Projects: []SeedOpenAIProject{{ID: DefaultOpenAIProjectID, Name: "llm-gateway",
+					Keys: []SeedOpenAIKey{{ID: DefaultOpenAIKeyID, Name: "llm-gateway-prod", Created: created}}}},
+			}}},
+		},
 	}
 }
 
@@ -505,6 +542,9 @@ func (s *Seed) validate() error {
 				return seedErr(append(lp, "config"), "config is not representable as JSON: %v", err)
 			}
 		}
+	}
+	if err := s.Providers.validate(); err != nil {
+		return err
 	}
 	for i, f := range s.Faults {
 		if err := f.validate(); err != nil {

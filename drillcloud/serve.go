@@ -93,6 +93,10 @@ func (cl *call) resource(typ, name string) {
 }
 
 func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := providerFor(r); p != "" {
+		c.serveProvider(w, r, p)
+		return
+	}
 	cl := &call{c: c, r: r, ctx: r.Context(), reqID: newUUID(), now: time.Now().UTC()}
 	resp, drop := c.process(cl)
 	if drop {

@@ -24,6 +24,7 @@ type state struct {
 	// way sts:GetAccessKeyInfo can still name the account of a deleted key.
 	keyAccount map[string]string
 	buckets    map[string]*bucket
+	providers  *providerState
 }
 
 type account struct {
@@ -144,6 +145,7 @@ func newState(seed Seed, now time.Time) (*state, error) {
 		sessions:   map[string]*session{},
 		keyAccount: map[string]string{},
 		buckets:    map[string]*bucket{},
+		providers:  newProviderState(seed.Providers, now),
 	}
 	for _, sa := range seed.Accounts {
 		a := &account{

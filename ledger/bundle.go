@@ -213,33 +213,8 @@ func verifyBundleChain(bun *Bundle) *Break {
 	brk := func(seq int64, reason Reason, format string, args ...any) *Break {
 		return &Break{Incident: bun.Incident, Seq: seq, Reason: reason, Detail: fmt.Sprintf(format, args...)}
 	}
-	claimed, seen := map[int64]bool{}, map[int64]bool{}
-	for _, e := range bun.Entries {
-		claimed[e.Seq] = true
-	}
-	prev := ""
-	for i, e := range bun.Entries {
-		pos := int64(i + 1)
-		switch {
-		case e.Incident != bun.Incident:
-			return brk(pos, ReasonInserted, "the entry at position %d belongs to incident %s", pos, quote(e.Incident))
-		case e.ComputeHash() != e.Hash:
-			return brk(pos, ReasonEdited, "entry %d hashes to %s, recorded hash is %s", e.Seq, e.ComputeHash(), quote(e.Hash))
-		}
-		if err := checkForm(e); err != nil {
-			return brk(pos, ReasonEdited, "the entry is not one sever writes: %v", err)
-		}
-		switch {
-		case e.Seq < pos && seen[e.Seq]:
-			return brk(e.Seq, ReasonInserted, "two entries claim seq %d", e.Seq)
-		case e.Seq > pos && !claimed[pos]:
-			return brk(pos, ReasonDeleted, "entry %d is missing", pos)
-		case e.Seq != pos:
-			return brk(pos, ReasonReordered, "entry %d is at position %d", e.Seq, pos)
-		case e.Prev != prev:
-			return brk(pos, ReasonInserted, "prev is %s but the entry before it hashes to %s: this entry does not follow it", orNone(e.Prev), orNone(prev))
-		}
-		seen[e.Seq], prev = true, e.Hash
+	if b := VerifyChain(bun.Incident, bun.Entries); b != nil {
+		return b
 	}
 
 	// Day heads: each recomputes from its hashes; together they cover every entry,

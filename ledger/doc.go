@@ -53,7 +53,9 @@
 // Verify and VerifyAll recompute every hash and link and report the first broken link
 // as a Break whose Reason is edited, deleted, reordered, inserted or day_head_mismatch.
 // A chain proves that a file is internally consistent; someone who can rewrite the
-// whole file can also rewrite every hash after the point they changed. Publishing day
-// heads outside the host, or exporting signed bundles (Export, VerifyBundle), anchors
-// the chain so that such a rewrite is detected too.
+// whole file can also rewrite every hash after the point they changed. Copying every
+// entry to S3 under Object Lock (package worm), publishing day heads outside the host,
+// or exporting signed bundles (Export, VerifyBundle) anchors the chain so that such a
+// rewrite is detected too. VerifyChain checks entries read back from outside the
+// store, such as that copy.
 package ledger

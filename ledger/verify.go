@@ -102,6 +102,46 @@ func (s *Store) VerifyAll(ctx context.Context) (*Break, error) {
 	return nil, nil
 }
 
+// VerifyChain checks one incident's entries as given, in position order (the first is
+// seq 1), away from any store: each entry's hash, its form, its seq and its prev link.
+// It is the check a bundle's entries and the S3 copy (package worm) get; it knows
+// nothing of day heads, and entries missing after the last one given go unnoticed.
+// It returns the first broken link, nil for an unbroken chain (also an empty one).
+func VerifyChain(incident string, entries []Entry) *Break {
+	brk := func(seq int64, reason Reason, format string, args ...any) *Break {
+		return &Break{Incident: incident, Seq: seq, Reason: reason, Detail: fmt.Sprintf(format, args...)}
+	}
+	claimed, seen := map[int64]bool{}, map[int64]bool{}
+	for _, e := range entries {
+		claimed[e.Seq] = true
+	}
+	prev := ""
+	for i, e := range entries {
+		pos := int64(i + 1)
+		switch {
+		case e.Incident != incident:
+			return brk(pos, ReasonInserted, "the entry at position %d belongs to incident %s", pos, quote(e.Incident))
+		case e.ComputeHash() != e.Hash:
+			return brk(pos, ReasonEdited, "entry %d hashes to %s, recorded hash is %s", e.Seq, e.ComputeHash(), quote(e.Hash))
+		}
+		if err := checkForm(e); err != nil {
+			return brk(pos, ReasonEdited, "the entry is not one sever writes: %v", err)
+		}
+		switch {
+		case e.Seq < pos && seen[e.Seq]:
+			return brk(e.Seq, ReasonInserted, "two entries claim seq %d", e.Seq)
+		case e.Seq > pos && !claimed[pos]:
+			return brk(pos, ReasonDeleted, "entry %d is missing", pos)
+		case e.Seq != pos:
+			return brk(pos, ReasonReordered, "entry %d is at position %d", e.Seq, pos)
+		case e.Prev != prev:
+			return brk(pos, ReasonInserted, "prev is %s but the entry before it hashes to %s: this entry does not follow it", orNone(e.Prev), orNone(prev))
+		}
+		seen[e.Seq], prev = true, e.Hash
+	}
+	return nil
+}
+
 // row is one entries row as stored.
 type row struct {
 	gseq                                        int64

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -133,7 +132,7 @@ func TestLoadOverrideAndAdd(t *testing.T) {
 	for _, rb := range l.List() {
 		names = append(names, rb.Name)
 	}
-	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,generic-token-exposed" {
+	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,generic-token-exposed,llm-api-key-abused" {
 		t.Errorf("List = %v, want sorted by name", names)
 	}
 	if _, ok := l.Get("nope"); ok {
@@ -216,12 +215,12 @@ func TestSelect(t *testing.T) {
 		})
 	}
 	t.Run("no match", func(t *testing.T) {
-		_, err := l.Select(sever.CredOpenAIAPIKey, sever.KindVendorAction)
+		_, err := l.Select(sever.CredAWSBedrockAPIKey, sever.KindVendorAction)
 		var se *sever.Error
 		if !errors.As(err, &se) || se.Code != sever.EUNPROCESSABLE {
 			t.Fatalf("Select error = %#v, want *sever.Error EUNPROCESSABLE", err)
 		}
-		if !strings.Contains(se.Message, `"openai_api_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
+		if !strings.Contains(se.Message, `"aws_bedrock_api_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
 			t.Errorf("message %q does not name the type and kind", se.Message)
 		}
 	})
@@ -235,7 +234,7 @@ func TestMatchAllRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rb, err := l.Select(sever.CredOpenAIAPIKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
+	if rb, err := l.Select(sever.CredAWSBedrockAPIKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
 		t.Fatalf("Select = %v, %v; want catch-all", rb, err)
 	}
 	if rb, _ := l.Select(sever.CredGenericToken, sever.KindVendorAction); rb.Name != "generic-token-exposed" {
@@ -421,22 +420,33 @@ func preapproved(t *testing.T) *sever.Policy {
 	return p
 }
 
-// The pre-approved variant is the default policy with AWS containment made automatic,
-// and nothing else: deleting a key stays behind two approvals in both.
+// The pre-approved variant is the default policy with reversible containment made
+// automatic (AWS deactivation and its companions, Anthropic disable) and OpenAI's
+// irreversible revoke made automatic in drills only, and nothing else: deleting a key
+// stays behind two approvals in both.
 func TestPreapprovedPolicyDiffersOnlyInContainment(t *testing.T) {
 	def, err := DefaultPolicy(sever.Catalog)
 	if err != nil {
 		t.Fatal(err)
 	}
 	pre := preapproved(t)
-	containment := []string{sever.ActionAWSDeactivateKey, sever.ActionAWSRevokeSessions, sever.ActionAWSRotateSecret}
+	containment := map[string]string{
+		sever.ActionAWSDeactivateKey: "aws-containment-auto", sever.ActionAWSRevokeSessions: "aws-containment-auto",
+		sever.ActionAWSRotateSecret: "aws-containment-auto", sever.ActionAnthropicDisableKey: "provider-containment-auto",
+	}
 	for _, action := range sever.ActionNames() {
 		for _, ct := range sever.CredentialTypes {
 			for _, drill := range []bool{false, true} {
 				d, p := def.Decide(action, ct, drill), pre.Decide(action, ct, drill)
-				if slices.Contains(containment, action) {
-					if d.Mode != sever.ModeApproval || p.Mode != sever.ModeAuto || p.Rule != "aws-containment-auto" {
+				if rule, ok := containment[action]; ok {
+					if d.Mode != sever.ModeApproval || p.Mode != sever.ModeAuto || p.Rule != rule {
 						t.Errorf("%s: default %+v, pre-approved %+v", action, d, p)
+					}
+					continue
+				}
+				if action == sever.ActionOpenAIRevokeKey && drill {
+					if d.Mode != sever.ModeApproval || p.Mode != sever.ModeAuto || p.Rule != "openai-key-revoke-drill-auto" {
+						t.Errorf("%s in a drill: default %+v, pre-approved %+v", action, d, p)
 					}
 					continue
 				}
@@ -448,5 +458,88 @@ func TestPreapprovedPolicyDiffersOnlyInContainment(t *testing.T) {
 	}
 	if d := pre.Decide(sever.ActionAWSDeleteKey, sever.CredAWSAccessKey, true); d.Mode != sever.ModeApproval || d.Quorum != 2 {
 		t.Errorf("delete in a drill = %+v; want approval by 2", d)
+	}
+}
+
+func TestBuiltinLLMAPIKey(t *testing.T) {
+	l, err := Load("", sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := l.Get("llm-api-key-abused")
+	if !ok {
+		t.Fatal("llm-api-key-abused not loaded")
+	}
+	for _, ct := range []sever.CredentialType{sever.CredAnthropicAPIKey, sever.CredOpenAIAPIKey} {
+		for _, k := range sever.SignalKinds {
+			if got, err := l.Select(ct, k); err != nil || got != rb {
+				t.Errorf("Select(%s, %s) = %v, %v", ct, k, got, err)
+			}
+		}
+	}
+	byID := map[string]sever.RunbookStep{}
+	for _, st := range rb.Steps {
+		byID[st.ID] = st
+		if st.Frameworks.IsZero() {
+			t.Errorf("step %s has no framework mapping", st.ID)
+		}
+	}
+	if rb.Frameworks.IsZero() {
+		t.Error("runbook has no framework mapping")
+	}
+	st := byID["disable-anthropic"]
+	if st.Action != sever.ActionAnthropicDisableKey || !st.Containment || st.Enforcement != sever.EnterpriseEnforced ||
+		strings.Join(st.Needs, ",") != "observe-anthropic,capture" || !strings.Contains(st.When, `"anthropic_api_key"`) {
+		t.Errorf("disable-anthropic = %+v", st)
+	}
+	if st.Verify == nil || st.Verify.Action != sever.ActionAnthropicKeyStatus || st.Verify.Args["expect"] != "inactive" {
+		t.Errorf("disable-anthropic.verify = %+v", st.Verify)
+	}
+	if st.Compensate == nil || st.Compensate.Action != sever.ActionAnthropicEnableKey {
+		t.Errorf("disable-anthropic.compensate = %+v", st.Compensate)
+	}
+	st = byID["revoke-openai"]
+	if st.Action != sever.ActionOpenAIRevokeKey || !st.Containment || st.Compensate != nil ||
+		strings.Join(st.Needs, ",") != "observe-openai,capture" || !strings.Contains(st.When, `"openai_api_key"`) {
+		t.Errorf("revoke-openai = %+v; want containment, no compensation", st)
+	}
+	if st.Verify == nil || st.Verify.Action != sever.ActionOpenAIKeyStatus || st.Verify.Args["expect"] != "absent" {
+		t.Errorf("revoke-openai.verify = %+v", st.Verify)
+	}
+	for _, id := range []string{"observe-anthropic", "observe-openai"} {
+		if st := byID[id]; st.Containment || st.OnFailure != sever.FailContinue || st.Enforcement != sever.VendorEnforced {
+			t.Errorf("%s = %+v", id, st)
+		}
+	}
+	if st := byID["rotate-secrets"]; st.Action != sever.ActionAWSRotateSecret || st.Containment || st.OnFailure != sever.FailContinue {
+		t.Errorf("rotate-secrets = %+v", st)
+	}
+
+	// Default policy: reads automatic, every change after approval. Pre-approved:
+	// everything automatic except OpenAI's irreversible revoke outside drills.
+	def, err := DefaultPolicy(sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pre := preapproved(t)
+	for _, st := range rb.Steps {
+		for _, ct := range []sever.CredentialType{sever.CredAnthropicAPIKey, sever.CredOpenAIAPIKey} {
+			want := sever.ModeAuto
+			if st.Mutating {
+				want = sever.ModeApproval
+			}
+			if d := def.Decide(st.Action, ct, false); d.Mode != want {
+				t.Errorf("default policy: step %s (%s) is %s by %s, want %s", st.ID, st.Action, d.Mode, d.Rule, want)
+			}
+			for _, drill := range []bool{false, true} {
+				want := sever.ModeAuto
+				if st.Action == sever.ActionOpenAIRevokeKey && !drill {
+					want = sever.ModeApproval
+				}
+				if d := pre.Decide(st.Action, ct, drill); d.Mode != want {
+					t.Errorf("pre-approved policy (drill=%v): step %s (%s) is %s by %s, want %s", drill, st.ID, st.Action, d.Mode, d.Rule, want)
+				}
+			}
+		}
 	}
 }

@@ -173,6 +173,13 @@ func TestDefaultPolicyDecide(t *testing.T) {
 		{sever.ActionAWSRotateSecret, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
 		{sever.ActionAWSActivateKey, "aws-key-activate-approval", sever.ModeApproval, []string{"group:soc-leads"}},
 		{sever.ActionAWSDeleteKey, "aws-key-delete-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAnthropicObserveKey, "provider-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAnthropicKeyStatus, "provider-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionOpenAIObserveKey, "provider-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionOpenAIKeyStatus, "provider-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAnthropicDisableKey, "provider-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionAnthropicEnableKey, "anthropic-key-enable-approval", sever.ModeApproval, []string{"group:soc-leads"}},
+		{sever.ActionOpenAIRevokeKey, "openai-key-revoke-approval", sever.ModeApproval, []string{"group:soc-leads"}},
 		{"sever.no_such_action", sever.DefaultDenyRule, sever.ModeForbidden, nil},
 	}
 	for _, tt := range tests {

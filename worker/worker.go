@@ -10,6 +10,7 @@ import (
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -30,6 +31,7 @@ type Actions struct {
 	Approvals *approvals.Activities
 	Audit     *audit.Activities
 	AWS       *awsact.Activities
+	Providers *providers.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -40,4 +42,5 @@ func Register(r Registry, a Actions) {
 	a.Approvals.Register(r)
 	a.Audit.Register(r)
 	a.AWS.Register(r)
+	a.Providers.Register(r)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -30,7 +31,8 @@ func (n *names) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
 // a runbook that passes lint must never name an action no worker runs.
 func TestEveryCatalogActionIsRegistered(t *testing.T) {
 	var n names
-	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}, AWS: awsact.New(nil, nil)})
+	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}, AWS: awsact.New(nil, nil),
+		Providers: &providers.Activities{}})
 	slices.Sort(n.activities)
 	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval, workflows.ActivityLedgerAppend, workflows.ActivityNotice)
 	slices.Sort(want)

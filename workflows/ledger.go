@@ -39,9 +39,10 @@ func (r *run) startLedger(ctx workflow.Context) {
 		return
 	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		// A batch takes well under a second; the heartbeat finds a dead worker in
-		// seconds instead of waiting out the whole timeout.
-		StartToCloseTimeout: 10 * time.Second,
+		// A batch takes well under a second locally, but with the S3 copy each fact is
+		// also a HeadObject and a PutObject; the heartbeat (one per fact) still finds a
+		// dead worker in seconds.
+		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    5 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
 			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: NonRetryableErrorTypes},

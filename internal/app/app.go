@@ -31,6 +31,7 @@ import (
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
@@ -40,6 +41,7 @@ import (
 	"github.com/sever-ir/sever/internal/devserver"
 	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/ledger"
+	"github.com/sever-ir/sever/ledger/worm"
 	"github.com/sever-ir/sever/runbooks"
 	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/telemetry"
@@ -71,6 +73,11 @@ type Parts struct {
 	// AWS serves the aws.* actions: against the configured accounts, or the drill
 	// cloud when sever dev runs one.
 	AWS *awsact.Activities
+	// Providers serves the anthropic.* and openai.* actions, likewise.
+	Providers *providers.Activities
+	// DrillMirror keeps a write-once copy of the drill ledger in the drill cloud's
+	// Object Lock bucket, as production does with ledger.s3.
+	DrillMirror audit.Mirror
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -94,11 +101,13 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load inventory: %w", err)
 	}
+	aws := awsact.FromConfig(cfg.AWS, inv, nil)
 	return &Parts{
 		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m, Inventory: inv,
-		AWS:      awsact.FromConfig(cfg.AWS, inv, nil),
-		Tokens:   tokenstore.Open(cfg.TokenStorePath()),
-		Evidence: evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
+		AWS:       aws,
+		Providers: providers.FromConfig(cfg.Providers, inv, awsact.Resolver{Clients: aws.Clients}),
+		Tokens:    tokenstore.Open(cfg.TokenStorePath()),
+		Evidence:  evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
 	}, nil
 }
 
@@ -126,13 +135,28 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		}
 	}
 	icpt := append([]interceptor.WorkerInterceptor{p.Metrics.WorkerInterceptor()}, p.WorkerInterceptors...)
+	acts := &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger, DrillMirror: p.DrillMirror}
+	if s3c := p.Config.Ledger.S3; s3c.Bucket != "" {
+		// The write-once copy makes the SQLite file no longer the only record someone
+		// with the worker host could rewrite.
+		clients, err := awsact.FactoryFromConfig(p.Config.AWS, nil).Clients(ctx, "", s3c.Region)
+		if err != nil {
+			return nil, fmt.Errorf("ledger S3 copy: %w", err)
+		}
+		m, err := worm.FromConfig(clients.S3, s3c)
+		if err != nil {
+			return nil, fmt.Errorf("ledger S3 copy: %w", err)
+		}
+		acts.Mirror = m
+	}
 	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: icpt})
 	worker.Register(w, worker.Actions{
 		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
 		Approvals: notices,
-		Audit:     &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger},
+		Audit:     acts,
 		AWS:       p.AWS,
+		Providers: p.Providers,
 	})
 	return w, nil
 }
@@ -538,6 +562,31 @@ const drillInventory = `credentials:
         region: ` + drillcloud.DefaultRegion + `
     services:
       - {name: ci-pipeline, criticality: high, notes: deploys every production service}
+  - provider: anthropic
+    type: anthropic_api_key
+    id: ` + drillcloud.DefaultAnthropicKeyID + `
+    owner: ml-platform@example.com
+    team: ml
+    secrets:
+      # Provider keys live in AWS: name the secret's account, since the key's own
+      # account (an Anthropic organization, an OpenAI project) is not an AWS account.
+      - id: ` + drillcloud.DefaultAnthropicSecretName + `
+        region: ` + drillcloud.DefaultRegion + `
+        account: "` + drillcloud.DefaultAccountID + `"
+    services:
+      - {name: llm-gateway, criticality: high}
+  - provider: openai
+    type: openai_api_key
+    id: ` + drillcloud.DefaultOpenAIKeyID + `
+    account: ` + drillcloud.DefaultOpenAIProjectID + `
+    owner: ml-platform@example.com
+    team: ml
+    secrets:
+      - id: ` + drillcloud.DefaultOpenAISecretName + `
+        region: ` + drillcloud.DefaultRegion + `
+        account: "` + drillcloud.DefaultAccountID + `"
+    services:
+      - {name: llm-gateway, criticality: high}
 `
 
 // startDrillCloud runs the drill cloud on loopback and points the AWS actions at it.
@@ -577,7 +626,36 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 	// Drill evidence need not outlive the drill: governance mode, one day.
 	acts.EvidenceLockMode, acts.EvidenceRetention = "GOVERNANCE", 24*time.Hour
 	d.AWS = acts
+	clients, err := f.Clients(ctx, "", "")
+	if err != nil {
+		return fmt.Errorf("drill cloud clients: %w", err)
+	}
+	mirror, err := worm.New(clients.S3, worm.Options{Bucket: acts.EvidenceBucket, Prefix: worm.DefaultPrefix,
+		LockMode: "GOVERNANCE", Retention: 24 * time.Hour})
+	if err != nil {
+		return fmt.Errorf("drill ledger copy: %w", err)
+	}
+	d.DrillMirror = mirror
+	d.Providers = drillProviders(cloud, d.Config.Providers, d.Inventory)
 	return nil
+}
+
+// drillProviders points the provider actions at the drill cloud with the admin key of
+// each provider's first organization in the seed; a seed without one leaves that
+// provider unconfigured, as an empty admin_key would.
+func drillProviders(cloud *drillcloud.Cloud, c config.ProvidersConfig, inv *inventory.Inventory) *providers.Activities {
+	p := &providers.Activities{Inventory: inv}
+	if key, err := cloud.ProviderAdminKey(drillcloud.ProviderAnthropic, ""); err == nil {
+		p.Anthropic = &providers.Anthropic{BaseURL: cloud.URL(), AdminKey: providers.StaticKey(key)}
+	}
+	if key, err := cloud.ProviderAdminKey(drillcloud.ProviderOpenAI, ""); err == nil {
+		project := c.OpenAI.Project
+		if orgs := cloud.ProviderOrgs(drillcloud.ProviderOpenAI); project == "" && len(orgs[0].Projects) > 0 {
+			project = orgs[0].Projects[0]
+		}
+		p.OpenAI = &providers.OpenAI{BaseURL: cloud.URL(), AdminKey: providers.StaticKey(key), Project: project}
+	}
+	return p
 }
 
 func cmpOr(a, b string) string {

@@ -1,0 +1,229 @@
+package providers
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/inventory"
+)
+
+// Names from drillcloud.DefaultSeed.
+const (
+	anKey   = drillcloud.DefaultAnthropicKeyID
+	oaKey   = drillcloud.DefaultOpenAIKeyID
+	project = drillcloud.DefaultOpenAIProjectID
+)
+
+// drill is the provider actions wired over real HTTP to a drill cloud with its
+// admin keys, and a Temporal test activity environment that runs them.
+type drill struct {
+	t     *testing.T
+	cloud *drillcloud.Cloud
+	acts  *Activities
+	env   *testsuite.TestActivityEnvironment
+}
+
+type drillSetup struct {
+	seed drillcloud.Seed
+	acts []func(*Activities)
+}
+
+type drillOption func(*drillSetup)
+
+func withSeed(mut func(s *drillcloud.Seed)) drillOption {
+	return func(d *drillSetup) { mut(&d.seed) }
+}
+
+// withActs changes the activities after they are wired to the cloud.
+func withActs(mut func(a *Activities)) drillOption {
+	return func(d *drillSetup) { d.acts = append(d.acts, mut) }
+}
+
+func withInventory(src string) drillOption {
+	return withActs(func(a *Activities) {
+		inv, err := inventory.Parse("inventory.yaml", []byte(src))
+		if err != nil {
+			panic(err)
+		}
+		a.Inventory = inv
+	})
+}
+
+// invOpenAI lists the default OpenAI key, which corroborates that it existed.
+const invOpenAI = `credentials:
+  - provider: openai
+    type: openai_api_key
+    id: ` + oaKey + `
+    account: ` + project + `
+    owner: ml-platform@example.com
+`
+
+func newDrill(t *testing.T, opts ...drillOption) *drill {
+	t.Helper()
+	setup := drillSetup{seed: drillcloud.DefaultSeed()}
+	for _, o := range opts {
+		o(&setup)
+	}
+	acts := &Activities{PollInterval: 10 * time.Millisecond}
+	cloud, err := drillcloud.New(setup.seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := cloud.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cloud.Close() })
+	if k, err := cloud.ProviderAdminKey(drillcloud.ProviderAnthropic, ""); err == nil {
+		acts.Anthropic = &Anthropic{BaseURL: url, AdminKey: StaticKey(k)}
+	}
+	if k, err := cloud.ProviderAdminKey(drillcloud.ProviderOpenAI, ""); err == nil {
+		acts.OpenAI = &OpenAI{BaseURL: url, AdminKey: StaticKey(k)}
+	}
+	for _, mut := range setup.acts {
+		mut(acts)
+	}
+	d := &drill{t: t, cloud: cloud, acts: acts}
+	d.env = d.newEnv(acts)
+	return d
+}
+
+// newEnv is a fresh activity environment over acts: another worker, as far as
+// in-process memory goes.
+func (d *drill) newEnv(acts *Activities) *testsuite.TestActivityEnvironment {
+	var s testsuite.WorkflowTestSuite
+	// Failed attempts are the point of many tests; the SDK would log each one.
+	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	env := s.NewTestActivityEnvironment()
+	acts.Register(env)
+	return env
+}
+
+// anthropicInput is an action input about the default Anthropic key.
+func anthropicInput(action string, args sever.Values) sever.ActionInput {
+	return input(action, args, sever.Credential{Provider: "anthropic", Type: sever.CredAnthropicAPIKey, ID: anKey, Account: drillcloud.DefaultAnthropicOrgID})
+}
+
+// openAIInput is an action input about the default OpenAI key, its project given
+// as the credential's account, as the provider adapter reports it.
+func openAIInput(action string, args sever.Values) sever.ActionInput {
+	return input(action, args, sever.Credential{Provider: "openai", Type: sever.CredOpenAIAPIKey, ID: oaKey, Account: project})
+}
+
+func input(action string, args sever.Values, c sever.Credential) sever.ActionInput {
+	at := time.Now().UTC().Add(-5 * time.Minute).Truncate(time.Second)
+	return sever.ActionInput{IncidentID: "inc-llm-test", StepID: "step", Action: action, Args: args,
+		IdempotencyKey: "inc-llm-test/1/step", Credential: c,
+		Signals: []sever.Signal{{ID: "sig-1", Source: "siem", Origin: sever.OriginEnterprise, Kind: sever.KindAnomalousUsage,
+			ObservedAt: at, ReceivedAt: at.Add(time.Second), Credential: c}}}
+}
+
+func withCred(in sever.ActionInput, mut func(c *sever.Credential)) sever.ActionInput {
+	mut(&in.Credential)
+	return in
+}
+
+func (d *drill) exec(in sever.ActionInput) (sever.ActionResult, error) {
+	return execIn(d.env, in)
+}
+
+func execIn(env *testsuite.TestActivityEnvironment, in sever.ActionInput) (sever.ActionResult, error) {
+	v, err := env.ExecuteActivity(in.Action, in)
+	if err != nil {
+		return sever.ActionResult{}, err
+	}
+	var res sever.ActionResult
+	return res, v.Get(&res)
+}
+
+func (d *drill) mustExec(in sever.ActionInput) sever.ActionResult {
+	d.t.Helper()
+	res, err := d.exec(in)
+	if err != nil {
+		d.t.Fatalf("%s: %v", in.Action, err)
+	}
+	d.noKeyMaterial(res, nil)
+	return res
+}
+
+func (d *drill) fault(f drillcloud.Fault) {
+	d.t.Helper()
+	if err := d.cloud.InjectFault(f); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// calls counts the calls of an operation that reached the cloud, applied or not.
+func (d *drill) calls(service, op string) int {
+	n := 0
+	for _, e := range d.cloud.Calls() {
+		if e.Service == service && e.Operation == op {
+			n++
+		}
+	}
+	return n
+}
+
+// noKeyMaterial fails when a result or error holds a key value or an admin key.
+func (d *drill) noKeyMaterial(res sever.ActionResult, err error) {
+	d.t.Helper()
+	b, _ := json.Marshal(res)
+	text := string(b)
+	if err != nil {
+		text += err.Error()
+	}
+	var secrets []string
+	for _, p := range []string{drillcloud.ProviderAnthropic, drillcloud.ProviderOpenAI} {
+		if k, err := d.cloud.ProviderAdminKey(p, ""); err == nil {
+			secrets = append(secrets, k)
+		}
+	}
+	for _, k := range d.cloud.ProviderKeys() {
+		v, _ := d.cloud.ProviderKeyValue(k.ID)
+		secrets = append(secrets, v)
+	}
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			d.t.Fatalf("key material in a result or error: %s", text)
+		}
+	}
+}
+
+// wantPermanent checks that err is a non-retryable activity error of errType whose
+// message mentions every string in want.
+func wantPermanent(t *testing.T, err error, errType string, want ...string) {
+	t.Helper()
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != errType || !app.NonRetryable() {
+		t.Fatalf("err = %v; want non-retryable %s", err, errType)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("err = %v; want it to mention %q", err, w)
+		}
+	}
+}
+
+// wantRetryable checks that err is an activity error Temporal will retry.
+func wantRetryable(t *testing.T, err error, want ...string) {
+	t.Helper()
+	var app *temporal.ApplicationError
+	if err == nil || errors.As(err, &app) && app.NonRetryable() {
+		t.Fatalf("err = %v; want a retryable error", err)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("err = %v; want it to mention %q", err, w)
+		}
+	}
+}
