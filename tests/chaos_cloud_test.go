@@ -54,13 +54,10 @@ func TestChaosDrillCloudFaults(t *testing.T) {
 		keys = append(keys, key)
 	}
 	seed.RandSeed = 7
-	for _, f := range []drillcloud.Fault{
-		{Kind: drillcloud.FaultThrottle, Probability: 0.30},
-		{Kind: drillcloud.FaultServerError, Probability: 0.10},
-		{Kind: drillcloud.FaultDropResponse, Probability: 0.05},
-	} {
-		seed.Faults = append(seed.Faults, f)
-	}
+	seed.Faults = append(seed.Faults,
+		drillcloud.Fault{Kind: drillcloud.FaultThrottle, Probability: 0.30},
+		drillcloud.Fault{Kind: drillcloud.FaultServerError, Probability: 0.10},
+		drillcloud.Fault{Kind: drillcloud.FaultDropResponse, Probability: 0.05})
 	logs := &lockedBuffer{}
 	cfg := newConfig(t)
 	cfg.Runbooks.Policy = filepath.Join("..", "runbooks", "policy", "aws-preapproved.yaml")
