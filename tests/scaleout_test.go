@@ -20,14 +20,16 @@ match:
   credential_types: [generic_token]
   signal_kinds: [credential_exposed]
   priority: 10
+# Short timeouts, so a step held by a killed worker is retried within seconds.
+defaults:
+  timeout: 3s
+  max_attempts: 5
 steps:
   - id: capture
     action: sever.evidence.capture_signals
   - id: disable
     action: tokenstore.disable_token
     needs: [capture]
-    timeout: 3s
-    max_attempts: 5
     containment: true
     verify:
       action: tokenstore.token_status
