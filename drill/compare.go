@@ -2,6 +2,7 @@ package drill
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -177,7 +178,7 @@ func Compare(a, b *Result) Comparison {
 	}
 	oa, ob := outcome(a), outcome(b)
 	for _, n := range names {
-		c.Objectives = append(c.Objectives, ObjectiveChange{Name: n, Before: cmpOr(oa[n], "not set"), After: cmpOr(ob[n], "not set")})
+		c.Objectives = append(c.Objectives, ObjectiveChange{Name: n, Before: cmp.Or(oa[n], "not set"), After: cmp.Or(ob[n], "not set")})
 	}
 
 	if a.Scenario.Name != b.Scenario.Name {

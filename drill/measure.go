@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -259,9 +260,9 @@ func (r *runner) ledgerResult(ctx context.Context, inc *sever.Incident) *LedgerR
 	brk, err := l.Verify(ctx, inc.ID)
 	switch {
 	case err != nil:
-		lr.Problem = cmpOr(lr.Problem, "verify: "+err.Error())
+		lr.Problem = cmp.Or(lr.Problem, "verify: "+err.Error())
 	case brk != nil:
-		lr.Problem = cmpOr(lr.Problem, "verify: "+brk.String())
+		lr.Problem = cmp.Or(lr.Problem, "verify: "+brk.String())
 	default:
 		lr.Verified = true
 	}
@@ -320,7 +321,7 @@ func evaluate(o Objectives, res *Result) []ObjectiveResult {
 			got = append(got, string(ir.Status))
 			ok = ok && string(ir.Status) == o.ExpectStatus
 		}
-		add("expect_status", o.ExpectStatus, cmpOr(strings.Join(got, ", "), "no incident"), ok)
+		add("expect_status", o.ExpectStatus, cmp.Or(strings.Join(got, ", "), "no incident"), ok)
 	}
 	expired := len(m.ExpiredApprovals)
 	if o.NoExpiredApprovals {
@@ -343,7 +344,7 @@ func evaluate(o Objectives, res *Result) []ObjectiveResult {
 			parts = append(parts, enterpriseText(ir))
 			ok = ok && ir.EnterpriseContained
 		}
-		add("require_enterprise_enforced", "containment enforced by the enterprise, verified", cmpOr(strings.Join(parts, "; "), "no incident"), ok)
+		add("require_enterprise_enforced", "containment enforced by the enterprise, verified", cmp.Or(strings.Join(parts, "; "), "no incident"), ok)
 	}
 	if p := o.VendorRelianceAllowed; p != nil && !*p {
 		measured := "none"
@@ -443,7 +444,7 @@ func enterpriseText(ir IncidentResult) string {
 	var steps []string
 	for _, row := range ir.Report.Accountability {
 		if row.Kind == report.PointStep && row.Containment && row.Status == string(sever.StepSucceeded) {
-			s := row.Ref + " " + cmpOr(string(row.Enforcement), "no enforcement class")
+			s := row.Ref + " " + cmp.Or(string(row.Enforcement), "no enforcement class")
 			if row.Verified {
 				s += ", verified"
 			} else {

@@ -1,6 +1,7 @@
 package drill
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -581,7 +582,7 @@ func (r *runner) inject(i int, f Fault) {
 }
 
 func faultText(f FaultResult) string {
-	s := f.Kind + " on " + cmpOr(f.Service, "every service")
+	s := f.Kind + " on " + cmp.Or(f.Service, "every service")
 	if f.Operation != "" {
 		s += " " + f.Operation
 	}
@@ -635,7 +636,7 @@ func (r *runner) send(ctx context.Context, i int, g Signal) {
 		b, _ := json.Marshal(map[string]any{
 			"source": g.Source, "source_event_id": eventID, "origin": g.Origin, "kind": g.Kind,
 			"observed_at": now.Add(-g.ObservedLag).Format(time.RFC3339Nano), "severity": g.Severity,
-			"summary": cmpOr(g.Summary, fmt.Sprintf("drill %s: %s reports %s", r.sc.Name, g.Source, g.Kind)),
+			"summary": cmp.Or(g.Summary, fmt.Sprintf("drill %s: %s reports %s", r.sc.Name, g.Source, g.Kind)),
 			"drill":   true, "labels": []string{"drill:" + r.sc.Name},
 			"credential": signalCredential(cred),
 		})

@@ -7,6 +7,7 @@ package drill
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -290,7 +291,7 @@ func (s Scenario) Validate() error {
 	s = s.withDefaults()
 	errs := s.problems()
 	for _, e := range errs {
-		e.File = cmpOr(s.File, "scenario")
+		e.File = cmp.Or(s.File, "scenario")
 	}
 	return joinErrors(errs)
 }
@@ -340,7 +341,7 @@ func (s Scenario) withDefaults() Scenario {
 	s.Attackers = slices.Clone(s.Attackers)
 	for i := range s.Attackers {
 		a := &s.Attackers[i]
-		a.Credential = cmpOr(a.Credential, only)
+		a.Credential = cmp.Or(a.Credential, only)
 		if a.Rate == 0 {
 			a.Rate = DefaultAttackerRate
 		}
@@ -354,9 +355,9 @@ func (s Scenario) withDefaults() Scenario {
 	s.Signals = slices.Clone(s.Signals)
 	for i := range s.Signals {
 		g := &s.Signals[i]
-		g.Credential = cmpOr(g.Credential, only)
-		g.After = cmpOr(g.After, afterStart)
-		g.Severity = cmpOr(g.Severity, "high")
+		g.Credential = cmp.Or(g.Credential, only)
+		g.After = cmp.Or(g.After, afterStart)
+		g.Severity = cmp.Or(g.Severity, "high")
 		if g.Repeat == 0 {
 			g.Repeat = 1
 		}
@@ -369,7 +370,7 @@ func (s Scenario) withDefaults() Scenario {
 	}
 	s.Responders = slices.Clone(s.Responders)
 	for i := range s.Responders {
-		s.Responders[i].Decision = cmpOr(s.Responders[i].Decision, decisionApprove)
+		s.Responders[i].Decision = cmp.Or(s.Responders[i].Decision, decisionApprove)
 	}
 	return s
 }
@@ -529,7 +530,7 @@ func (s Scenario) problems() []*FieldError {
 			continue
 		}
 		if !slices.ContainsFunc(s.Signals, func(o Signal) bool { return o.After == afterStart && o.Credential == g.Credential }) {
-			bad(fmt.Sprintf("signals[%d].after", i), "containment of %s never comes: no signal with after: start opens its incident", cmpOr(g.Credential, "the credential"))
+			bad(fmt.Sprintf("signals[%d].after", i), "containment of %s never comes: no signal with after: start opens its incident", cmp.Or(g.Credential, "the credential"))
 		}
 	}
 	if deliveries > maxDeliveries {
@@ -631,13 +632,6 @@ func joinStrings[T ~string](vs []T) string {
 		s[i] = string(v)
 	}
 	return strings.Join(s, ", ")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 var (

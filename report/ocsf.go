@@ -1,6 +1,7 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"runtime/debug"
@@ -364,7 +365,7 @@ func remediationTactic(p ControlPoint) (int, string) {
 	case p.Enforcement != sever.EnforcementNone && p.Enforcement != sever.HumanDenied && p.Enforcement != sever.ApprovalExpired:
 		return 5, "Detect"
 	}
-	return 99, cmpOr(p.Action, "Other")
+	return 99, cmp.Or(p.Action, "Other")
 }
 
 // remediationStatus maps a step's outcome to status_id: success needs the read-back,

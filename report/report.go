@@ -9,6 +9,7 @@
 package report
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -776,7 +777,7 @@ func (b *builder) gap() {
 	if b.rb != nil {
 		for _, spec := range b.rb.Steps {
 			if !seen[spec.ID] {
-				g.NotDone = append(g.NotDone, GapEntry{Ref: clean(spec.ID), Name: clean(cmpOr(spec.Name, spec.Action)),
+				g.NotDone = append(g.NotDone, GapEntry{Ref: clean(spec.ID), Name: clean(cmp.Or(spec.Name, spec.Action)),
 					Action: clean(spec.Action), Status: "not recorded", Containment: spec.Containment,
 					Why: "the incident has no record of this step"})
 			}
@@ -792,13 +793,6 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func refs(es []GapEntry, pick func(GapEntry) bool) string {
@@ -852,7 +846,7 @@ func (b *builder) frameworks() {
 	}
 	for _, spec := range b.rb.Steps {
 		st := StepTags{Step: clean(spec.ID), Name: clean(spec.Name), Action: clean(spec.Action),
-			Status: cmpOr(status[spec.ID], "not recorded"), Tags: b.tags(spec.Frameworks, "step "+clean(spec.ID))}
+			Status: cmp.Or(status[spec.ID], "not recorded"), Tags: b.tags(spec.Frameworks, "step "+clean(spec.ID))}
 		m.Steps = append(m.Steps, st)
 	}
 	b.r.Frameworks = m

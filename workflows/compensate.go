@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -80,7 +81,7 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 	if cur.Enforcement == "" {
 		cur.Enforcement = sever.EnterpriseEnforced
 	}
-	cur.Actor = cmpOr(res.Actor, ServiceActor)
+	cur.Actor = cmp.Or(res.Actor, ServiceActor)
 	cur.Status = sever.StepSucceeded
 	r.end(ctx, cur)
 }

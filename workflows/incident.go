@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -519,24 +520,24 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 		case st.Status == sever.StepFailed || st.Status == sever.StepRefused:
 			if spec.Containment || spec.OnFailure != sever.FailContinue {
 				ok = false
-				why = cmpOr(why, fmt.Sprintf("step %s %s: %s", st.ID, st.Status, st.Error))
+				why = cmp.Or(why, fmt.Sprintf("step %s %s: %s", st.ID, st.Status, st.Error))
 			}
 		case spec.Containment && st.Status == sever.StepSucceeded && st.Enforcement == sever.VendorEnforced:
 			// What a vendor did is evidence, never the enterprise's control of record.
-			why = cmpOr(why, fmt.Sprintf("step %s was enforced by the vendor, not the enterprise", st.ID))
+			why = cmp.Or(why, fmt.Sprintf("step %s was enforced by the vendor, not the enterprise", st.ID))
 		case spec.Containment && st.Status == sever.StepSucceeded:
 			ran++
 			if !st.Verified {
 				ok = false
-				why = cmpOr(why, fmt.Sprintf("step %s not verified", st.ID))
+				why = cmp.Or(why, fmt.Sprintf("step %s not verified", st.ID))
 			}
 		case spec.Containment && (st.Enforcement == sever.HumanDenied || st.Enforcement == sever.ApprovalExpired):
 			ok = false
-			why = cmpOr(why, fmt.Sprintf("step %s not run: %s", st.ID, st.Enforcement))
+			why = cmp.Or(why, fmt.Sprintf("step %s not run: %s", st.ID, st.Enforcement))
 		}
 	}
 	if ran == 0 && ok {
-		ok, why = false, cmpOr(why, "no containment step ran")
+		ok, why = false, cmp.Or(why, "no containment step ran")
 	}
 	if r.closeReq != nil {
 		r.closeIncident(ctx)
@@ -557,13 +558,6 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 	until := now.Add(hold)
 	r.inc.HoldUntil = &until
 	r.phase = phaseHolding
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // hold keeps the incident open so late signals join it, until the window ends or
@@ -595,7 +589,7 @@ func (r *run) closeIncident(ctx workflow.Context) {
 	now := workflow.Now(ctx).UTC()
 	r.inc.ClosedAt = &now
 	if r.inc.Status == sever.IncidentOpen {
-		r.inc.Reason = cmpOr(r.inc.Reason, "closed before the runbook finished")
+		r.inc.Reason = cmp.Or(r.inc.Reason, "closed before the runbook finished")
 	}
 	if r.closeReq.FalsePositive {
 		r.inc.Reason = "false positive: " + r.closeReq.Reason

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"time"
@@ -101,7 +102,7 @@ func (r *run) signalFact(ctx workflow.Context, s sever.Signal, delay float64) {
 		enf = sever.VendorNotified
 	}
 	r.fact(ctx, LedgerFact{
-		Kind: FactSignal, Actor: cmpOr(s.Reporter, s.Source), Enforcement: enf,
+		Kind: FactSignal, Actor: cmp.Or(s.Reporter, s.Source), Enforcement: enf,
 		Result: fmt.Sprintf("%s %s from %s", s.Origin, s.Kind, s.Source),
 		Detail: map[string]string{"signal_id": s.ID, "source": s.Source, "source_event_id": s.SourceEventID,
 			"origin": string(s.Origin), "kind": string(s.Kind), "severity": s.Severity,
@@ -113,7 +114,7 @@ func (r *run) signalFact(ctx workflow.Context, s sever.Signal, delay float64) {
 
 func (r *run) duplicateFact(ctx workflow.Context, s sever.Signal) {
 	r.fact(ctx, LedgerFact{
-		Kind: FactDuplicateSignal, Actor: cmpOr(s.Reporter, s.Source), Result: "resent " + s.Source + " event, recorded once",
+		Kind: FactDuplicateSignal, Actor: cmp.Or(s.Reporter, s.Source), Result: "resent " + s.Source + " event, recorded once",
 		Detail: map[string]string{"signal_id": s.ID, "source_event_id": s.SourceEventID},
 		Key:    "duplicate/" + s.ID + "/" + s.Receipt,
 	})
@@ -169,7 +170,7 @@ func (r *run) outcomeFact(ctx workflow.Context, st *sever.Step) {
 
 func (r *run) statusFact(ctx workflow.Context) {
 	r.fact(ctx, LedgerFact{
-		Kind: FactIncidentStatus, Actor: ServiceActor, Result: cmpOr(r.inc.Reason, string(r.inc.Status)),
+		Kind: FactIncidentStatus, Actor: ServiceActor, Result: cmp.Or(r.inc.Reason, string(r.inc.Status)),
 		Detail: map[string]string{"status": string(r.inc.Status), "runbook": r.inc.Runbook.Name + "@" + r.inc.Runbook.Version,
 			"runbook_sha256": r.inc.Runbook.SHA256},
 		Key: "status/" + string(r.inc.Status),

@@ -4,6 +4,7 @@
 package approvals
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,20 +137,13 @@ func (a *Activities) resolve(ctx context.Context, p Poster, approvers []string) 
 func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
 	name := in.StepName
 	if in.Escalation {
-		name = "ESCALATED: " + cmpOr(name, in.StepID)
+		name = "ESCALATED: " + cmp.Or(name, in.StepID)
 	}
 	return slackapp.ApprovalRequest{
 		IncidentID: in.IncidentID, StepID: in.StepID, StepName: name, Action: in.Action, Args: in.Args,
 		ArgsSHA256: in.ArgsSHA256, Credential: in.Credential, Approvers: in.Approvers, Quorum: in.Quorum,
 		Deadline: in.Deadline, Destructive: in.Destructive, Requester: in.Requester,
 	}
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // RequestApproval posts the Block Kit request with Approve and Deny buttons.

@@ -4,6 +4,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -622,7 +623,7 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 			return cloud.AWSConfig(ctx, drillcloud.DefaultResponderKeyID)
 		}})
 	acts := awsact.New(f, d.Inventory)
-	acts.EvidenceBucket = cmpOr(d.Config.AWS.EvidenceBucket, drillcloud.DefaultEvidenceBucket)
+	acts.EvidenceBucket = cmp.Or(d.Config.AWS.EvidenceBucket, drillcloud.DefaultEvidenceBucket)
 	// Drill evidence need not outlive the drill: governance mode, one day.
 	acts.EvidenceLockMode, acts.EvidenceRetention = "GOVERNANCE", 24*time.Hour
 	d.AWS = acts
@@ -656,13 +657,6 @@ func drillProviders(cloud *drillcloud.Cloud, c config.ProvidersConfig, inv *inve
 		p.OpenAI = &providers.OpenAI{BaseURL: cloud.URL(), AdminKey: providers.StaticKey(key), Project: project}
 	}
 	return p
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // isLoopback says whether the API listens on loopback only, where sever dev may
