@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/typo"
 )
 
 // Problem is one thing wrong in an inventory file. Messages never quote a value: a
@@ -396,7 +397,7 @@ func typeList() string {
 func suggest(s string, known []string) string {
 	best, bestD := "", 1<<30
 	for _, k := range known {
-		if d := distance(s, k); d < bestD {
+		if d := typo.Distance(s, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -404,27 +405,4 @@ func suggest(s string, known []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func distance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/typo"
 )
 
 // LintError is one problem in a runbook or policy file.
@@ -515,7 +516,7 @@ func keysOf(n *yaml.Node) []string {
 func suggest(got string, known []string) string {
 	best, bestDist := "", 3
 	for _, k := range known {
-		if dist := editDistance(got, k); dist < bestDist {
+		if dist := typo.Distance(got, k); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -523,27 +524,4 @@ func suggest(got string, known []string) string {
 		return ""
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30 // not a typo of a field name; skip the quadratic work
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
