@@ -55,7 +55,9 @@ type Bundle struct {
 }
 
 // Export verifies an incident and writes it as a signed bundle. It refuses to sign a
-// ledger whose chain is broken (the error wraps ErrBroken and names the break).
+// ledger whose chain is broken (the error wraps ErrBroken and names the break), and,
+// with anchors configured (Anchors), one that is behind a signed checkpoint or whose
+// checkpoints cannot be read and checked (ErrBehindAnchor, ErrBadCheckpoint).
 func (s *Store) Export(ctx context.Context, incident string, key ed25519.PrivateKey) ([]byte, error) {
 	if len(key) != ed25519.PrivateKeySize {
 		return nil, fmt.Errorf("ledger: export: the signing key is not an ed25519 private key")
@@ -71,6 +73,15 @@ func (s *Store) Export(ctx context.Context, incident string, key ed25519.Private
 	}
 	if brk != nil {
 		return nil, fmt.Errorf("ledger: export %s: %w: %s", incident, ErrBroken, brk)
+	}
+	// The bundle carries day heads shared with other incidents: a cut anywhere makes
+	// them heads the ledger never had.
+	brks, err := s.anchorBreaks(ctx, tx, "")
+	if err != nil {
+		return nil, fmt.Errorf("ledger: export %s: %w", incident, err)
+	}
+	if len(brks) > 0 {
+		return nil, fmt.Errorf("ledger: export %s: %w: %s", incident, ErrBehindAnchor, &brks[0])
 	}
 	body := bundleBody{Format: BundleFormat, Incident: incident, ExportedAt: formatTime(s.now()),
 		Entries: []Entry{}, Days: []BundleDay{}, PublicKey: hex.EncodeToString(key.Public().(ed25519.PublicKey))}
@@ -130,23 +141,49 @@ type BundleReport struct {
 	Break       *Break `json:"break,omitempty"` // first broken link, nil when the chain verifies
 }
 
-// OK reports whether the bundle verified: a good signature, by the trusted key when
-// one was given, over an unbroken chain.
+// OK reports whether the bundle verified: a good signature by the trusted key over an
+// unbroken chain. Without a trusted key it is never OK; see IntegrityOK.
 func (r *BundleReport) OK() bool {
-	return r != nil && r.SignatureOK && r.Break == nil && (r.KeyTrusted || !r.KeyChecked)
+	return r.IntegrityOK() && r.KeyChecked && r.KeyTrusted
 }
 
-const noTrustedKey = "no trusted key given: the signature was checked with the public key embedded in the bundle, which shows the bundle is unchanged since it was signed but not who signed it"
+// IntegrityOK reports whether the bundle is unchanged since it was signed by the key
+// it carries and its chain is unbroken, whoever that key belongs to.
+func (r *BundleReport) IntegrityOK() bool {
+	return r != nil && r.SignatureOK && r.Break == nil
+}
+
+const noTrustedKey = "no trusted key given: the signer is untrusted; the signature was checked with the public key embedded in the bundle, which shows the bundle is unchanged since it was signed but not who signed it"
 
 var dayPattern = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 
-// VerifyBundle checks a bundle offline: its signature (with trusted, or with the key
-// embedded in the bundle when trusted is nil, which the report says), every entry hash
+// VerifyBundle checks a bundle offline: its signature, by trusted, every entry hash
 // and link of the incident chain, and every day head against the hashes it covers.
 // The error is nil only when everything verifies; otherwise it wraps
-// ErrMalformedBundle, ErrBadSignature, ErrUntrustedKey or ErrBroken, and the report
-// (nil only for a malformed bundle) says what was found.
+// ErrMalformedBundle, ErrBadSignature, ErrUntrustedKey, ErrBroken, or, when trusted
+// is nil, ErrNoTrustedKey: anyone can sign a bundle with a key of their own, so a
+// bundle is only as good as the key it is checked against. The report (nil only for
+// a malformed bundle) says what was found.
 func VerifyBundle(b []byte, trusted ed25519.PublicKey) (*BundleReport, error) {
+	if trusted == nil {
+		rep, err := VerifyBundleIntegrity(b)
+		if err == nil {
+			err = ErrNoTrustedKey
+		}
+		return rep, err
+	}
+	return verifyBundle(b, trusted)
+}
+
+// VerifyBundleIntegrity checks a bundle with the public key embedded in it: that it is
+// unchanged since it was signed, and its chain and day heads, but not who signed it.
+// The error is nil when the bundle is intact; the report's KeyNote says the signer
+// was not verified.
+func VerifyBundleIntegrity(b []byte) (*BundleReport, error) {
+	return verifyBundle(b, nil)
+}
+
+func verifyBundle(b []byte, trusted ed25519.PublicKey) (*BundleReport, error) {
 	if trusted != nil && len(trusted) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("ledger: the trusted key is not an ed25519 public key")
 	}

@@ -51,10 +51,15 @@ func TestExportVerifiesOffline(t *testing.T) {
 		t.Fatalf("exported_at %q: %v", rep.ExportedAt, err)
 	}
 
-	// No trusted key: verified with the embedded key, and the report says so.
+	// No trusted key: anyone could have signed it, so it is not OK (issue 12 item 4);
+	// the integrity check alone passes and says the signer is not verified.
 	rep, err = VerifyBundle(b, nil)
-	if err != nil || !rep.OK() || rep.KeyTrusted || rep.KeyChecked || !strings.Contains(rep.KeyNote, "embedded") {
-		t.Fatalf("VerifyBundle(nil) = %+v, %v", rep, err)
+	if !errors.Is(err, ErrNoTrustedKey) || rep.OK() || !rep.IntegrityOK() || rep.KeyChecked || !strings.Contains(rep.KeyNote, "untrusted") {
+		t.Fatalf("VerifyBundle(nil) = %+v, %v; want ErrNoTrustedKey", rep, err)
+	}
+	rep, err = VerifyBundleIntegrity(b)
+	if err != nil || rep.OK() || !rep.IntegrityOK() || !strings.Contains(rep.KeyNote, "embedded") {
+		t.Fatalf("VerifyBundleIntegrity = %+v, %v", rep, err)
 	}
 
 	// Another trusted key: refused.

@@ -53,9 +53,11 @@
 // Verify and VerifyAll recompute every hash and link and report the first broken link
 // as a Break whose Reason is edited, deleted, reordered, inserted or day_head_mismatch.
 // A chain proves that a file is internally consistent; someone who can rewrite the
-// whole file can also rewrite every hash after the point they changed. Copying every
-// entry to S3 under Object Lock (package worm), publishing day heads outside the host,
-// or exporting signed bundles (Export, VerifyBundle) anchors the chain so that such a
-// rewrite is detected too. VerifyChain checks entries read back from outside the
+// whole file can also rewrite every hash after the point they changed, and cut its
+// end off with the head records patched. Signed checkpoints of the heads (Checkpoint,
+// Anchorer), written to sinks the host cannot rewrite (the S3 Object Lock copy of
+// package worm, an append-only FileSink), anchor the chain: with Anchors configured,
+// VerifyAll and Verify report a ledger behind them as truncated, and Export refuses
+// to sign it. Bundles verify only against a trusted key (VerifyBundle). VerifyChain checks entries read back from outside the
 // store, such as that copy.
 package ledger

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/ed25519"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -70,6 +71,9 @@ type Store struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time // tests move the clock
+	// anchorKey and anchorSources are set by Anchors.
+	anchorKey     ed25519.PublicKey
+	anchorSources []AnchorSource
 }
 
 // Open opens or creates the ledger at path (a file, created 0600) in WAL mode with a

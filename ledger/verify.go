@@ -46,8 +46,10 @@ func (b *Break) String() string {
 	return fmt.Sprintf("%s seq %d: %s: %s", b.Incident, b.Seq, b.Reason, b.Detail)
 }
 
-// Verify recomputes every hash and link of an incident, in seq order, and then the day
-// chain of every day the incident has entries in. It returns the first broken link, or
+// Verify recomputes every hash and link of an incident, in seq order, then the day
+// chain of every day the incident has entries in, then, with anchors configured
+// (Anchors), compares the incident with the signed checkpoints: an incident deleted
+// whole is reported as truncated rather than unknown. It returns the first broken link, or
 // nil when everything verifies; an error only when the ledger cannot be read (a
 // *sever.Error with code not_found for an unknown incident).
 func (s *Store) Verify(ctx context.Context, incident string) (*Break, error) {
@@ -57,6 +59,12 @@ func (s *Store) Verify(ctx context.Context, incident string) (*Break, error) {
 	}
 	defer tx.Rollback()
 	rows, brk, err := verifyIncident(ctx, tx, incident)
+	if se := (*sever.Error)(nil); errors.As(err, &se) && se.Code == sever.ENOTFOUND {
+		// Unknown here; a checkpoint may say it existed (the whole incident deleted).
+		if brks, aerr := s.anchorBreaks(ctx, tx, incident); aerr != nil || len(brks) > 0 {
+			return first(brks), aerr
+		}
+	}
 	if err != nil || brk != nil {
 		return brk, err
 	}
@@ -70,11 +78,21 @@ func (s *Store) Verify(ctx context.Context, incident string) (*Break, error) {
 			return brk, err
 		}
 	}
-	return nil, nil
+	brks, err := s.anchorBreaks(ctx, tx, incident)
+	return first(brks), err
+}
+
+// first returns the first break, nil for none.
+func first(brks []Break) *Break {
+	if len(brks) == 0 {
+		return nil
+	}
+	return &brks[0]
 }
 
 // VerifyAll verifies every incident (sorted by ID), then every day head in day order,
-// and returns the first broken link.
+// then, with anchors configured (Anchors), compares the ledger with every signed
+// checkpoint, and returns the first broken link.
 func (s *Store) VerifyAll(ctx context.Context) (*Break, error) {
 	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -99,7 +117,10 @@ func (s *Store) VerifyAll(ctx context.Context) (*Break, error) {
 			return brk, err
 		}
 	}
-	return nil, nil
+	// A file consistent in itself may still have been cut at its end, with its heads
+	// patched: only checkpoints kept elsewhere show that.
+	brks, err := s.anchorBreaks(ctx, tx, "")
+	return first(brks), err
 }
 
 // VerifyChain checks one incident's entries as given, in position order (the first is

@@ -2,10 +2,12 @@ package tests
 
 import (
 	"context"
+	"crypto/ed25519"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -13,7 +15,9 @@ import (
 // through the workflow's own activity, in order, once each, verifiable, and without
 // the API token that submitted the signals.
 func TestLedgerRecordsTheIncident(t *testing.T) {
-	s := startStack(t, newConfig(t))
+	cfg := newConfig(t)
+	cfg.Ledger.Anchors.File = filepath.Join(t.TempDir(), "anchors.jsonl") // outside the data dir
+	s := startStack(t, cfg)
 	c := tokenCred("acme-internal", "tok-ledger-1")
 	s.enrol(t, c.id)
 	sub := s.api.submit(t, nativeSignal(c, "ev-ledger-1"))
@@ -66,6 +70,26 @@ func TestLedgerRecordsTheIncident(t *testing.T) {
 	}
 	if brk, err := l.VerifyAll(context.Background()); err != nil || brk != nil {
 		t.Fatalf("verify: %v %v", brk, err)
+	}
+	// The worker anchored the incident's head at its close, signed with the key sever
+	// dev keeps in the data dir, and the ledger agrees with every checkpoint.
+	key, err := app.LedgerSigningKey(context.Background(), cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cps, err := ledger.ReadAnchors(context.Background(), key.Public().(ed25519.PublicKey), &ledger.FileSink{Path: cfg.Ledger.Anchors.File})
+	if err != nil {
+		t.Fatal(err)
+	}
+	closedAt := false
+	for _, c := range cps {
+		closedAt = closedAt || c.Scope == ledger.ScopeIncident && c.Heads[0].Incident == sub.IncidentID && c.Heads[0].Seq == entries[len(entries)-1].Seq
+	}
+	if !closedAt {
+		t.Errorf("no checkpoint of %s's head at its close among %d", sub.IncidentID, len(cps))
+	}
+	if brks, err := l.CompareAnchors(context.Background(), cps); err != nil || len(brks) > 0 {
+		t.Fatalf("compare with the checkpoints: %v %v", brks, err)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -21,7 +22,7 @@ import (
 func newLedgerCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "ledger", Short: "Verify and export the tamper-evident ledger"}
 	var incident, bundle, publicKey, out string
-	var drill, s3copy bool
+	var drill, s3copy, integrityOnly bool
 	open := func() (*ledger.Store, error) {
 		cfg, err := g.loadConfig()
 		if err != nil {
@@ -43,7 +44,18 @@ func newLedgerCmd(g *globals) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if bundle != "" {
-				return verifyBundle(cmd, bundle, publicKey)
+				if publicKey == "" && !integrityOnly {
+					// A trusted key from the config, if there is one.
+					cfg, err := g.loadConfig()
+					if err != nil {
+						return err
+					}
+					publicKey = cfg.Ledger.TrustedSigner
+				}
+				return verifyBundle(cmd, bundle, publicKey, integrityOnly)
+			}
+			if integrityOnly {
+				return errors.New("ledger verify: --integrity-only goes with --bundle")
 			}
 			if s3copy {
 				if drill {
@@ -54,6 +66,10 @@ func newLedgerCmd(g *globals) *cobra.Command {
 					return err
 				}
 				return verifyS3(cmd, cfg, open, incident)
+			}
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
 			}
 			l, err := open()
 			if err != nil {
@@ -66,24 +82,34 @@ func newLedgerCmd(g *globals) *cobra.Command {
 			} else {
 				brk, err = l.VerifyAll(cmd.Context())
 			}
-			if err != nil {
+			if se := (*sever.Error)(nil); err != nil && !(errors.As(err, &se) && se.Code == sever.ENOTFOUND) {
 				return err
 			}
 			if brk != nil {
 				fmt.Fprintf(cmd.ErrOrStderr(), "BROKEN: %s\n", brk)
 				return exitCode(1)
 			}
+			// The file is consistent in itself (or the incident unknown to it): compare
+			// it with the signed checkpoints kept where its host cannot rewrite them.
+			n, aerr := verifyAnchors(cmd, cfg, l, incident, publicKey, drill)
+			if aerr != nil {
+				return aerr
+			}
+			if err != nil {
+				return err // unknown incident, and no checkpoint says it existed
+			}
 			what := "every incident"
 			if incident != "" {
 				what = incident
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "ledger OK: %s (%s)\n", what, l.Path())
+			fmt.Fprintf(cmd.OutOrStdout(), "ledger OK: %s (%s)%s\n", what, l.Path(), n)
 			return nil
 		},
 	}
 	verify.Flags().StringVar(&incident, "incident", "", "verify one incident's chain (default: every chain and day head)")
 	verify.Flags().StringVar(&bundle, "bundle", "", "verify an exported bundle offline instead")
-	verify.Flags().StringVar(&publicKey, "public-key", "", "trusted ed25519 public key (PEM or hex) for --bundle")
+	verify.Flags().StringVar(&publicKey, "public-key", "", "trusted ed25519 public key (PEM file or hex) for --bundle and the checkpoints (default: ledger.trusted_signer)")
+	verify.Flags().BoolVar(&integrityOnly, "integrity-only", false, "with --bundle and no trusted key: check only that the bundle is intact, not who signed it")
 	verify.Flags().BoolVar(&s3copy, "s3", false, "verify the S3 copy (ledger.s3) of --incident, or of every incident the local ledger knows, and compare it with the local ledger")
 	export := &cobra.Command{
 		Use:   "export --incident ID --out F",
@@ -94,7 +120,7 @@ func newLedgerCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			key, err := signingKey(cmd.Context(), cfg)
+			key, err := app.LedgerSigningKey(cmd.Context(), cfg, true)
 			if err != nil {
 				return err
 			}
@@ -103,6 +129,17 @@ func newLedgerCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer l.Close()
+			if !drill {
+				// Never sign a chain that is behind its own checkpoints.
+				sources, err := anchorSources(cmd.Context(), cfg)
+				if err != nil {
+					return err
+				}
+				if len(sources) == 0 {
+					fmt.Fprintln(cmd.ErrOrStderr(), noAnchors)
+				}
+				l.Anchors(key.Public().(ed25519.PublicKey), sources...)
+			}
 			b, err := l.Export(cmd.Context(), incident, key)
 			if err != nil {
 				return err
@@ -126,57 +163,143 @@ func newLedgerCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// signingKey resolves ledger.signing_key; without one it uses (creating on first use)
-// <data-dir>/ledger-signing-key.pem, as sever dev does for its other secrets.
-func signingKey(ctx context.Context, cfg *config.Config) (ed25519.PrivateKey, error) {
-	if !cfg.Ledger.SigningKey.IsZero() {
-		pem, err := cfg.Ledger.SigningKey.Resolve(ctx, nil)
+const noAnchors = "note: no checkpoints are configured (ledger.s3.bucket, ledger.anchors.file): a ledger cut at its end, with its heads patched, cannot be told from a whole one"
+
+// anchorSources are the places the worker writes signed checkpoints to, per the config.
+func anchorSources(ctx context.Context, cfg *config.Config) ([]ledger.AnchorSource, error) {
+	var out []ledger.AnchorSource
+	if sc := cfg.Ledger.S3; sc.Bucket != "" {
+		clients, err := awsact.FactoryFromConfig(cfg.AWS, nil).Clients(ctx, "", sc.Region)
 		if err != nil {
-			return nil, fmt.Errorf("ledger signing key: %w", err)
+			return nil, fmt.Errorf("ledger checkpoints in S3: %w", err)
 		}
-		return ledger.ParseKey([]byte(pem))
+		m, err := worm.FromConfig(clients.S3, sc)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
 	}
-	path := filepath.Join(cfg.DataDir, "ledger-signing-key.pem")
-	if k, err := ledger.LoadKey(path); err == nil {
-		return k, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, err
+	if f := cfg.Ledger.Anchors.File; f != "" {
+		out = append(out, &ledger.FileSink{Path: f})
 	}
-	return ledger.GenerateKey(path)
+	return out, nil
 }
 
-func verifyBundle(cmd *cobra.Command, path, publicKey string) error {
+// trustedKey is the key checkpoints and bundles must be signed by: --public-key (a
+// PEM file or hex), else ledger.trusted_signer, else the public half of the signing
+// key as configured (never created here). nil when there is none.
+func trustedKey(ctx context.Context, cfg *config.Config, flag string) (ed25519.PublicKey, error) {
+	if v := cmp.Or(flag, cfg.Ledger.TrustedSigner); v != "" {
+		return parsePublicKeyArg(v)
+	}
+	k, err := app.LedgerSigningKey(ctx, cfg, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return k.Public().(ed25519.PublicKey), nil
+}
+
+// parsePublicKeyArg reads a public key from a file, or as given (hex).
+func parsePublicKeyArg(v string) (ed25519.PublicKey, error) {
+	kb, err := os.ReadFile(v)
+	if err != nil {
+		kb = []byte(v) // hex given inline
+	}
+	return ledger.ParsePublicKey(kb)
+}
+
+// verifyAnchors compares the ledger with every signed checkpoint and reports each
+// place it is behind them; it returns a note for the OK line.
+func verifyAnchors(cmd *cobra.Command, cfg *config.Config, l *ledger.Store, incident, publicKey string, drill bool) (string, error) {
+	ctx, errOut := cmd.Context(), cmd.ErrOrStderr()
+	if drill {
+		return "; the drill ledger has no checkpoints", nil
+	}
+	sources, err := anchorSources(ctx, cfg)
+	if err != nil {
+		return "", err
+	}
+	if len(sources) == 0 {
+		fmt.Fprintln(errOut, noAnchors)
+		return "; no checkpoints configured", nil
+	}
+	trusted, err := trustedKey(ctx, cfg, publicKey)
+	if err != nil {
+		return "", err
+	}
+	if trusted == nil {
+		return "", errors.New("ledger verify: checkpoints are configured but no trusted key is known: give --public-key or set ledger.trusted_signer")
+	}
+	cps, err := ledger.ReadAnchors(ctx, trusted, sources...)
+	if err != nil {
+		fmt.Fprintf(errOut, "BAD CHECKPOINT: %v\n", err)
+		return "", exitCode(1)
+	}
+	brks, err := l.CompareAnchors(ctx, cps)
+	if err != nil {
+		return "", err
+	}
+	failed := false
+	for _, b := range brks {
+		if incident != "" && b.Incident != incident {
+			continue
+		}
+		fmt.Fprintf(errOut, "TRUNCATED: %s\n", &b)
+		failed = true
+	}
+	if failed {
+		return "", exitCode(1)
+	}
+	return fmt.Sprintf("; agrees with %d signed checkpoints", len(cps)), nil
+}
+
+func verifyBundle(cmd *cobra.Command, path, publicKey string, integrityOnly bool) error {
+	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("read bundle: %w", err)
 	}
 	var trusted ed25519.PublicKey
 	if publicKey != "" {
-		kb, err := os.ReadFile(publicKey)
-		if err != nil {
-			kb = []byte(publicKey) // hex given inline
-		}
-		if trusted, err = ledger.ParsePublicKey(kb); err != nil {
+		if trusted, err = parsePublicKeyArg(publicKey); err != nil {
 			return err
 		}
 	}
-	rep, err := ledger.VerifyBundle(b, trusted)
+	var rep *ledger.BundleReport
+	if trusted == nil {
+		rep, err = ledger.VerifyBundleIntegrity(b)
+	} else {
+		rep, err = ledger.VerifyBundle(b, trusted)
+	}
 	if rep != nil {
-		fmt.Fprintf(cmd.OutOrStdout(), "bundle %s: incident %s, %d entries, days %v\n", path, rep.Incident, rep.Entries, rep.Days)
+		fmt.Fprintf(out, "bundle %s: incident %s, %d entries, days %v\n", path, rep.Incident, rep.Entries, rep.Days)
 		if rep.KeyNote != "" {
-			fmt.Fprintf(cmd.OutOrStdout(), "note: %s\n", rep.KeyNote)
+			fmt.Fprintf(out, "note: %s\n", rep.KeyNote)
 		}
 		if rep.Break != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "BROKEN: %s\n", rep.Break)
+			fmt.Fprintf(errOut, "BROKEN: %s\n", rep.Break)
 		}
 	}
-	if err != nil || !rep.OK() {
+	if err != nil || !rep.IntegrityOK() {
 		if err != nil {
-			fmt.Fprintln(cmd.ErrOrStderr(), err)
+			fmt.Fprintln(errOut, err)
 		}
 		return exitCode(1)
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), "bundle OK: signature and chain verify")
+	switch {
+	case trusted == nil && integrityOnly:
+		fmt.Fprintf(out, "integrity OK, signer NOT verified: the bundle is intact and signed by %s; check that key with --public-key\n", rep.PublicKey)
+		return nil
+	case trusted == nil:
+		fmt.Fprintf(errOut, "UNTRUSTED: the signer is untrusted: no trusted key (--public-key or ledger.trusted_signer), and the bundle is signed by %s, a key anyone could have made; --integrity-only checks only that it is intact\n", rep.PublicKey)
+		return exitCode(1)
+	case !rep.OK():
+		return exitCode(1)
+	}
+	fmt.Fprintln(out, "bundle OK: signature by the trusted key and chain verify")
 	return nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -99,6 +100,9 @@ type Mirror struct {
 	c    Client
 	o    Options
 	mode s3types.ObjectLockMode
+
+	anchorMu   sync.Mutex
+	nextAnchor int64 // number of the next checkpoint object; 0 = not looked up yet
 }
 
 // New returns a mirror writing through c.
