@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Store writes artifacts under a root directory: ROOT/INCIDENT/NAME-SHA12.json.
@@ -23,12 +24,15 @@ func NewStore(dir string) *Store { return &Store{root: dir} }
 
 var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// Put writes b as an artifact of an incident and returns its reference. Writing the
-// same bytes again returns the same reference and leaves the file as it was.
+// Put writes b, a JSON document, as an artifact of an incident and returns its
+// reference. Anything in it that looks like a live secret is redacted first, and the
+// reference's hash is of what was written. Writing the same bytes again returns the
+// same reference and leaves the file as it was.
 func (s *Store) Put(incident, name string, b []byte) (sever.Artifact, error) {
 	if !safeName.MatchString(incident) || !safeName.MatchString(name) {
 		return sever.Artifact{}, fmt.Errorf("evidence: put %q/%q: names must match %s", incident, name, safeName)
 	}
+	b = secretscan.RedactJSON(b)
 	sum := sha256.Sum256(b)
 	hexsum := hex.EncodeToString(sum[:])
 	dir := filepath.Join(s.root, incident)

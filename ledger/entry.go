@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Kind says what fact an entry records. The values are wire vocabulary.
@@ -203,6 +204,12 @@ var hex64 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // prepare checks the caller's part of an entry and normalizes free text. It never
 // repeats a rejected value in its error: the message may end up in a log.
 func prepare(e *Entry, now time.Time) error {
+	secret := func(field, v string) error {
+		if m, ok := secretscan.Find(v); ok {
+			return secretError(field, m)
+		}
+		return nil
+	}
 	tidy(e)
 	if e.At.IsZero() {
 		if now.IsZero() {
@@ -232,6 +239,9 @@ func prepare(e *Entry, now time.Time) error {
 		if err := checkID(f.name, f.v, MaxIDLen); err != nil {
 			return err
 		}
+		if err := secret(f.name, f.v); err != nil {
+			return err
+		}
 	}
 	if e.Enforcement != "" && !slices.Contains(enforcements, e.Enforcement) {
 		return invalid("enforcement", "unknown enforcement %s (one of %s)", quote(string(e.Enforcement)), joinEnforcements())
@@ -250,7 +260,13 @@ func prepare(e *Entry, now time.Time) error {
 		if err := checkID(p+".name", a.Name, MaxIDLen); err != nil {
 			return err
 		}
+		if err := secret(p+".name", a.Name); err != nil {
+			return err
+		}
 		if err := checkID(p+".uri", a.URI, MaxURILen); err != nil {
+			return err
+		}
+		if err := secret(p+".uri", a.URI); err != nil {
 			return err
 		}
 		if !hex64.MatchString(a.SHA256) {
@@ -261,8 +277,8 @@ func prepare(e *Entry, now time.Time) error {
 		}
 	}
 	e.Result = cleanText(e.Result, MaxResultRunes)
-	if what := looksLikeSecret(e.Result); what != "" {
-		return secretError("result", what)
+	if err := secret("result", e.Result); err != nil {
+		return err
 	}
 	if len(e.Detail) > MaxDetailKeys {
 		return invalid("detail", "more than %d detail keys", MaxDetailKeys)
@@ -273,12 +289,12 @@ func prepare(e *Entry, now time.Time) error {
 			if k == "" {
 				return invalid("detail", "detail keys must not be empty")
 			}
-			if looksLikeSecret(k) != "" || !isClean(k) || len(k) > MaxDetailKeyLen {
+			if secret("detail", k) != nil || !isClean(k) || len(k) > MaxDetailKeyLen {
 				return invalid("detail", "detail keys must be at most %d bytes of printable text and hold no secret material", MaxDetailKeyLen)
 			}
 			v = cleanText(v, MaxDetailValueRunes)
-			if what := looksLikeSecret(v); what != "" {
-				return secretError("detail."+k, what)
+			if err := secret("detail."+k, v); err != nil {
+				return err
 			}
 			d[k] = v
 		}
@@ -305,16 +321,13 @@ func checkForm(e Entry) error {
 	return nil
 }
 
-// checkID accepts printable text without secrets, up to max bytes.
+// checkID accepts printable text up to max bytes; prepare screens it for secrets.
 func checkID(field, v string, max int) error {
 	switch {
 	case len(v) > max:
 		return invalid(field, "%s is longer than %d bytes", field, max)
 	case !isClean(v):
 		return invalid(field, "%s must be valid UTF-8 without control characters", field)
-	}
-	if what := looksLikeSecret(v); what != "" {
-		return secretError(field, what)
 	}
 	return nil
 }
@@ -358,13 +371,15 @@ func invalid(field, format string, args ...any) *sever.Error {
 	return sever.Errorf(sever.EINVALID, field, "ledger: "+format, args...)
 }
 
-func secretError(field, what string) *sever.Error {
-	return invalid(field, "%s looks like %s; the ledger never stores secret material: record the credential's identifier, never its secret value", field, what)
+// secretError names the field and the rule that found secret material in it,
+// never the value.
+func secretError(field string, m secretscan.Match) *sever.Error {
+	return invalid(field, "%s looks like %s; the ledger never stores secret material: record the credential's identifier, never its secret value", field, m)
 }
 
 // quote shows a rejected value in an error, bounded, unless it looks like a secret.
 func quote(s string) string {
-	if looksLikeSecret(s) != "" {
+	if _, ok := secretscan.Find(s); ok {
 		return "(value withheld: it looks like secret material)"
 	}
 	if len(s) > 40 {
@@ -387,78 +402,4 @@ func joinEnforcements() string {
 		s[i] = string(k)
 	}
 	return strings.Join(s, ", ")
-}
-
-// secretValues are well-known shapes of live secrets (the same idea as the intake
-// check in httpapi). \b keeps "task-..." from matching "sk-...", and each pattern needs
-// enough characters after its prefix that a redacted key ("sk-ant-...abcd") passes.
-var secretValues = []struct {
-	what string
-	re   *regexp.Regexp
-}{
-	{"an Anthropic API key", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`)},
-	{"an OpenAI API key", regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{20,}`)},
-	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`)},
-	{"a Slack token", regexp.MustCompile(`\b(?:xox[abpors]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})`)},
-	{"an Amazon Bedrock API key", regexp.MustCompile(`\b(?:ABSK[A-Za-z0-9+/]{40,}|bedrock-api-key-[A-Za-z0-9+/=]{20,})`)},
-	{"a private key", regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----`)},
-}
-
-var awsKeyID = regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`)
-
-// looksLikeSecret says what kind of secret s looks like, or "". An AWS access key ID
-// alone is not secret (it is the credential's identifier, which entries must name); a
-// 40-character base64 run that looks random is treated as an AWS secret access key.
-func looksLikeSecret(s string) string {
-	for _, sv := range secretValues {
-		if sv.re.MatchString(s) {
-			return sv.what
-		}
-	}
-	if hasAWSSecret(s) {
-		if awsKeyID.MatchString(s) {
-			return "an AWS access key pair (access key ID and secret access key)"
-		}
-		return "an AWS secret access key"
-	}
-	return ""
-}
-
-// hasAWSSecret finds a run of exactly 40 characters of [A-Za-z0-9+/], not followed by
-// "=", that mixes upper case, lower case and digits and has at most three "/" (so
-// paths, hex digests and words do not count).
-func hasAWSSecret(s string) bool {
-	isB64 := func(c byte) bool {
-		return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
-	}
-	for i := 0; i < len(s); {
-		if !isB64(s[i]) {
-			i++
-			continue
-		}
-		j := i
-		for j < len(s) && isB64(s[j]) {
-			j++
-		}
-		if j-i == 40 && (j == len(s) || s[j] != '=') {
-			var up, lo, dig, slash int
-			for _, c := range []byte(s[i:j]) {
-				switch {
-				case c >= 'A' && c <= 'Z':
-					up++
-				case c >= 'a' && c <= 'z':
-					lo++
-				case c >= '0' && c <= '9':
-					dig++
-				case c == '/':
-					slash++
-				}
-			}
-			if up > 0 && lo > 0 && dig > 0 && slash <= 3 {
-				return true
-			}
-		}
-		i = j
-	}
-	return false
 }

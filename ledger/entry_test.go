@@ -176,7 +176,7 @@ func TestPrepareRejects(t *testing.T) {
 		{"aws secret in result", func(e *Entry) { e.Result = "secret=" + awsSecret }, "result", "an AWS secret access key"},
 		{"aws key pair in detail", func(e *Entry) {
 			e.Detail = map[string]string{"creds": "AKIAIOSFODNN7EXAMPLE:" + awsSecret}
-		}, "detail.creds", "an AWS access key pair"},
+		}, "detail.creds", "an AWS secret access key"},
 		{"secret as a detail key", func(e *Entry) { e.Detail = map[string]string{ghp: "x"} }, "detail", "no secret material"},
 		{"secret in key", func(e *Entry) { e.Key = "signal/" + ghp }, "key", "a GitHub token"},
 		{"secret as an unknown kind", func(e *Entry) { e.Kind = Kind(ghp) }, "kind", "withheld"},

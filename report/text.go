@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Bounds on text taken from the incident: identifiers and free text. A report is read
@@ -18,54 +20,12 @@ const (
 )
 
 // Redacted replaces anything shaped like a live secret.
-const Redacted = "[redacted]"
+const Redacted = secretscan.Redacted
 
-// secretShapes are the shapes of live secrets (as the intake and ledger checks know
-// them). Intake refuses them, so finding one here means it came in some other way;
-// the report still must not repeat it. Each needs enough characters after its prefix
-// that an already redacted key ("sk-ant-...abcd") is left alone.
-var secretShapes = []*regexp.Regexp{
-	regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`),
-	regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{20,}`),
-	regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`),
-	regexp.MustCompile(`\b(?:xox[abpors]-[A-Za-z0-9-]{10,}|xapp-[0-9]-[A-Za-z0-9-]{10,})`),
-	regexp.MustCompile(`\b(?:ABSK[A-Za-z0-9+/]{40,}|bedrock-api-key-[A-Za-z0-9+/=]{20,})`),
-	regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[^-]*(?:-----END [A-Z0-9 ]*PRIVATE KEY-----)?`),
-}
-
-// awsSecretRun finds 40-character base64 runs; redactAWSSecrets keeps those that mix
-// upper case, lower case and digits, the shape of an AWS secret access key, and
-// leaves hex digests and words alone.
-var awsSecretRun = regexp.MustCompile(`[A-Za-z0-9+/]{40,}`)
-
-func redact(s string) string {
-	for _, re := range secretShapes {
-		s = re.ReplaceAllString(s, Redacted)
-	}
-	return awsSecretRun.ReplaceAllStringFunc(s, func(run string) string {
-		if len(run) != 40 {
-			return run
-		}
-		var up, lo, dig bool
-		slashes := 0
-		for _, c := range run {
-			switch {
-			case c >= 'A' && c <= 'Z':
-				up = true
-			case c >= 'a' && c <= 'z':
-				lo = true
-			case c >= '0' && c <= '9':
-				dig = true
-			case c == '/':
-				slashes++
-			}
-		}
-		if up && lo && dig && slashes <= 3 {
-			return Redacted
-		}
-		return run
-	})
-}
+// redact removes secret material with the one detector intake and the ledger use.
+// Intake refuses secrets, so finding one here means it came in some other way (a
+// vendor's error text, an older incident); the report still must not repeat it.
+func redact(s string) string { return secretscan.Redact(s) }
 
 // clean prepares an identifier from the incident for a report: no secrets, no
 // control characters, bounded.

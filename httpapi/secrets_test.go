@@ -1,0 +1,145 @@
+package httpapi_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/httpapi"
+)
+
+// fakeKey builds a key-shaped value at run time so no literal key sits in the
+// source: prefix, then n characters drawn deterministically from alphabet.
+func fakeKey(prefix, alphabet string, n int) string {
+	var b strings.Builder
+	b.WriteString(prefix)
+	x := uint32(2463534242)
+	for range n {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		b.WriteByte(alphabet[x%uint32(len(alphabet))])
+	}
+	return b.String()
+}
+
+const (
+	keyAlnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	keyURLB64 = keyAlnum + "_-"
+)
+
+// TestIntakeRefusesHiddenSecrets: issue 12 item 3. Every string field of a signal
+// goes through the one detector, after normalization, so none of these reach the
+// engine; the error names the field and the rule and never the value.
+func TestIntakeRefusesHiddenSecrets(t *testing.T) {
+	t.Parallel()
+	anthropic := fakeKey("sk-ant-"+"api03-", keyURLB64, 93) + "AA"
+	slackBot := "xox" + "b-" + fakeKey("", "0123456789", 12) + "-" + fakeKey("", "0123456789", 13) + "-" + fakeKey("", keyAlnum, 24)
+	awsSecret := fakeKey("", keyAlnum, 30) + "/" + fakeKey("", keyAlnum, 9)
+	glpat := fakeKey("gl"+"pat-", keyURLB64, 20)
+	google := fakeKey("AI"+"za", keyURLB64, 35)
+	stripe := fakeKey("sk"+"_live_", keyAlnum, 24)
+	tests := []struct {
+		name, field, value, rule string
+		set                      func(m map[string]any, v string)
+	}{
+		{"slack bot token in summary", "summary", "bot token " + slackBot, "slack-bot-token", setSummary},
+		{"aws secret key in summary", "summary", "aws secret " + awsSecret + " was pushed", "aws-secret-access-key", setSummary},
+		{"anthropic key split by a space", "summary", "key sk-ant- " + anthropic[len("sk-ant-"):], "anthropic-api-key", setSummary},
+		{"anthropic key with a zero-width space", "summary", anthropic[:14] + "\u200b" + anthropic[14:], "anthropic-api-key", setSummary},
+		{"gitlab token", "summary", "token " + glpat, "gitlab-pat", setSummary},
+		{"google api key", "summary", google, "gcp-api-key", setSummary},
+		{"stripe live key", "summary", "stripe " + stripe, "stripe-access-token", setSummary},
+		{"soft hyphen in a label", "labels[0]", stripe[:7] + "\u00ad" + stripe[7:], "stripe-access-token",
+			func(m map[string]any, v string) { m["labels"] = []string{v} }},
+		{"slack token as the principal", "credential.principal", slackBot, "slack-bot-token",
+			func(m map[string]any, v string) { cred(m)["principal"] = v }},
+		{"full-width key in source_event_id", "source_event_id", "ｇｌｐａｔ－" + glpat[len("glpat-"):], "gitlab-pat",
+			func(m map[string]any, v string) { m["source_event_id"] = v }},
+	}
+	var calls int
+	a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (httpapi.SubmitResult, error) {
+		calls++
+		return httpapi.SubmitResult{}, nil
+	}})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := a.postSignal(t, signalJSON(t, func(m map[string]any) { tt.set(m, tt.value) }))
+			if rec.Code != 400 {
+				t.Fatalf("status = %d, want 400; body %s", rec.Code, rec.Body)
+			}
+			e := apiError(t, rec)
+			if e.Code != sever.EINVALID || e.Field != tt.field {
+				t.Errorf("code/field = %s/%s, want %s/%s", e.Code, e.Field, sever.EINVALID, tt.field)
+			}
+			if !strings.Contains(e.Message, tt.rule) || !strings.Contains(e.Message, tt.field) {
+				t.Errorf("message %q does not name the field %s and the rule %s", e.Message, tt.field, tt.rule)
+			}
+			for _, part := range []string{tt.value, anthropic[20:], slackBot[10:], awsSecret[5:], glpat[6:], google[4:], stripe[8:]} {
+				if strings.Contains(rec.Body.String(), part) {
+					t.Fatalf("response repeats the secret: %s", rec.Body)
+				}
+			}
+		})
+	}
+	if calls != 0 {
+		t.Errorf("the service saw %d signals carrying secrets", calls)
+	}
+}
+
+// TestIntakeAcceptsIdentifiers guards against false positives: what sever needs to
+// name a credential and its evidence still goes through.
+func TestIntakeAcceptsIdentifiers(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, &fakeService{SubmitSignalFunc: acceptAll})
+	for _, mut := range []func(m map[string]any){
+		func(m map[string]any) { cred(m)["id"] = "AKIAIOSFODNN7EXAMPLE" },
+		func(m map[string]any) {
+			m["summary"] = "access key AKIAIOSFODNN7EXAMPLE exposed; artifact sha256 " +
+				"4355a46b19d348dc2f57c046f8ef63d4538ebb936000f3c9ee954a27460dd865 in commit da39a3ee5e6b4b0d3255bfef95601890afd80709"
+		},
+		func(m map[string]any) {
+			cred(m)["provider"], cred(m)["type"], cred(m)["id"] = "anthropic", "anthropic_api_key", "apikey_01Rj2N8SVvo6BePZj99NhEXA"
+			cred(m)["principal"], cred(m)["account"] = "", ""
+		},
+		func(m map[string]any) { m["source_event_id"] = "9a8b7c6d-5e4f-3a2b-1c0d-ef9876543210" },
+		func(m map[string]any) {
+			m["summary"] = "redacted key sk-ant-...abcd; the task-runner token was revoked"
+		},
+	} {
+		body := signalJSON(t, mut)
+		if rec := a.postSignal(t, body); rec.Code != 202 {
+			t.Errorf("POST %s = %d, want 202; body %s", body, rec.Code, rec.Body)
+		}
+	}
+}
+
+func setSummary(m map[string]any, v string) { m["summary"] = v }
+
+// TestAdapterRefusesHiddenSecrets: what an adapter copies out of a vendor payload
+// goes through the same detector as native intake.
+func TestAdapterRefusesHiddenSecrets(t *testing.T) {
+	t.Parallel()
+	slackBot := "xox" + "b-" + fakeKey("", "0123456789", 12) + "-" + fakeKey("", "0123456789", 13) + "-" + fakeKey("", keyAlnum, 24)
+	awsSecret := fakeKey("", keyAlnum, 30) + "/" + fakeKey("", keyAlnum, 9)
+	google := fakeKey("AI"+"za", keyURLB64, 35)
+	const title = `"title": "AWS access key invoking Bedrock from an unfamiliar network"`
+	for _, tt := range []struct{ name, title, rule string }{
+		{"slack token", "bot " + slackBot, "slack-bot-token"},
+		{"aws secret key", "secret " + awsSecret, "aws-secret-access-key"},
+		{"google key split by a space", "AIza " + google[4:], "gcp-api-key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newAPI(t, &fakeService{SubmitSignalFunc: acceptAll})
+			body := strings.Replace(adapterFixture(t, "ocsf-detection-finding-aws-key.json"), title, `"title": "`+tt.title+`"`, 1)
+			rec := a.do(t, adapterReq("ocsf", writerToken, body))
+			if rec.Code != 400 {
+				t.Fatalf("status = %d, want 400; body %s", rec.Code, rec.Body)
+			}
+			if e := apiError(t, rec); e.Field != "summary" || !strings.Contains(e.Message, tt.rule) || strings.Contains(rec.Body.String(), tt.title) {
+				t.Errorf("error = %+v; want field summary naming rule %s, without the value", e, tt.rule)
+			}
+		})
+	}
+}
