@@ -71,12 +71,83 @@ func clip(s string, n int) string {
 	return s[:cut] + "…"
 }
 
+// eventKey is what, besides the vendor's event ID each parser puts in
+// SourceEventID, names one delivery for dedup: the vendor's time for this version
+// of the event, and the payload the digest is taken over.
+type eventKey struct {
+	// version is the vendor's time of this version of the event (updated_at,
+	// updatedAt, the EventBridge time…), so an update of a finding or an alert is a
+	// new signal while a resend is not.
+	version time.Time
+	// payload is the JSON the digest covers; nil means the whole body. (GitHub's
+	// form-encoded body carries it in a field.)
+	payload []byte
+}
+
+// dedupDigestLen is how many hex digits of the payload's SHA-256 go into a source
+// event ID: 64 bits, enough that two different payloads with the same event ID
+// and version never collapse by accident.
+const dedupDigestLen = 16
+
+// sourceEventID makes the dedup key of a signal from the vendor's event ID:
+// "<event id>@<version>#<digest>", where the digest is over the payload's
+// canonical JSON (keys sorted, no insignificant space), so a relay that reformats
+// the JSON does not make a resend new.
+//
+// Everything in it comes from inside the body, which is what the sender's
+// authentication covers (GitHub's HMAC, the bearer token). Nothing comes from a
+// header outside the signature, such as X-GitHub-Delivery: the same signed body
+// under new delivery IDs is the same event, recorded once. And a body that
+// differs from an earlier one under the same event ID is never taken for a
+// duplicate of it, so a sender cannot pre-empt a real event by sending its ID
+// first with other content.
+func sourceEventID(eventID string, k eventKey, body []byte) string {
+	payload := k.payload
+	if payload == nil {
+		payload = body
+	}
+	digest := sever.SHA256Hex(canonicalJSON(payload))[:dedupDigestLen]
+	suffix := "@" + k.version.UTC().Format(time.RFC3339Nano) + "#" + digest
+	if len(eventID)+len(suffix) > maxSourceEventID {
+		// Only reachable with a long event ID and a long key name (an AWS Health
+		// event naming several keys); the digest keeps it unique.
+		eventID = "sha256:" + sever.SHA256Hex([]byte(eventID))[:32]
+	}
+	return eventID + suffix
+}
+
+// maxSourceEventID is sever.Signal's limit on SourceEventID.
+const maxSourceEventID = 256
+
+// canonicalJSON re-encodes a JSON document with sorted keys and no insignificant
+// space; numbers keep their text. A payload that is not one JSON value is
+// returned as it is.
+func canonicalJSON(b []byte) []byte {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return b
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return b
+	}
+	out, err := json.Marshal(v)
+	if err != nil {
+		return b
+	}
+	return out
+}
+
 // finish fills what every adapter's signals share and checks each one, so a
 // parser bug surfaces as an error here rather than as a bad signal in the engine.
-func finish(res Result, body []byte) (Result, error) {
+// Each signal's SourceEventID, set by the parser to the vendor's event ID, becomes
+// its dedup key (see sourceEventID).
+func finish(res Result, body []byte, k eventKey) (Result, error) {
 	sum := sever.SHA256Hex(body)
 	for i := range res.Signals {
 		s := &res.Signals[i]
+		s.SourceEventID = sourceEventID(s.SourceEventID, k, body)
 		s.PayloadSHA256 = sum
 		s.Summary = clip(s.Summary, maxSummary)
 		if err := s.Validate(); err != nil {

@@ -39,7 +39,7 @@ func TestParseAWSHealthExposure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := tt.s
 			switch {
-			case s.Source != "aws-health" || s.SourceEventID != tt.eventID:
+			case s.Source != "aws-health" || eventIDOf(s.SourceEventID) != tt.eventID:
 				t.Errorf("source/event = %q/%q, want aws-health/%q", s.Source, s.SourceEventID, tt.eventID)
 			case s.Origin != sever.OriginVendor || s.Kind != tt.kind:
 				t.Errorf("origin/kind = %q/%q, want vendor/%q", s.Origin, s.Kind, tt.kind)
@@ -114,7 +114,7 @@ func TestParseAWSHealthVariants(t *testing.T) {
 				if !s.ObservedAt.Equal(utc(tt.observed)) {
 					t.Errorf("signal %d ObservedAt = %v, want %s", i, s.ObservedAt, tt.observed)
 				}
-				if tt.eventIDs != nil && s.SourceEventID != tt.eventIDs[i] {
+				if tt.eventIDs != nil && eventIDOf(s.SourceEventID) != tt.eventIDs[i] {
 					t.Errorf("signal %d source event id = %q, want %q", i, s.SourceEventID, tt.eventIDs[i])
 				}
 			}
@@ -227,7 +227,7 @@ func TestParseGuardDuty(t *testing.T) {
 			}
 			s := res.Signals[0]
 			switch {
-			case s.Source != "guardduty" || s.SourceEventID != tt.eventID:
+			case s.Source != "guardduty" || eventIDOf(s.SourceEventID) != tt.eventID:
 				t.Errorf("source/event = %q/%q, want guardduty/%q", s.Source, s.SourceEventID, tt.eventID)
 			case s.Origin != sever.OriginVendor || s.Kind != tt.kind || s.Severity != tt.severity:
 				t.Errorf("origin/kind/severity = %q/%q/%q, want vendor/%q/%q", s.Origin, s.Kind, s.Severity, tt.kind, tt.severity)

@@ -89,9 +89,10 @@ type awsHealthEntity struct {
 // account's access keys in public.
 const EventCredentialsExposed = "AWS_RISK_CREDENTIALS_EXPOSED"
 
-// QuarantineSuffix ends the source event ID of the vendor_action signal an
-// AWS_RISK_CREDENTIALS_EXPOSED event also yields, so that it never dedupes against
-// the exposure signal from the same event.
+// QuarantineSuffix follows the event ID in the source event ID of the
+// vendor_action signal an AWS_RISK_CREDENTIALS_EXPOSED event also yields
+// ("<id>#quarantine@<time>#<digest>"), so that it never dedupes against the
+// exposure signal from the same event.
 const QuarantineSuffix = "#quarantine"
 
 // ParseAWSHealth reads an AWS Health event as EventBridge delivers it (source
@@ -101,7 +102,7 @@ const QuarantineSuffix = "#quarantine"
 // while the key itself stays active. Every other Health event is ignored.
 //
 // The source event ID is the EventBridge event id, which a redelivery of the same
-// event keeps. The credential is detail.eventMetadata.publicKey; AWS's own samples
+// event keeps, at the event's time, with a digest of the body (see sourceEventID). The credential is detail.eventMetadata.publicKey; AWS's own samples
 // carry the key only in detail.affectedEntities[].entityValue, so those are used
 // when eventMetadata has none.
 func ParseAWSHealth(body []byte) (Result, error) {
@@ -181,7 +182,7 @@ func ParseAWSHealth(body []byte) (Result, error) {
 				Labels: labels(EventCredentialsExposed, "aws-quarantine-policy"),
 			})
 	}
-	return finish(res, body)
+	return finish(res, body, eventKey{version: sent})
 }
 
 func ofUser(name string) string {

@@ -29,16 +29,20 @@ const (
 // GitHubDelivery is what a GitHub webhook delivery carries outside its body.
 type GitHubDelivery struct {
 	Event string // X-GitHub-Event
-	ID    string // X-GitHub-Delivery: the same on a redelivery, so it is the source event ID
+	// ID is X-GitHub-Delivery. It is checked but is not the source event ID: it is
+	// outside the signature, so anyone holding one signed delivery could resend it
+	// under fresh IDs. See ParseGitHub.
+	ID string
 	// Form is true when the webhook is configured with content type
 	// application/x-www-form-urlencoded: the JSON is then the "payload" form value.
 	Form bool
 }
 
 // VerifyGitHubSignature checks header, the X-Hub-Signature-256 value, against the
-// HMAC-SHA256 of the raw body under the webhook secret. GitHub signs no timestamp,
-// so a captured delivery can be replayed: the delivery ID, as the source event ID,
-// makes a replay a duplicate in its incident rather than a new signal.
+// HMAC-SHA256 of the raw body under the webhook secret. GitHub signs no timestamp
+// and not the X-GitHub-Delivery header, so a captured delivery can be replayed,
+// under any delivery ID: ParseGitHub derives the source event ID from the signed
+// body alone, which makes a replay a duplicate in its incident, not a new signal.
 func VerifyGitHubSignature(secret, body []byte, header string) error {
 	if len(secret) == 0 {
 		return sever.Errorf(sever.EUNAUTHORIZED, GitHubSignatureHeader, "no GitHub webhook secret is configured")
@@ -132,6 +136,13 @@ func GitHubCredentialType(secretType string) (provider string, t sever.Credentia
 // provider signal about the same key lands in. Severity follows validity (active,
 // unknown, inactive) and whether the secret is public (publicly_leaked, or found
 // in a public repository).
+//
+// The source event ID is derived from what the signature covers, never from the
+// X-GitHub-Delivery header: "<owner>/<repo>/secret-scanning/<number>/<action>"
+// at the alert's updated_at (else created_at) and a digest of the payload (see
+// sourceEventID). GitHub's redelivery of a delivery, and a replay of a captured
+// one under any delivery ID, is then a duplicate; a new action or a later change
+// of the alert is a new signal.
 func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 	switch d.Event {
 	case "":
@@ -209,11 +220,15 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	if p.Action != "created" && a.UpdatedAt != "" {
-		// Later actions are about the alert's latest change, not its creation.
-		if observed, err = parseTime("alert.updated_at", a.UpdatedAt); err != nil {
+	version := observed
+	if a.UpdatedAt != "" {
+		if version, err = parseTime("alert.updated_at", a.UpdatedAt); err != nil {
 			return Result{}, err
 		}
+	}
+	if p.Action != "created" {
+		// Later actions are about the alert's latest change, not its creation.
+		observed = version
 	}
 
 	provider, typ, _ := GitHubCredentialType(a.SecretType)
@@ -228,7 +243,7 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 		name = clip(a.SecretTypeDisplayName, 128) + " (" + a.SecretType + ")"
 	}
 	res := Result{Event: event, Signals: []sever.Signal{{
-		Source: SourceGitHub, SourceEventID: d.ID, Origin: sever.OriginVendor, Kind: sever.KindCredentialExposed,
+		Source: SourceGitHub, SourceEventID: alertID + "/" + p.Action, Origin: sever.OriginVendor, Kind: sever.KindCredentialExposed,
 		ObservedAt: observed, Severity: githubSeverity(a.Validity, public),
 		Credential: sever.Credential{Provider: provider, Type: typ, ID: alertID},
 		Summary: fmt.Sprintf("GitHub secret scanning alert %d in %s (%s): %s, %s. The alert names no key ID; "+
@@ -236,7 +251,7 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 		Labels: labels("secret_type:" + a.SecretType),
 		Extra:  meta(a.HTMLURL),
 	}}}
-	return finish(res, body)
+	return finish(res, body, eventKey{version: version, payload: payload})
 }
 
 func githubSeverity(validity string, public bool) string {

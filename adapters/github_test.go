@@ -35,8 +35,8 @@ func TestParseGitHubCreated(t *testing.T) {
 	s := res.Signals[0]
 	want := sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "example-org/payments-api/secret-scanning/42"}
 	switch {
-	case s.Source != "github" || s.SourceEventID != deliveryID:
-		t.Errorf("source/event = %q/%q, want github/the delivery id", s.Source, s.SourceEventID)
+	case s.Source != "github" || eventIDOf(s.SourceEventID) != "example-org/payments-api/secret-scanning/42/created":
+		t.Errorf("source/event = %q/%q, want github/the alert and action", s.Source, s.SourceEventID)
 	case s.Origin != sever.OriginVendor || s.Kind != sever.KindCredentialExposed:
 		t.Errorf("origin/kind = %q/%q", s.Origin, s.Kind)
 	case s.Credential != want:

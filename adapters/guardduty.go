@@ -19,6 +19,7 @@ type guardDutyFinding struct {
 	Title     string `json:"title"`
 	Severity  number `json:"severity"`
 	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
 	Resource  struct {
 		ResourceType     string `json:"resourceType"`
 		AccessKeyDetails *struct {
@@ -48,7 +49,8 @@ type guardDutyFinding struct {
 // Ignored: sample findings, archived findings, findings about other resources, and
 // Policy findings (account hygiene such as root credential use, not a compromise).
 // The source event ID is the finding id, which GuardDuty keeps when it updates a
-// finding, so updates land in the incident as duplicates of the first delivery.
+// finding, at its updatedAt, with a digest of the body (see sourceEventID): an
+// update is a new signal in the incident, a resend of it a duplicate.
 func ParseGuardDuty(body []byte) (Result, error) {
 	ev, sent, err := readEventBridge(body, "aws.guardduty")
 	if err != nil {
@@ -105,6 +107,15 @@ func ParseGuardDuty(body []byte) (Result, error) {
 		}
 	}
 
+	// GuardDuty updates a finding in place (same id, new updatedAt and count): each
+	// update is a new signal, since it says the key is still being used.
+	version := sent
+	if f.UpdatedAt != "" {
+		if version, err = parseTime("detail.updatedAt", f.UpdatedAt, time.RFC3339Nano); err != nil {
+			return Result{}, err
+		}
+	}
+
 	kind := sever.KindAnomalousUsage
 	if purpose == "Impact" {
 		kind = sever.KindAbuseReport
@@ -122,7 +133,7 @@ func ParseGuardDuty(body []byte) (Result, error) {
 			f.Type, f.Severity, akd.AccessKeyID, or(who, "an unknown principal"), or(f.Title, "no title")),
 		Labels: labels(f.Type),
 	}}}
-	return finish(res, body)
+	return finish(res, body, eventKey{version: version})
 }
 
 // splitFindingType splits "ThreatPurpose:ResourceTypeAffected/ThreatFamilyName…".

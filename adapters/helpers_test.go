@@ -116,3 +116,12 @@ func checkResult(t testing.TB, body []byte, res adapters.Result, err error) {
 		}
 	}
 }
+
+// eventIDOf is the vendor's event ID in a source event ID: the part before
+// "@<version>#<digest>", which the tests check separately.
+func eventIDOf(sourceEventID string) string {
+	if i := strings.LastIndex(sourceEventID, "@"); i >= 0 {
+		return sourceEventID[:i]
+	}
+	return sourceEventID
+}

@@ -92,7 +92,8 @@ var ocsfAccessKeyTypes = []string{"AwsIamAccessKey", "AWS::IAM::AccessKey"}
 // Security Hub finding from an AWS detector), or enterprise (the SIEM's own rule).
 // Other classes, closed findings (activity_id 3) and suppressed, resolved, archived
 // or deleted ones (status_id 3–6), and findings that name no credential are
-// ignored. The source event ID is finding_info.uid.
+// ignored. The source event ID is finding_info.uid at the finding's time, with a
+// digest of the body (see sourceEventID).
 func ParseOCSF(body []byte) (Result, error) {
 	var f ocsfFinding
 	if err := decodeJSON(body, &f); err != nil {
@@ -176,7 +177,7 @@ func ParseOCSF(body []byte) (Result, error) {
 		Labels: labels(fi.Types...),
 		Extra:  meta(fi.SrcURL),
 	}}}
-	return finish(res, body)
+	return finish(res, body, eventKey{version: observed})
 }
 
 // ocsfCredential applies the convention in ParseOCSF's comment. from names the

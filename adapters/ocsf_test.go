@@ -63,7 +63,7 @@ func TestParseOCSF(t *testing.T) {
 			}
 			s := res.Signals[0]
 			switch {
-			case s.Source != "ocsf" || s.SourceEventID != tt.eventID:
+			case s.Source != "ocsf" || eventIDOf(s.SourceEventID) != tt.eventID:
 				t.Errorf("source/event = %q/%q, want ocsf/%q", s.Source, s.SourceEventID, tt.eventID)
 			case s.Origin != tt.origin || s.Kind != tt.kind || s.Severity != tt.severity:
 				t.Errorf("origin/kind/severity = %q/%q/%q, want %q/%q/%q", s.Origin, s.Kind, s.Severity, tt.origin, tt.kind, tt.severity)

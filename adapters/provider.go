@@ -77,8 +77,8 @@ const (
 // ParseProvider reads a notice in the provider schema. key_exposed becomes a
 // vendor credential_exposed signal, abuse_observed an abuse_report, key_revoked
 // (the provider disabled or revoked the key itself) a vendor_action. The source
-// event ID is "<provider>/<notice_id>", so notice IDs need only be unique per
-// provider. Decoding is strict, as for the native schema: exact field names, no
+// event ID is "<provider>/<notice_id>" at observed_at, with a digest of the body
+// (see sourceEventID), so notice IDs need only be unique per provider. Decoding is strict, as for the native schema: exact field names, no
 // unknown or duplicate fields.
 func ParseProvider(body []byte) (Result, error) {
 	var n ProviderNotice
@@ -142,7 +142,7 @@ func ParseProvider(body []byte) (Result, error) {
 		Labels: labels("provider:" + n.Provider),
 		Extra:  extra,
 	}}}
-	return finish(res, body)
+	return finish(res, body, eventKey{version: observed})
 }
 
 func providerCredential(n ProviderNotice) (sever.Credential, error) {

@@ -56,7 +56,7 @@ func TestParseProvider(t *testing.T) {
 			switch {
 			case len(res.Signals) != 1:
 				t.Errorf("%d signals, want 1", len(res.Signals))
-			case s.Source != "provider" || s.SourceEventID != tt.eventID:
+			case s.Source != "provider" || eventIDOf(s.SourceEventID) != tt.eventID:
 				t.Errorf("source/event = %q/%q, want provider/%q", s.Source, s.SourceEventID, tt.eventID)
 			case s.Origin != sever.OriginVendor || s.Kind != tt.kind || s.Severity != tt.severity:
 				t.Errorf("origin/kind/severity = %q/%q/%q, want vendor/%q/%q", s.Origin, s.Kind, s.Severity, tt.kind, tt.severity)

@@ -96,7 +96,7 @@ func TestAdaptersAccepted(t *testing.T) {
 			wantCred: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "AKIAI44QH8DHBEXAMPLE", Principal: "bedrock-batch", Account: "123456789012"}},
 		{name: "github, signature only", r: githubReq(adapterFixture(t, "github-secret-scanning-created.json"), "secret_scanning_alert", delivery),
 			reporter: "github-webhook", event: "secret_scanning_alert.created",
-			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{delivery},
+			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{"example-org/payments-api/secret-scanning/42/created"},
 			wantCred: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "example-org/payments-api/secret-scanning/42"}},
 		{name: "github, bearer only (the dev token)", r: func() req {
 			r := githubReq(adapterFixture(t, "github-secret-scanning-created.json"), "secret_scanning_alert", delivery)
@@ -104,14 +104,14 @@ func TestAdaptersAccepted(t *testing.T) {
 			r.token = adminToken
 			return r
 		}(), reporter: "admin", event: "secret_scanning_alert.created",
-			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{delivery},
+			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{"example-org/payments-api/secret-scanning/42/created"},
 			wantCred: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "example-org/payments-api/secret-scanning/42"}},
 		{name: "github, bearer and signature", r: func() req {
 			r := githubReq(adapterFixture(t, "github-secret-scanning-created.json"), "secret_scanning_alert", delivery)
 			r.token = writerToken
 			return r
 		}(), reporter: "writer", event: "secret_scanning_alert.created",
-			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{delivery},
+			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{"example-org/payments-api/secret-scanning/42/created"},
 			wantCred: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "example-org/payments-api/secret-scanning/42"}},
 		{name: "github, form-encoded", r: func() req {
 			body := "payload=" + url.QueryEscape(adapterFixture(t, "github-secret-scanning-created.json"))
@@ -119,7 +119,7 @@ func TestAdaptersAccepted(t *testing.T) {
 			r.contentType = "application/x-www-form-urlencoded"
 			return r
 		}(), reporter: "github-webhook", event: "secret_scanning_alert.created",
-			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{delivery},
+			wantKinds: []sever.SignalKind{sever.KindCredentialExposed}, wantIDs: []string{"example-org/payments-api/secret-scanning/42/created"},
 			wantCred: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "example-org/payments-api/secret-scanning/42"}},
 		{name: "ocsf", r: adapterReq("ocsf", writerToken, adapterFixture(t, "ocsf-detection-finding-aws-key.json")),
 			reporter: "writer", event: "detection_finding",
@@ -149,7 +149,7 @@ func TestAdaptersAccepted(t *testing.T) {
 			}
 			for i, s := range got {
 				switch {
-				case s.Kind != tt.wantKinds[i] || s.SourceEventID != tt.wantIDs[i] || s.Origin != sever.OriginVendor && s.Source != "ocsf":
+				case s.Kind != tt.wantKinds[i] || vendorEventID(s.SourceEventID) != tt.wantIDs[i] || s.Origin != sever.OriginVendor && s.Source != "ocsf":
 					t.Errorf("signal %d kind/event/origin = %q/%q/%q, want %q/%q", i, s.Kind, s.SourceEventID, s.Origin, tt.wantKinds[i], tt.wantIDs[i])
 				case s.Credential != tt.wantCred:
 					t.Errorf("signal %d credential = %+v, want %+v", i, s.Credential, tt.wantCred)
@@ -328,12 +328,14 @@ func TestAdaptersRedelivery(t *testing.T) {
 	}{
 		{"aws-health resent", adapterReq("aws-health", writerToken, adapterFixture(t, "aws-health-credentials-exposed.json")),
 			adapterReq("aws-health", adminToken, adapterFixture(t, "aws-health-credentials-exposed.json")), true},
+		// An update says the key is still in use: a new signal, not a duplicate.
 		{"guardduty finding updated", adapterReq("guardduty", writerToken, adapterFixture(t, "guardduty-anomalous-model-invocation.json")),
-			adapterReq("guardduty", writerToken, strings.Replace(adapterFixture(t, "guardduty-anomalous-model-invocation.json"), `"count": 14`, `"count": 15`, 1)), true},
+			adapterReq("guardduty", writerToken, strings.Replace(adapterFixture(t, "guardduty-anomalous-model-invocation.json"), `"count": 14`, `"count": 15`, 1)), false},
 		{"github redelivered", githubReq(ghBody, "secret_scanning_alert", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
 			githubReq(ghBody, "secret_scanning_alert", "72d3162e-cc78-11e3-81ab-4c9367dc0958"), true},
+		// The delivery ID is outside the signature: the same signed body is the same event.
 		{"github, same alert, new delivery", githubReq(ghBody, "secret_scanning_alert", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
-			githubReq(ghBody, "secret_scanning_alert", "8e1c2a90-cc78-11e3-81ab-4c9367dc0958"), false},
+			githubReq(ghBody, "secret_scanning_alert", "8e1c2a90-cc78-11e3-81ab-4c9367dc0958"), true},
 		{"ocsf resent", adapterReq("ocsf", writerToken, adapterFixture(t, "ocsf-detection-finding-aws-key.json")),
 			adapterReq("ocsf", writerToken, adapterFixture(t, "ocsf-detection-finding-aws-key.json")), true},
 		{"provider resent", adapterReq("provider", writerToken, adapterFixture(t, "provider-anthropic-key-exposed.json")),

@@ -107,14 +107,45 @@ func (u *ui) verifySession(v string) (string, bool) {
 	return name, true
 }
 
-// safeNext keeps a post-login redirect on this site: a path, not a URL, and not
-// one a browser would read as another host ("//evil", "/\evil").
+// safeNext keeps a post-login redirect on this site. Only a same-origin path is
+// kept; anything else becomes "/". Browsers strip tab, CR and LF anywhere in a URL
+// and read "\" as "/", so "/\t/evil" or "/\evil" is "//evil", a network-path
+// reference to another host. The UI's own links are escaped request URIs, so
+// refusing every byte outside printable ASCII, every backslash, and any path
+// that decodes to "//" or holds dot segments costs nothing legitimate.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for i := 0; i < len(next); i++ {
+		if c := next[i]; c <= ' ' || c >= 0x7f || c == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return "/"
+	}
+	// The decoded path too: "/%2F/evil" or "/%09/evil" is harmless to a browser
+	// but not to a proxy or a later redirect that decodes it.
+	p := u.Path
+	if strings.Contains(p, "//") || hasDotSegment(p) || strings.ContainsFunc(p, func(r rune) bool {
+		return r <= ' ' || r >= 0x7f || r == '\\'
+	}) {
 		return "/"
 	}
 	return next
+}
+
+// hasDotSegment reports whether p has a "." or ".." segment, which a browser
+// resolves away ("/.//evil" becomes "//evil").
+func hasDotSegment(p string) bool {
+	for seg := range strings.SplitSeq(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *ui) loginForm(w http.ResponseWriter, r *http.Request) {

@@ -44,8 +44,13 @@ type Runbooks interface {
 type Options struct {
 	Service Service
 	// Public serves every page without authentication. Only for `sever dev`, which
-	// listens on loopback.
+	// listens on loopback. A public UI answers only requests whose Host is a
+	// loopback name or one of AllowedHosts (see HostGuard): without that check, DNS
+	// rebinding lets any web page the developer opens read the incidents.
 	Public bool
+	// AllowedHosts are the host names (or IPs) a public UI answers to besides
+	// loopback ones, such as the configured listen host.
+	AllowedHosts []string
 	// Tokens are the API's tokens; one with the incidents:read scope opens the UI,
 	// as a bearer token or through the login form. Required unless Public.
 	Tokens []httpapi.Token
@@ -148,6 +153,9 @@ func New(o Options) (http.Handler, error) {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		u.errorPage(w, r, http.StatusNotFound, "There is no page at this address.")
 	})
+	if o.Public {
+		return HostGuard(o.AllowedHosts, securityHeaders(mux)), nil
+	}
 	return securityHeaders(mux), nil
 }
 

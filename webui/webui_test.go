@@ -27,7 +27,8 @@ var testTokens = []httpapi.Token{
 
 func newUI(t *testing.T, svc webui.Service, tweak ...func(*webui.Options)) http.Handler {
 	t.Helper()
-	o := webui.Options{Service: svc, Public: true, Now: func() time.Time { return at(7200) }}
+	// example.com is httptest's Host; a public UI answers only the hosts it allows.
+	o := webui.Options{Service: svc, Public: true, AllowedHosts: []string{"example.com"}, Now: func() time.Time { return at(7200) }}
 	for _, f := range tweak {
 		f(&o)
 	}
@@ -353,7 +354,8 @@ func TestAuth(t *testing.T) {
 		wantStatus(t, rec, http.StatusSeeOther)
 	})
 	t.Run("OpenRedirectRefused", func(t *testing.T) {
-		for _, next := range []string{"//evil.example/", "https://evil.example/", `/\evil.example`, "javascript:alert(1)"} {
+		for _, next := range []string{"//evil.example/", "https://evil.example/", `/\evil.example`, "javascript:alert(1)",
+			"/\t/evil.example", "/\n/evil.example", "/ /evil.example", "/.//evil.example"} {
 			rec := do(t, h, request{method: "POST", path: "/login", form: url.Values{"token": {readerToken}, "next": {next}}})
 			if loc := rec.Header().Get("Location"); loc != "/" {
 				t.Errorf("next=%q redirects to %q, want /", next, loc)
@@ -429,5 +431,46 @@ func TestNewChecksOptions(t *testing.T) {
 		if _, err := webui.New(o); err == nil {
 			t.Errorf("%s: New succeeded", name)
 		}
+	}
+}
+
+// TestPublicHostGuard: a public (sign-in free) UI refuses requests addressed to
+// any host but loopback and the allowed ones, so a DNS-rebound page cannot read it.
+func TestPublicHostGuard(t *testing.T) {
+	public := newUI(t, newFake(), func(o *webui.Options) { o.AllowedHosts = []string{"sever.internal:8080"} })
+	signIn := newUI(t, newFake(), private, func(o *webui.Options) { o.AllowedHosts = nil })
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		host string
+		want int
+	}{
+		{"IPv4Loopback", public, "127.0.0.1:8080", http.StatusOK},
+		{"OtherLoopback", public, "127.1.2.3", http.StatusOK},
+		{"IPv6Loopback", public, "[::1]:8080", http.StatusOK},
+		{"Localhost", public, "LocalHost:8080", http.StatusOK},
+		{"Allowed", public, "sever.internal", http.StatusOK},
+		{"Rebound", public, "evil.example:8080", http.StatusMisdirectedRequest},
+		{"ReboundNoPort", public, "evil.example", http.StatusMisdirectedRequest},
+		{"LocalhostLookalike", public, "localhost.evil.example", http.StatusMisdirectedRequest},
+		{"SubdomainOfLocalhost", public, "a.localhost.", http.StatusMisdirectedRequest},
+		{"AnyIP", public, "0.0.0.0:8080", http.StatusMisdirectedRequest},
+		{"LANIP", public, "192.168.1.10:8080", http.StatusMisdirectedRequest},
+		{"Empty", public, "", http.StatusMisdirectedRequest},
+		// A UI behind sign-in is not guarded: it may sit behind any proxy name.
+		{"SignInUIAnyHost", signIn, "incidents.example.com", http.StatusSeeOther},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Host = tc.host
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, r)
+			if rec.Code != tc.want {
+				t.Fatalf("Host %q: status = %d, want %d; body:\n%s", tc.host, rec.Code, tc.want, rec.Body)
+			}
+			if tc.want == http.StatusMisdirectedRequest {
+				wantContains(t, rec.Body.String(), "localhost or a loopback IP")
+			}
+		})
 	}
 }

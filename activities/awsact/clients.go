@@ -66,6 +66,9 @@ type FactoryOptions struct {
 	// MaxBackoff caps the SDK's backoff between read attempts (default 2s), so its retries
 	// stay well inside an activity's timeout.
 	MaxBackoff time.Duration
+	// MaxCachedClients bounds the clients kept per (account, region); the least
+	// recently used are dropped past it. 0 means DefaultMaxCachedClients.
+	MaxCachedClients int
 	// Resolver resolves aws-sm: external ids; nil when none is used.
 	Resolver config.SecretResolver
 	// LoadBase returns the ambient configuration. Default: config.LoadDefaultConfig (env,
@@ -81,7 +84,7 @@ type Factory struct {
 
 	mu    sync.Mutex
 	base  *aws.Config
-	cache map[string]*Clients
+	cache *lru[string, *Clients] // by account/region
 }
 
 var _ ClientSource = (*Factory)(nil)
@@ -104,7 +107,10 @@ func NewFactory(o FactoryOptions) *Factory {
 			return awsconfig.LoadDefaultConfig(ctx, opts...)
 		}
 	}
-	return &Factory{o: o, cache: map[string]*Clients{}}
+	if o.MaxCachedClients <= 0 {
+		o.MaxCachedClients = DefaultMaxCachedClients
+	}
+	return &Factory{o: o, cache: newLRU[string, *Clients](o.MaxCachedClients)}
 }
 
 // FactoryFromConfig maps sever.yaml's aws section onto FactoryOptions.
@@ -122,6 +128,8 @@ func FactoryFromConfig(c config.AWSConfig, res config.SecretResolver) *Factory {
 }
 
 // Clients returns the cached clients for (account, region), building them on first use.
+// At most FactoryOptions.MaxCachedClients are kept: an account or region can come from
+// a signal or a runbook, and a worker must not grow with every one it is shown.
 func (f *Factory) Clients(ctx context.Context, account, region string) (*Clients, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -133,7 +141,7 @@ func (f *Factory) Clients(ctx context.Context, account, region string) (*Clients
 		region = base.Region
 	}
 	key := account + "/" + region
-	if c, ok := f.cache[key]; ok {
+	if c, ok := f.cache.get(key); ok {
 		return c, nil
 	}
 	cfg := base.Copy()
@@ -173,7 +181,7 @@ func (f *Factory) Clients(ctx context.Context, account, region string) (*Clients
 			o.BaseEndpoint = f.endpoint(f.o.Endpoints.Bedrock, o.BaseEndpoint)
 		}),
 	}
-	f.cache[key] = c
+	f.cache.put(key, c)
 	return c, nil
 }
 

@@ -25,8 +25,12 @@ const (
 	exposedUser  = drillcloud.DefaultCompromisedUser
 	responderKey = drillcloud.DefaultResponderKeyID
 	secretName   = drillcloud.DefaultSecretName
-	unknownKey   = "AKIADRILLUNKNOWN0001"
 )
+
+// unknownKey is a well-formed key id of the drill account that no user has. Like
+// AWS, the drill cloud names the account of any such id (sts:GetAccessKeyInfo),
+// which the actions ask before they act.
+var unknownKey = keyIDOf(111122223333)
 
 // exposedAt is when the test signals say the key leaked.
 var exposedAt = time.Now().UTC().Add(-10 * time.Minute).Truncate(time.Second)

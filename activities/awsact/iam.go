@@ -99,9 +99,12 @@ func (t keyTarget) String() string {
 	return fmt.Sprintf("key %s of user %s in account %s", t.keyID, t.user, t.account)
 }
 
-// resolveKey finds the key's account and user. The user comes from the argument, the
-// credential's principal, the inventory's principal, the worker's memory of an earlier
-// lookup, or iam:GetAccessKeyLastUsed, which names the key's owner.
+// resolveKey finds the key's account and user from AWS: the account with
+// sts:GetAccessKeyInfo and the user with iam:GetAccessKeyLastUsed, which names the
+// key's owner. What the signal or the step supplies (an account, the credential's
+// principal, a user argument) is checked against them, never used in their place: a
+// signal naming another user would otherwise have sever deny that user's sessions.
+// A contradiction refuses the action with ErrIdentityMismatch.
 func (a *Activities) resolveKey(ctx context.Context, in sever.ActionInput, account, user string) (keyTarget, error) {
 	t, gone, err := a.resolveKeyOrGone(ctx, in, account, user)
 	if err == nil && gone {
@@ -112,8 +115,9 @@ func (a *Activities) resolveKey(ctx context.Context, in sever.ActionInput, accou
 }
 
 // resolveKeyOrGone is resolveKey for callers to whom a key that no longer exists is an
-// answer, not an error: gone is true when only GetAccessKeyLastUsed could name the user
-// and it no longer knows the key.
+// answer, not an error: gone is true when GetAccessKeyLastUsed no longer knows the key
+// and the worker does not remember its owner. t.user is then the supplied user, if
+// any, for the record only: nothing is done to it.
 func (a *Activities) resolveKeyOrGone(ctx context.Context, in sever.ActionInput, account, user string) (t keyTarget, gone bool, err error) {
 	if err := checkType(in); err != nil {
 		return keyTarget{}, false, err
@@ -126,38 +130,42 @@ func (a *Activities) resolveKeyOrGone(ctx context.Context, in sever.ActionInput,
 	if err != nil {
 		return keyTarget{}, false, err
 	}
-	t = keyTarget{c: c, actor: id, account: account, keyID: in.Credential.ID, user: user}
-	if t.user == "" {
-		t.user = principalUser(in.Credential.Principal)
+	t = keyTarget{c: c, actor: id, account: account, keyID: in.Credential.ID}
+	supplied := []struct{ from, v string }{
+		{"the step's user argument", user},
+		{"the signal's credential principal", principalUser(in.Credential.Principal)},
 	}
-	if e, ok := a.Inventory.Lookup(in.Credential); t.user == "" && ok && (e.Account == "" || e.Account == account) {
-		t.user = principalUser(e.Principal)
-	}
-	if t.user == "" {
-		a.mu.Lock()
-		t.user = a.keyUsers[t.keyID]
-		a.mu.Unlock()
-	}
-	if t.user == "" {
+	a.mu.Lock()
+	a.initCaches()
+	owner, known := a.keyUsers.get(t.keyID)
+	a.mu.Unlock()
+	if !known {
 		out, err := c.IAM.GetAccessKeyLastUsed(ctx, &iam.GetAccessKeyLastUsedInput{AccessKeyId: aws.String(t.keyID)})
 		if isCode(err, "NoSuchEntity") {
+			t.user = cmp(user, principalUser(in.Credential.Principal))
 			return t, true, nil
 		}
 		if err != nil {
 			return keyTarget{}, false, classify(in.Action, "iam:GetAccessKeyLastUsed", "key "+t.keyID, err)
 		}
-		if t.user = aws.ToString(out.UserName); t.user == "" {
+		if owner = aws.ToString(out.UserName); owner == "" {
 			return keyTarget{}, false, activities.Permanent(activities.ErrNotFound,
 				fmt.Sprintf("%s: key %s has no IAM user in account %s", in.Action, t.keyID, account), nil)
 		}
 		// Remembered so that a retry after the key is deleted still knows whose it was.
 		a.mu.Lock()
-		if a.keyUsers == nil {
-			a.keyUsers = map[string]string{}
-		}
-		a.keyUsers[t.keyID] = t.user
+		a.keyUsers.put(t.keyID, owner)
 		a.mu.Unlock()
 	}
+	// IAM user names are unique regardless of case.
+	for _, s := range supplied {
+		if s.v != "" && !strings.EqualFold(s.v, owner) {
+			return keyTarget{}, false, activities.Permanent(ErrIdentityMismatch, fmt.Sprintf(
+				"%s: key %s belongs to user %s in account %s (iam:GetAccessKeyLastUsed), but %s names user %s; refusing to act on a contradicted identity",
+				in.Action, t.keyID, owner, account, s.from, s.v), nil)
+		}
+	}
+	t.user = owner
 	return t, false, nil
 }
 

@@ -58,11 +58,16 @@ func TestKeyOwnerRefusesOtherAccounts(t *testing.T) {
 	}
 }
 
-// ownKeyID is a well-formed key id that no user has, of the drill account: like AWS,
-// the drill cloud reads the account out of bits 7..46 of the base32-decoded id.
+// ownKeyID is a well-formed key id that no user has, of the drill account.
 func ownKeyID(t *testing.T) string {
 	t.Helper()
-	n := uint64(111122223333) << 7
+	return keyIDOf(111122223333)
+}
+
+// keyIDOf is a well-formed key id of account: like AWS, the drill cloud reads the
+// account out of bits 7..46 of the base32-decoded id.
+func keyIDOf(account uint64) string {
+	n := account << 7
 	var b [10]byte
 	for i := 0; i < 6; i++ {
 		b[i] = byte(n >> (40 - 8*i))
@@ -197,14 +202,19 @@ func TestIAMPermanentErrors(t *testing.T) {
 			"AccessDenied", []string{"iam:PutUserPolicy", "user " + exposedUser}},
 		{"UnknownKeyOfKnownUser", nil, withCred(input(sever.ActionAWSDeactivateKey, nil), func(c *sever.Credential) {
 			c.ID, c.Account, c.Principal = unknownKey, account, "arn:aws:iam::"+account+":user/"+exposedUser
-		}), "NotFound", []string{unknownKey, "is not a key of user " + exposedUser}},
+		}), "NotFound", []string{unknownKey, "iam:GetAccessKeyLastUsed", "no such key"}},
 		{"UnknownKeyUnknownUser", nil, withCred(input(sever.ActionAWSDeactivateKey, nil), func(c *sever.Credential) {
 			c.ID, c.Account = unknownKey, account
 		}), "NotFound", []string{"iam:GetAccessKeyLastUsed", unknownKey}},
+		// A user or account that contradicts what AWS says about the key is refused
+		// (see TestSuppliedIdentityNeverWins), not looked up.
 		{"UnknownUser", nil, input(sever.ActionAWSKeyStatus, sever.Values{"user": "nobody", "account": account}),
-			"NotFound", []string{"iam:ListAccessKeys", "nobody"}},
-		{"AccountWithoutCredentials", nil, input(sever.ActionAWSDeactivateKey, sever.Values{"account": "444455556666"}),
-			"AccessDenied", []string{"no credentials for account 444455556666"}},
+			ErrIdentityMismatch, []string{"names user nobody"}},
+		{"AccountArgumentContradictsTheKey", nil, input(sever.ActionAWSDeactivateKey, sever.Values{"account": "444455556666"}),
+			ErrIdentityMismatch, []string{"names account 444455556666"}},
+		{"KeyOfAnAccountWithoutCredentials", nil, withCred(input(sever.ActionAWSDeactivateKey, nil), func(c *sever.Credential) {
+			c.ID = keyIDOf(444455556666)
+		}), "AccessDenied", []string{"no credentials for account 444455556666"}},
 		{"BadExpect", nil, input(sever.ActionAWSKeyStatus, sever.Values{"expect": "revoked"}), "InvalidArgument", []string{"revoked"}},
 		{"DeleteActiveKey", nil, input(sever.ActionAWSDeleteKey, sever.Values{"secrets": []any{}}), "Forbidden", []string{"Active", "deactivate it first"}},
 	}

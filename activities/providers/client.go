@@ -74,7 +74,37 @@ func (a *Activities) newAPI(ctx context.Context, action, provider, base, def str
 	if base == "" {
 		base = def
 	}
-	return &api{provider: provider, action: action, base: strings.TrimRight(base, "/"), key: key, hc: a.httpClient()}, nil
+	return &api{provider: provider, action: action, base: strings.TrimRight(base, "/"), key: key, hc: keepKeyOnOrigin(a.httpClient())}, nil
+}
+
+// errCrossOriginRedirect is what the client's CheckRedirect returns for a redirect
+// to another origin; call turns it into a permanent error.
+var errCrossOriginRedirect = errors.New("redirect to another host refused: the admin key is sent only to the configured base URL")
+
+// keepKeyOnOrigin returns a copy of hc that follows redirects only within the
+// origin (scheme, host and port) of the first request. net/http drops
+// Authorization on a redirect to another domain but copies every other header,
+// X-Api-Key included, and resends a 307/308's body: a provider endpoint, or a
+// proxy on the way to it, answering with a redirect to another host would get
+// the admin key. No provider Admin API redirects across hosts, so such a
+// redirect is refused rather than followed without the key. The caller's own
+// redirect policy, if any, still applies within the origin.
+func keepKeyOnOrigin(hc *http.Client) *http.Client {
+	c := *hc
+	next := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if first := via[0].URL; !strings.EqualFold(req.URL.Scheme, first.Scheme) || !strings.EqualFold(req.URL.Host, first.Host) {
+			return errCrossOriginRedirect
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &c
 }
 
 // actor is the admin key's accountable name.
@@ -107,6 +137,13 @@ func (x *api) call(ctx context.Context, op, subject, method, path string, body a
 		req.Header.Set("Authorization", "Bearer "+x.key)
 	}
 	resp, err := x.hc.Do(req)
+	if errors.Is(err, errCrossOriginRedirect) {
+		// The URL error names both URLs, which hold no key. Retrying would only
+		// be redirected again: a wrong base URL or a hostile endpoint.
+		return nil, activities.Permanent(activities.ErrInvalidArgument,
+			fmt.Sprintf("%s: %s %s %s: the provider answered with a redirect to another host, which sever does not follow with the admin key; check providers.%s.base_url",
+				x.action, x.provider, op, subject, x.provider), err)
+	}
 	if err != nil {
 		// net/http names the method and URL, which hold no key; a dropped connection
 		// after a write is exactly the case the next attempt's read sorts out.
