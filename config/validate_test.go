@@ -37,6 +37,9 @@ func TestValidationNamesField(t *testing.T) {
 		{"token name dup", "intake:\n" + token + "    - name: siem\n      secret: env:U\n      scopes: [signals:write]\n", "intake.tokens[1].name", "already used by intake.tokens[0].name"},
 		{"token secret", "intake:\n  tokens:\n    - name: siem\n      scopes: [signals:write]\n", "intake.tokens[0].secret", "required"},
 		{"token scope", "intake:\n  tokens:\n    - name: siem\n      secret: env:T\n      scopes: [signals:read]\n", "intake.tokens[0].scopes[0]", "unknown scope"},
+		{"token named like a Slack user", "intake:\n  tokens:\n    - name: U0123ABCD\n      secret: env:T\n      scopes: [signals:write]\n", "intake.tokens[0].name", "Slack user id"},
+		{"token named like a group member", "approvers:\n  groups:\n    soc: [U0123]\nintake:\n  tokens:\n    - name: U0123\n      secret: env:T\n      scopes: [signals:write]\n", "intake.tokens[0].name", "approver identity"},
+		{"token named like an operator's slack user", "intake:\n  tokens:\n    - name: W0ALICE\n      secret: env:T\n      scopes: [signals:write]\noperators:\n  - {name: alice, slack_user: W0ALICE, token: env:A, scopes: [approvals:write]}\n", "intake.tokens[0].name", "approver identity"},
 		{"token no scopes", "intake:\n  tokens:\n    - name: siem\n      secret: env:T\n", "intake.tokens[0].scopes", "at least one scope"},
 		{"operator name clash", "intake:\n" + token + "operators:\n  - name: siem\n    token: env:O\n    scopes: [incidents:read]\n", "operators[0].name", "already used by intake.tokens[0].name"},
 		{"operator name dup", "operators:\n  - {name: a, token: env:A, scopes: [incidents:read]}\n  - {name: a, token: env:B, scopes: [incidents:read]}\n", "operators[1].name", "already used by operators[0].name"},
@@ -282,5 +285,33 @@ func TestPrintingNeverShowsInlineSecret(t *testing.T) {
 	}
 	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "CANARY") {
 		t.Errorf("Validate: %v", err)
+	}
+}
+
+// The policy and the runbooks name approvers the config cannot see; an intake token
+// named like one of them is refused once they are loaded.
+func TestIntakeTokenNamedLikePolicyApprover(t *testing.T) {
+	cleanEnv(t)
+	for _, tc := range []struct {
+		name, token string
+		approvers   []string
+		refused     bool
+	}{
+		{"collides", "lead-bot", []string{"group:soc", "lead-bot"}, true},
+		{"distinct", "siem", []string{"group:soc", "lead-bot"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse("sever.yaml", []byte("intake:\n  tokens:\n    - name: "+tc.token+"\n      secret: env:T\n      scopes: [signals:write]\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = c.CheckIntakeTokenNames(tc.approvers)
+			if (err != nil) != tc.refused {
+				t.Fatalf("CheckIntakeTokenNames = %v, refused want %v", err, tc.refused)
+			}
+			if err != nil && !strings.Contains(err.Error(), "intake.tokens[0].name") {
+				t.Errorf("error %q does not name the field", err)
+			}
+		})
 	}
 }

@@ -28,7 +28,10 @@ func TestDecide(t *testing.T) {
 			wantReq: httpapi.DecideRequest{Step: "disable", Approve: true, Reason: "confirmed leak", Approver: "U012AB3CD", Channel: "api"}},
 		{name: "deny from the CLI with hash and key", body: `{"step":"disable","decision":"deny","args_sha256":"` + hash + `","channel":"cli","as":"U012AB3CD"}`,
 			token: approverToken, header: map[string]string{"Idempotency-Key": "k-1"}, wantStatus: 200,
-			wantReq: httpapi.DecideRequest{Step: "disable", ArgsSHA256: hash, Approver: "U012AB3CD", Channel: "cli", IdempotencyKey: "k-1"}},
+			wantReq: httpapi.DecideRequest{Step: "disable", ArgsSHA256: hash, Approver: "U012AB3CD", Channel: "cli", IdempotencyKey: httpapi.ScopedIdempotencyKey("alice", "k-1")}},
+		{name: "bound to a request", body: `{"step":"disable","decision":"approve","nonce":"0123456789abcdef0123456789abcdef"}`, token: approverToken, wantStatus: 200,
+			wantReq: httpapi.DecideRequest{Step: "disable", Approve: true, Approver: "U012AB3CD", Channel: "api", Nonce: "0123456789abcdef0123456789abcdef"}},
+		{name: "bad nonce", body: `{"step":"disable","decision":"approve","nonce":"not-a-nonce"}`, token: approverToken, wantStatus: 400, wantField: "nonce"},
 		{name: "as someone else", body: `{"step":"disable","decision":"approve","as":"U999"}`, token: approverToken, wantStatus: 403, wantField: "as"},
 		{name: "approver is not taken from the body", body: `{"step":"disable","decision":"approve","approver":"U999"}`, token: approverToken, wantStatus: 400, wantField: "approver"},
 		{name: "missing step", body: `{"decision":"approve"}`, token: approverToken, wantStatus: 400, wantField: "step"},
@@ -70,6 +73,42 @@ func TestDecide(t *testing.T) {
 			}
 			if got == nil || *got != tt.wantReq {
 				t.Errorf("decide request = %+v, want %+v", got, tt.wantReq)
+			}
+		})
+	}
+}
+
+// A close carries the closing token's approver identity, the same mapping decisions
+// use: an operator's Slack user, never the token's name taken for one.
+func TestCloseCarriesApproverIdentity(t *testing.T) {
+	t.Parallel()
+	const id = "inc-acme-0123456789abcdef0123"
+	for _, tc := range []struct {
+		name         string
+		token        httpapi.Token
+		wantBy, want string
+	}{
+		{"operator with a Slack user", httpapi.Token{Name: "alice", Value: "operator-0123456789abcdef", Approver: "U012AB3CD"}, "alice", "U012AB3CD"},
+		{"token without one decides as its name", httpapi.Token{Name: "ops-bot", Value: "opsbot-0123456789abcdef"}, "ops-bot", "ops-bot"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got *httpapi.CloseRequest
+			a := newAPI(t, &fakeService{CloseIncidentFunc: func(_ context.Context, _ string, r httpapi.CloseRequest) error {
+				got = &r
+				return nil
+			}}, func(o *httpapi.Options) {
+				tok := tc.token
+				tok.Scopes = []string{httpapi.ScopeIncidentsWrite}
+				o.Tokens = append(o.Tokens, tok)
+			})
+			rec := a.do(t, req{method: "POST", path: "/v1/incidents/" + id + "/close", token: tc.token.Value,
+				contentType: "application/json", body: `{"reason":"test key","false_positive":true}`})
+			if rec.Code != 200 || got == nil {
+				t.Fatalf("status %d: %s", rec.Code, rec.Body)
+			}
+			if got.By != tc.wantBy || got.Approver != tc.want || !got.FalsePositive {
+				t.Errorf("close request %+v; want by %q deciding as %q", got, tc.wantBy, tc.want)
 			}
 		})
 	}

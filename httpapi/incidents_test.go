@@ -181,11 +181,11 @@ func TestCloseIncident(t *testing.T) {
 		wantReq     httpapi.CloseRequest
 	}{
 		{name: "closes", body: `{"reason":"  key rotated, owner confirmed  "}`, token: closerToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: "key rotated, owner confirmed", By: "closer"}},
+			wantReq: httpapi.CloseRequest{Reason: "key rotated, owner confirmed", By: "closer", Approver: "closer"}},
 		{name: "false positive", body: `{"reason":"test key","false_positive":true}`, token: adminToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: "test key", By: "admin", FalsePositive: true}},
+			wantReq: httpapi.CloseRequest{Reason: "test key", By: "admin", Approver: "admin", FalsePositive: true}},
 		{name: "reason at the limit", body: `{"reason":"` + strings.Repeat("é", 1024) + `"}`, token: closerToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: strings.Repeat("é", 1024), By: "closer"}},
+			wantReq: httpapi.CloseRequest{Reason: strings.Repeat("é", 1024), By: "closer", Approver: "closer"}},
 		{name: "missing reason", body: `{"false_positive":true}`, token: closerToken, wantStatus: 400, wantField: "reason"},
 		{name: "blank reason", body: `{"reason":" "}`, token: closerToken, wantStatus: 400, wantField: "reason"},
 		{name: "reason too long", body: `{"reason":"` + strings.Repeat("x", 1025) + `"}`, token: closerToken, wantStatus: 400, wantField: "reason"},

@@ -352,7 +352,7 @@ func (h *Handler) process(ctx context.Context, cb *slack.InteractionCallback, vi
 	log = log.With("approver", approver)
 
 	req := httpapi.DecideRequest{Step: c.Step, Approve: c.Approve, ArgsSHA256: c.ArgsSHA256,
-		Approver: approver, Channel: via, IdempotencyKey: c.idempotencyKey()}
+		Approver: approver, Channel: via, Nonce: c.Nonce, IdempotencyKey: c.idempotencyKey()}
 	timeout := h.DecideTimeout
 	if timeout <= 0 {
 		timeout = DefaultDecideTimeout

@@ -216,6 +216,12 @@ func TestInteractivity(t *testing.T) {
 			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
 				Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "Your approval of step `disable_key` in incident `inc-aws-0123456789abcdef0123` was recorded; the step runs now."},
+		// The button carries its request's nonce, so the workflow can refuse a click on
+		// an escalated request or on one of an earlier run of the incident.
+		{name: "approve with nonce", approve: true, status: 200, spec: clickSpec{req: withNonceReq(req)},
+			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
+				Channel: "slack-http", Nonce: testNonce, IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantReply: "was recorded"},
 		{name: "deny", approve: false, status: 200,
 			decide: func(_ context.Context, _ int, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
 				return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "skipped"}, nil
@@ -296,7 +302,9 @@ func TestInteractivity(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			sink := newResponseSink(t)
 			spec := tt.spec
-			spec.req = req
+			if spec.req.IncidentID == "" {
+				spec.req = req
+			}
 			spec.responseURL = sink.URL + "/actions/T0TEAM/1/secret"
 			body := tt.body
 			if body == nil {
@@ -589,4 +597,11 @@ func FuzzParseInteraction(f *testing.F) {
 			t.Fatalf("block id %q accepted for %s/%s", a.BlockID, c.Incident, c.Step)
 		}
 	})
+}
+
+const testNonce = "0123456789abcdef0123456789abcdef"
+
+func withNonceReq(r ApprovalRequest) ApprovalRequest {
+	r.Nonce = testNonce
+	return r
 }

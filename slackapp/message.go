@@ -24,6 +24,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Action IDs of the two buttons. The action ID names the decision; the button value
@@ -76,6 +77,10 @@ type ApprovalRequest struct {
 	Destructive bool
 	// Requester is who or what asked for the step (the reporter or the runbook).
 	Requester string
+	// Nonce names this request; the buttons carry it, so a click on a request that
+	// was escalated, or on one from an earlier run of the incident, is refused.
+	// Empty for requests of incidents from before nonces existed.
+	Nonce string
 }
 
 // Validate reports whether r can be posted: the button value and block ID it leads
@@ -92,6 +97,8 @@ func (r ApprovalRequest) Validate() error {
 		return sever.Errorf(sever.EINVALID, "step_id", "approval request: step id is longer than %d characters", maxIDLength)
 	case !isSHA256Hex(r.ArgsSHA256):
 		return sever.Errorf(sever.EINVALID, "args_sha256", "approval request: args_sha256 must be 64 lowercase hex digits")
+	case r.Nonce != "" && !isNonce(r.Nonce):
+		return sever.Errorf(sever.EINVALID, "nonce", "approval request: nonce must be 32 lowercase hex digits")
 	}
 	return nil
 }
@@ -114,17 +121,32 @@ type Expired struct {
 	At        time.Time
 }
 
+// Superseded says that a request stopped taking clicks without an outcome of its
+// own: an escalation replaced it, or the incident was closed.
+type Superseded struct {
+	// Canceled is true when the incident was closed; false when escalated.
+	Canceled bool
+	At       time.Time
+}
+
 // buttonValue is what each button carries back to the interactivity endpoint.
+// Version 1 has no nonce (requests of incidents from before nonces); version 2
+// requires one.
 type buttonValue struct {
 	V          int    `json:"v"`
 	Incident   string `json:"incident"`
 	Step       string `json:"step"`
 	ArgsSHA256 string `json:"args_sha256"`
 	Decision   string `json:"decision"`
+	Nonce      string `json:"nonce,omitempty"`
 }
 
 func encodeButtonValue(r ApprovalRequest, decision string) string {
-	b, _ := json.Marshal(buttonValue{V: 1, Incident: r.IncidentID, Step: r.StepID, ArgsSHA256: r.ArgsSHA256, Decision: decision})
+	v := buttonValue{V: 1, Incident: r.IncidentID, Step: r.StepID, ArgsSHA256: r.ArgsSHA256, Decision: decision}
+	if r.Nonce != "" {
+		v.V, v.Nonce = 2, r.Nonce
+	}
+	b, _ := json.Marshal(v)
 	return string(b)
 }
 
@@ -146,8 +168,12 @@ func decodeButtonValue(s string) (buttonValue, error) {
 		return buttonValue{}, fmt.Errorf("%w: trailing data", errBadValue)
 	}
 	switch {
-	case v.V != 1:
+	case v.V != 1 && v.V != 2:
 		return buttonValue{}, fmt.Errorf("%w: unknown version %d", errBadValue, v.V)
+	case v.V == 1 && v.Nonce != "":
+		return buttonValue{}, fmt.Errorf("%w: version 1 carries no nonce", errBadValue)
+	case v.V == 2 && !isNonce(v.Nonce):
+		return buttonValue{}, fmt.Errorf("%w: bad nonce", errBadValue)
 	case !validID(v.Incident):
 		return buttonValue{}, fmt.Errorf("%w: bad incident id", errBadValue)
 	case !validID(v.Step):
@@ -172,10 +198,12 @@ func validID(s string) bool {
 	return true
 }
 
-func isSHA256Hex(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
+func isSHA256Hex(s string) bool { return len(s) == 64 && isLowerHex(s) }
+
+// isNonce reports whether s has the form of an approval request's nonce.
+func isNonce(s string) bool { return len(s) == 32 && isLowerHex(s) }
+
+func isLowerHex(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
@@ -271,6 +299,29 @@ func ExpiredMessage(r ApprovalRequest, e Expired) (fallback string, blocks []sla
 	}
 	fallback = fmt.Sprintf("Approval expired: %s on %s %s (incident %s, step %s); on timeout: %s",
 		orNone(r.Action), orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID, orNone(e.OnTimeout))
+	return escape(fallback), blocks
+}
+
+// SupersededMessage renders a request that no longer takes clicks because an
+// escalation replaced it or the incident was closed, for chat.update. The buttons
+// are removed; a click that was already on its way is refused by the workflow.
+func SupersededMessage(r ApprovalRequest, s Superseded) (fallback string, blocks []slack.Block) {
+	title, why := ":arrows_counterclockwise: Superseded: ", "the deadline passed and the request was escalated; decide on the escalated request."
+	if s.Canceled {
+		title, why = ":octagonal_sign: Closed: ", "the incident was closed before the step was decided; the step was not run."
+	}
+	blocks = append(blocks, header(title+stepTitle(r)))
+	blocks = append(blocks, requestBlocks(r)...)
+	blocks = append(blocks, section("*This request no longer takes clicks* — "+why))
+	if !s.At.IsZero() {
+		blocks = append(blocks, contextBlock("Updated "+slackDate(s.At)))
+	}
+	state := "escalated"
+	if s.Canceled {
+		state = "closed"
+	}
+	fallback = fmt.Sprintf("No longer taking clicks (%s): %s on %s %s (incident %s, step %s)", state, orNone(r.Action),
+		orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID)
 	return escape(fallback), blocks
 }
 
@@ -373,6 +424,9 @@ func argsCodeBlock(args map[string]any) string {
 		}
 	}
 	s = strings.ReplaceAll(s, "`", `\u0060`)
+	// A secret in the arguments is shown redacted (the text is then no longer equal
+	// to the arguments; args_sha256 still covers the real ones).
+	s = secretscan.Redact(s)
 	out, n := escapeLimit(s, maxArgsRendered)
 	if n == len(s) {
 		return "```" + out + "```"
@@ -436,8 +490,10 @@ func stepTitle(r ApprovalRequest) string {
 
 func quorum(r ApprovalRequest) int { return max(r.Quorum, 1) }
 
+// header is plain text, which Slack does not interpret, so it is not escaped; it
+// is redacted like everything else a message shows.
 func header(text string) slack.Block {
-	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(text, maxHeaderText), true, false))
+	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(secretscan.Redact(text), maxHeaderText), true, false))
 }
 
 func section(text string) slack.Block {
@@ -479,9 +535,11 @@ func dateFallback(t time.Time) string {
 }
 
 // escape makes s literal in Slack text: only &, < and > are control characters.
-// Without it a value could mention @channel or forge a link.
+// Without it a value could mention @channel or forge a link. It also redacts secret
+// material with the detector intake and the ledger use: every value a message
+// shows passes through here, and a Slack channel is no place for a live key.
 func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(secretscan.Redact(s))
 }
 
 // code renders s as inline code. A backtick would end the span, so it is shown as '.

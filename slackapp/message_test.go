@@ -108,6 +108,13 @@ func TestMessagesGolden(t *testing.T) {
 				{StepID: r.StepID, Approve: true, Approver: "U012AB3CD", Channel: "slack-http", ArgsSHA256: r.ArgsSHA256, At: decidedAt},
 			}})
 		}},
+		{"approval_nonce", func() (string, []slack.Block) { return ApprovalMessage(withNonceReq(testRequest())) }},
+		{"superseded_escalated", func() (string, []slack.Block) {
+			return SupersededMessage(withNonceReq(testRequest()), Superseded{At: testDeadline})
+		}},
+		{"superseded_closed", func() (string, []slack.Block) {
+			return SupersededMessage(withNonceReq(destructiveRequest()), Superseded{Canceled: true, At: decidedAt})
+		}},
 		{"notice_opened", func() (string, []slack.Block) {
 			return mustNotice(t, Notice{IncidentID: "inc-aws-0123456789abcdef0123", Kind: "opened", Credential: testRequest().Credential,
 				Status: sever.IncidentOpen, Runbook: "aws-access-key-exposed", At: decidedAt,
@@ -303,8 +310,10 @@ func TestApprovalMessageShape(t *testing.T) {
 func TestDecidedAndExpiredHaveNoButtons(t *testing.T) {
 	r := testRequest()
 	for name, blocks := range map[string][]slack.Block{
-		"decided": func() []slack.Block { _, b := DecidedMessage(r, Decided{Approved: true}); return b }(),
-		"expired": func() []slack.Block { _, b := ExpiredMessage(r, Expired{OnTimeout: "abort"}); return b }(),
+		"decided":    func() []slack.Block { _, b := DecidedMessage(r, Decided{Approved: true}); return b }(),
+		"expired":    func() []slack.Block { _, b := ExpiredMessage(r, Expired{OnTimeout: "abort"}); return b }(),
+		"superseded": func() []slack.Block { _, b := SupersededMessage(r, Superseded{}); return b }(),
+		"closed":     func() []slack.Block { _, b := SupersededMessage(r, Superseded{Canceled: true}); return b }(),
 	} {
 		for _, b := range blocks {
 			if _, ok := b.(*slack.ActionBlock); ok {
@@ -338,7 +347,11 @@ func TestButtonValue(t *testing.T) {
 		{"not json", "approve", false},
 		{"unknown field", `{"v":1,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve","x":1}`, false},
 		{"trailing", good + `{}`, false},
-		{"version", `{"v":2,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve"}`, false},
+		{"version", `{"v":3,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve"}`, false},
+		{"v2 with nonce", encodeButtonValue(withNonceReq(r), DecisionApprove), true},
+		{"v2 without nonce", `{"v":2,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve"}`, false},
+		{"v2 bad nonce", `{"v":2,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve","nonce":"XYZ"}`, false},
+		{"v1 with nonce", `{"v":1,"incident":"inc-1","step":"s","args_sha256":"` + sha + `","decision":"approve","nonce":"` + testNonce + `"}`, false},
 		{"no incident", `{"v":1,"incident":"","step":"s","args_sha256":"` + sha + `","decision":"approve"}`, false},
 		{"control char", `{"v":1,"incident":"inc\n1","step":"s","args_sha256":"` + sha + `","decision":"approve"}`, false},
 		{"short sha", `{"v":1,"incident":"inc-1","step":"s","args_sha256":"abc","decision":"approve"}`, false},

@@ -59,6 +59,13 @@ func (p *Poster) MarkExpired(ctx context.Context, channel, ts string, r Approval
 	return p.update(ctx, channel, ts, r, fallback, blocks)
 }
 
+// MarkSuperseded replaces the approval message at (channel, ts) with a notice that
+// it no longer takes clicks: escalated, or the incident closed.
+func (p *Poster) MarkSuperseded(ctx context.Context, channel, ts string, r ApprovalRequest, s Superseded) error {
+	fallback, blocks := SupersededMessage(r, s)
+	return p.update(ctx, channel, ts, r, fallback, blocks)
+}
+
 func (p *Poster) update(ctx context.Context, channel, ts string, r ApprovalRequest, fallback string, blocks []slack.Block) error {
 	const op = "chat.update"
 	if err := p.check(op, channel); err != nil {

@@ -1,8 +1,11 @@
 package workflows
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +31,12 @@ func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
 		return fmt.Errorf("decide: step %s: the approval deadline %s has passed (on_timeout %s applied)", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"), g.OnTimeout)
 	case g == nil || st.Status != sever.StepWaitingApproval:
 		return fmt.Errorf("decide: step %s is %s, not waiting for approval", d.StepID, st.Status)
+	// Between the decision that settles a step and the step leaving
+	// waiting_approval, a late decision must not reopen the outcome.
+	case g.denied() != nil:
+		return fmt.Errorf("decide: step %s already denied by %s", d.StepID, g.denied().Approver)
+	case g.approvals() >= max(g.Quorum, 1):
+		return fmt.Errorf("decide: step %s already approved: quorum %d of %d met", d.StepID, g.approvals(), max(g.Quorum, 1))
 	case strings.TrimSpace(d.Approver) == "":
 		return fmt.Errorf("decide: step %s: approver identity is required", d.StepID)
 	case !slices.Contains(ApprovalChannels, d.Channel):
@@ -42,6 +51,10 @@ func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
 		return fmt.Errorf("decide: %s may not decide step %s (approvers: %s)", d.Approver, d.StepID, strings.Join(g.Approvers, ", "))
 	case r.reportedBy(d.Approver):
 		return fmt.Errorf("decide: %s raised this incident and may not approve its actions", d.Approver)
+	case g.Nonce != "" && d.Nonce == "":
+		return fmt.Errorf("decide: step %s: the decision names no approval request (nonce); send the approval_nonce of the waiting step", d.StepID)
+	case g.Nonce != "" && d.Nonce != g.Nonce:
+		return fmt.Errorf("decide: step %s: the decision answers an earlier or other approval request (nonce %.8s, current %.8s); decide on the current request", d.StepID, d.Nonce, g.Nonce)
 	}
 	for _, prev := range g.Decisions {
 		if prev.Approver == d.Approver {
@@ -52,6 +65,10 @@ func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
 }
 
 func (r *run) reportedBy(who string) bool {
+	// The summary lists every reporter; the kept signals are only a sample.
+	if r.inc.SignalSummary.Reported(who) {
+		return true
+	}
 	for _, s := range r.inc.Signals {
 		if s.Reporter == who {
 			return true
@@ -115,6 +132,14 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 	r.publish(ctx)
 	// Histories recorded before approval notices existed replay without them.
 	notify := workflow.GetVersion(ctx, approvalNoticeChange, workflow.DefaultVersion, 1) == 1
+	// A gate carried over continue-as-new keeps its nonce; a new one gets one unless
+	// the history predates nonces (its decisions carry none).
+	if g.Nonce == "" && !g.Escalated && g.TS == "" && len(g.Decisions) == 0 &&
+		workflow.GetVersion(ctx, approvalNonceChange, workflow.DefaultVersion, 1) == 1 {
+		g.Nonce = r.approvalNonce(spec.ID, 0)
+	}
+	st.ApprovalNonce = g.Nonce
+	defer func() { st.ApprovalNonce = ""; r.changed = true }()
 	if notify && g.TS == "" {
 		r.requestApproval(ctx, spec, st, g, false)
 	}
@@ -129,6 +154,12 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 			if err != nil { // canceled: the incident was closed
 				st.Approvals = g.Decisions
 				r.skip(ctx, st, "approval canceled: incident closed")
+				if notify && g.Nonce != "" {
+					// The request must stop taking clicks; ctx is canceled, so post
+					// on a context the close does not cancel.
+					dctx, _ := workflow.NewDisconnectedContext(ctx)
+					r.approvalOutcome(dctx, spec, st, g, OutcomeCanceled)
+				}
 				return false
 			}
 		}
@@ -136,8 +167,18 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 			break
 		}
 		if !g.Escalated {
+			if notify && g.Nonce != "" {
+				// The first request's buttons stop working with the new nonce; say so
+				// on the message before the escalation replaces it.
+				r.approvalOutcome(ctx, spec, st, g, OutcomeSuperseded)
+			}
 			g.Escalated = true
 			g.Deadline = workflow.Now(ctx).UTC().Add(g.Extension.D())
+			if g.Nonce != "" {
+				g.Nonce = r.approvalNonce(spec.ID, 1)
+				st.ApprovalNonce = g.Nonce
+				g.Channel, g.TS = "", ""
+			}
 			r.logger.Info("approval escalated", "incident", r.inc.ID, "step", spec.ID, "deadline", g.Deadline)
 			r.changed = true
 			if notify {
@@ -197,6 +238,22 @@ func (r *run) expire(ctx workflow.Context, spec *sever.RunbookStep, st *sever.St
 // approvalNoticeChange versions the approval notices (request, escalation, outcome).
 const approvalNoticeChange = "approval-notice"
 
+// approvalNonceChange versions per-request nonces and the update of superseded or
+// canceled requests. Its behaviour keys off Gate.Nonce, which is set only on this
+// version, so carried gates decide the same way in every later run.
+const approvalNonceChange = "approval-nonce"
+
+// approvalNonce names one approval request: the incident, the run that opened it
+// (so an incident ID reused after a close gets new nonces), the step and how many
+// times the request was escalated. It is derived, not random, so replay needs no
+// side effect; it need not be secret, because only authenticated approvers with a
+// signed decision can use it.
+func (r *run) approvalNonce(stepID string, escalations int) string {
+	sum := sha256.Sum256([]byte(strings.Join([]string{"sever-approval-nonce", r.inc.ID,
+		strconv.FormatInt(r.inc.OpenedAt.UnixNano(), 10), stepID, strconv.Itoa(escalations)}, "\x00")))
+	return hex.EncodeToString(sum[:16])
+}
+
 func (r *run) noticeCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
@@ -214,6 +271,7 @@ func (r *run) approvalRequest(spec *sever.RunbookStep, g *Gate, escalation bool)
 		IncidentID: r.inc.ID, StepID: spec.ID, StepName: spec.Name, Action: spec.Action, Args: spec.Args,
 		ArgsSHA256: g.ArgsSHA256, Credential: r.in.Credential, Approvers: g.Approvers, Quorum: g.Quorum,
 		Deadline: g.Deadline, Destructive: spec.Mutating, Requester: requester, Escalation: escalation, Drill: r.in.Drill,
+		Nonce: g.Nonce,
 	}
 }
 

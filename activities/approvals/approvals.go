@@ -24,6 +24,7 @@ type Poster interface {
 	RequestApproval(ctx context.Context, r slackapp.ApprovalRequest) (channel, ts string, err error)
 	MarkDecided(ctx context.Context, channel, ts string, r slackapp.ApprovalRequest, d slackapp.Decided) error
 	MarkExpired(ctx context.Context, channel, ts string, r slackapp.ApprovalRequest, e slackapp.Expired) error
+	MarkSuperseded(ctx context.Context, channel, ts string, r slackapp.ApprovalRequest, s slackapp.Superseded) error
 	PostNotice(ctx context.Context, channel, threadTS string, n slackapp.Notice) (string, string, error)
 	GroupMembers(ctx context.Context, groupID string) ([]string, error)
 }
@@ -142,7 +143,7 @@ func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
 	return slackapp.ApprovalRequest{
 		IncidentID: in.IncidentID, StepID: in.StepID, StepName: name, Action: in.Action, Args: in.Args,
 		ArgsSHA256: in.ArgsSHA256, Credential: in.Credential, Approvers: in.Approvers, Quorum: in.Quorum,
-		Deadline: in.Deadline, Destructive: in.Destructive, Requester: in.Requester,
+		Deadline: in.Deadline, Destructive: in.Destructive, Requester: in.Requester, Nonce: in.Nonce,
 	}
 }
 
@@ -181,7 +182,8 @@ func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalR
 	return res, nil
 }
 
-// ApprovalOutcome replaces the request with who decided what, buttons removed.
+// ApprovalOutcome replaces the request with who decided what, or with a notice that
+// it no longer takes clicks (escalated or closed), buttons removed either way.
 func (a *Activities) ApprovalOutcome(ctx context.Context, in workflows.ApprovalOutcomeInput) (workflows.ApprovalOutcomeResult, error) {
 	if a.Slack == nil || in.TS == "" {
 		return workflows.ApprovalOutcomeResult{}, nil
@@ -195,6 +197,11 @@ func (a *Activities) ApprovalOutcome(ctx context.Context, in workflows.ApprovalO
 			slackapp.Decided{Approved: in.Outcome == sever.HumanApproved, Decisions: in.Decisions, At: in.At})
 	case sever.ApprovalExpired:
 		err = a.Slack.MarkExpired(ctx, in.Channel, in.TS, r, slackapp.Expired{OnTimeout: in.OnTimeout, Decisions: in.Decisions, At: in.At})
+	case workflows.OutcomeSuperseded, workflows.OutcomeCanceled:
+		// The request's buttons stop working (its nonce is no longer current); the
+		// message says so instead of inviting clicks that will be refused.
+		err = a.Slack.MarkSuperseded(ctx, in.Channel, in.TS, r,
+			slackapp.Superseded{Canceled: in.Outcome == workflows.OutcomeCanceled, At: in.At})
 	default:
 		return workflows.ApprovalOutcomeResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			"approval outcome", errors.New("unknown outcome "+string(in.Outcome)))

@@ -18,12 +18,13 @@ import (
 
 // fakePoster records what would have been posted; compile-time checked against Poster.
 type fakePoster struct {
-	requests []slackapp.ApprovalRequest
-	decided  []slackapp.Decided
-	expired  []slackapp.Expired
-	notices  []slackapp.Notice
-	threads  []string
-	groups   map[string][]string
+	requests   []slackapp.ApprovalRequest
+	decided    []slackapp.Decided
+	expired    []slackapp.Expired
+	superseded []slackapp.Superseded
+	notices    []slackapp.Notice
+	threads    []string
+	groups     map[string][]string
 }
 
 var _ Poster = (*fakePoster)(nil)
@@ -40,6 +41,11 @@ func (f *fakePoster) MarkDecided(_ context.Context, _, _ string, _ slackapp.Appr
 
 func (f *fakePoster) MarkExpired(_ context.Context, _, _ string, _ slackapp.ApprovalRequest, e slackapp.Expired) error {
 	f.expired = append(f.expired, e)
+	return nil
+}
+
+func (f *fakePoster) MarkSuperseded(_ context.Context, _, _ string, _ slackapp.ApprovalRequest, s slackapp.Superseded) error {
+	f.superseded = append(f.superseded, s)
 	return nil
 }
 
@@ -209,5 +215,39 @@ func TestRequestShowsBlastRadius(t *testing.T) {
 	}
 	if got := p.requests[1].BlastRadius; len(got) != 1 || !strings.Contains(got[0], "not in the inventory") {
 		t.Errorf("unknown credential: %q", got)
+	}
+}
+
+// A request an escalation replaced, or one the close left undecided, is updated to
+// say it no longer takes clicks; the nonce reaches the buttons.
+func TestSupersededAndCanceledRequestsUpdated(t *testing.T) {
+	for _, tc := range []struct {
+		outcome  sever.Enforcement
+		canceled bool
+	}{
+		{workflows.OutcomeSuperseded, false},
+		{workflows.OutcomeCanceled, true},
+	} {
+		t.Run(string(tc.outcome), func(t *testing.T) {
+			p := &fakePoster{}
+			e := env(&Activities{Slack: p})
+			r := req
+			r.Nonce = "0123456789abcdef0123456789abcdef"
+			if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, r); err != nil {
+				t.Fatal(err)
+			}
+			if got := p.requests[0].Nonce; got != r.Nonce {
+				t.Errorf("posted request nonce %q, want %q", got, r.Nonce)
+			}
+			at := time.Date(2026, 11, 30, 1, 5, 0, 0, time.UTC)
+			if _, err := e.ExecuteActivity(workflows.ActivityApprovalOutcome, workflows.ApprovalOutcomeInput{
+				Request: r, Channel: "C0SOC", TS: "1.1", Outcome: tc.outcome, At: at}); err != nil {
+				t.Fatalf("outcome %s: %v", tc.outcome, err)
+			}
+			if len(p.superseded) != 1 || p.superseded[0].Canceled != tc.canceled || !p.superseded[0].At.Equal(at) ||
+				len(p.decided)+len(p.expired) != 0 {
+				t.Errorf("superseded %+v decided %d expired %d", p.superseded, len(p.decided), len(p.expired))
+			}
+		})
 	}
 }

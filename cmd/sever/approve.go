@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
 )
 
@@ -25,6 +26,9 @@ func newApproveCmd(g *globals) *cobra.Command {
 		Long: `approve sends one decision with the operator token given by --token or SEVER_TOKEN.
 The token decides as its operator; --as must name that operator (or their Slack user id),
 so a decision is never recorded in the name of someone whose token was used by mistake.
+The decision answers the approval request the step waits on when the command runs (its
+approval_nonce, read from the incident first); if the request is escalated or decided in
+between, the decision is refused rather than applied to a request you did not see.
 The workflow refuses approvers outside the step's approver set, the person who raised the
 incident, a second decision by the same person, and decisions after the deadline.`,
 		Args: cobra.ExactArgs(1),
@@ -36,8 +40,24 @@ incident, a second decision by the same person, and decisions after the deadline
 			if err != nil {
 				return err
 			}
+			// Bind the decision to the request the step waits on now: its nonce, and
+			// its argument hash unless --args-sha256 pins one. A request escalated
+			// between this read and the decision is refused, never silently answered.
+			var inc sever.Incident
+			if err := c.do(cmd.Context(), http.MethodGet, "/v1/incidents/"+url.PathEscape(args[0]), nil, &inc); err != nil {
+				return err
+			}
+			nonce := ""
+			for _, st := range inc.Steps {
+				if st.ID == step {
+					nonce = st.ApprovalNonce
+					if argsHash == "" {
+						argsHash = st.ArgsSHA256
+					}
+				}
+			}
 			body, _ := json.Marshal(map[string]string{"step": step, "decision": decision, "as": as,
-				"reason": reason, "args_sha256": argsHash, "channel": "cli"})
+				"reason": reason, "args_sha256": argsHash, "channel": "cli", "nonce": nonce})
 			key := make([]byte, 12)
 			_, _ = rand.Read(key)
 			var res httpapi.DecideResult
