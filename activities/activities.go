@@ -5,8 +5,11 @@ package activities
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -19,13 +22,119 @@ type Registrar interface {
 	RegisterActivityWithOptions(a any, options activity.RegisterOptions)
 }
 
+// Action is the signature every runbook action has.
+type Action = func(context.Context, sever.ActionInput) (sever.ActionResult, error)
+
 // Register registers fn under the action's stable name. It panics when the name is
 // not in sever.Catalog: a runbook could never name it, so it is a wiring bug.
+//
+// A mutating action is registered wrapped so that it heartbeats while it runs: the
+// workflow gives mutating steps a heartbeat timeout, and a heartbeat is the only way
+// a close reaches a running action. The action itself need not know.
 func Register(r Registrar, name string, fn any) {
-	if _, ok := sever.Catalog[name]; !ok {
+	spec, ok := sever.Catalog[name]
+	if !ok {
 		panic(fmt.Sprintf("activities: register %q: not in sever.Catalog", name))
 	}
+	if spec.Mutating {
+		act, ok := fn.(Action)
+		if !ok {
+			panic(fmt.Sprintf("activities: register %q: a mutating action must be a %T, not %T", name, act, fn))
+		}
+		fn = heartbeating(act, heartbeatEvery, sendHeartbeat)
+	}
 	r.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: name})
+}
+
+// defaultHeartbeatEvery is how often an action heartbeats when its activity has no
+// heartbeat timeout: heartbeats still carry a cancellation to it.
+const defaultHeartbeatEvery = 10 * time.Second
+
+// heartbeatEvery beats three times per heartbeat timeout, so one lost heartbeat does
+// not time the activity out.
+func heartbeatEvery(ctx context.Context) time.Duration {
+	if hb := activity.GetInfo(ctx).HeartbeatTimeout; hb > 0 {
+		return max(hb/3, 10*time.Millisecond)
+	}
+	return defaultHeartbeatEvery
+}
+
+func sendHeartbeat(ctx context.Context, details ...any) {
+	activity.RecordHeartbeat(ctx, details...)
+}
+
+// progress holds the latest heartbeat details of a running action. Temporal keeps
+// only the latest heartbeat's details, so the wrapper's own heartbeats repeat them
+// rather than erase what the action (or its previous attempt) recorded.
+type progress struct {
+	mu      sync.Mutex
+	details []any
+}
+
+type progressKey struct{}
+
+func (p *progress) get() []any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.details
+}
+
+func (p *progress) set(details []any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.details = details
+}
+
+// RecordHeartbeat records a running action's progress details and sends them at once.
+// Actions registered with Register use it instead of activity.RecordHeartbeat, so the
+// registration's periodic heartbeats keep sending the same details.
+func RecordHeartbeat(ctx context.Context, details ...any) {
+	if p, ok := ctx.Value(progressKey{}).(*progress); ok {
+		p.set(details)
+	}
+	if activity.IsActivity(ctx) {
+		activity.RecordHeartbeat(ctx, details...)
+	}
+}
+
+// heartbeating wraps fn so that it heartbeats (through send) at once and then every
+// every(ctx) until it returns; the heartbeats have stopped by the time it returns.
+// Details of the previous attempt's last heartbeat are repeated until fn records
+// its own, so a third attempt still learns what the first one was about to do.
+func heartbeating(fn Action, every func(context.Context) time.Duration, send func(context.Context, ...any)) Action {
+	return func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+		if !activity.IsActivity(ctx) {
+			return fn(ctx, in)
+		}
+		p := &progress{}
+		if activity.HasHeartbeatDetails(ctx) {
+			var prev json.RawMessage
+			if err := activity.GetHeartbeatDetails(ctx, &prev); err == nil {
+				p.details = []any{prev}
+			}
+		}
+		ctx = context.WithValue(ctx, progressKey{}, p)
+		send(ctx, p.get()...)
+		stop, done := make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(done)
+			t := time.NewTicker(every(ctx))
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					send(ctx, p.get()...)
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			<-done
+		}()
+		return fn(ctx, in)
+	}
 }
 
 // Stable error types. The workflow lists them as non-retryable.

@@ -1,9 +1,19 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/tokenstore"
 )
 
@@ -55,6 +65,119 @@ func TestFalsePositiveCloseUndoesContainment(t *testing.T) {
 			tok, err := s.Tokens.Get(c.id)
 			if err != nil || tok.Status != tc.tokenNow {
 				t.Errorf("token is %s (%v), want %s", tok.Status, err, tc.tokenNow)
+			}
+		})
+	}
+}
+
+// holdAfterChange keeps one action running after it made its change, as an action
+// still reading its change back would be, until the incident's close reaches it
+// through its heartbeats. Then it answers with its result, or (answer false) with
+// the cancellation, so the workflow never hears what it did.
+type holdAfterChange struct {
+	interceptor.WorkerInterceptorBase
+	action  string
+	answer  bool
+	applied chan struct{} // closed once the change is made
+	once    sync.Once
+}
+
+func (h *holdAfterChange) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	a := &holdActivity{h: h}
+	a.Next = next
+	return a
+}
+
+type holdActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	h *holdAfterChange
+}
+
+func (a *holdActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	info := activity.GetInfo(ctx)
+	if info.ActivityType.Name != a.h.action || info.Attempt > 1 {
+		return a.Next.ExecuteActivity(ctx, in)
+	}
+	res, err := a.Next.ExecuteActivity(ctx, in)
+	if err != nil {
+		return res, err
+	}
+	a.h.once.Do(func() { close(a.h.applied) })
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if a.h.answer && errors.Is(ctx.Err(), context.Canceled) {
+				return res, nil
+			}
+			return nil, ctx.Err()
+		case <-tick.C:
+			activity.RecordHeartbeat(ctx)
+		}
+	}
+}
+
+// Closed as a false positive while its containment step runs, after the step has
+// disabled the token: the step is recorded as applied, whether the action answers
+// after the close or the close hides its answer (then the read-back tells), and the
+// compensation re-enables the token. Before, the step was recorded "failed:
+// canceled", nothing was undone, and the token stayed disabled.
+func TestFalsePositiveCloseDuringContainmentStep(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		answer  bool
+		history string // written with -update
+	}{
+		{"the action answers after the close", true, ""},
+		{"the close hides the action's answer", false, "incident-close-during-step.json"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := newConfig(t)
+			cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
+			hold := &holdAfterChange{action: sever.ActionTokenDisable, answer: tc.answer, applied: make(chan struct{})}
+			s := startStackWith(t, app.DevOptions{Config: cfg, Interceptors: []interceptor.WorkerInterceptor{hold}})
+			c := tokenCred("acme-internal", "tok-fp-mid-step")
+			s.enrol(t, c.id)
+			sub := s.api.submit(t, nativeSignal(c, "ev-fp-mid-step"))
+			select {
+			case <-hold.applied:
+			case <-time.After(20 * time.Second):
+				t.Fatal("the disable step never made its change")
+			}
+			if tok, err := s.Tokens.Get(c.id); err != nil || tok.Status != tokenstore.Inactive {
+				t.Fatalf("token is %s (%v) while the step runs, want %s", tok.Status, err, tokenstore.Inactive)
+			}
+			s.api.closeFalsePositive(t, sub.IncidentID, "fixture token, not a real leak")
+			inc := s.api.waitIncident(t, sub.IncidentID, "closed", func(i incidentJSON) bool { return i.Status == "closed" })
+
+			_, raw := s.api.mustIncident(t, sub.IncidentID)
+			var full struct {
+				Steps []struct {
+					ID, Status, Summary, Error string
+					Output                     map[string]any `json:"output"`
+				} `json:"steps"`
+				Compensations []struct{ ID, Status, Error string } `json:"compensations"`
+			}
+			if err := json.Unmarshal(raw, &full); err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range full.Steps {
+				if st.ID == "disable" && (st.Status != "succeeded" || st.Output["outcome"] != "applied" || !strings.Contains(st.Summary, "canceled by close")) {
+					t.Errorf("disable step = %+v; want succeeded, applied, saying the close canceled it", st)
+				}
+			}
+			if d := inc.step("disable"); !d.Verified {
+				t.Errorf("disable step not verified: %+v", d)
+			}
+			if len(full.Compensations) != 1 || full.Compensations[0].ID != "disable.compensate" || full.Compensations[0].Status != "succeeded" {
+				t.Errorf("compensations = %+v; want disable undone", full.Compensations)
+			}
+			if tok, err := s.Tokens.Get(c.id); err != nil || tok.Status != tokenstore.Active {
+				t.Errorf("token is %s (%v) after the false-positive close, want %s", tok.Status, err, tokenstore.Active)
+			}
+			if *update && tc.history != "" {
+				writeHistory(t, s, sub.IncidentID, tc.history)
 			}
 		})
 	}

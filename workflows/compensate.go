@@ -15,7 +15,8 @@ import (
 const compensateChange = "compensate"
 
 // compensate undoes what the runbook changed when the incident is closed as a false
-// positive: each succeeded step that declares a compensation, newest first, through
+// positive: each step that declares a compensation and whose change may be in place
+// (it succeeded, or a close hid its outcome; see mayHaveApplied), newest first, through
 // the same policy gate as any step. A compensation the policy puts behind approval
 // runs only when the person closing the incident is one of its approvers; their
 // close is the decision, recorded as such.
@@ -23,7 +24,7 @@ func (r *run) compensate(ctx workflow.Context) {
 	var todo []int
 	for i := len(r.in.Runbook.Steps) - 1; i >= 0; i-- {
 		spec, st := r.in.Runbook.Steps[i], r.inc.Steps[i]
-		if spec.Compensate != nil && st.Status == sever.StepSucceeded {
+		if spec.Compensate != nil && mayHaveApplied(st) {
 			todo = append(todo, i)
 		}
 	}
@@ -47,7 +48,9 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 	d := r.in.Policy.Decide(c.Action, r.in.Credential.Type, r.in.Drill)
 	cur.PolicyRule = d.Rule
 	r.policyFact(ctx, cur, d)
-	by := r.closeReq.By
+	// The closing token's approver identity decides, never its name: a token named
+	// like an approver must not approve, and an operator's Slack identity must.
+	by := cmp.Or(r.closeReq.Approver, r.closeReq.By)
 	switch d.Mode {
 	case sever.ModeForbidden:
 		cur.Status = sever.StepRefused
@@ -71,7 +74,7 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 		Drill: r.in.Drill, IdempotencyKey: fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), cur.ID),
 	}
 	var res sever.ActionResult
-	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, cur.ID), c.Action, in).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, cur.ID, r.cancelTruth(ctx)), c.Action, in).Get(ctx, &res); err != nil {
 		cur.Status, cur.Error = sever.StepFailed, errorText(err)
 		r.end(ctx, cur)
 		r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: cur.ID, Action: cur.Action, Text: cur.Error})

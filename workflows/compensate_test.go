@@ -1,10 +1,19 @@
 package workflows
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
 )
@@ -97,5 +106,149 @@ func TestCloseWithoutFalsePositiveKeepsChanges(t *testing.T) {
 	inc := runIncident(t, env, falsePositiveInput(), signal("s1", "e1"))
 	if len(inc.Compensations) != 0 || strings.Contains(strings.Join(rc.calls, " "), "test.enable") {
 		t.Fatalf("compensations %+v calls %v on a normal close", inc.Compensations, rc.calls)
+	}
+}
+
+// closeDuringStepInput is a runbook whose only step disables the credential, reads
+// it back (unless verify is false) and is undone by test.enable.
+func closeDuringStepInput(verify bool) IncidentInput {
+	dis := step("disable", "test.disable")
+	dis.Mutating, dis.Containment = true, true
+	dis.Enforcement = sever.EnterpriseEnforced
+	dis.Compensate = &sever.CompensateSpec{Action: "test.enable"}
+	if verify {
+		dis.Verify = &sever.VerifySpec{Action: "test.status", Args: sever.Values{"expect": "inactive"}}
+	}
+	return input(dis)
+}
+
+// The incident is closed while its mutating step runs. Whatever the action managed to
+// do before the cancellation reached it is learnt by reading back, and the step is
+// recorded as what the read-back shows: applied (and undone on a false-positive
+// close) or not, never "failed: canceled" while the key is in fact disabled.
+func TestCloseDuringMutatingStep(t *testing.T) {
+	tests := []struct {
+		name          string
+		verify        bool
+		applied       bool // the action's change went out before it was canceled
+		falsePositive bool
+		wantStatus    sever.StepStatus
+		wantOutcome   string
+		wantUndone    bool
+	}{
+		{"applied, false positive", true, true, true, sever.StepSucceeded, outcomeApplied, true},
+		{"applied, ordinary close", true, true, false, sever.StepSucceeded, outcomeApplied, false},
+		{"not applied, false positive", true, false, true, sever.StepFailed, outcomeNotApplied, false},
+		{"no read-back, false positive", false, true, true, sever.StepFailed, outcomeUnknown, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			var disabled atomic.Bool
+			var undone atomic.Int32
+			env.RegisterActivityWithOptions(func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+				panic("replaced by the mock")
+			}, activity.RegisterOptions{Name: "test.disable"})
+			env.RegisterActivityWithOptions(func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+				return sever.ActionResult{Verified: disabled.Load(), Summary: fmt.Sprintf("disabled=%v", disabled.Load())}, nil
+			}, activity.RegisterOptions{Name: "test.status"})
+			env.RegisterActivityWithOptions(func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+				undone.Add(1)
+				disabled.Store(false)
+				return sever.ActionResult{Changed: true}, nil
+			}, activity.RegisterOptions{Name: "test.enable"})
+			// The action would answer after a minute; 30 s in, its change has (or has
+			// not) gone out, and the incident is closed.
+			env.OnActivity("test.disable", mockAny, mockAny).After(time.Minute).Return(sever.ActionResult{Verified: true, Changed: true}, nil)
+			env.RegisterDelayedCallback(func() {
+				disabled.Store(tt.applied)
+				env.UpdateWorkflow(UpdateClose, "close", &updateCB{t: t},
+					CloseInput{Reason: "test key", By: "U1", FalsePositive: tt.falsePositive})
+			}, 30*time.Second)
+
+			inc := runIncident(t, env, closeDuringStepInput(tt.verify), signal("s1", "e1"))
+
+			st := stepByID(t, inc, "disable")
+			if st.Status != tt.wantStatus || st.Output["outcome"] != tt.wantOutcome {
+				t.Fatalf("step %s outcome %v (%s; %s), want %s with outcome %s",
+					st.Status, st.Output["outcome"], st.Error, st.Summary, tt.wantStatus, tt.wantOutcome)
+			}
+			if !strings.Contains(st.Summary+st.Error, "canceled") {
+				t.Errorf("step does not say it was canceled: %q %q", st.Summary, st.Error)
+			}
+			if st.Status == sever.StepSucceeded && (!st.Verified || st.Enforcement != sever.EnterpriseEnforced || st.Actor != ServiceActor) {
+				t.Errorf("applied step = verified %v enforcement %s actor %q", st.Verified, st.Enforcement, st.Actor)
+			}
+			if got := undone.Load() == 1; got != tt.wantUndone || len(inc.Compensations) != int(undone.Load()) {
+				t.Fatalf("undone %d times, compensations %+v; want undone %v", undone.Load(), inc.Compensations, tt.wantUndone)
+			}
+			if tt.wantUndone && inc.Compensations[0].Status != sever.StepSucceeded {
+				t.Errorf("compensation = %+v", inc.Compensations[0])
+			}
+			if tt.falsePositive && disabled.Load() {
+				t.Error("a false-positive close left the key disabled")
+			}
+		})
+	}
+}
+
+// Mutating steps, and only they, run with a heartbeat timeout and are waited for
+// when canceled; their read-back and the incident's other activities are not.
+func TestMutatingStepActivityOptions(t *testing.T) {
+	env := newEnv(t)
+	rc := &recorder{}
+	rc.register(env, "test.lookup", "test.disable", "test.status", "test.enable")
+	var mu sync.Mutex
+	heartbeat := map[string]time.Duration{}
+	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
+		mu.Lock()
+		heartbeat[info.ActivityID] = info.HeartbeatTimeout
+		mu.Unlock()
+	})
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateClose, "fp", &updateCB{t: t}, CloseInput{Reason: "test key", By: "U1", FalsePositive: true})
+	}, 5*time.Minute)
+	in := falsePositiveInput()
+	in.Runbook.Steps[1].Verify = &sever.VerifySpec{Action: "test.status"}
+	runIncident(t, env, in, signal("s1", "e1"))
+	mu.Lock()
+	defer mu.Unlock()
+	for id, want := range map[string]bool{"lookup": false, "disable": true, "disable.verify": false, "disable.compensate": true} {
+		if got, ok := heartbeat[id]; !ok || (got > 0) != want {
+			t.Errorf("activity %s: heartbeat timeout %v (ran %v), want one %v", id, got, ok, want)
+		}
+	}
+
+	// WaitForCancellation is not visible to a started activity; read it off the context.
+	env = newEnv(t)
+	env.RegisterWorkflowWithOptions(func(ctx workflow.Context) ([2]bool, error) {
+		r := &run{}
+		spec := step("disable", "test.disable")
+		on := workflow.GetActivityOptions(r.activityCtx(ctx, &spec, "a", true))
+		off := workflow.GetActivityOptions(r.activityCtx(ctx, &spec, "b", false))
+		return [2]bool{on.WaitForCancellation && on.HeartbeatTimeout > 0, off.WaitForCancellation || off.HeartbeatTimeout > 0}, nil
+	}, workflow.RegisterOptions{Name: "options"})
+	env.ExecuteWorkflow("options")
+	var got [2]bool
+	if err := env.GetWorkflowResult(&got); err != nil || got != [2]bool{true, false} {
+		t.Errorf("options (mutating ok, read-only set) = %v (%v)", got, err)
+	}
+}
+
+// A mutating action that answered it made its change is undone on a false-positive
+// close even when its read-back then failed (the step is failed, the key disabled).
+func TestFalsePositiveUndoesAnsweredChangeWithoutReadBack(t *testing.T) {
+	env := newEnv(t)
+	rc := &recorder{errs: map[string]error{"test.status": temporal.NewNonRetryableApplicationError("status store down", "Unsupported", nil)}}
+	rc.register(env, "test.disable", "test.status", "test.enable")
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateClose, "fp", &updateCB{t: t}, CloseInput{Reason: "test key", By: "U1", FalsePositive: true})
+	}, 5*time.Minute)
+	inc := runIncident(t, env, closeDuringStepInput(true), signal("s1", "e1"))
+	if st := stepByID(t, inc, "disable"); st.Status != sever.StepFailed || st.Output["outcome"] != outcomeApplied {
+		t.Fatalf("disable = %s (%s), outcome %v; want failed with the change recorded applied", st.Status, st.Error, st.Output["outcome"])
+	}
+	if len(inc.Compensations) != 1 || inc.Compensations[0].Status != sever.StepSucceeded {
+		t.Fatalf("compensations = %+v; want the disable undone", inc.Compensations)
 	}
 }
