@@ -28,10 +28,11 @@ const (
 	ScopeIncidentsRead  = "incidents:read"  // list and read incidents, reports and the ledger
 	ScopeIncidentsWrite = "incidents:write" // close or re-run incidents
 	ScopeApprovalsWrite = "approvals:write" // approve or deny steps over the API/CLI
+	ScopeDrillsWrite    = "drills:write"    // start drill incidents (only where the stack runs its drill cloud)
 )
 
 // Scopes lists every known scope.
-var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite}
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite}
 
 // Defaults.
 const (
@@ -50,6 +51,14 @@ const (
 	DefaultEvidenceRetention = 8760 * time.Hour
 	DefaultEvidenceLockMode  = "COMPLIANCE"
 	DefaultAWSMaxAttempts    = 3
+	// Intake admission control: generous for real senders, tight enough that a flood
+	// about one credential cannot outrun what its incident can record.
+	DefaultCredentialRate    = 50
+	DefaultCredentialBurst   = 200
+	DefaultTokenRate         = 200
+	DefaultTokenBurst        = 1000
+	DefaultIncidentsPerToken = 100
+	DefaultIncidentsWindow   = time.Hour
 	// EnvPrefix starts every environment override: SEVER_ + the upper-cased yaml path joined by _.
 	EnvPrefix = "SEVER_"
 )
@@ -88,6 +97,10 @@ type TemporalConfig struct {
 	TaskQueue    string `yaml:"task_queue"`
 	FrontendPort int    `yaml:"frontend_port"` // embedded server's frontend
 	UIPort       int    `yaml:"ui_port"`       // embedded Web UI; 0 = off
+	// DecisionKey signs approval decisions: the API hosts sign each one and the
+	// workers refuse any without the signature, so raw access to the Temporal
+	// frontend cannot approve. Every API host and worker needs the same value.
+	DecisionKey SecretRef `yaml:"decision_key"`
 }
 
 // HTTPConfig is the API listener.
@@ -101,6 +114,29 @@ type HTTPConfig struct {
 type IntakeConfig struct {
 	Tokens              []IntakeToken `yaml:"tokens"`
 	GitHubWebhookSecret SecretRef     `yaml:"github_webhook_secret"` // X-Hub-Signature-256 HMAC key
+	Limits              IntakeLimits  `yaml:"limits"`
+}
+
+// IntakeLimits is admission control at intake: past a rate or quota the API answers
+// 429 with Retry-After, and the incident records how many signals were shed. A rate
+// or count of 0 turns that limit off.
+type IntakeLimits struct {
+	PerCredential RateLimit `yaml:"per_credential"` // signals about one credential (provider, type, id)
+	PerToken      RateLimit `yaml:"per_token"`      // signals from one token
+	Incidents     Quota     `yaml:"incidents"`      // new incidents one token may open
+}
+
+// Quota is at most Count events per sliding Window. Signals that join an open
+// incident do not count against the incident quota.
+type Quota struct {
+	Count  int           `yaml:"count"`
+	Window time.Duration `yaml:"window"`
+}
+
+// RateLimit is a token bucket: Rate signals per second on average, Burst at once.
+type RateLimit struct {
+	Rate  int `yaml:"rate"`
+	Burst int `yaml:"burst"`
 }
 
 // IntakeToken is a bearer token accepted on /v1/signals and the adapters.
@@ -235,9 +271,27 @@ type InventoryConfig struct {
 // LedgerConfig configures the accountability ledger.
 type LedgerConfig struct {
 	SigningKey SecretRef `yaml:"signing_key"` // ed25519 private key; optional
+	// AllowSignerInDataDir lets sever serve and sever worker start with the signing key
+	// inside data_dir, where whoever can rewrite the ledger can also sign for it.
+	AllowSignerInDataDir bool `yaml:"allow_signer_in_data_dir"`
+	// TrustedSigner is the trusted ed25519 public key (64 hex digits, or the absolute path
+	// of a PEM file) that ledger verify checks bundles and checkpoints against.
+	TrustedSigner string `yaml:"trusted_signer"`
+	// Anchors are the signed checkpoints of the ledger's heads (see ledger/README.md).
+	Anchors LedgerAnchorsConfig `yaml:"anchors"`
 	// S3 is the write-once copy of the ledger (package ledger/worm); off without a bucket.
 	S3 LedgerS3Config `yaml:"s3"`
 }
+
+// LedgerAnchorsConfig says where the worker writes signed checkpoints besides the S3
+// copy (which gets them whenever ledger.s3.bucket is set) and how often.
+type LedgerAnchorsConfig struct {
+	File  string `yaml:"file"`  // append-only file outside the data dir; "" = none
+	Every int    `yaml:"every"` // appends between checkpoints of every incident head
+}
+
+// DefaultLedgerAnchorEvery is ledger.anchors.every's default.
+const DefaultLedgerAnchorEvery = 100
 
 // LedgerS3Config is the WORM copy of the ledger: every entry also written as one S3
 // object under Object Lock, so the SQLite file is not the only copy anyone could rewrite.
@@ -285,10 +339,15 @@ func Default() *Config {
 			UIPort:       DefaultUIPort,
 		},
 		HTTP: HTTPConfig{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes},
+		Intake: IntakeConfig{Limits: IntakeLimits{
+			PerCredential: RateLimit{Rate: DefaultCredentialRate, Burst: DefaultCredentialBurst},
+			PerToken:      RateLimit{Rate: DefaultTokenRate, Burst: DefaultTokenBurst},
+			Incidents:     Quota{Count: DefaultIncidentsPerToken, Window: DefaultIncidentsWindow},
+		}},
 		AWS: AWSConfig{EvidenceRetention: DefaultEvidenceRetention, EvidenceLockMode: DefaultEvidenceLockMode,
 			MaxAttempts: DefaultAWSMaxAttempts},
 		Incidents: IncidentsConfig{Hold: DefaultHold},
-		Ledger: LedgerConfig{S3: LedgerS3Config{Prefix: DefaultLedgerS3Prefix, Retention: DefaultLedgerS3Retention,
+		Ledger: LedgerConfig{Anchors: LedgerAnchorsConfig{Every: DefaultLedgerAnchorEvery}, S3: LedgerS3Config{Prefix: DefaultLedgerS3Prefix, Retention: DefaultLedgerS3Retention,
 			LockMode: DefaultLedgerS3LockMode}},
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -93,11 +94,21 @@ func (v *validator) run() {
 
 	// Intake tokens and operators: names unique across both (they are actors in the ledger).
 	names := map[string]string{}
+	approverIDs := c.approverIDs()
 	for i, t := range c.Intake.Tokens {
 		p := indexPath("intake.tokens", i)
 		v.principalName(p+".name", t.Name, names)
+		if what := approverCollision(t.Name, approverIDs); what != "" {
+			v.add(p+".name", "is %s: an intake token's name must not look like an approver, or it could be taken for one; rename the token", what)
+		}
 		v.requiredSecret(p+".secret", t.Secret)
 		v.scopes(p+".scopes", t.Scopes)
+	}
+	v.rateLimit("intake.limits.per_credential", c.Intake.Limits.PerCredential)
+	v.rateLimit("intake.limits.per_token", c.Intake.Limits.PerToken)
+	// The window, like every duration, must be positive (checked below).
+	if c.Intake.Limits.Incidents.Count < 0 {
+		v.add("intake.limits.incidents.count", "must not be negative (0 turns the quota off)")
 	}
 	for i, o := range c.Operators {
 		p := indexPath("operators", i)
@@ -216,6 +227,7 @@ func (v *validator) run() {
 	}
 
 	v.ledgerS3(c.Ledger.S3)
+	v.ledgerAnchors(c.Ledger)
 
 	// Log.
 	if !slices.Contains(logLevels, c.Log.Level) {
@@ -255,6 +267,19 @@ func (v *validator) principalName(field, name string, seen map[string]string) {
 		v.add(field, "name is already used by %s", seen[name])
 	default:
 		seen[name] = field
+	}
+}
+
+// rateLimit checks a token bucket: both parts non-negative, and a burst of at least
+// one for a rate that is on.
+func (v *validator) rateLimit(field string, r RateLimit) {
+	switch {
+	case r.Rate < 0:
+		v.add(field+".rate", "must not be negative (0 turns the limit off)")
+	case r.Burst < 0:
+		v.add(field+".burst", "must not be negative")
+	case r.Rate > 0 && r.Burst == 0:
+		v.add(field+".burst", "must be at least 1 when rate is set")
 	}
 }
 
@@ -341,6 +366,20 @@ func (v *validator) durations(val reflect.Value, path string) {
 	}
 }
 
+var hexKey = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+
+func (v *validator) ledgerAnchors(l LedgerConfig) {
+	if f := l.Anchors.File; f != "" && !filepath.IsAbs(f) {
+		v.add("ledger.anchors.file", "must be an absolute path")
+	}
+	if l.Anchors.Every < 1 {
+		v.add("ledger.anchors.every", "must be at least 1")
+	}
+	if k := l.TrustedSigner; k != "" && !hexKey.MatchString(k) && !filepath.IsAbs(k) {
+		v.add("ledger.trusted_signer", "must be 64 hex digits or the absolute path of a PEM public key")
+	}
+}
+
 // ledgerS3Prefix is one or more S3-safe key segments, each ending in "/".
 var ledgerS3Prefix = regexp.MustCompile(`^([A-Za-z0-9!_.*'()-]+/)+$`)
 
@@ -366,4 +405,52 @@ func (v *validator) ledgerS3(l LedgerS3Config) {
 	if l.Region != "" && !regionRE.MatchString(l.Region) {
 		v.add("ledger.s3.region", "not an AWS region name such as us-east-1")
 	}
+}
+
+// approverIDs lists the approver identities the config itself names: approver group
+// members and operators' Slack users.
+func (c *Config) approverIDs() map[string]bool {
+	ids := map[string]bool{}
+	for _, members := range c.Approvers.Groups {
+		for _, m := range members {
+			ids[m] = true
+		}
+	}
+	for _, o := range c.Operators {
+		if o.SlackUser != "" {
+			ids[o.SlackUser] = true
+		}
+	}
+	return ids
+}
+
+// approverCollision says how name could be taken for an approver identity, or "".
+func approverCollision(name string, ids map[string]bool) string {
+	switch {
+	case ids[name]:
+		return "an approver identity (an approver group member or an operator's slack_user)"
+	case slackUserRE.MatchString(name):
+		return "shaped like a Slack user id (U… or W…)"
+	}
+	return ""
+}
+
+// CheckIntakeTokenNames refuses intake tokens whose name is one of approvers: the
+// approver identities that the policy and the runbooks name, which Validate cannot
+// see. Group references ("group:…") and Slack user groups are not identities.
+func (c *Config) CheckIntakeTokenNames(approvers []string) error {
+	ids := map[string]bool{}
+	for _, a := range approvers {
+		ids[a] = true
+	}
+	v := &validator{c: c}
+	for i, t := range c.Intake.Tokens {
+		if ids[t.Name] {
+			v.add(indexPath("intake.tokens", i)+".name", "is an approver named in the policy or a runbook: an intake token's name must not look like an approver, or it could be taken for one; rename the token")
+		}
+	}
+	if len(v.probs) == 0 {
+		return nil
+	}
+	return &Error{Problems: v.probs}
 }

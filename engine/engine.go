@@ -20,6 +20,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/decisionsig"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -44,15 +45,29 @@ type Engine struct {
 	// a duplicate. The signal is durable before the wait starts; a slow answer only
 	// turns the status into "queued".
 	StatusWait time.Duration
+	// Drills allows drill incidents. Set it only where every action runs against
+	// the drill cloud: drill incidents run under the policy's drill rules.
+	Drills bool
+	// DecisionKey signs every decision the engine sends; workers with the same key
+	// refuse unsigned ones (worker.DecisionInterceptor). Nil sends them unsigned,
+	// which only a worker without the interceptor accepts.
+	DecisionKey *decisionsig.Key
 }
 
 var _ httpapi.Service = (*Engine)(nil)
 
 // SubmitSignal records a signal in the incident of its credential, starting the
-// incident if none is open. The runbook and policy are pinned at that start.
+// incident if none is open. The runbook and policy are pinned at that start. Opening
+// a new incident is charged to the caller's quota (httpapi.ReserveIncidentOpen);
+// joining an open one is not.
 func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
 	id := sever.IncidentID(s.Credential)
 	if s.Drill {
+		if !e.Drills {
+			// The API refuses these first; this guards every other caller.
+			return httpapi.SubmitResult{}, sever.Errorf(httpapi.EFORBIDDEN, "drill",
+				"drill incidents are off on this stack: they run only where every action goes to the drill cloud")
+		}
 		id = "drill-" + id
 	}
 	rb, err := e.Runbooks.Select(s.Credential.Type, s.Kind)
@@ -62,6 +77,18 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 		if serr := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); serr == nil {
 			return e.status(ctx, id, s), nil
 		}
+		return httpapi.SubmitResult{}, err
+	}
+	// An open incident takes the signal without a start, so only a new incident is
+	// charged to the quota. Two first signals racing may both be charged; the quota
+	// errs on the side of the limit.
+	if err := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); err == nil {
+		return e.status(ctx, id, s), nil
+	} else if !isNotFound(err) {
+		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+	}
+	release, err := httpapi.ReserveIncidentOpen(ctx)
+	if err != nil {
 		return httpapi.SubmitResult{}, err
 	}
 	in := workflows.IncidentInput{
@@ -79,6 +106,7 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 		},
 	}
 	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, opts, workflows.IncidentWorkflow, in); err != nil {
+		release()
 		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
 	return e.status(ctx, id, s), nil
@@ -205,11 +233,16 @@ func (e *Engine) ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sev
 }
 
 // CloseIncident ends an incident through the close Update; the workflow's validator
-// refuses a close without a reason or of an incident already closed.
+// refuses a close without a reason or of an incident already closed. By names the
+// token for the record; Approver is the identity its close decides compensations as.
 func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRequest) error {
+	in := workflows.CloseInput{Reason: r.Reason, By: r.By, Approver: r.Approver, FalsePositive: r.FalsePositive}
+	if e.DecisionKey != nil {
+		in.Signature = e.DecisionKey.SignClose(id, in)
+	}
 	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateName: workflows.UpdateClose, WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args: []any{workflows.CloseInput{Reason: r.Reason, By: r.By, FalsePositive: r.FalsePositive}},
+		Args: []any{in},
 	})
 	if err != nil {
 		return updateErr("close incident "+id, id, err)
@@ -221,21 +254,36 @@ func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRe
 	return nil
 }
 
-// Decide passes a verified person's decision to the workflow. The update ID dedupes
-// a double click or a retried request: Temporal returns the first outcome again.
+// Decide passes a verified person's decision to the workflow, signed with the
+// decision key. The update ID dedupes a double click or a retried request: Temporal
+// returns the first outcome again.
+//
+// An API, CLI or drill decision without an argument hash or a nonce is bound to the
+// step as the incident has it now: the approval request it is waiting on. A Slack
+// click always carries its button's nonce, so a stale button is refused.
 func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
-	if r.ArgsSHA256 == "" {
-		// No hash from the caller: bind the decision to the step as the incident has it.
+	// Only a Slack click can be stale by construction (an old message's button);
+	// every other caller without a nonce means the request the step waits on now.
+	fillNonce := r.Nonce == "" && !strings.HasPrefix(r.Channel, "slack-")
+	if r.ArgsSHA256 == "" || fillNonce {
 		inc, err := e.GetIncident(ctx, id)
 		if err != nil {
 			return httpapi.DecideResult{}, err
 		}
+		found := false
 		for _, st := range inc.Steps {
-			if st.ID == r.Step {
+			if st.ID != r.Step {
+				continue
+			}
+			found = true
+			if r.ArgsSHA256 == "" {
 				r.ArgsSHA256 = st.ArgsSHA256
 			}
+			if fillNonce {
+				r.Nonce = st.ApprovalNonce
+			}
 		}
-		if r.ArgsSHA256 == "" {
+		if !found || r.ArgsSHA256 == "" {
 			return httpapi.DecideResult{}, sever.Errorf(sever.ENOTFOUND, "step", "incident %s has no step %q", id, r.Step)
 		}
 	}
@@ -244,7 +292,10 @@ func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest)
 		updateID = uuid.NewString()
 	}
 	d := workflows.DecisionInput{StepID: r.Step, Approve: r.Approve, Approver: r.Approver, Channel: r.Channel,
-		ArgsSHA256: r.ArgsSHA256, Reason: r.Reason}
+		ArgsSHA256: r.ArgsSHA256, Reason: r.Reason, Nonce: r.Nonce}
+	if e.DecisionKey != nil {
+		d.Signature = e.DecisionKey.Sign(id, d)
+	}
 	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateID: updateID, UpdateName: workflows.UpdateDecide,
 		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{d},
@@ -264,6 +315,13 @@ func (e *Engine) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return e.Logger
+}
+
+// isNotFound says whether err means no running workflow has the ID (never started,
+// or its last run ended).
+func isNotFound(err error) bool {
+	var nf *serviceerror.NotFound
+	return errors.As(err, &nf)
 }
 
 func notFound(id string, err error) error {

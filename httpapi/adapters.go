@@ -11,6 +11,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/adapters"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Values of AdapterResult.Status.
@@ -192,7 +193,13 @@ func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, sourc
 		sig.Receipt = newReceipt()
 		sig.Reporter = reporter
 		sig.ID = sever.SignalID(sig.Source, sig.SourceEventID, sig.Receipt)
-		sr, err := s.svc.SubmitSignal(ctx, sig)
+		if sig.Drill {
+			if err := s.checkDrill(ctx); err != nil {
+				s.fail(w, r, op, err)
+				return
+			}
+		}
+		sr, err := s.submit(ctx, sig)
 		if err != nil {
 			s.fail(w, r, op, err)
 			return
@@ -207,7 +214,7 @@ func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, sourc
 }
 
 // checkAdaptedSecrets looks for secret material in what an adapter copied out of a
-// vendor payload, with the same patterns the native endpoint applies to its input,
+// vendor payload, with the same detector the native endpoint applies to its input,
 // so nothing that looks like a live key reaches the engine, its history or the
 // ledger, whichever vendor field it came from.
 func checkAdaptedSecrets(sig *sever.Signal) error {
@@ -225,8 +232,8 @@ func checkAdaptedSecrets(sig *sever.Signal) error {
 		fields = append(fields, struct{ name, v string }{"labels", l})
 	}
 	for _, f := range fields {
-		if what := looksLikeSecret(f.v); what != "" {
-			return sever.Errorf(sever.EINVALID, f.name, "the %s this payload yields looks like %s; %s", f.name, what, refuseSecret)
+		if m, ok := secretscan.Find(f.v); ok {
+			return sever.Errorf(sever.EINVALID, f.name, "the %s this payload yields looks like %s; %s", f.name, m, refuseSecret)
 		}
 	}
 	return checkCredentialID(sig.Credential)

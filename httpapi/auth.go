@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -166,4 +167,20 @@ func (s *Server) authenticate(header string) (*tokenEntry, *authFailure) {
 		return nil, &authFailure{message: "invalid bearer token", rfcError: "invalid_token"}
 	}
 	return match, nil
+}
+
+// scopedIdempotencyKey makes a client's Idempotency-Key unique to the token that
+// sent it. The engine dedupes on the key it is given, so an unscoped key would let
+// a second token that reuses (or guesses) it get the first token's answer back
+// instead of having its own request decided.
+func scopedIdempotencyKey(ctx context.Context, key string) string {
+	return ScopedIdempotencyKey(Principal(ctx), key)
+}
+
+// ScopedIdempotencyKey is the key the engine gets for Idempotency-Key key sent by
+// the token named token: the same for a retry by that token, different for any
+// other token, and not the client's key itself.
+func ScopedIdempotencyKey(token, key string) string {
+	sum := sha256.Sum256([]byte("sever idempotency v1\x00" + token + "\x00" + key))
+	return "api-" + hex.EncodeToString(sum[:16])
 }

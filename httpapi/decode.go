@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // signalWire is the native signal schema as clients send it: sever.Signal without the
@@ -64,6 +65,9 @@ type decideWire struct {
 	// refused rather than silently deciding in that person's name.
 	As      string `json:"as"`
 	Channel string `json:"channel"`
+	// Nonce is the approval_nonce of the waiting step (GET /v1/incidents/{id}):
+	// the request this decision answers.
+	Nonce string `json:"nonce"`
 }
 
 var (
@@ -359,10 +363,10 @@ func (w *walker) object(path string, f *field, depth int) error {
 			return malformed(err)
 		}
 		key, _ := tok.(string) // the decoder only yields string keys inside an object
-		if what := looksLikeSecret(key); what != "" && w.secret == nil {
+		if m, ok := secretscan.Find(key); ok && w.secret == nil {
 			// The name itself is the secret; name only the parent so the message cannot echo it.
 			w.secret = sever.Errorf(sever.EINVALID, path,
-				"a field name in %s looks like %s; %s", orTop(path), what, refuseSecret)
+				"a field name in %s looks like %s; %s", orTop(path), m, refuseSecret)
 		}
 		kpath := shorten(joinPath(path, key))
 		w.checkSecretName(kpath, key)
@@ -474,39 +478,19 @@ func (w *walker) checkSecretName(kpath, key string) {
 	}
 }
 
-// secretValues are well-known shapes of live secrets. \b keeps "task-..." from
-// matching "sk-...". The patterns need enough characters after the prefix that a
-// redacted key ("sk-ant-...abcd") does not match.
-var secretValues = []struct {
-	what string
-	re   *regexp.Regexp
-}{
-	{"an Anthropic API key", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_-]{20,}`)},
-	{"an OpenAI API key", regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{20,}`)},
-	{"a GitHub token", regexp.MustCompile(`\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{22,})`)},
-	{"an Amazon Bedrock API key", regexp.MustCompile(`\b(?:ABSK[A-Za-z0-9+/]{40,}|bedrock-api-key-[A-Za-z0-9+/=]{20,})`)},
-	{"a private key", regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)},
-}
-
+// checkSecretValue refuses a string value in which the one secret detector
+// (internal/secretscan) finds secret material, after normalization, so a key split
+// by a space or an invisible character is refused like the plain key.
 func (w *walker) checkSecretValue(path, v string) {
 	if w.secret == nil {
-		if what := looksLikeSecret(v); what != "" {
-			w.secret = secretValueError(path, what)
+		if m, ok := secretscan.Find(v); ok {
+			w.secret = secretValueError(path, m.String())
 		}
 	}
 }
 
-// looksLikeSecret says what kind of secret v looks like, or "".
-func looksLikeSecret(v string) string {
-	for _, sv := range secretValues {
-		if sv.re.MatchString(v) {
-			return sv.what
-		}
-	}
-	return ""
-}
-
-// secretValueError never repeats the value: the message may end up in a log.
+// secretValueError names the field and what it looks like (the detector's rule),
+// never the value: the message may end up in a log.
 func secretValueError(path, what string) *sever.Error {
 	return sever.Errorf(sever.EINVALID, path, "%s looks like %s; %s", path, what, refuseSecret)
 }
@@ -515,12 +499,15 @@ const refuseSecret = "sever never accepts or stores a credential's secret value:
 
 var argsHashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
+// noncePattern is the form of a step's approval_nonce.
+var noncePattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
 func decodeDecideRequest(body []byte) (DecideRequest, string, error) {
 	var w decideWire
 	if err := decodeStrict(body, decideSchema, nil, &w); err != nil {
 		return DecideRequest{}, "", err
 	}
-	r := DecideRequest{Step: strings.TrimSpace(w.Step), ArgsSHA256: w.ArgsSHA256, Reason: strings.TrimSpace(w.Reason), Channel: w.Channel}
+	r := DecideRequest{Step: strings.TrimSpace(w.Step), ArgsSHA256: w.ArgsSHA256, Reason: strings.TrimSpace(w.Reason), Channel: w.Channel, Nonce: w.Nonce}
 	switch {
 	case r.Step == "":
 		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is required")
@@ -530,6 +517,8 @@ func decodeDecideRequest(body []byte) (DecideRequest, string, error) {
 		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "decision", "decision must be approve or deny")
 	case r.ArgsSHA256 != "" && !argsHashPattern.MatchString(r.ArgsSHA256):
 		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "args_sha256", "args_sha256 must be 64 lowercase hex digits")
+	case r.Nonce != "" && !noncePattern.MatchString(r.Nonce):
+		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "nonce", "nonce must be 32 lowercase hex digits (the step's approval_nonce)")
 	case utf8.RuneCountInString(r.Reason) > maxReasonLength:
 		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
 	case r.Channel == "":

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/sever-ir/sever"
 )
@@ -41,6 +42,8 @@ func httpStatus(code string) int {
 		return http.StatusUnprocessableEntity
 	case sever.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
+	case ETOOMANY:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -51,6 +54,11 @@ var errInternal = &sever.Error{Code: sever.EINTERNAL, Message: "internal error; 
 // *sever.Error with a mapped code) go to the client as they are; anything else is
 // logged with op and answered with a generic 500 so internals never leak.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err error) {
+	if le, ok := errors.AsType[*LimitError](err); ok {
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds(le.RetryAfter)))
+		writeError(w, le.Err)
+		return
+	}
 	if e, ok := errors.AsType[*sever.Error](err); ok && httpStatus(e.Code) != http.StatusInternalServerError {
 		if e.Code == sever.EUNAVAILABLE {
 			w.Header().Set("Retry-After", "1")

@@ -26,13 +26,19 @@ func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "httpapi.submitSignal", err)
 		return
 	}
+	if sig.Drill {
+		if err := s.checkDrill(r.Context()); err != nil {
+			s.fail(w, r, "httpapi.submitSignal", err)
+			return
+		}
+	}
 	sig.ReceivedAt = s.now().UTC()
 	sig.Receipt = newReceipt()
 	// The reporter may not approve actions in the incident it raised, so it is
 	// recorded as the identity approvals are checked against.
 	sig.Reporter = Approver(r.Context())
 	sig.ID = sever.SignalID(sig.Source, sig.SourceEventID, sig.Receipt)
-	res, err := s.svc.SubmitSignal(r.Context(), sig)
+	res, err := s.submit(r.Context(), sig)
 	if err != nil {
 		s.fail(w, r, "httpapi.submitSignal", err)
 		return
@@ -159,7 +165,7 @@ func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "httpapi.closeIncident", err)
 		return
 	}
-	req.By = Principal(r.Context())
+	req.By, req.Approver = Principal(r.Context()), Approver(r.Context())
 	if err := s.svc.CloseIncident(r.Context(), id, req); err != nil {
 		s.fail(w, r, "httpapi.closeIncident", err)
 		return
@@ -241,7 +247,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 			s.fail(w, r, op, sever.Errorf(sever.EINVALID, "Idempotency-Key", "Idempotency-Key is longer than 128 characters"))
 			return
 		}
-		req.IdempotencyKey = k
+		req.IdempotencyKey = scopedIdempotencyKey(r.Context(), k)
 	}
 	res, err := s.svc.Decide(r.Context(), id, req)
 	if err != nil {

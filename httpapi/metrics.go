@@ -3,6 +3,8 @@ package httpapi
 import (
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sever-ir/sever"
 )
 
@@ -34,4 +36,53 @@ func (s *Server) signalAccepted(sig sever.Signal) {
 	if s.metrics != nil {
 		s.metrics.SignalAccepted(sig.Source, string(sig.Origin))
 	}
+}
+
+// Reasons a signal is shed at intake, the values of sever_signals_shed_total's
+// reason label.
+const (
+	ShedCredentialRate = "credential_rate"
+	ShedTokenRate      = "token_rate"
+	ShedIncidentQuota  = "incident_quota"
+)
+
+// shedCounter is what the API needs to count shed signals. *telemetry.Metrics does
+// not implement it, so the API registers its own counter in the registry the
+// Metrics exposes (see newShedMetric).
+type shedCounter interface {
+	SignalShed(reason string)
+}
+
+// promShed counts shed signals in a Prometheus registry.
+type promShed struct{ c *prometheus.CounterVec }
+
+func (p promShed) SignalShed(reason string) { p.c.WithLabelValues(reason).Inc() }
+
+// newShedMetric finds a way to count shed signals in m: its own SignalShed, or a
+// counter registered in its Prometheus registry. Nil when m offers neither.
+func newShedMetric(m Metrics) shedCounter {
+	if sc, ok := m.(shedCounter); ok {
+		return sc
+	}
+	r, ok := m.(interface{ Registry() *prometheus.Registry })
+	if !ok {
+		return nil
+	}
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sever_signals_shed_total",
+		Help: "Signals refused at intake with 429, by reason (credential_rate, token_rate, incident_quota).",
+	}, []string{"reason"})
+	if err := r.Registry().Register(c); err != nil {
+		// A second Server on the same Metrics counts into the first one's counter.
+		are, ok := err.(prometheus.AlreadyRegisteredError)
+		if !ok {
+			return nil
+		}
+		if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+			c = existing
+		} else {
+			return nil
+		}
+	}
+	return promShed{c}
 }

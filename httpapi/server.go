@@ -42,6 +42,10 @@ type DecideRequest struct {
 	Reason     string `json:"reason"`
 	Approver   string `json:"-"`
 	Channel    string `json:"-"`
+	// Nonce names the approval request the decision answers (the step's
+	// approval_nonce, or a Slack button's). Empty from the API or CLI means the
+	// request the step waits on now.
+	Nonce string `json:"nonce"`
 	// IdempotencyKey dedupes a retried request (the Idempotency-Key header).
 	IdempotencyKey string `json:"-"`
 }
@@ -79,7 +83,10 @@ type ListFilter struct {
 type CloseRequest struct {
 	Reason string `json:"reason"`
 	// By is the name of the token that asked; it never comes from the body.
-	By            string `json:"-"`
+	By string `json:"-"`
+	// Approver is that token's approver identity (Approver), the one mapping from
+	// token to approver used for decisions and closes alike.
+	Approver      string `json:"-"`
 	FalsePositive bool   `json:"false_positive"`
 }
 
@@ -89,10 +96,14 @@ const (
 	ScopeIncidentsRead  = "incidents:read"
 	ScopeIncidentsWrite = "incidents:write"
 	ScopeApprovalsWrite = "approvals:write"
+	// ScopeDrillsWrite lets a token start drill incidents (a signal with "drill":
+	// true), which run under drill policy rules, some without approval. Only where
+	// Options.Drills is set.
+	ScopeDrillsWrite = "drills:write"
 )
 
 // Scopes lists every known scope.
-var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite}
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite}
 
 // Token is a bearer token the API accepts. Name is what logs and the ledger see;
 // Value is the secret and is never logged.
@@ -125,6 +136,13 @@ type Options struct {
 	// incident's pinned runbook to frameworks and list controls it never reached. Nil
 	// leaves those parts out of reports.
 	Runbook func(name string) (*sever.Runbook, bool)
+	// Limits is admission control at intake; nil means DefaultLimits().
+	Limits *Limits
+	// Drills allows drill incidents, for tokens with ScopeDrillsWrite. Set it only
+	// where every action runs against the drill cloud: a drill incident runs under
+	// the policy's drill rules, so against production clients it would be a way to
+	// act without approval.
+	Drills bool
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -139,8 +157,13 @@ type Server struct {
 	runbook func(name string) (*sever.Runbook, bool)
 	// githubSecret authenticates GitHub webhook deliveries; empty means bearer only.
 	githubSecret []byte
-	mux          *http.ServeMux
-	handler      http.Handler
+	// admission limits signals per credential and per token, and incident
+	// openings per token.
+	admission *admission
+	shedCount shedCounter // nil when there are no metrics
+	drills    bool
+	mux       *http.ServeMux
+	handler   http.Handler
 }
 
 // New checks o and builds a Server.
@@ -176,6 +199,18 @@ func New(o Options) (*Server, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	limits := DefaultLimits()
+	if o.Limits != nil {
+		limits = *o.Limits
+	}
+	if err := limits.check(); err != nil {
+		return nil, fmt.Errorf("httpapi.New: %w", err)
+	}
+	s.admission = newAdmission(limits, s.now)
+	s.drills = o.Drills
+	if s.metrics != nil {
+		s.shedCount = newShedMetric(s.metrics)
 	}
 	s.routes()
 	s.adapterRoutes()

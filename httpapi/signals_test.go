@@ -196,7 +196,12 @@ func TestSubmitSignalAccepted(t *testing.T) {
 		}
 		got = s
 		return httpapi.SubmitResult{IncidentID: "inc-1", SignalID: s.ID, Duplicate: false, Status: httpapi.SubmitRecorded}, nil
-	}})
+	}}, func(o *httpapi.Options) {
+		// A drill signal needs drills:write and a server that runs drills.
+		o.Drills = true
+		o.Tokens = append([]httpapi.Token{{Name: "writer", Value: writerToken,
+			Scopes: []string{httpapi.ScopeSignalsWrite, httpapi.ScopeDrillsWrite}}}, o.Tokens[1:]...)
+	})
 	body := signalJSON(t, func(m map[string]any) {
 		m["labels"] = []string{"ci", "public-repo"}
 		m["drill"] = true

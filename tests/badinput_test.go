@@ -1,11 +1,21 @@
 package tests
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/tokenstore"
 )
 
 // Bad requests against the live stack get a clear error that names the problem, and
@@ -217,6 +227,198 @@ func TestBadInput(t *testing.T) {
 		sub := s.api.submit(t, nativeSignal(c, "evt-afterwards"))
 		if sub.Status != "recorded" {
 			t.Errorf("good signal after the bad ones: %+v", sub)
+		}
+	})
+}
+
+// The intake controls of issue 12 (items 1 and 7) and issue 11 (admission control)
+// against the live stack: a drill needs drills:write and a drill cloud, a flood about
+// one credential is shed with 429 and Retry-After, a token's incident quota is
+// enforced, and an Idempotency-Key is scoped to the token that sent it.
+func TestBadInputIntakeControls(t *testing.T) {
+	tokens := map[string]string{
+		"SEVER_E2E_SENDER":  "sender-token-0123456789abcdef",
+		"SEVER_E2E_QUOTA":   "quota-token-0123456789abcdef",
+		"SEVER_E2E_DRILLER": "driller-token-0123456789abcdef",
+		"SEVER_E2E_ALICE":   "alice-token-0123456789abcdef",
+		"SEVER_E2E_CAROL":   "carol-token-0123456789abcdef",
+	}
+	for k, v := range tokens {
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ops := []string{config.ScopeSignalsWrite, config.ScopeIncidentsRead, config.ScopeIncidentsWrite, config.ScopeApprovalsWrite}
+	cfg := newConfig(t)
+	cfg.Runbooks.Dir = dir
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE", "U0CAROL"}}
+	cfg.Intake.Tokens = []config.IntakeToken{
+		{Name: "sender", Secret: "env:SEVER_E2E_SENDER", Scopes: []string{config.ScopeSignalsWrite}},
+		{Name: "quota", Secret: "env:SEVER_E2E_QUOTA", Scopes: []string{config.ScopeSignalsWrite}},
+		{Name: "driller", Secret: "env:SEVER_E2E_DRILLER", Scopes: []string{config.ScopeSignalsWrite, config.ScopeDrillsWrite}},
+	}
+	cfg.Operators = []config.Operator{
+		{Name: "alice", SlackUser: "U0ALICE", Token: "env:SEVER_E2E_ALICE", Scopes: ops},
+		{Name: "carol", SlackUser: "U0CAROL", Token: "env:SEVER_E2E_CAROL", Scopes: ops},
+	}
+	cfg.Intake.Limits.PerCredential = config.RateLimit{Rate: 1, Burst: 3}
+	cfg.Intake.Limits.Incidents = config.Quota{Count: 2, Window: time.Hour}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Stop() })
+	client := func(env string) *apiClient { return newAPIClient(d.URL, tokens[env]) }
+	sender, quota, driller := client("SEVER_E2E_SENDER"), client("SEVER_E2E_QUOTA"), client("SEVER_E2E_DRILLER")
+	alice, carol := client("SEVER_E2E_ALICE"), client("SEVER_E2E_CAROL")
+
+	post := func(c *apiClient, sig map[string]any) *response {
+		t.Helper()
+		return c.mustSend(t, req{method: http.MethodPost, path: "/v1/signals", body: mustJSON(t, sig)})
+	}
+	refused := func(what string, resp *response, status int, code, field string, msg ...string) {
+		t.Helper()
+		if resp.status != status {
+			t.Fatalf("%s: status %d, want %d: %s", what, resp.status, status, resp.body)
+		}
+		e := decode[errorJSON](t, what, resp).Error
+		if e.Code != code || e.Field != field {
+			t.Errorf("%s: error %+v, want code %q field %q", what, e, code, field)
+		}
+		for _, m := range msg {
+			if !strings.Contains(e.Message, m) {
+				t.Errorf("%s: message %q does not mention %q", what, e.Message, m)
+			}
+		}
+	}
+	notOpened := func(c cred) {
+		t.Helper()
+		if resp := alice.mustSend(t, req{method: http.MethodGet, path: "/v1/incidents/" + c.incidentID()}); resp.status != http.StatusNotFound {
+			t.Errorf("incident of %s: status %d, want 404", c.id, resp.status)
+		}
+	}
+
+	t.Run("drill without drills:write", func(t *testing.T) {
+		c := tokenCred("acme-bad", "svc-drill-noscope")
+		sig := nativeSignal(c, "evt-drill-noscope")
+		sig["drill"] = true
+		refused("signals:write token", post(sender, sig), 403, "forbidden", "drill", `"drills:write"`)
+		refused("operator token", post(alice, sig), 403, "forbidden", "drill", `"drills:write"`)
+		// Even drills:write cannot start one on a stack whose actions reach real clients.
+		refused("drills:write without a drill cloud", post(driller, sig), 403, "forbidden", "drill", "drill cloud")
+		if resp := alice.mustSend(t, req{method: http.MethodGet, path: "/v1/incidents/drill-" + c.incidentID()}); resp.status != http.StatusNotFound {
+			t.Errorf("drill incident: status %d, want 404", resp.status)
+		}
+		notOpened(c)
+	})
+
+	t.Run("flood past the credential's rate", func(t *testing.T) {
+		c := tokenCred("acme-bad", "svc-flood")
+		var accepted []string
+		var shed *response
+		for i := range 10 {
+			resp := post(sender, nativeSignal(c, fmt.Sprintf("evt-flood-%d", i)))
+			if resp.status == http.StatusAccepted {
+				accepted = append(accepted, decode[submitJSON](t, "flood", resp).SignalID)
+				continue
+			}
+			shed = resp
+			break
+		}
+		if shed == nil {
+			t.Fatalf("10 signals at once about one credential, all accepted; want 429 past the burst of 3")
+		}
+		refused("flood", shed, http.StatusTooManyRequests, "too_many_requests", "credential", "too many signals")
+		if ra, err := strconv.Atoi(shed.header.Get("Retry-After")); err != nil || ra < 1 {
+			t.Errorf("Retry-After %q, want whole seconds ≥ 1", shed.header.Get("Retry-After"))
+		}
+		// Every signal answered 202 is in the incident.
+		alice.waitIncident(t, c.incidentID(), "every accepted signal recorded", func(i incidentJSON) bool {
+			got := map[string]bool{}
+			for _, s := range i.Signals {
+				got[s.ID] = true
+			}
+			for _, id := range accepted {
+				if !got[id] {
+					return false
+				}
+			}
+			return true
+		})
+	})
+
+	t.Run("incident quota", func(t *testing.T) {
+		q := func(i int) cred { return tokenCred("acme-bad", fmt.Sprintf("svc-quota-%d", i)) }
+		for i := range 2 {
+			if resp := post(quota, nativeSignal(q(i), "evt-quota")); resp.status != http.StatusAccepted {
+				t.Fatalf("incident %d of a quota of 2: %d %s", i+1, resp.status, resp.body)
+			}
+		}
+		resp := post(quota, nativeSignal(q(2), "evt-quota"))
+		refused("third incident", resp, http.StatusTooManyRequests, "too_many_requests", "", "incident quota", "quota")
+		if ra, err := strconv.Atoi(resp.header.Get("Retry-After")); err != nil || ra < 1 || ra > 3600 {
+			t.Errorf("Retry-After %q, want 1..3600 s", resp.header.Get("Retry-After"))
+		}
+		notOpened(q(2))
+		// Joining an open incident is not an opening.
+		if resp := post(quota, nativeSignal(q(0), "evt-quota-again")); resp.status != http.StatusAccepted {
+			t.Errorf("a signal joining an open incident: %d %s", resp.status, resp.body)
+		}
+		// Another token has its own quota.
+		if resp := post(sender, nativeSignal(q(2), "evt-quota")); resp.status != http.StatusAccepted {
+			t.Errorf("another token opening the incident: %d %s", resp.status, resp.body)
+		}
+	})
+
+	t.Run("Idempotency-Key is per token", func(t *testing.T) {
+		c := tokenCred("acme-bad", "svc-idem")
+		if err := d.Tokens.Put(tokenstore.Token{ID: c.id}); err != nil {
+			t.Fatal(err)
+		}
+		// The driller token: sender has used its quota of two openings above.
+		sub := driller.submit(t, nativeSignal(c, "evt-idem"))
+		alice.waitIncident(t, sub.IncidentID, "waiting for approval", func(i incidentJSON) bool {
+			return i.step("disable").Status == "waiting_approval"
+		})
+		decide := func(who *apiClient, body string) *response {
+			hr, err := http.NewRequest(http.MethodPost, d.URL+"/v1/incidents/"+sub.IncidentID+"/approvals", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			hr.Header.Set("Content-Type", "application/json")
+			hr.Header.Set("Authorization", "Bearer "+who.token)
+			hr.Header.Set("Idempotency-Key", "shared-key-1")
+			r, err := who.hc.Do(hr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Body.Close()
+			b, _ := io.ReadAll(r.Body)
+			return &response{status: r.StatusCode, header: r.Header, body: b}
+		}
+		if resp := decide(alice, `{"step":"disable","decision":"approve","reason":"confirmed"}`); resp.status != http.StatusOK {
+			t.Fatalf("alice's approval: %d %s", resp.status, resp.body)
+		}
+		alice.waitIncident(t, sub.IncidentID, "contained", func(i incidentJSON) bool { return i.Status == "contained" })
+		// Carol reuses alice's key for a deny of a step that is done: she must get
+		// her own answer (refused), not alice's approval replayed to her.
+		resp := decide(carol, `{"step":"disable","decision":"deny","reason":"not a leak"}`)
+		if resp.status == http.StatusOK {
+			t.Fatalf("carol's deny with alice's Idempotency-Key answered 200 (%s): she got alice's answer", resp.body)
+		}
+		if resp.status != http.StatusConflict {
+			t.Errorf("carol's deny: %d %s, want 409", resp.status, resp.body)
+		}
+		inc, _ := alice.mustIncident(t, sub.IncidentID)
+		if s := inc.step("disable"); s.Status != "succeeded" {
+			t.Errorf("disable = %+v after carol's late deny", s)
 		}
 	})
 }

@@ -209,7 +209,7 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 	cfg := newConfig(t)
 	cfg.Runbooks.Policy = filepath.Join("..", "runbooks", "policy", "aws-preapproved.yaml")
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE"}}
-	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite}}}
+	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite, config.ScopeDrillsWrite}}}
 	cfg.Operators = []config.Operator{{Name: "alice", SlackUser: "U0ALICE", Token: "env:SEVER_E2E_ALICE",
 		Scopes: []string{config.ScopeIncidentsRead, config.ScopeApprovalsWrite}}}
 	if err := cfg.Validate(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/tokenstore"
 )
 
@@ -342,4 +343,45 @@ func TestDedup(t *testing.T) {
 			return nil
 		})
 	})
+}
+
+// Incident squatting (issue 11 item 4): the credential's type is part of the
+// incident's identity, so a generic_token signal about an AWS key cannot pin the
+// generic runbook on the incident where AWS containment must run, in either order.
+func TestNoIncidentSquatting(t *testing.T) {
+	s := startAWSStack(t)
+	key := drillcloud.DefaultCompromisedKeyID
+	signal := func(typ, event string) map[string]any {
+		sig := awsSignal(event)
+		sig["credential"].(map[string]any)["type"] = typ
+		return sig
+	}
+	for _, order := range [][]string{{"generic_token", "aws_access_key"}, {"aws_access_key", "generic_token"}} {
+		t.Run(strings.Join(order, "_then_"), func(t *testing.T) {
+			ids := map[string]string{}
+			for i, typ := range order {
+				sub := s.api.submit(t, signal(typ, fmt.Sprintf("squat-%s-%d", order[0], i)))
+				ids[typ] = sub.IncidentID
+			}
+			if ids["generic_token"] == ids["aws_access_key"] {
+				t.Fatalf("both signals about %s landed in incident %s", key, ids["aws_access_key"])
+			}
+			want := map[string]string{"aws_access_key": "aws-access-key-exposed", "generic_token": "generic-token-exposed"}
+			for typ, id := range ids {
+				inc := s.api.waitIncident(t, id, "runbook pinned", func(i incidentJSON) bool { return i.Runbook.Name != "" })
+				if inc.Runbook.Name != want[typ] || inc.Credential.Type != typ {
+					t.Errorf("%s signal: incident %s runs %s for a %s credential; want %s", typ, id, inc.Runbook.Name, inc.Credential.Type, want[typ])
+				}
+			}
+			// Close both, so the next order opens fresh incidents. An incident whose
+			// run already ended answers 404 and needs nothing.
+			for _, id := range ids {
+				resp := s.api.mustSend(t, req{method: http.MethodPost, path: "/v1/incidents/" + id + "/close",
+					body: mustJSON(t, map[string]any{"reason": "squatting test done"})})
+				if resp.status != http.StatusOK && resp.status != http.StatusNotFound {
+					t.Errorf("close %s: %d %s", id, resp.status, resp.body)
+				}
+			}
+		})
+	}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/sever-ir/sever/engine"
 	"github.com/sever-ir/sever/evidence"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/decisionsig"
 	"github.com/sever-ir/sever/internal/devserver"
 	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/ledger"
@@ -79,6 +80,14 @@ type Parts struct {
 	// DrillMirror keeps a write-once copy of the drill ledger in the drill cloud's
 	// Object Lock bucket, as production does with ledger.s3.
 	DrillMirror audit.Mirror
+	// Drills allows drill incidents (for tokens with drills:write). Only the drill
+	// cloud turns it on: it is set where every action runs against the drill cloud,
+	// because a drill incident runs under the policy's drill rules and must never
+	// reach the production AWS or provider clients.
+	Drills bool
+	// DecisionKey signs decisions in the engine and checks them in the worker
+	// (LoadDecisionKey); nil leaves decisions unsigned and unchecked.
+	DecisionKey *decisionsig.Key
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -101,6 +110,9 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 	inv, err := inventory.Load(cfg.Inventory.Path)
 	if err != nil {
 		return nil, fmt.Errorf("load inventory: %w", err)
+	}
+	if err := cfg.CheckIntakeTokenNames(approverIDs(pol, lib)); err != nil {
+		return nil, err
 	}
 	aws := awsact.FromConfig(cfg.AWS, inv, nil)
 	return &Parts{
@@ -136,7 +148,11 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		}
 	}
 	icpt := append([]interceptor.WorkerInterceptor{p.Metrics.WorkerInterceptor()}, p.WorkerInterceptors...)
+	if p.DecisionKey != nil {
+		icpt = append(icpt, worker.DecisionInterceptor(p.DecisionKey))
+	}
 	acts := &audit.Activities{Ledger: p.Ledger, Drill: p.DrillLedger, DrillMirror: p.DrillMirror}
+	var s3Anchors ledger.AnchorSink
 	if s3c := p.Config.Ledger.S3; s3c.Bucket != "" {
 		// The write-once copy makes the SQLite file no longer the only record someone
 		// with the worker host could rewrite.
@@ -148,7 +164,20 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		if err != nil {
 			return nil, fmt.Errorf("ledger S3 copy: %w", err)
 		}
-		acts.Mirror = m
+		acts.Mirror, s3Anchors = m, m
+	}
+	// Signed checkpoints of the ledger heads, where the host cannot rewrite them, make
+	// a truncation of the file show (ledger/README.md, "Anchors").
+	var next ledger.EntryMirror
+	if acts.Mirror != nil {
+		next = acts.Mirror
+	}
+	anchored, err := p.anchorer(ctx, next, s3Anchors)
+	if err != nil {
+		return nil, fmt.Errorf("ledger checkpoints: %w", err)
+	}
+	if anchored != nil {
+		acts.Mirror = anchored
 	}
 	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: icpt})
 	worker.Register(w, worker.Actions{
@@ -230,7 +259,67 @@ func (p *Parts) NewEngine(c client.Client) *engine.Engine {
 		Runbooks: p.Library, Policy: p.Policy, ApproverGroups: p.Config.Approvers.Groups,
 		Hold: p.Config.Incidents.Hold, Logger: p.Logger,
 		Notify: p.Config.Slack.BotToken != "" && p.Config.Slack.Channel != "",
+		Drills: p.Drills, DecisionKey: p.DecisionKey,
 	}
+}
+
+// approverIDs lists the approver identities the policy and the runbooks name, so
+// no intake token can be named like one. Group references are not identities.
+func approverIDs(pol *sever.Policy, lib *runbooks.Library) []string {
+	var ids []string
+	add := func(list []string) {
+		for _, a := range list {
+			if !strings.Contains(a, ":") {
+				ids = append(ids, a)
+			}
+		}
+	}
+	for _, r := range pol.Rules {
+		add(r.Approvers)
+	}
+	for _, rb := range lib.List() {
+		for _, st := range rb.Steps {
+			if st.Approval != nil {
+				add(st.Approval.Approvers)
+			}
+		}
+	}
+	return ids
+}
+
+// DecisionKeyFile holds sever dev's decision key in the data dir, where a worker
+// or API process on the same machine (scale-out on one host) finds it too.
+const DecisionKeyFile = "decision-key"
+
+// LoadDecisionKey sets p.DecisionKey from temporal.decision_key, or from
+// <data-dir>/decision-key: created there with orCreate (sever dev), read when it
+// exists otherwise. Without either, sever serve and sever worker refuse to start:
+// the worker would refuse every decision, or the engine could not sign one.
+func (p *Parts) LoadDecisionKey(ctx context.Context, orCreate bool) error {
+	var secret string
+	if ref := p.Config.Temporal.DecisionKey; !ref.IsZero() {
+		v, err := ref.Resolve(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("temporal.decision_key: %w", err)
+		}
+		secret = v
+	} else {
+		path := filepath.Join(p.Config.DataDir, DecisionKeyFile)
+		if _, err := os.Stat(path); err != nil && !orCreate {
+			return fmt.Errorf("temporal.decision_key is not set (and %s does not exist): every API host and worker needs the same key to sign and check approval decisions", path)
+		}
+		v, err := secretFile(p.Config.DataDir, DecisionKeyFile, "")
+		if err != nil {
+			return fmt.Errorf("decision key: %w", err)
+		}
+		secret = v
+	}
+	k, err := decisionsig.New([]byte(secret))
+	if err != nil {
+		return fmt.Errorf("temporal.decision_key: %w", err)
+	}
+	p.DecisionKey = k
+	return nil
 }
 
 // APITokens resolves the bearer tokens of intake sources and operators.
@@ -294,9 +383,11 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 	if p.Library != nil {
 		runbook = p.Library.Get
 	}
+	limits := APILimits(p.Config.Intake.Limits)
 	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: o.Tokens,
 		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook,
-		Metrics: p.Metrics, GitHubWebhookSecret: []byte(o.GitHubWebhookSecret)})
+		Metrics: p.Metrics, GitHubWebhookSecret: []byte(o.GitHubWebhookSecret),
+		Limits: &limits, Drills: p.Drills})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
@@ -318,6 +409,15 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
+}
+
+// APILimits turns intake.limits into the API's admission control.
+func APILimits(l config.IntakeLimits) httpapi.Limits {
+	return httpapi.Limits{
+		CredentialRate: float64(l.PerCredential.Rate), CredentialBurst: l.PerCredential.Burst,
+		TokenRate: float64(l.PerToken.Rate), TokenBurst: l.PerToken.Burst,
+		IncidentsPerToken: l.Incidents.Count, IncidentWindow: l.Incidents.Window,
+	}
 }
 
 // GitHubSecret resolves the GitHub webhook secret. With orCreate (sever dev) and
@@ -419,6 +519,9 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 			return nil, err
 		}
 		tokens = []httpapi.Token{{Name: "dev", Value: d.DevToken}}
+	}
+	if err := parts.LoadDecisionKey(ctx, true); err != nil {
+		return nil, err
 	}
 	signing, err := parts.SigningSecret(ctx, true)
 	if err != nil {
@@ -638,6 +741,9 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 	}
 	d.DrillMirror = mirror
 	d.Providers = drillProviders(cloud, d.Config.Providers, d.Inventory)
+	// Every action of this stack now runs against the drill cloud, so drill
+	// incidents cannot reach production clients here.
+	d.Drills = true
 	return nil
 }
 

@@ -11,6 +11,12 @@ import (
 // RunWorker runs a worker on c until ctx ends: `sever worker`, attached to any
 // Temporal cluster, or to `sever dev`'s frontend port for scale-out on one machine.
 func (p *Parts) RunWorker(ctx context.Context, c client.Client) error {
+	if err := CheckLedgerKey(p.Config); err != nil {
+		return err
+	}
+	if err := p.LoadDecisionKey(ctx, false); err != nil {
+		return err
+	}
 	w, err := p.NewWorker(ctx, c)
 	if err != nil {
 		return err
@@ -27,12 +33,18 @@ func (p *Parts) RunWorker(ctx context.Context, c client.Client) error {
 // Serve serves the API on ln until ctx ends: `sever serve`. It needs API tokens
 // in the config; sever dev is the only mode that makes its own.
 func (p *Parts) Serve(ctx context.Context, c client.Client, ln net.Listener) error {
+	if err := CheckLedgerKey(p.Config); err != nil {
+		return err
+	}
 	tokens, err := p.APITokens(ctx)
 	if err != nil {
 		return err
 	}
 	if len(tokens) == 0 {
 		return fmt.Errorf("serve: no API tokens configured (intake.tokens or operators[].token in the config)")
+	}
+	if err := p.LoadDecisionKey(ctx, false); err != nil {
+		return err
 	}
 	signing, err := p.SigningSecret(ctx, false)
 	if err != nil {
