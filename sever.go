@@ -126,8 +126,15 @@ func (c Credential) Fingerprint() string {
 
 // IncidentID derives the incident (and Temporal workflow) ID for a credential, so that
 // every signal about the same credential lands in one incident while it is open.
+//
+// The credential's type is part of its identity: a signal that calls an AWS access
+// key a generic_token opens (or joins) an incident of its own with the generic
+// runbook, and can never squat on the ID under which the aws_access_key signal
+// opens its AWS containment. IDs made before the type was part of them stay
+// addressable: they are only workflow IDs.
 func IncidentID(c Credential) string {
-	return "inc-" + safeIDPart(strings.ToLower(c.Provider)) + "-" + c.Fingerprint()[:20]
+	sum := sha256.Sum256([]byte(strings.ToLower(c.Provider) + "\x00" + string(c.Type) + "\x00" + c.ID))
+	return "inc-" + safeIDPart(strings.ToLower(c.Provider)) + "-" + hex.EncodeToString(sum[:])[:20]
 }
 
 func safeIDPart(s string) string {
@@ -167,10 +174,14 @@ type Signal struct {
 	Receipt       string     `json:"receipt,omitempty"` // one per submission; tells duplicates apart
 	// Reporter is the authenticated principal that submitted the signal (token or
 	// operator name). A reporter may not approve actions in the incident it raised.
-	Reporter string      `json:"reporter,omitempty"`
-	Drill    bool        `json:"drill,omitempty"`
-	Labels   []string    `json:"labels,omitempty"`
-	Extra    *SignalMeta `json:"meta,omitempty"`
+	Reporter string `json:"reporter,omitempty"`
+	// ShedBefore counts the signals about the same credential that intake refused
+	// with 429 (rate or quota) since the last one it accepted, so the incident can
+	// record how much of a flood it never saw. Intake sets it; clients cannot.
+	ShedBefore int         `json:"shed_before,omitempty"`
+	Drill      bool        `json:"drill,omitempty"`
+	Labels     []string    `json:"labels,omitempty"`
+	Extra      *SignalMeta `json:"meta,omitempty"`
 }
 
 // SignalMeta carries optional adapter detail that is safe to keep (never secrets).
@@ -272,6 +283,9 @@ type Step struct {
 	Evidence    []Artifact  `json:"evidence,omitempty"`
 	Approvals   []Decision  `json:"approvals,omitempty"`
 	Containment bool        `json:"containment,omitempty"`
+	// ApprovalNonce names the approval request the step is waiting on; a decision
+	// must carry it (Slack buttons do). Set only while the step waits.
+	ApprovalNonce string `json:"approval_nonce,omitempty"`
 }
 
 // Decision is one person's answer to an approval request.
@@ -293,6 +307,51 @@ type RecordedSignal struct {
 	Duplicates   int     `json:"duplicates,omitempty"`
 }
 
+// SignalSummary accounts for every signal an incident recorded, in constant space:
+// an incident keeps only its first and latest signals whole (a flood of distinct
+// signals would otherwise outgrow Temporal's payload limit), and the ledger holds
+// each signal whole by its own fact. The counts and the digest cover all of them.
+type SignalSummary struct {
+	// Total counts distinct signals; Incident.Duplicates counts repeat deliveries.
+	Total int `json:"total"`
+	// Omitted counts distinct signals not kept whole in Incident.Signals.
+	Omitted  int            `json:"omitted,omitempty"`
+	BySource map[string]int `json:"by_source,omitempty"`
+	ByKind   map[string]int `json:"by_kind,omitempty"`
+	ByOrigin map[string]int `json:"by_origin,omitempty"`
+	// FirstObservedAt is the earliest observed_at of any signal; ExposedSince the
+	// earliest observed or received time, what containment reads back against.
+	FirstObservedAt *time.Time `json:"first_observed_at,omitempty"`
+	ExposedSince    *time.Time `json:"exposed_since,omitempty"`
+	LastReceivedAt  *time.Time `json:"last_received_at,omitempty"`
+	// Reporters lists who submitted signals (authenticated principals), first seen first.
+	Reporters []string `json:"reporters,omitempty"`
+	// ReportersOmitted is true once Reporters reached its cap; from then on any
+	// principal may have reported (see Reported).
+	ReportersOmitted bool `json:"reporters_omitted,omitempty"`
+	// Shed counts the signals intake refused (429) about this credential before
+	// the ones it accepted (the sum of their Signal.ShedBefore).
+	Shed int `json:"shed,omitempty"`
+	// Digest chains the SHA-256 of every distinct signal in arrival order:
+	// digest = sha256(previous digest || canonical JSON of the signal), hex.
+	Digest string `json:"digest,omitempty"`
+}
+
+// OtherKey is the count key under which values past a summary map's cap are counted.
+const OtherKey = "(other)"
+
+// Reported reports whether who submitted a signal to the incident. Once the
+// reporter list is full it answers true for anyone not listed: a reporter may not
+// approve, and an unknown answer must not let one through.
+func (s *SignalSummary) Reported(who string) bool {
+	return slices.Contains(s.Reporters, who) || s.ReportersOmitted
+}
+
+// SignalCount is the number of distinct signals the incident recorded, kept whole or not.
+func (inc *Incident) SignalCount() int {
+	return max(inc.SignalSummary.Total, len(inc.Signals))
+}
+
 // RunbookRef identifies the pinned runbook of an incident.
 type RunbookRef struct {
 	Name    string `json:"name"`
@@ -302,18 +361,21 @@ type RunbookRef struct {
 
 // Incident is the state of an incident as exposed by the workflow query and the API.
 type Incident struct {
-	ID          string           `json:"id"`
-	Status      IncidentStatus   `json:"status"`
-	Credential  Credential       `json:"credential"`
-	Runbook     RunbookRef       `json:"runbook"`
-	Policy      RunbookRef       `json:"policy"`
-	OpenedAt    time.Time        `json:"opened_at"`
-	ContainedAt *time.Time       `json:"contained_at,omitempty"`
-	ClosedAt    *time.Time       `json:"closed_at,omitempty"`
-	HoldUntil   *time.Time       `json:"hold_until,omitempty"`
-	Signals     []RecordedSignal `json:"signals"`
-	Duplicates  int              `json:"duplicate_signals"`
-	Steps       []Step           `json:"steps"`
+	ID          string         `json:"id"`
+	Status      IncidentStatus `json:"status"`
+	Credential  Credential     `json:"credential"`
+	Runbook     RunbookRef     `json:"runbook"`
+	Policy      RunbookRef     `json:"policy"`
+	OpenedAt    time.Time      `json:"opened_at"`
+	ContainedAt *time.Time     `json:"contained_at,omitempty"`
+	ClosedAt    *time.Time     `json:"closed_at,omitempty"`
+	HoldUntil   *time.Time     `json:"hold_until,omitempty"`
+	// Signals holds the first and the latest signals whole (all of them while there
+	// are few); SignalSummary accounts for every one.
+	Signals       []RecordedSignal `json:"signals"`
+	SignalSummary SignalSummary    `json:"signal_summary"`
+	Duplicates    int              `json:"duplicate_signals"`
+	Steps         []Step           `json:"steps"`
 	// Compensations undo runbook steps when the incident is closed as a false positive.
 	Compensations []Step `json:"compensations,omitempty"`
 	Drill         bool   `json:"drill,omitempty"`
@@ -345,8 +407,10 @@ type ActionInput struct {
 	// IdempotencyKey is stable across retries and replays of the same step.
 	IdempotencyKey string `json:"idempotency_key"`
 	Drill          bool   `json:"drill,omitempty"`
-	// Signals is a summary of the signals known when the step started.
-	Signals []Signal `json:"signals,omitempty"`
+	// Signals is a bounded sample of the signals known when the step started (the
+	// first and the latest, never the whole list); SignalSummary accounts for all.
+	Signals       []Signal       `json:"signals,omitempty"`
+	SignalSummary *SignalSummary `json:"signal_summary,omitempty"`
 }
 
 // ActionResult is what every action activity returns.

@@ -80,6 +80,7 @@ type options struct {
 
 	stormSignals, stormCreds, stormConc int
 	parked                              int
+	flood                               int
 	awsN                                int
 }
 
@@ -131,6 +132,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
 	fs.IntVar(&o.stormConc, "storm-conc", 50, "concurrent senders in the storm")
 	fs.IntVar(&o.parked, "parked", 1000, "incidents parked on approvals for the memory figure (0 skips it)")
+	fs.IntVar(&o.flood, "flood", 2000, "distinct 2 KB signals about one credential, for incident history size and continue-as-new per 1,000 signals (0 skips it)")
 	fs.IntVar(&o.awsN, "aws", 50, "iterations of the AWS time to contain against the drill cloud (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -153,6 +155,7 @@ func parseFlags(args []string) (options, error) {
 		def("storm-creds", func() { o.stormCreds = 10 })
 		def("parked", func() { o.parked = 50 })
 		def("aws", func() { o.awsN = 5 })
+		def("flood", func() { o.flood = 300 })
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -179,8 +182,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-floor-wait: %q is neither get nor history", o.fwait)
 	case o.poll <= 0:
 		return o, errors.New("-poll must be positive")
-	case o.stormSignals < 0 || o.parked < 0:
-		return o, errors.New("-storm and -parked must not be negative")
+	case o.stormSignals < 0 || o.parked < 0 || o.flood < 0:
+		return o, errors.New("-storm, -parked and -flood must not be negative")
 	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
 		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
 	case o.awsN < 0:
@@ -225,6 +228,10 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	// target is about the machine's part), and sever.noop is automatic (evidence-auto);
 	// both checked below.
 	cfg.Runbooks.Policy = awsPolicy
+	// The bench measures the engine's own throughput, one token opening thousands of
+	// incidents: admission control would measure the limits instead.
+	// Zero rates and count turn each limit off; the window, like every duration, stays positive.
+	cfg.Intake.Limits = config.IntakeLimits{Incidents: config.Quota{Window: cfg.Intake.Limits.Incidents.Window}}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
@@ -378,7 +385,7 @@ func (b *bench) measure(ctx context.Context) error {
 		if _, err := b.runEngine(ctx, id); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
-		lastInc = sever.IncidentID(sever.Credential{Provider: "bench", ID: id})
+		lastInc = sever.IncidentID(sever.Credential{Provider: "bench", Type: sever.CredGenericToken, ID: id})
 	}
 	inc, err := b.eng.incident(ctx, lastInc)
 	if err != nil {
@@ -457,6 +464,11 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	if o.stormSignals > 0 {
 		if err := b.storm(ctx); err != nil {
+			return err
+		}
+	}
+	if o.flood > 0 {
+		if err := b.flood(ctx); err != nil {
 			return err
 		}
 	}

@@ -115,6 +115,7 @@ type Report struct {
 	Throughput []Level           `json:"throughput"`
 	AWS        *AWSContain       `json:"aws_time_to_contain,omitempty"`
 	Storm      *Storm            `json:"storm,omitempty"`
+	Flood      *Flood            `json:"flood,omitempty"`
 	Parked     *Parked           `json:"parked,omitempty"`
 	Targets    []Target          `json:"targets"`
 	Submit     map[string]int    `json:"engine_submit_status"`
@@ -233,6 +234,14 @@ func (r *Report) markdown(w io.Writer) {
 		slices.Sort(answers)
 		fmt.Fprintf(w, "| %.0f | %.0f | %.2f× | %d (want %d) | %d of %d | %s | %s |\n\n", s.FloorRate, s.EngineRate, s.Ratio,
 			s.Incidents, s.Credentials, s.Recorded, s.Signals, passFail(s.Accounted), strings.Join(answers, ", "))
+	}
+	if f := r.Flood; f != nil {
+		fmt.Fprintf(w, "### Flood: %d distinct signals about one credential\n\n", f.Signals)
+		fmt.Fprintln(w, "| accepted | shed (429) | recorded | runs | continue-as-new per 1,000 signals | history events | history bytes | largest payload | target | result |")
+		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+		fmt.Fprintf(w, "| %d | %d | %d | %d | %.1f | %d | %d | %d | largest payload ≤ 25%% of 2 MB | %s |\n\n", f.Accepted, f.Shed,
+			f.Recorded, f.Runs, f.ContinueAsNewPer1000, f.HistoryEvents, f.HistoryBytes, f.LargestPayloadBytes,
+			passFail(f.LargestPayloadBytes > 0 && f.LargestPayloadBytes <= maxFloodPayload && f.Recorded >= f.Accepted))
 	}
 	if p := r.Parked; p != nil {
 		fmt.Fprintf(w, "### Incidents parked on approvals (whole process: Temporal server, worker, API)\n\n")

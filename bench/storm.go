@@ -169,8 +169,8 @@ func (b *bench) storm(ctx context.Context) error {
 	for id := range incidents {
 		for {
 			inc, err := b.eng.incident(ctx, id)
-			if err == nil && len(inc.Signals) == perCred {
-				st.Recorded += len(inc.Signals)
+			if err == nil && inc.SignalCount() == perCred {
+				st.Recorded += inc.SignalCount()
 				if inc.Runs > 1 || inc.Duplicates != 0 {
 					fail(fmt.Errorf("storm incident %s: %d runs, %d duplicates", id, inc.Runs, inc.Duplicates))
 				}
@@ -179,7 +179,7 @@ func (b *bench) storm(ctx context.Context) error {
 			if time.Now().After(deadline) || ctx.Err() != nil {
 				n := -1
 				if inc != nil {
-					n = len(inc.Signals)
+					n = inc.SignalCount()
 				}
 				fail(fmt.Errorf("storm incident %s: %d of %d signals recorded (%v)", id, n, perCred, err))
 				break

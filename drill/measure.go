@@ -184,7 +184,7 @@ func (r *runner) incidentResult(ctx context.Context, inc *sever.Incident, end ti
 	cred := r.credOf[inc.ID]
 	r.mu.Unlock()
 	ir := IncidentResult{ID: inc.ID, Status: inc.Status, Reason: rep.Incident.Reason, Credential: cred,
-		CredentialID: inc.Credential.ID, Runbook: inc.Runbook, Policy: inc.Policy, Signals: len(inc.Signals),
+		CredentialID: inc.Credential.ID, Runbook: inc.Runbook, Policy: inc.Policy, Signals: inc.SignalCount(),
 		Duplicates: inc.Duplicates, Sources: []string{}, EnterpriseContained: rep.Gap.EnterpriseContained, Report: rep}
 	if len(inc.Signals) > 0 {
 		ir.DetectedBy = inc.Signals[0].Origin

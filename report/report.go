@@ -345,7 +345,7 @@ func (b *builder) summary() {
 			ID: clean(inc.Credential.ID), Principal: clean(inc.Credential.Principal), Account: clean(inc.Credential.Account)},
 		Runbook: cleanRef(inc.Runbook), Policy: cleanRef(inc.Policy),
 		OpenedAt: inc.OpenedAt.UTC(), ClosedAt: utcPtr(inc.ClosedAt), ContainedAt: utcPtr(inc.ContainedAt),
-		Signals: len(inc.Signals), DuplicateDeliveries: inc.Duplicates,
+		Signals: inc.SignalCount(), DuplicateDeliveries: inc.Duplicates,
 	}
 	best := -1
 	for _, s := range inc.Signals {

@@ -23,10 +23,14 @@ import (
 	"go.temporal.io/sdk/workflow"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/workflows"
 )
 
-var update = flag.Bool("update", false, "regenerate testdata/histories from a real run of the stack")
+var (
+	update    = flag.Bool("update", false, "regenerate testdata/histories from a real run of the stack")
+	updateCAN = flag.Bool("update-can", false, "regenerate only the continue-as-new histories (incident-*-can-*.json)")
+)
 
 const historyDir = "testdata/histories"
 
@@ -38,11 +42,15 @@ func TestReplayCommittedHistory(t *testing.T) {
 	if *update {
 		generateHistories(t)
 	}
+	if *update || *updateCAN {
+		generateCANHistories(t)
+	}
 	files, err := filepath.Glob(filepath.Join(historyDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json"} {
+	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json",
+		"incident-parked-can-run1.json", "incident-parked-can-run2.json"} {
 		if _, err := os.Stat(filepath.Join(historyDir, want)); err != nil {
 			t.Errorf("missing history %s (regenerate with -update): %v", want, err)
 		}
@@ -55,6 +63,9 @@ func TestReplayCommittedHistory(t *testing.T) {
 			r.RegisterWorkflowWithOptions(workflows.Incident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, file); err != nil {
 				t.Fatalf("replay %s: %v", file, err)
+			}
+			if continuedAsNew(file) {
+				return // the run has no result; it replayed to the same continue-as-new
 			}
 			// Determinism aside, the replayed run must end where the recorded one did.
 			// The SDK's replayer keeps the result; its public interface does not say so.
@@ -141,8 +152,12 @@ func checkHistoryShape(t *testing.T, file string) {
 	if got := events[0].GetWorkflowExecutionStartedEventAttributes().GetWorkflowType().GetName(); got != workflows.IncidentWorkflow {
 		t.Errorf("%s: workflow type %q, want %q", file, got, workflows.IncidentWorkflow)
 	}
-	if last := events[len(events)-1].GetEventType(); last != enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED {
-		t.Errorf("%s: last event %v, want the run completed", file, last)
+	want := enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+	if continuedAsNew(file) {
+		want = enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+	}
+	if last := events[len(events)-1].GetEventType(); last != want {
+		t.Errorf("%s: last event %v, want %v", file, last, want)
 	}
 	activities := 0
 	for _, e := range events {
@@ -153,6 +168,79 @@ func checkHistoryShape(t *testing.T, file string) {
 	if activities == 0 {
 		t.Errorf("%s scheduled no activity", file)
 	}
+}
+
+// continuedAsNew reports whether a history file is of a run that continued as new
+// (its name says so: incident-*-can-run1.json), not one that completed.
+func continuedAsNew(file string) bool {
+	return strings.Contains(filepath.Base(file), "-can-") && strings.HasSuffix(file, "-run1.json")
+}
+
+// generateCANHistories runs an incident that continues as new while its
+// containment step waits for approval, with signals arriving during the
+// continue-as-new, and writes both runs: run 1 ends continued-as-new, run 2 starts
+// from the carried state and is closed.
+func generateCANHistories(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "e2e-approval-hold.yaml"), []byte(approvalRunbook), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Dir = dir
+	s := startStack(t, cfg)
+	if err := os.MkdirAll(historyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := tokenCred("acme-internal", "svc-history-parked-can")
+	s.enrol(t, c.id)
+	credential := sever.Credential{Provider: c.provider, Type: sever.CredGenericToken, ID: c.id, Principal: "svc-e2e"}
+	rb, err := s.Library.Select(credential.Type, sever.KindAnomalousUsage)
+	if err != nil || rb.Name != "e2e-approval-hold" {
+		t.Fatalf("runbook for the parked incident: %v (err %v)", rb, err)
+	}
+	id := sever.IncidentID(credential)
+	sig := func(i int) sever.Signal {
+		ev := fmt.Sprintf("evt-history-can-%d", i)
+		return sever.Signal{ID: sever.SignalID("e2e-siem", ev, ""), Source: "e2e-siem", SourceEventID: ev,
+			Origin: sever.OriginEnterprise, Kind: sever.KindAnomalousUsage, ObservedAt: time.Now().UTC(),
+			ReceivedAt: time.Now().UTC(), Credential: credential, Severity: "high", Summary: "token used from a new network",
+			Receipt: fmt.Sprintf("rcpt-can-%d", i), Reporter: "dev"}
+	}
+	// The engine's own input, with a continue-as-new after three signal deliveries.
+	in := workflows.IncidentInput{IncidentID: id, Credential: credential, Runbook: *rb, Policy: *s.Policy,
+		Hold: sever.Duration(time.Hour), ContinueAsNewAfter: 3}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	run, err := s.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, sig(0),
+		client.StartWorkflowOptions{ID: id, TaskQueue: s.Config.Temporal.TaskQueue}, workflows.IncidentWorkflow, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.api.waitIncident(t, id, "the approval request", func(inc incidentJSON) bool {
+		return inc.step("disable").Status == "waiting_approval"
+	})
+	for i := 1; i <= 5; i++ {
+		if err := s.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, sig(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "the second run", func() error {
+		d, err := s.Client.DescribeWorkflowExecution(ctx, id, "")
+		if err != nil {
+			return err
+		}
+		if d.GetWorkflowExecutionInfo().GetExecution().GetRunId() == run.GetRunID() {
+			return errNotYet
+		}
+		return nil
+	})
+	inc := s.api.waitIncident(t, id, "every signal in the next run", func(inc incidentJSON) bool { return len(inc.Signals) == 6 })
+	if st := inc.step("disable"); st.Status != "waiting_approval" {
+		t.Fatalf("after continue-as-new the step is %s, want still waiting_approval", st.Status)
+	}
+	s.api.closeIncident(t, id, "false alarm, closed after continue-as-new")
+	writeRunHistory(t, s, id, run.GetRunID(), "incident-parked-can-run1.json")
+	writeHistory(t, s, id, "incident-parked-can-run2.json")
 }
 
 // approvalRunbook is the runbook the mid-approval history runs: containment waits
@@ -246,8 +334,17 @@ func writeHistory(t *testing.T, s *stack, id, name string) {
 	if err := s.Client.GetWorkflow(ctx, id, "").Get(ctx, nil); err != nil {
 		t.Fatalf("incident %s did not complete: %v", id, err)
 	}
+	writeRunHistory(t, s, id, "", name)
+}
+
+// writeRunHistory writes the history of one run (runID "" for the latest), which
+// has ended.
+func writeRunHistory(t *testing.T, s *stack, id, runID, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
 	h := &historypb.History{}
-	it := s.Client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := s.Client.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {

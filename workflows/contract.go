@@ -46,17 +46,35 @@ type IncidentInput struct {
 	// Notify posts a notice when the incident opens, when a step fails and when it
 	// ends, threaded under one parent message (set when Slack is configured).
 	Notify bool `json:"notify,omitempty"`
+	// ContinueAsNewAfter is how many signal deliveries one run takes before it
+	// continues as new (0: DefaultContinueAsNewAfter). Temporal's own suggestion and
+	// a history-length bound also trigger it; tests set a small value to force it.
+	ContinueAsNewAfter int `json:"continue_as_new_after,omitempty"`
 	// Carry is set only by continue-as-new and holds the state of the previous run.
 	Carry *Carry `json:"carry,omitempty"`
 }
 
-// Carry is the state handed from one run of an incident to the next.
+// Defaults of the continue-as-new triggers: signal deliveries per run and history
+// events per run. Each run's history stays far below Temporal's limits, so a flood
+// costs more runs, never a wedged incident.
+const (
+	DefaultContinueAsNewAfter = 1000
+	DefaultMaxHistoryEvents   = 8000
+)
+
+// Carry is the state handed from one run of an incident to the next. Every
+// collection in it is bounded (see the limits in signalstate.go).
 type Carry struct {
-	Incident  sever.Incident    `json:"incident"`
-	Seen      map[string]int    `json:"seen"`
-	Receipts  map[string]string `json:"receipts"`
-	Approvals map[string]*Gate  `json:"approvals,omitempty"`
-	Phase     string            `json:"phase"`
+	Incident sever.Incident `json:"incident"`
+	// Seen and Receipts are the unbounded dedup state of runs from before the
+	// bounded-state change; a run reads them and carries Dedup and Recent instead.
+	Seen     map[string]int    `json:"seen,omitempty"`
+	Receipts map[string]string `json:"receipts,omitempty"`
+	// Dedup is the set of dedup keys seen; Recent the receipts of the latest signals.
+	Dedup     *dedupSet        `json:"dedup,omitempty"`
+	Recent    []Receipt        `json:"recent,omitempty"`
+	Approvals map[string]*Gate `json:"approvals,omitempty"`
+	Phase     string           `json:"phase"`
 	// Facts are ledger facts not yet written.
 	Facts []LedgerFact `json:"facts,omitempty"`
 	// Notices not yet posted, and the parent message later ones thread under.
@@ -92,6 +110,14 @@ type DecisionInput struct {
 	Channel    string `json:"channel"`
 	ArgsSHA256 string `json:"args_sha256"`
 	Reason     string `json:"reason,omitempty"`
+	// Nonce names the approval request the decision answers (Gate.Nonce). Each
+	// request and each escalation gets its own, so a button or API call made for an
+	// earlier request, or an earlier run of the same incident ID, is refused.
+	Nonce string `json:"nonce,omitempty"`
+	// Signature is the engine's HMAC over the decision (see package decisionsig). A
+	// worker interceptor checks it before the workflow sees the decision, so a
+	// client with raw access to the Temporal frontend cannot forge an approval.
+	Signature string `json:"signature,omitempty"`
 }
 
 // DecisionResult says what the decision did.
@@ -104,9 +130,17 @@ type DecisionResult struct {
 
 // CloseInput ends an incident before its hold window runs out.
 type CloseInput struct {
-	Reason        string `json:"reason"`
-	By            string `json:"by"`
+	Reason string `json:"reason"`
+	// By names who closed it (the API token's name), for the record.
+	By string `json:"by"`
+	// Approver is the approver identity of the same token (httpapi.Approver): a
+	// false-positive close decides the compensations that need approval as this
+	// identity. Closes from before it existed decide as By.
+	Approver      string `json:"approver,omitempty"`
 	FalsePositive bool   `json:"false_positive,omitempty"`
+	// Signature is the engine's HMAC over the close (package decisionsig): a
+	// false-positive close approves compensations, so it is checked like a decision.
+	Signature string `json:"signature,omitempty"`
 }
 
 // CloseResult reports the incident's final status.
@@ -128,6 +162,10 @@ type Gate struct {
 	// Channel and TS locate the posted approval request, so its outcome replaces it.
 	Channel string `json:"channel,omitempty"`
 	TS      string `json:"ts,omitempty"`
+	// Nonce identifies the current approval request; a decision must carry it.
+	// Empty on gates of runs from before nonces existed, which accept decisions
+	// without one.
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // Memo keys the workflow keeps up to date so listings need no query per incident.
@@ -162,6 +200,8 @@ type ApprovalRequestInput struct {
 	Requester   string           `json:"requester,omitempty"`
 	Escalation  bool             `json:"escalation,omitempty"`
 	Drill       bool             `json:"drill,omitempty"`
+	// Nonce is the request's nonce, carried in its buttons (Gate.Nonce).
+	Nonce string `json:"nonce,omitempty"`
 }
 
 // ApprovalRequestResult says where the request was posted, so its outcome can
@@ -181,11 +221,19 @@ type ApprovalOutcomeInput struct {
 	Request   ApprovalRequestInput `json:"request"`
 	Channel   string               `json:"channel"`
 	TS        string               `json:"ts"`
-	Outcome   sever.Enforcement    `json:"outcome"` // human_approved, human_denied or approval_expired
+	Outcome   sever.Enforcement    `json:"outcome"` // human_approved, human_denied, approval_expired, superseded or canceled
 	OnTimeout string               `json:"on_timeout,omitempty"`
 	Decisions []sever.Decision     `json:"decisions,omitempty"`
 	At        time.Time            `json:"at"`
 }
+
+// Outcomes of a posted request that are not a step's enforcement: the request was
+// replaced by a newer one (an escalation), or the incident closed before anyone
+// decided. Either way its message stops taking clicks.
+const (
+	OutcomeSuperseded sever.Enforcement = "superseded"
+	OutcomeCanceled   sever.Enforcement = "canceled"
+)
 
 // ApprovalOutcomeResult is empty: the outcome is recorded by the workflow itself.
 type ApprovalOutcomeResult struct {

@@ -43,6 +43,9 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	}
 	v := workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, 2)
 	r.ledgerOn, r.ledgerLazy = v >= 1, v >= 2
+	// Runs from before bounded-state continue as new only when quiet, on Temporal's
+	// suggestion, and write parked signals one batch each; they replay that way.
+	r.bounded = workflow.GetVersion(ctx, boundedChange, workflow.DefaultVersion, 1) >= 1
 	if r.in.Carry == nil {
 		r.statusFact(ctx)
 	}
@@ -78,17 +81,22 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	}
 }
 
+// boundedChange versions continue-as-new at any point (while steps wait for a
+// person), its drain loop, its own triggers and the batching of ledger facts while
+// parked. The bounded signal state needs no version: it issues no other commands.
+const boundedChange = "bounded-state"
+
 type run struct {
 	in    IncidentInput
 	inc   sever.Incident
 	phase string
-	// seen maps a signal's dedup key to its index in inc.Signals.
-	seen map[string]int
-	// receipts maps a signal ID to the receipt of the submission that was recorded.
-	receipts map[string]string
-	gates    map[string]*Gate
-	steps    map[string]int // step id → index
-	sigCh    workflow.ReceiveChannel
+	// dedup holds the dedup keys of the signals seen (compact and capped).
+	dedup *dedupSet
+	// recent maps the latest signal IDs to the receipt of the submission recorded.
+	recent *receiptWindow
+	gates  map[string]*Gate
+	steps  map[string]int // step id → index
+	sigCh  workflow.ReceiveChannel
 
 	changed  bool
 	inflight int
@@ -109,6 +117,15 @@ type run struct {
 	thread   *NoticeThread
 	noticing bool
 	logger   interface{ Info(string, ...any) }
+
+	// bounded is set on runs of the bounded-state version. draining stops new steps
+	// so the run can continue as new once every step left waits for a person;
+	// canning holds the ledger and notice writers in the task that continues.
+	bounded  bool
+	draining bool
+	canning  bool
+	// deliveries counts signal deliveries in this run, duplicates included.
+	deliveries int
 }
 
 func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
@@ -118,25 +135,20 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 			"InvalidArgument", nil)
 	}
 	r := &run{
-		in:       in,
-		seen:     map[string]int{},
-		receipts: map[string]string{},
-		gates:    map[string]*Gate{},
-		steps:    map[string]int{},
-		sigCh:    workflow.GetSignalChannel(ctx, SignalChannel),
-		logger:   workflow.GetLogger(ctx),
+		in:     in,
+		dedup:  newDedupSet(),
+		recent: newReceiptWindow(nil),
+		gates:  map[string]*Gate{},
+		steps:  map[string]int{},
+		sigCh:  workflow.GetSignalChannel(ctx, SignalChannel),
+		logger: workflow.GetLogger(ctx),
 	}
 	for i, s := range in.Runbook.Steps {
 		r.steps[s.ID] = i
 	}
 	if c := in.Carry; c != nil {
 		r.inc, r.phase = c.Incident, c.Phase
-		if c.Seen != nil {
-			r.seen = c.Seen
-		}
-		if c.Receipts != nil {
-			r.receipts = c.Receipts
-		}
+		r.loadCarriedSignals(c)
 		if c.Approvals != nil {
 			r.gates = c.Approvals
 		}
@@ -168,7 +180,7 @@ func (r *run) register(ctx workflow.Context) error {
 		return err
 	}
 	if err := workflow.SetQueryHandler(ctx, QuerySignalStatus, func(q SignalStatusInput) (SignalStatus, error) {
-		rec, ok := r.receipts[q.SignalID]
+		rec, ok := r.recent.get(q.SignalID)
 		if !ok {
 			return SignalStatus{}, nil
 		}
@@ -202,6 +214,9 @@ func (r *run) register(ctx workflow.Context) error {
 func (r *run) interpret(ctx workflow.Context) error {
 	ctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
+	if r.in.Carry != nil && r.bounded {
+		r.resumeParked(ctx)
+	}
 	for {
 		r.drainSignals(ctx)
 		if r.closeReq != nil {
@@ -214,23 +229,57 @@ func (r *run) interpret(ctx workflow.Context) error {
 			_ = workflow.Await(dctx, func() bool { return r.inflight == 0 })
 			return nil
 		}
+		if r.bounded && !r.draining && r.shouldContinueAsNew(ctx) {
+			// Continue as new at any point: start no new step, let running ones
+			// finish, and carry those that wait for a person with their gates.
+			r.draining = true
+		}
 		r.schedule(ctx)
 		if r.inflight == 0 && r.noneRunnable() {
 			return nil
 		}
-		if r.shouldContinueAsNew(ctx) && r.quiescent() {
+		switch {
+		case r.draining && r.parked == r.inflight:
+			if err := r.continueAsNew(ctx); err != nil {
+				return err
+			}
+			continue // a close arrived while draining; the loop ends the run
+		case !r.bounded && r.shouldContinueAsNew(ctx) && r.quiescent():
 			return r.continueAsNew(ctx)
 		}
 		r.publish(ctx)
 		r.changed = false
-		if err := workflow.Await(ctx, func() bool { return r.changed || r.sigCh.Len() > 0 }); err != nil {
+		if err := workflow.Await(ctx, func() bool {
+			return r.changed || r.sigCh.Len() > 0 || (r.draining && r.parked == r.inflight)
+		}); err != nil {
 			return err
 		}
 	}
 }
 
+// resumeParked restarts the steps a previous run carried while they waited for a
+// person: their gates (decisions, deadline, escalation, posted request) came with
+// the state, so the wait goes on where it was.
+func (r *run) resumeParked(ctx workflow.Context) {
+	for i := range r.in.Runbook.Steps {
+		spec, st := &r.in.Runbook.Steps[i], &r.inc.Steps[i]
+		g, ok := r.gates[spec.ID]
+		if st.Status != sever.StepWaitingApproval || !ok {
+			continue
+		}
+		r.inflight++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { r.inflight--; r.changed = true }()
+			r.runStep(ctx, spec, st, g)
+		})
+	}
+}
+
 // schedule starts every pending step whose dependencies are final.
 func (r *run) schedule(ctx workflow.Context) {
+	if r.draining {
+		return // the next run schedules them
+	}
 	for i := range r.in.Runbook.Steps {
 		spec, st := &r.in.Runbook.Steps[i], &r.inc.Steps[i]
 		if st.Status != sever.StepPending {
@@ -402,21 +451,43 @@ func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.S
 
 	in := sever.ActionInput{
 		IncidentID: r.inc.ID, StepID: spec.ID, Action: spec.Action, Credential: r.in.Credential,
-		Args: spec.Args, Drill: r.in.Drill, Signals: r.signalList(),
+		Args: spec.Args, Drill: r.in.Drill, Signals: r.signalList(), SignalSummary: r.signalSummary(),
 		IdempotencyKey: fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), spec.ID),
 	}
+	// A mutating step heartbeats and, when the incident is closed under it, is waited
+	// for: what it did must be known before the step is recorded (see cancel.go).
+	truth := spec.Mutating && r.cancelTruth(ctx)
 	var res sever.ActionResult
-	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID), spec.Action, in).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID, truth), spec.Action, in).Get(ctx, &res); err != nil {
+		if truth && ctx.Err() != nil {
+			r.readBackCanceled(ctx, spec, st, in, err)
+			return
+		}
 		r.fail(ctx, spec, st, errorText(err))
 		return
 	}
 	r.record(st, spec, res)
+	vctx := ctx
+	if truth {
+		// The change is made: its read-back runs to the end even when the incident is
+		// closed meanwhile, or the step would be recorded failed with the key disabled.
+		vctx, _ = workflow.NewDisconnectedContext(ctx)
+		if ctx.Err() != nil {
+			st.Output = withOutcome(st.Output, outcomeApplied)
+			st.Summary = strings.TrimSpace("canceled by close while running; the action still answered: " + st.Summary)
+		}
+	}
 	if spec.Verify != nil {
 		vin := in
 		vin.Action, vin.Args = spec.Verify.Action, spec.Verify.Args
 		var vres sever.ActionResult
-		if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID+".verify"), spec.Verify.Action, vin).Get(ctx, &vres); err != nil {
+		if err := workflow.ExecuteActivity(r.activityCtx(vctx, spec, spec.ID+".verify", false), spec.Verify.Action, vin).Get(vctx, &vres); err != nil {
 			st.Verified = false
+			if truth {
+				// The action answered that it made its change; a false-positive close
+				// must undo it even though it could not be read back.
+				st.Output = withOutcome(st.Output, outcomeApplied)
+			}
 			r.fail(ctx, spec, st, "verify "+spec.Verify.Action+": "+errorText(err))
 			return
 		}
@@ -448,7 +519,10 @@ func (r *run) record(st *sever.Step, spec *sever.RunbookStep, res sever.ActionRe
 	st.Evidence = res.Evidence
 }
 
-func (r *run) activityCtx(ctx workflow.Context, spec *sever.RunbookStep, id string) workflow.Context {
+// activityCtx sets the options of one of a step's activities. A mutating one
+// (heartbeat true) must heartbeat, so a lost worker is noticed within
+// mutatingHeartbeat and a close reaches the action, and is waited for when canceled.
+func (r *run) activityCtx(ctx workflow.Context, spec *sever.RunbookStep, id string, heartbeat bool) workflow.Context {
 	timeout := spec.Timeout.D()
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -457,7 +531,13 @@ func (r *run) activityCtx(ctx workflow.Context, spec *sever.RunbookStep, id stri
 	if attempts <= 0 {
 		attempts = 3
 	}
+	var hb time.Duration
+	if heartbeat {
+		hb = min(timeout, mutatingHeartbeat)
+	}
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		HeartbeatTimeout:    hb,
+		WaitForCancellation: heartbeat,
 		ActivityID:          id,
 		StartToCloseTimeout: timeout,
 		// Bound the whole step, retries included, so a dead dependency cannot park an
@@ -570,7 +650,10 @@ func (r *run) hold(ctx workflow.Context) error {
 			return nil
 		}
 		if r.shouldContinueAsNew(ctx) {
-			return r.continueAsNew(ctx)
+			if err := r.continueAsNew(ctx); err != nil {
+				return err
+			}
+			continue // a close arrived while draining
 		}
 		r.publish(ctx)
 		left := r.inc.HoldUntil.Sub(workflow.Now(ctx))
@@ -631,13 +714,18 @@ func (r *run) drainSignals(ctx workflow.Context) {
 
 func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	r.changed = true
+	r.deliveries++
+	r.inc.SignalSummary.Shed += max(0, s.ShedBefore)
 	key := s.DedupKey()
-	if i, ok := r.seen[key]; ok {
-		r.inc.Signals[i].Duplicates++
+	// A kept signal is found even after its key left the capped dedup set.
+	if i := keptIndex(&r.inc, key); i >= 0 || r.dedup.has(key) {
 		r.inc.Duplicates++
-		if _, ok := r.receipts[s.ID]; !ok {
-			r.receipts[s.ID] = r.inc.Signals[i].Receipt
+		rec := evictedReceipt
+		if i >= 0 {
+			r.inc.Signals[i].Duplicates++
+			rec = r.inc.Signals[i].Receipt
 		}
+		r.recent.put(s.ID, rec)
 		r.duplicateFact(ctx, s)
 		return
 	}
@@ -645,11 +733,12 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	if s.ReceivedAt.IsZero() || delay < 0 {
 		delay = 0
 	}
-	r.seen[key] = len(r.inc.Signals)
-	r.receipts[s.ID] = s.Receipt
-	r.inc.Signals = append(r.inc.Signals, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
+	r.dedup.add(key)
+	r.recent.put(s.ID, s.Receipt)
+	summarize(&r.inc.SignalSummary, s)
+	keepSignal(&r.inc, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
 	r.signalFact(ctx, s, delay)
-	if len(r.inc.Signals) == 1 {
+	if r.inc.SignalSummary.Total == 1 {
 		r.notice(ctx, NoticeOpened, NoticeInput{Text: r.openedText()})
 	}
 	if r.phase == phaseHolding {
@@ -658,6 +747,8 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	}
 }
 
+// signalList is the bounded sample of signals an action gets: the first and the
+// latest, never the whole list (signalSummary accounts for all).
 func (r *run) signalList() []sever.Signal {
 	out := make([]sever.Signal, len(r.inc.Signals))
 	for i, s := range r.inc.Signals {
@@ -666,11 +757,77 @@ func (r *run) signalList() []sever.Signal {
 	return out
 }
 
-func (r *run) shouldContinueAsNew(ctx workflow.Context) bool {
-	return workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+// signalSummary is a copy of the summary for an action's input.
+func (r *run) signalSummary() *sever.SignalSummary {
+	sum := r.inc.SignalSummary
+	return &sum
 }
 
+// shouldContinueAsNew says when this run has taken enough: Temporal suggests it,
+// or (bounded-state runs) it took ContinueAsNewAfter signal deliveries or its
+// history reached DefaultMaxHistoryEvents events.
+func (r *run) shouldContinueAsNew(ctx workflow.Context) bool {
+	info := workflow.GetInfo(ctx)
+	if info.GetContinueAsNewSuggested() {
+		return true
+	}
+	if !r.bounded {
+		return false
+	}
+	return r.deliveries >= cmp.Or(r.in.ContinueAsNewAfter, DefaultContinueAsNewAfter) ||
+		info.GetCurrentHistoryLength() >= DefaultMaxHistoryEvents
+}
+
+// continueAsNew hands the incident to a new run. Following Temporal's guidance it
+// lets update handlers finish, waits for the ledger and notice batches in flight,
+// and drains the signal channel; because every wait can span workflow tasks in
+// which more signals arrive, it loops, and the last drain happens in the same
+// workflow task that continues, with nothing in between that could yield. It
+// returns nil without continuing when a close arrives meanwhile: the caller ends
+// the run instead.
 func (r *run) continueAsNew(ctx workflow.Context) error {
+	if !r.bounded {
+		return r.continueAsNewV0(ctx)
+	}
+	// Hold the ledger and notice writers: a writer that starts its next batch the
+	// moment one ends would never let the loop below see both idle in a flood.
+	// Facts past the carry bound are still written (forceLedger).
+	r.canning = true
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			return workflow.AllHandlersFinished(ctx) && !r.flushing && !r.noticing
+		}); err != nil {
+			return err
+		}
+		r.drainSignals(ctx)
+		if r.closeReq != nil {
+			r.canning = false
+			return nil
+		}
+		if len(r.facts) > maxCarriedFacts {
+			// Write the backlog rather than carry it; signals that arrive meanwhile
+			// are drained on the next pass.
+			r.forceLedger = true
+			err := workflow.Await(ctx, func() bool { return len(r.facts) <= maxCarriedFacts && !r.flushing })
+			r.forceLedger = false
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		if workflow.AllHandlersFinished(ctx) && !r.flushing && !r.noticing {
+			break
+		}
+	}
+	// Nothing from the last drain to here yields, so no signal can arrive unseen.
+	next := r.in
+	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
+		Facts: r.facts, Notices: r.notices, Thread: r.thread}
+	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
+}
+
+// continueAsNewV0 is continue-as-new as runs from before bounded-state did it.
+func (r *run) continueAsNewV0(ctx workflow.Context) error {
 	// Every update handler must finish before the run ends, or its caller gets an error.
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
@@ -681,7 +838,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		return err
 	}
 	next := r.in
-	next.Carry = &Carry{Incident: r.inc, Seen: r.seen, Receipts: r.receipts, Approvals: r.gates, Phase: r.phase,
+	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
 		Facts: r.facts, Notices: r.notices, Thread: r.thread}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 }
@@ -698,7 +855,7 @@ func (r *run) publish(ctx workflow.Context) {
 		}
 		b.WriteString(fmt.Sprintf("- %s `%s` %s%s %s\n", st.ID, st.Action, st.Status, v, st.Enforcement))
 	}
-	b.WriteString(fmt.Sprintf("\n%d signal(s), %d duplicate(s)", len(r.inc.Signals), r.inc.Duplicates))
+	b.WriteString(fmt.Sprintf("\n%d signal(s), %d duplicate(s)", r.inc.SignalCount(), r.inc.Duplicates))
 	workflow.SetCurrentDetails(ctx, b.String())
 	status := string(r.inc.Status)
 	if status != r.lastMemo {

@@ -416,8 +416,8 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 		t.Fatal("continue-as-new input carries no state")
 	}
 	c := next.Carry.Incident
-	if len(c.Signals) != 32 || c.Duplicates != 1 || c.Status != sever.IncidentContained {
-		t.Fatalf("carried: %d signals, %d duplicates, status %s; want 32, 1, contained", len(c.Signals), c.Duplicates, c.Status)
+	if c.SignalCount() != 32 || c.Duplicates != 1 || c.Status != sever.IncidentContained {
+		t.Fatalf("carried: %d signals, %d duplicates, status %s; want 32, 1, contained", c.SignalCount(), c.Duplicates, c.Status)
 	}
 	if next.Runbook.SHA256 != in.Runbook.SHA256 || next.Policy.SHA256 != in.Policy.SHA256 {
 		t.Error("continue-as-new changed the pinned runbook or policy")
@@ -440,8 +440,8 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	if len(rc.calls) != 0 {
 		t.Errorf("steps ran again after continue-as-new: %v", rc.calls)
 	}
-	if got := res.Incident; len(got.Signals) != 32 || got.Duplicates != 2 || got.Runs != 2 || got.Status != sever.IncidentClosed {
-		t.Errorf("after second run: %d signals, %d duplicates, %d runs, %s", len(got.Signals), got.Duplicates, got.Runs, got.Status)
+	if got := res.Incident; got.SignalCount() != 32 || got.Duplicates != 2 || got.Runs != 2 || got.Status != sever.IncidentClosed {
+		t.Errorf("after second run: %d signals, %d duplicates, %d runs, %s", got.SignalCount(), got.Duplicates, got.Runs, got.Status)
 	}
 }
 

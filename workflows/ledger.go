@@ -53,6 +53,16 @@ func (r *run) startLedger(ctx workflow.Context) {
 			if err := workflow.Await(ctx, r.ledgerDue); err != nil {
 				return
 			}
+			if r.bounded && r.parkedBatch() {
+				// Parked on a person: let a burst of signals gather into one batch
+				// rather than starting an append for each.
+				if _, err := workflow.AwaitWithTimeout(ctx, ledgerBatchWindow, func() bool { return !r.parkedBatch() }); err != nil {
+					return
+				}
+				if !r.ledgerDue() {
+					continue
+				}
+			}
 			n := min(len(r.facts), maxFactsPerBatch)
 			in := LedgerAppendInput{IncidentID: r.inc.ID, Drill: r.in.Drill, Facts: append([]LedgerFact(nil), r.facts[:n]...)}
 			r.flushing = true
@@ -80,10 +90,24 @@ func (r *run) ledgerDue() bool {
 	if len(r.facts) == 0 {
 		return false
 	}
+	if r.canning {
+		return r.forceLedger // continue-as-new writes only what it will not carry
+	}
 	if !r.ledgerLazy || r.forceLedger || len(r.facts) >= maxFactsPerBatch || r.phase != phaseRunning {
 		return true
 	}
 	return r.parked > 0 && r.parked == r.inflight
+}
+
+// ledgerBatchWindow is how long facts queued while every step waits for a person
+// gather before they are written (bounded-state runs).
+const ledgerBatchWindow = 5 * time.Second
+
+// parkedBatch reports whether queued facts should wait for the batch window: every
+// step left is parked on a person and nothing forces or fills a batch.
+func (r *run) parkedBatch() bool {
+	return r.phase == phaseRunning && r.parked > 0 && r.parked == r.inflight &&
+		!r.forceLedger && !r.canning && len(r.facts) < maxFactsPerBatch
 }
 
 // flushLedger waits until every queued fact is written: before the run completes or

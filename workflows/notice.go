@@ -65,6 +65,11 @@ func (r *run) notice(ctx workflow.Context, kind string, n NoticeInput) {
 	if n.At.IsZero() {
 		n.At = workflow.Now(ctx).UTC()
 	}
+	if r.bounded && len(r.notices) >= maxQueuedNotices {
+		// Slack is down or slow and the queue is full; the ledger has the facts.
+		r.logger.Info("notice dropped: queue full", "incident", r.inc.ID, "kind", kind, "queued", len(r.notices))
+		return
+	}
 	r.notices = append(r.notices, n)
 }
 
@@ -82,7 +87,7 @@ func (r *run) startNotifier(ctx workflow.Context) {
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			if err := workflow.Await(ctx, func() bool { return len(r.notices) > 0 }); err != nil {
+			if err := workflow.Await(ctx, func() bool { return len(r.notices) > 0 && !r.canning }); err != nil {
 				return
 			}
 			n := r.notices[0]

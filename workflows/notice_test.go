@@ -72,7 +72,7 @@ func TestSlackGroupResolvedWhenRequested(t *testing.T) {
 	var rejected error
 	env.RegisterDelayedCallback(func() {
 		env.UpdateWorkflow(UpdateDecide, "outsider", &updateCB{t: t, reject: func(err error) { rejected = err }}, decision("U1", true))
-		env.UpdateWorkflow(UpdateDecide, "member", &updateCB{t: t}, decision("U8", true))
+		env.UpdateWorkflow(UpdateDecide, "member", &updateCB{t: t}, withNonce(t, env, decision("U8", true)))
 	}, time.Minute)
 	inc := runIncident(t, env, in, signal("s1", "e1"))
 	if rejected == nil || !strings.Contains(rejected.Error(), "U7, U8") {

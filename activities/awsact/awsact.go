@@ -53,11 +53,27 @@ type Activities struct {
 	// Now is the clock for evidence timestamps and retention; default time.Now.
 	Now func() time.Time
 
+	// mu guards the caches below, each bounded (see lru.go) and made on first use.
 	mu          sync.Mutex
-	identities  map[string]identity // by account asked for ("" = ambient)
-	keyAccounts map[string]string   // access key id → account
-	keyUsers    map[string]string   // access key id → IAM user, as GetAccessKeyLastUsed said
-	limiters    map[string]*rate.Limiter
+	identities  *lru[string, identity]      // by account asked for ("" = ambient)
+	keyAccounts *lru[string, string]        // access key id → account, as sts:GetAccessKeyInfo said
+	keyUsers    *lru[string, string]        // access key id → IAM user, as GetAccessKeyLastUsed said
+	limiters    *lru[string, *rate.Limiter] // by account/region
+}
+
+// ErrIdentityMismatch is the error type of an action refused because a value the
+// signal or the step supplied (an account, a user) contradicts what AWS says about
+// the key. It is permanent: retrying asks AWS the same question.
+const ErrIdentityMismatch = "IdentityMismatch"
+
+// initCaches makes the caches on first use; a.mu must be held.
+func (a *Activities) initCaches() {
+	if a.identities == nil {
+		a.identities = newLRU[string, identity](maxCachedIdentities)
+		a.keyAccounts = newLRU[string, string](maxCachedKeys)
+		a.keyUsers = newLRU[string, string](maxCachedKeys)
+		a.limiters = newLRU[string, *rate.Limiter](maxCachedLimiters)
+	}
 }
 
 // identity is sever's own principal in an account.
@@ -167,7 +183,8 @@ func orAmbient(account string) string {
 // on every result, and it does not change while the worker runs.
 func (a *Activities) identity(ctx context.Context, action, account string, c *Clients) (identity, error) {
 	a.mu.Lock()
-	id, ok := a.identities[account]
+	a.initCaches()
+	id, ok := a.identities.get(account)
 	a.mu.Unlock()
 	if ok {
 		return id, nil
@@ -178,10 +195,7 @@ func (a *Activities) identity(ctx context.Context, action, account string, c *Cl
 	}
 	id = identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
 	a.mu.Lock()
-	if a.identities == nil {
-		a.identities = map[string]identity{}
-	}
-	a.identities[account] = id
+	a.identities.put(account, id)
 	a.mu.Unlock()
 	return id, nil
 }
@@ -203,21 +217,35 @@ func (a *Activities) ours(ctx context.Context, action, account string) (bool, er
 	return id.Account == account, nil
 }
 
-// keyAccount finds the account of an access key: the explicit argument, the credential's
-// account, the account in its principal's ARN, or sts:GetAccessKeyInfo (cached; key ids
-// never move between accounts).
+// keyAccount finds the account of an access key from AWS, with sts:GetAccessKeyInfo
+// (cached; key ids never move between accounts), never from what the signal says: a
+// signal naming another account would point sever's actions, and its credentials, at
+// that account. A value supplied by the step's argument, the credential's account or
+// its principal's ARN must agree; one that contradicts AWS refuses the action with
+// ErrIdentityMismatch.
 func (a *Activities) keyAccount(ctx context.Context, in sever.ActionInput, explicit string) (string, error) {
-	for _, acct := range []string{explicit, in.Credential.Account, arnAccount(in.Credential.Principal)} {
-		if acct != "" {
-			return acct, nil
+	acct, err := a.lookupKeyAccount(ctx, in.Action, in.Credential.ID)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range []struct{ from, v string }{
+		{"the step's account argument", explicit},
+		{"the signal's credential account", in.Credential.Account},
+		{"the signal's principal ARN", arnAccount(in.Credential.Principal)},
+	} {
+		if s.v != "" && s.v != acct {
+			return "", activities.Permanent(ErrIdentityMismatch, fmt.Sprintf(
+				"%s: key %s belongs to account %s (sts:GetAccessKeyInfo), but %s names account %s; refusing to act on a contradicted identity",
+				in.Action, in.Credential.ID, acct, s.from, s.v), nil)
 		}
 	}
-	return a.lookupKeyAccount(ctx, in.Action, in.Credential.ID)
+	return acct, nil
 }
 
 func (a *Activities) lookupKeyAccount(ctx context.Context, action, keyID string) (string, error) {
 	a.mu.Lock()
-	acct, ok := a.keyAccounts[keyID]
+	a.initCaches()
+	acct, ok := a.keyAccounts.get(keyID)
 	a.mu.Unlock()
 	if ok {
 		return acct, nil
@@ -231,11 +259,12 @@ func (a *Activities) lookupKeyAccount(ctx context.Context, action, keyID string)
 		return "", classify(action, "sts:GetAccessKeyInfo", "key "+keyID, err)
 	}
 	acct = aws.ToString(out.Account)
-	a.mu.Lock()
-	if a.keyAccounts == nil {
-		a.keyAccounts = map[string]string{}
+	if acct == "" {
+		return "", activities.Permanent(activities.ErrNotFound,
+			fmt.Sprintf("%s: sts:GetAccessKeyInfo named no account for key %s", action, keyID), nil)
 	}
-	a.keyAccounts[keyID] = acct
+	a.mu.Lock()
+	a.keyAccounts.put(keyID, acct)
 	a.mu.Unlock()
 	return acct, nil
 }
@@ -291,14 +320,12 @@ func (a *Activities) regions(account string, explicit []string) []string {
 func (a *Activities) limiter(account, region string) *rate.Limiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.limiters == nil {
-		a.limiters = map[string]*rate.Limiter{}
-	}
+	a.initCaches()
 	key := account + "/" + region
-	l, ok := a.limiters[key]
+	l, ok := a.limiters.get(key)
 	if !ok {
 		l = rate.NewLimiter(cloudTrailRate, 1)
-		a.limiters[key] = l
+		a.limiters.put(key, l)
 	}
 	return l
 }
@@ -316,8 +343,12 @@ func (a *Activities) firstScheduled(ctx context.Context) time.Time {
 }
 
 // exposedSince is the earliest moment the incident's signals say the key was exposed.
+// The summary covers every signal; the sample in in.Signals only the first and latest.
 func exposedSince(in sever.ActionInput) (time.Time, bool) {
 	var first time.Time
+	if sum := in.SignalSummary; sum != nil && sum.ExposedSince != nil {
+		first = *sum.ExposedSince
+	}
 	for _, s := range in.Signals {
 		for _, t := range []time.Time{s.ObservedAt, s.ReceivedAt} {
 			if !t.IsZero() && (first.IsZero() || t.Before(first)) {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Defaults and bounds of the evidence actions.
@@ -264,15 +265,18 @@ func top(counts map[string]int) []string {
 }
 
 // evidenceAccount is the account of a step that may run for any credential type: the
-// argument, the credential's account, an AWS key's own account, else sever's ambient one.
+// argument (the runbook's, naming where the evidence is, which may be another account
+// than the key's), else an AWS key's own account as AWS names it (a contradicting
+// signal is refused, see keyAccount), else the credential's account, else sever's
+// ambient one.
 func (a *Activities) evidenceAccount(ctx context.Context, in sever.ActionInput, explicit string) (string, error) {
-	if explicit != "" || in.Credential.Account != "" {
-		return cmp(explicit, in.Credential.Account), nil
+	if explicit != "" {
+		return explicit, nil
 	}
 	if in.Credential.Type == sever.CredAWSAccessKey && in.Credential.ID != "" {
 		return a.keyAccount(ctx, in, "")
 	}
-	return "", nil
+	return in.Credential.Account, nil
 }
 
 // SnapshotVolume snapshots an EBS volume for forensics. CreateSnapshot has no client
@@ -366,8 +370,10 @@ type bundle struct {
 	CollectedAt string           `json:"collected_at"`
 	Collector   string           `json:"collector"`
 	Signals     []sever.Signal   `json:"signals,omitempty"`
-	IAM         *iamState        `json:"iam,omitempty"`
-	CloudTrail  *trailDoc        `json:"cloudtrail,omitempty"`
+	// SignalSummary accounts for every signal; Signals is the first and the latest.
+	SignalSummary *sever.SignalSummary `json:"signal_summary,omitempty"`
+	IAM           *iamState            `json:"iam,omitempty"`
+	CloudTrail    *trailDoc            `json:"cloudtrail,omitempty"`
 	// Gaps lists what could not be collected (access denied, not found), so the bundle
 	// states its own limits instead of looking complete.
 	Gaps []string `json:"gaps,omitempty"`
@@ -518,7 +524,7 @@ func (a *Activities) buildBundle(ctx context.Context, in sever.ActionInput, incl
 	for _, part := range include {
 		switch {
 		case part == includeSignals:
-			b.Signals = in.Signals
+			b.Signals, b.SignalSummary = in.Signals, in.SignalSummary
 			if b.Signals == nil {
 				b.Signals = []sever.Signal{}
 			}
@@ -551,7 +557,9 @@ func (a *Activities) buildBundle(ctx context.Context, in sever.ActionInput, incl
 	if err != nil {
 		return nil, fmt.Errorf("%s: encode evidence: %w", in.Action, err)
 	}
-	return append(body, '\n'), nil
+	// The object cannot be deleted once locked: redact anything that looks like a
+	// live secret (a signal's text, a CloudTrail field) before it is written.
+	return secretscan.RedactJSON(append(body, '\n')), nil
 }
 
 func isPermanent(err error) bool {

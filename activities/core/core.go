@@ -78,6 +78,9 @@ type signalsEvidence struct {
 	Credential sever.Credential `json:"credential"`
 	Label      string           `json:"label,omitempty"`
 	Signals    []sever.Signal   `json:"signals"`
+	// Summary accounts for every signal; Signals holds the first and the latest
+	// (each is in the ledger whole).
+	Summary *sever.SignalSummary `json:"signal_summary,omitempty"`
 }
 
 // CaptureSignals writes the signals known to the incident as an evidence artifact and
@@ -89,7 +92,7 @@ func (a *Activities) CaptureSignals(ctx context.Context, in sever.ActionInput) (
 		return sever.ActionResult{}, err
 	}
 	b, err := json.MarshalIndent(signalsEvidence{Incident: in.IncidentID, Step: in.StepID,
-		Credential: in.Credential, Label: args.Label, Signals: in.Signals}, "", "  ")
+		Credential: in.Credential, Label: args.Label, Signals: in.Signals, Summary: in.SignalSummary}, "", "  ")
 	if err != nil {
 		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument, in.Action+": encode signals", err)
 	}
@@ -100,7 +103,7 @@ func (a *Activities) CaptureSignals(ctx context.Context, in sever.ActionInput) (
 	activity.GetLogger(ctx).Debug("evidence captured", "incident", in.IncidentID, "sha256", art.SHA256)
 	return sever.ActionResult{
 		Enforcement: sever.EnterpriseEnforced, Verified: true, Actor: "sever",
-		Summary:  "captured " + strconv.Itoa(len(in.Signals)) + " signal(s) as evidence",
+		Summary:  "captured " + strconv.Itoa(capturedSignals(in)) + " signal(s) as evidence",
 		Evidence: []sever.Artifact{art}, Changed: true,
 	}, nil
 }
@@ -110,4 +113,13 @@ func (a *Activities) logger() *slog.Logger {
 		return slog.Default()
 	}
 	return a.Logger
+}
+
+// capturedSignals is how many signals the evidence accounts for: the summary's
+// total when the incident sent one, else the signals listed.
+func capturedSignals(in sever.ActionInput) int {
+	if in.SignalSummary != nil {
+		return max(in.SignalSummary.Total, len(in.Signals))
+	}
+	return len(in.Signals)
 }

@@ -186,11 +186,10 @@ func (a *Activities) markWriting(ctx context.Context, in sever.ActionInput, scop
 	}
 	a.writes[in.IdempotencyKey+"\x00"+in.Credential.ID] = scope + "\x00" + change
 	a.mu.Unlock()
-	// An attempt's first heartbeat is sent at once, so the next attempt, on any
-	// worker, learns that the change may have gone out before its response was lost.
-	if activity.IsActivity(ctx) {
-		activity.RecordHeartbeat(ctx, writeIntent{KeyID: in.Credential.ID, Scope: scope, Change: change})
-	}
+	// The intent is sent at once, so the next attempt, on any worker, learns that the
+	// change may have gone out before its response was lost; through activities, so
+	// the registration's periodic heartbeats repeat it instead of erasing it.
+	activities.RecordHeartbeat(ctx, writeIntent{KeyID: in.Credential.ID, Scope: scope, Change: change})
 }
 
 // writeIntent is the heartbeat detail of a mutating provider action.
@@ -249,6 +248,12 @@ func (a *Activities) ourChange(keyID string) (time.Time, bool) {
 // vendorNamed reports whether a provider-origin signal of the incident names the key:
 // the provider itself knows the key, so it existed.
 func vendorNamed(in sever.ActionInput, provider string) bool {
+	// Every signal of an incident is about its credential, so a vendor-origin count in
+	// the summary (which covers the signals the sample leaves out) names the key too.
+	if sum := in.SignalSummary; sum != nil && sum.ByOrigin[string(sever.OriginVendor)] > 0 &&
+		strings.EqualFold(in.Credential.Provider, provider) {
+		return true
+	}
 	for _, s := range in.Signals {
 		if s.Origin == sever.OriginVendor && s.Credential.ID == in.Credential.ID && strings.EqualFold(s.Credential.Provider, provider) {
 			return true

@@ -189,7 +189,7 @@ func printIncident(w io.Writer, inc *sever.Incident) {
 		fmt.Fprintf(w, "   closed %s", inc.ClosedAt.Local().Format(time.DateTime))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "\nSignals (%d, %d duplicate deliveries)\n", len(inc.Signals), inc.Duplicates)
+	fmt.Fprintf(w, "\nSignals (%d, %d duplicate deliveries)\n", inc.SignalCount(), inc.Duplicates)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ID\tSOURCE\tORIGIN\tKIND\tDELAY\tDUPLICATES")
 	for _, s := range inc.Signals {
@@ -197,6 +197,9 @@ func printIncident(w io.Writer, inc *sever.Incident) {
 			(time.Duration(s.DelaySeconds * float64(time.Second))).Round(time.Millisecond), s.Duplicates)
 	}
 	tw.Flush()
+	if n := inc.SignalSummary.Omitted; n > 0 {
+		fmt.Fprintf(w, "  (%d more between the first and the latest; each is in the ledger)\n", n)
+	}
 	fmt.Fprintln(w)
 	printSteps(w, inc)
 }
