@@ -46,7 +46,7 @@ bench: ## measure time to contain and throughput against a bare-workflow floor
 	$(GO) run ./bench -out bench/results.json
 
 chaos: ## the fault suite at full size: 20 incidents under random worker kills, crashes around ledger appends, scale-out, restarts
-	set -o pipefail; SEVER_CHAOS_INCIDENTS=$${SEVER_CHAOS_INCIDENTS:-20} $(GO) test -count=1 -timeout 30m -v -run 'Chaos|Killed|ScaleOut|Restart|BadInput|Slack' ./tests | grep -E '^(=== RUN|--- |\s+\S+_test\.go:|ok|FAIL|PASS)'
+	set -o pipefail; SEVER_CHAOS_INCIDENTS=$${SEVER_CHAOS_INCIDENTS:-20} $(GO) test -count=1 -timeout 30m -v -run 'Chaos|Killed|ScaleOut|Restart|BadInput|Slack|Forged|Squatting|Flood' ./tests | grep -E '^(=== RUN|--- |\s+\S+_test\.go:|ok|FAIL|PASS)'
 
 tools: ## install the checkers make check uses
 	@test -x $(TOOLS)/staticcheck || GOFLAGS= $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2

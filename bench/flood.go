@@ -11,10 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
+	"github.com/sever-ir/sever/internal/histsize"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // Flood is what a flood of distinct signals about one credential costs an incident:
@@ -108,60 +106,12 @@ func (b *bench) flood(ctx context.Context) error {
 	return nil
 }
 
-// measureHistory walks every run of the workflow, newest first, following each
-// run's predecessor through the continued-as-new links in its first event.
+// measureHistory adds the figures of every run of the incident to fl.
 func measureHistory(ctx context.Context, c client.Client, id string, fl *Flood) error {
-	runID := ""
-	for {
-		fl.Runs++
-		it := c.GetWorkflowHistory(ctx, id, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		prev := ""
-		for it.HasNext() {
-			e, err := it.Next()
-			if err != nil {
-				return fmt.Errorf("history of %s run %q: %w", id, runID, err)
-			}
-			fl.HistoryEvents++
-			fl.HistoryBytes += proto.Size(e)
-			fl.LargestPayloadBytes = max(fl.LargestPayloadBytes, largestPayload(e))
-			if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
-				prev = a.GetContinuedExecutionRunId()
-			}
-		}
-		if prev == "" {
-			return nil
-		}
-		runID = prev
-	}
-}
-
-// largestPayload is the size of the largest payload in a history event (inputs,
-// results, memo fields, signal arguments): Temporal refuses any payload over 2 MB.
-func largestPayload(m proto.Message) int {
-	largest := 0
-	var walk func(protoreflect.Message)
-	walk = func(r protoreflect.Message) {
-		if r.Descriptor().FullName() == "temporal.api.common.v1.Payload" {
-			largest = max(largest, proto.Size(r.Interface()))
-			return
-		}
-		r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i, l := 0, v.List(); i < l.Len(); i++ {
-					walk(l.Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(m.ProtoReflect())
-	return largest
+	f, err := histsize.Measure(ctx, c, id)
+	fl.Runs += f.Runs
+	fl.HistoryEvents += f.Events
+	fl.HistoryBytes += f.Bytes
+	fl.LargestPayloadBytes = max(fl.LargestPayloadBytes, f.LargestPayload)
+	return err
 }

@@ -7,22 +7,11 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/secretscan/secrettest"
 )
 
-// fakeKey builds a key-shaped value at run time so no literal key sits in the
-// source: prefix, then n characters drawn deterministically from alphabet.
-func fakeKey(prefix, alphabet string, n int) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	x := uint32(2463534242)
-	for range n {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b.WriteByte(alphabet[x%uint32(len(alphabet))])
-	}
-	return b.String()
-}
+// fakeKey builds key-shaped values at run time (see secrettest).
+var fakeKey = secrettest.Fake
 
 const (
 	keyAlnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -6,22 +6,11 @@ import (
 	"testing"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan/secrettest"
 )
 
-// fakeKey builds a key-shaped value at run time so no literal key sits in the
-// source: prefix, then n characters drawn deterministically from alphabet.
-func fakeKey(prefix, alphabet string, n int) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	x := uint32(2463534242)
-	for range n {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b.WriteByte(alphabet[x%uint32(len(alphabet))])
-	}
-	return b.String()
-}
+// fakeKey builds key-shaped values at run time (see secrettest).
+var fakeKey = secrettest.Fake
 
 // TestPrepareRefusesHiddenSecrets: issue 12 item 3. The ledger uses the same
 // detector as intake, so a key hidden by a space or an invisible character, and

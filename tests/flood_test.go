@@ -15,10 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-
+	"github.com/sever-ir/sever/internal/histsize"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -182,29 +179,13 @@ func TestFloodOfDistinctSignalsDoesNotWedgeTheIncident(t *testing.T) {
 	}
 
 	// The largest payload in any run's history stays under a quarter of the limit.
-	largest, events, runs := 0, 0, 0
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	for runID := ""; ; runs++ {
-		it := s.Client.GetWorkflowHistory(ctx, incID, runID, false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-		prev := ""
-		for it.HasNext() {
-			e, err := it.Next()
-			if err != nil {
-				t.Fatalf("history of %s run %q: %v", incID, runID, err)
-			}
-			events++
-			largest = max(largest, largestPayload(e))
-			if a := e.GetWorkflowExecutionStartedEventAttributes(); a != nil {
-				prev = a.GetContinuedExecutionRunId()
-			}
-		}
-		if prev == "" {
-			runs++
-			break
-		}
-		runID = prev
+	f, err := histsize.Measure(ctx, s.Client, incID)
+	if err != nil {
+		t.Fatal(err)
 	}
+	runs, events, largest := f.Runs, f.Events, f.LargestPayload
 	t.Logf("incident %s: status %s, %d runs, %d history events, largest payload %d bytes (limit %d); test took %v",
 		incID, inc.Status, runs, events, largest, maxFloodPayload, time.Since(began).Round(time.Second))
 	if largest > maxFloodPayload {
@@ -244,35 +225,4 @@ func waitForLong(t *testing.T, what string, timeout time.Duration, cond func() e
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-// largestPayload is the size of the largest payload in a history event (inputs,
-// results, memo fields, signal arguments): Temporal refuses any payload over 2 MB.
-func largestPayload(m proto.Message) int {
-	largest := 0
-	var walk func(protoreflect.Message)
-	walk = func(r protoreflect.Message) {
-		if r.Descriptor().FullName() == "temporal.api.common.v1.Payload" {
-			largest = max(largest, proto.Size(r.Interface()))
-			return
-		}
-		r.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			switch {
-			case fd.IsList() && fd.Message() != nil:
-				for i, l := 0, v.List(); i < l.Len(); i++ {
-					walk(l.Get(i).Message())
-				}
-			case fd.IsMap() && fd.MapValue().Message() != nil:
-				v.Map().Range(func(_ protoreflect.MapKey, mv protoreflect.Value) bool {
-					walk(mv.Message())
-					return true
-				})
-			case !fd.IsList() && !fd.IsMap() && fd.Message() != nil:
-				walk(v.Message())
-			}
-			return true
-		})
-	}
-	walk(m.ProtoReflect())
-	return largest
 }

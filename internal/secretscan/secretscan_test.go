@@ -8,24 +8,12 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/sever-ir/sever/internal/secretscan/secrettest"
 	"golang.org/x/text/unicode/norm"
 )
 
-// fake builds a key-shaped value at run time, so that no literal key sits in the
-// source for a secret scanner to flag: prefix, then n characters drawn
-// deterministically from alphabet.
-func fake(prefix, alphabet string, n int) string {
-	var b strings.Builder
-	b.WriteString(prefix)
-	x := uint32(2463534242)
-	for range n {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		b.WriteByte(alphabet[x%uint32(len(alphabet))])
-	}
-	return b.String()
-}
+// fake builds key-shaped values at run time (see secrettest).
+var fake = secrettest.Fake
 
 const (
 	alnum  = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
