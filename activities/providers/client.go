@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // Error types of failures Temporal retries: the provider is throttling or failing.
@@ -246,7 +247,11 @@ func providerDetail(body []byte) string {
 
 var keyMaterialRE = regexp.MustCompile(`(?i)\bsk-[a-z0-9][a-z0-9_*.…-]*|\bbearer\s+\S+`)
 
-func scrub(s string) string { return keyMaterialRE.ReplaceAllString(s, "[redacted]") }
+// scrub removes the redacted key forms providers echo (which the shared detector
+// rightly lets through as identifiers) and anything the shared detector finds.
+func scrub(s string) string {
+	return secretscan.Redact(keyMaterialRE.ReplaceAllString(s, "[redacted]"))
+}
 
 // readBack reads until ok holds or the tries run out; providers apply a change
 // before they answer, but a read may still land on a replica that has not seen it.

@@ -38,9 +38,11 @@ func TestProviderDetailScrubsKeys(t *testing.T) {
 		`{"error":{"message":"Incorrect API key provided: sk-admin-abc***********wxyz. You can find your API key at https://x.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}`,
 		`{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-api03-AbCdEf"}}`,
 		`{"error":{"message":"Bearer sk-proj-123 rejected","type":"x"}}`,
+		// A key of another shape, hidden by a zero-width space: the shared detector's.
+		`{"error":{"message":"token gl` + `pat-​` + strings.Repeat("Ab3", 7) + ` rejected","type":"x"}}`,
 	} {
 		d := providerDetail([]byte(body))
-		if strings.Contains(d, "sk-") || !strings.Contains(d, "[redacted]") {
+		if strings.Contains(d, "sk-") || strings.Contains(d, "Ab3Ab3") || !strings.Contains(d, "[redacted]") {
 			t.Errorf("detail %q keeps key material", d)
 		}
 	}
