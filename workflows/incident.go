@@ -820,10 +820,7 @@ func (r *run) continueAsNew(ctx workflow.Context) error {
 		}
 	}
 	// Nothing from the last drain to here yields, so no signal can arrive unseen.
-	next := r.in
-	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
-		Facts: r.facts, Notices: r.notices, Thread: r.thread}
-	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
+	return r.continueWith(ctx)
 }
 
 // continueAsNewV0 is continue-as-new as runs from before bounded-state did it.
@@ -837,6 +834,11 @@ func (r *run) continueAsNewV0(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return !r.flushing && !r.noticing }); err != nil {
 		return err
 	}
+	return r.continueWith(ctx)
+}
+
+// continueWith ends the run with a continue-as-new that carries the incident's state.
+func (r *run) continueWith(ctx workflow.Context) error {
 	next := r.in
 	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
 		Facts: r.facts, Notices: r.notices, Thread: r.thread}
