@@ -317,19 +317,33 @@ func parseTime(field, v string, layouts ...string) (time.Time, error) {
 }
 
 // safeURL returns u when it is an http(s) URL, without userinfo, query or fragment:
-// those are where a URL can carry a token, and sever keeps no secrets. Anything
+// those are where a URL can carry a token, and sever keeps no secrets. AWS console
+// links keep their query and fragment (see isAWSConsole). Anything
 // else returns "" because a link is a convenience, not worth refusing a signal for.
 func safeURL(u string) string {
 	p, err := url.Parse(strings.TrimSpace(u))
 	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 		return ""
 	}
-	p.User, p.RawQuery, p.ForceQuery, p.Fragment, p.RawFragment = nil, "", false, "", ""
+	p.User = nil
+	if !isAWSConsole(p.Hostname()) {
+		p.RawQuery, p.ForceQuery, p.Fragment, p.RawFragment = "", false, "", ""
+	}
 	s := p.String()
 	if len(s) > 1024 {
 		return ""
 	}
 	return s
+}
+
+// isAWSConsole says whether host is the AWS console, whose links name the finding
+// in the query and fragment (…/guardduty/home?region=…#/findings?…&fId=…). A
+// console link grants nothing without a signed-in session, so keeping them
+// keeps the link without keeping a token. Sign-in and federation links live on
+// other hosts (signin.aws.amazon.com) and are still cut.
+func isAWSConsole(host string) bool {
+	host = strings.ToLower(host)
+	return host == "console.aws.amazon.com" || strings.HasSuffix(host, ".console.aws.amazon.com")
 }
 
 func meta(u string) *sever.SignalMeta {

@@ -85,9 +85,56 @@ type awsHealthEntity struct {
 	EntityValue string `json:"entityValue"`
 }
 
-// EventCredentialsExposed is the AWS Health event type that says AWS found one of the
-// account's access keys in public.
-const EventCredentialsExposed = "AWS_RISK_CREDENTIALS_EXPOSED"
+// AWS Health event types about an IAM access key. AWS's own automation
+// (aws/aws-health-tools' risk_credentials_exposed rule) acts on all five.
+const (
+	// EventCredentialsExposed: AWS found one of the account's access keys in public.
+	EventCredentialsExposed = "AWS_RISK_CREDENTIALS_EXPOSED"
+	// EventCredentialsExposureSuspected: AWS believes a key may be in public.
+	EventCredentialsExposureSuspected = "AWS_RISK_CREDENTIALS_EXPOSURE_SUSPECTED"
+	// EventCredentialsCompromised: AWS saw the key used by someone else.
+	EventCredentialsCompromised = "AWS_RISK_CREDENTIALS_COMPROMISED"
+	// EventCredentialsCompromiseSuspected: AWS believes the key may be in use by someone else.
+	EventCredentialsCompromiseSuspected = "AWS_RISK_CREDENTIALS_COMPROMISE_SUSPECTED"
+	// EventIAMQuarantine: AWS attached a quarantine policy to the key's user.
+	EventIAMQuarantine = "AWS_RISK_IAM_QUARANTINE"
+)
+
+// healthRisk is what one AWS risk event type means: the kind and severity of the
+// signal for each key it names, and whether AWS also quarantines the key's user
+// (a second, vendor_action signal).
+type healthRisk struct {
+	kind       sever.SignalKind
+	severity   string
+	claim      string // what AWS says, for the summary
+	quarantine bool
+}
+
+var healthRisks = map[string]healthRisk{
+	EventCredentialsExposed:             {sever.KindCredentialExposed, "critical", "AWS found access key %s%s of account %s exposed in public%s", true},
+	EventCredentialsExposureSuspected:   {sever.KindCredentialExposed, "high", "AWS suspects access key %s%s of account %s is exposed in public%s", false},
+	EventCredentialsCompromised:         {sever.KindAbuseReport, "critical", "AWS found access key %s%s of account %s used by an unauthorized party%s", false},
+	EventCredentialsCompromiseSuspected: {sever.KindAbuseReport, "high", "AWS suspects access key %s%s of account %s is used by an unauthorized party%s", false},
+	EventIAMQuarantine:                  {sever.KindVendorAction, "info", "AWS quarantined the user of access key %s%s of account %s (AWSCompromisedKeyQuarantine policy)%s", false},
+}
+
+// healthTimeLayouts are the ways AWS writes an AWS Health time: RFC 1123 with a
+// one- or two-digit day (its own mock events write "Tue, 7 Feb 2017 …"; Go's "2"
+// reads both), with a zone name or a numeric zone, and RFC 3339.
+var healthTimeLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05 MST",
+	"Mon, 2 Jan 2006 15:04:05 -0700",
+	time.RFC3339Nano,
+}
+
+func parseHealthTime(field, v string) (time.Time, error) {
+	for _, l := range healthTimeLayouts {
+		if t, err := time.Parse(l, strings.TrimSpace(v)); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, invalid(field, "%s: want an RFC 1123 time such as \"Sun, 5 Jun 2016 15:10:09 GMT\" or an RFC 3339 time", field)
+}
 
 // QuarantineSuffix follows the event ID in the source event ID of the
 // vendor_action signal an AWS_RISK_CREDENTIALS_EXPOSED event also yields
@@ -96,15 +143,19 @@ const EventCredentialsExposed = "AWS_RISK_CREDENTIALS_EXPOSED"
 const QuarantineSuffix = "#quarantine"
 
 // ParseAWSHealth reads an AWS Health event as EventBridge delivers it (source
-// aws.health). AWS_RISK_CREDENTIALS_EXPOSED yields, for the exposed key, a vendor
-// credential_exposed signal and a vendor_action signal: AWS attaches its
-// AWSCompromisedKeyQuarantine policy to the key's user when it raises this event,
-// while the key itself stays active. Every other Health event is ignored.
+// aws.health). The five AWS risk event types about access keys yield, for each key
+// the event names, one vendor signal (healthRisks): exposure and suspected
+// exposure are credential_exposed, compromise and suspected compromise
+// abuse_report, AWS_RISK_IAM_QUARANTINE vendor_action. AWS_RISK_CREDENTIALS_EXPOSED
+// also yields a vendor_action signal: AWS attaches its AWSCompromisedKeyQuarantine
+// policy to the key's user when it raises this event, while the key itself stays
+// active. Every other Health event is ignored.
 //
 // The source event ID is the EventBridge event id, which a redelivery of the same
-// event keeps, at the event's time, with a digest of the body (see sourceEventID). The credential is detail.eventMetadata.publicKey; AWS's own samples
-// carry the key only in detail.affectedEntities[].entityValue, so those are used
-// when eventMetadata has none.
+// event keeps, at the event's time, with a digest of the body (see sourceEventID).
+// The credential is detail.eventMetadata.publicKey; AWS's own samples carry the key
+// only in detail.affectedEntities[].entityValue, so those are used when
+// eventMetadata has none.
 func ParseAWSHealth(body []byte) (Result, error) {
 	ev, sent, err := readEventBridge(body, "aws.health")
 	if err != nil {
@@ -118,15 +169,15 @@ func ParseAWSHealth(body []byte) (Result, error) {
 		return Result{}, err
 	}
 	event := clip(d.EventTypeCode, 128)
-	if d.EventTypeCode != EventCredentialsExposed {
-		return ignored(event, "AWS Health event %s is not a credential exposure (only %s opens an incident); no incident",
-			event, EventCredentialsExposed), nil
+	risk, ok := healthRisks[d.EventTypeCode]
+	if !ok {
+		return ignored(event, "AWS Health event %s is not a credential exposure, compromise or quarantine (only the AWS_RISK_CREDENTIALS_* and %s events open an incident); no incident",
+			event, EventIAMQuarantine), nil
 	}
 
 	observed := sent
 	if d.StartTime != "" {
-		// AWS Health writes startTime as an RFC 1123 date ("Sat, 05 Jun 2016 15:10:09 GMT").
-		if observed, err = parseTime("detail.startTime", d.StartTime, time.RFC1123, time.RFC1123Z); err != nil {
+		if observed, err = parseHealthTime("detail.startTime", d.StartTime); err != nil {
 			return Result{}, err
 		}
 	}
@@ -134,7 +185,7 @@ func ParseAWSHealth(body []byte) (Result, error) {
 	if d.EventMetadata != nil {
 		md = *d.EventMetadata
 	}
-	keys, err := exposedKeys(md, d.AffectedEntities)
+	keys, err := exposedKeys(d.EventTypeCode, md, d.AffectedEntities)
 	if err != nil {
 		return Result{}, err
 	}
@@ -164,23 +215,24 @@ func ParseAWSHealth(body []byte) (Result, error) {
 		if u := safeURL(md.ExposedURL); u != "" {
 			where = " at " + u
 		}
-		res.Signals = append(res.Signals,
-			sever.Signal{
-				Source: SourceAWSHealth, SourceEventID: id, Origin: sever.OriginVendor, Kind: sever.KindCredentialExposed,
-				ObservedAt: observed, Credential: cred, Severity: "critical",
-				Summary: fmt.Sprintf("AWS Health %s: AWS found access key %s%s of account %s exposed in public%s",
-					EventCredentialsExposed, key, ofUser(md.UserName), or(account, "(unknown)"), where),
-				Labels: labels(EventCredentialsExposed),
-				Extra:  meta(md.ExposedURL),
-			},
-			sever.Signal{
+		res.Signals = append(res.Signals, sever.Signal{
+			Source: SourceAWSHealth, SourceEventID: id, Origin: sever.OriginVendor, Kind: risk.kind,
+			ObservedAt: observed, Credential: cred, Severity: risk.severity,
+			Summary: fmt.Sprintf("AWS Health %s: "+risk.claim,
+				event, key, ofUser(md.UserName), or(account, "(unknown)"), where),
+			Labels: labels(event),
+			Extra:  meta(md.ExposedURL),
+		})
+		if risk.quarantine {
+			res.Signals = append(res.Signals, sever.Signal{
 				Source: SourceAWSHealth, SourceEventID: id + QuarantineSuffix, Origin: sever.OriginVendor, Kind: sever.KindVendorAction,
 				ObservedAt: observed, Credential: cred, Severity: "info",
 				// The claim is AWS's; whether the policy is attached is for a step to observe.
 				Summary: fmt.Sprintf("AWS attaches an AWSCompromisedKeyQuarantine policy to the user of access key %s with %s; "+
-					"the key itself stays active", key, EventCredentialsExposed),
-				Labels: labels(EventCredentialsExposed, "aws-quarantine-policy"),
+					"the key itself stays active", key, event),
+				Labels: labels(event, "aws-quarantine-policy"),
 			})
+		}
 	}
 	return finish(res, body, eventKey{version: sent})
 }
@@ -192,9 +244,9 @@ func ofUser(name string) string {
 	return " of IAM user " + name
 }
 
-// exposedKeys returns the access key IDs an exposure event names, without
+// exposedKeys returns the access key IDs a risk event names, without
 // duplicates: eventMetadata.publicKey, or else every affected entity that is one.
-func exposedKeys(md awsHealthMetadata, entities []awsHealthEntity) ([]string, error) {
+func exposedKeys(code string, md awsHealthMetadata, entities []awsHealthEntity) ([]string, error) {
 	if md.PublicKey != "" {
 		if err := checkAccessKeyID("detail.eventMetadata.publicKey", md.PublicKey); err != nil {
 			return nil, err
@@ -211,7 +263,7 @@ func exposedKeys(md awsHealthMetadata, entities []awsHealthEntity) ([]string, er
 	if len(keys) == 0 {
 		return nil, invalid("detail.eventMetadata.publicKey",
 			"%s names no access key: want detail.eventMetadata.publicKey or an access key ID in detail.affectedEntities[].entityValue",
-			EventCredentialsExposed)
+			clip(code, 128))
 	}
 	if len(keys) > 16 {
 		return nil, invalid("detail.affectedEntities", "detail.affectedEntities names %d access keys; at most 16 are taken from one event", len(keys))

@@ -20,7 +20,8 @@ func seed(f *testing.F, names ...string) {
 }
 
 func FuzzAWSHealth(f *testing.F) {
-	seed(f, "aws-health-credentials-exposed.json", "aws-health-aws-sample.json", "aws-health-ec2-maintenance.json")
+	seed(f, "aws-health-credentials-exposed.json", "aws-health-aws-sample.json", "aws-health-ec2-maintenance.json",
+		"vendor/health-risk-credentials-exposed.single-digit-day.DERIVED.json", "vendor/health-risk-credentials-exposed.notify-and-remediate.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := adapters.ParseAWSHealth(body)
 		checkResult(t, body, res, err)
@@ -29,7 +30,8 @@ func FuzzAWSHealth(f *testing.F) {
 
 func FuzzGuardDuty(f *testing.F) {
 	seed(f, "guardduty-anomalous-model-invocation.json", "guardduty-credential-exfiltration.json",
-		"guardduty-sample.json", "guardduty-ec2-port-probe.json")
+		"guardduty-sample.json", "guardduty-ec2-port-probe.json",
+		"vendor/guardduty-discovery-iamuser-anomalousbehavior-real.onug-csnf.WRAPPED.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := adapters.ParseGuardDuty(body)
 		checkResult(t, body, res, err)
@@ -61,7 +63,8 @@ func FuzzGitHubSignature(f *testing.F) {
 }
 
 func FuzzOCSF(f *testing.F) {
-	seed(f, "ocsf-detection-finding-aws-key.json", "ocsf-detection-finding-anthropic-key.json")
+	seed(f, "ocsf-detection-finding-aws-key.json", "ocsf-detection-finding-anthropic-key.json",
+		"vendor/ocsf-2004-sechub-guardduty-iam-accesskey.ocsf-examples.json", "vendor/ocsf-2004-okta-login-failures.ocsf-examples.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := adapters.ParseOCSF(body)
 		checkResult(t, body, res, err)

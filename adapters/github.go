@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/sever-ir/sever"
 )
@@ -36,6 +37,11 @@ type GitHubDelivery struct {
 	// Form is true when the webhook is configured with content type
 	// application/x-www-form-urlencoded: the JSON is then the "payload" form value.
 	Form bool
+	// ReceivedAt is when sever received the delivery. It is the observed time of
+	// an alert that carries no time of its own: GitHub's published reopened
+	// example has neither created_at nor updated_at. It is never part of the
+	// dedup key, so a redelivery stays a duplicate.
+	ReceivedAt time.Time
 }
 
 // VerifyGitHubSignature checks header, the X-Hub-Signature-256 value, against the
@@ -137,10 +143,14 @@ func GitHubCredentialType(secretType string) (provider string, t sever.Credentia
 // unknown, inactive) and whether the secret is public (publicly_leaked, or found
 // in a public repository).
 //
+// observed_at is created_at for created, updated_at for later actions, each
+// falling back to the other, and the delivery's ReceivedAt when the alert has
+// neither (GitHub's published reopened example); see githubAlertTimes.
+//
 // The source event ID is derived from what the signature covers, never from the
 // X-GitHub-Delivery header: "<owner>/<repo>/secret-scanning/<number>/<action>"
-// at the alert's updated_at (else created_at) and a digest of the payload (see
-// sourceEventID). GitHub's redelivery of a delivery, and a replay of a captured
+// at the alert's updated_at (else created_at, else the zero time) and a digest of
+// the payload (see sourceEventID). GitHub's redelivery of a delivery, and a replay of a captured
 // one under any delivery ID, is then a duplicate; a new action or a later change
 // of the alert is a new signal.
 func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
@@ -213,22 +223,9 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 			clip(p.Action, 64)), nil
 	}
 
-	if err := required("alert.created_at", a.CreatedAt); err != nil {
-		return Result{}, err
-	}
-	observed, err := parseTime("alert.created_at", a.CreatedAt)
+	observed, version, err := githubAlertTimes(p.Action, a.CreatedAt, a.UpdatedAt, d.ReceivedAt)
 	if err != nil {
 		return Result{}, err
-	}
-	version := observed
-	if a.UpdatedAt != "" {
-		if version, err = parseTime("alert.updated_at", a.UpdatedAt); err != nil {
-			return Result{}, err
-		}
-	}
-	if p.Action != "created" {
-		// Later actions are about the alert's latest change, not its creation.
-		observed = version
 	}
 
 	provider, typ, _ := GitHubCredentialType(a.SecretType)
@@ -252,6 +249,47 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 		Extra:  meta(a.HTMLURL),
 	}}}
 	return finish(res, body, eventKey{version: version, payload: payload})
+}
+
+// githubAlertTimes returns when the alert's news was observed and the version its
+// dedup key carries. created uses created_at; later actions are about the alert's
+// latest change, so updated_at; each falls back to the other. GitHub's own
+// reopened example carries neither, and GitHub does not retry a refused
+// delivery, so an alert without a time is observed at its delivery (received)
+// rather than refused. The version is the alert's time, or the zero time when it
+// has none, never the delivery time: a redelivery of the same body must stay a
+// duplicate, and the payload digest in the key still tells two different bodies
+// apart.
+func githubAlertTimes(action, createdAt, updatedAt string, received time.Time) (observed, version time.Time, err error) {
+	var created, updated time.Time
+	if createdAt != "" {
+		if created, err = parseTime("alert.created_at", createdAt); err != nil {
+			return
+		}
+	}
+	if updatedAt != "" {
+		if updated, err = parseTime("alert.updated_at", updatedAt); err != nil {
+			return
+		}
+	}
+	version = updated
+	if version.IsZero() {
+		version = created
+	}
+	observed = updated
+	if action == "created" || observed.IsZero() {
+		observed = created
+	}
+	switch {
+	case !observed.IsZero():
+	case !updated.IsZero():
+		observed = updated
+	case !received.IsZero():
+		observed = received.UTC()
+	default:
+		err = invalid("alert.created_at", "alert.created_at or alert.updated_at is required when the delivery time is unknown")
+	}
+	return
 }
 
 func githubSeverity(validity string, public bool) string {

@@ -193,7 +193,7 @@ func TestParseGitHubRejects(t *testing.T) {
 		{"odd validity", alertDelivery(), alert(t, func(_, a map[string]any) { a["validity"] = "valid" }), "alert.validity", nil},
 		{"publicly_leaked a string", alertDelivery(), alert(t, func(_, a map[string]any) { a["publicly_leaked"] = "yes" }),
 			"alert.publicly_leaked", []string{"true or false"}},
-		{"no created_at", alertDelivery(), alert(t, func(_, a map[string]any) { delete(a, "created_at") }), "alert.created_at", nil},
+		{"no alert time and no delivery time", alertDelivery(), alert(t, func(_, a map[string]any) { delete(a, "created_at"); delete(a, "updated_at") }), "alert.created_at", nil},
 		{"bad updated_at", alertDelivery(), alert(t, func(p, a map[string]any) { p["action"], a["updated_at"] = "reopened", "later" }),
 			"alert.updated_at", nil},
 	}

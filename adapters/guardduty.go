@@ -39,11 +39,13 @@ type guardDutyFinding struct {
 // ParseGuardDuty reads a GuardDuty finding as EventBridge delivers it (source
 // aws.guardduty). A finding about an IAM user's access key (finding types
 // "<purpose>:IAMUser/<name>", key in detail.resource.accessKeyDetails) yields one
-// vendor signal: abuse_report for Impact findings (such as the AI-protection
-// Impact:IAMUser/CostHarvesting and Impact:IAMUser/AnomalousModelInvocation, where
-// the key is being spent), anomalous_usage for the rest (such as
-// UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS and
-// CredentialAccess:IAMUser/AnomalousBehavior). The severity follows GuardDuty's
+// vendor signal, of the kind guardDutyKind gives: abuse_report for Impact findings
+// (such as the AI-protection Impact:IAMUser/CostHarvesting and
+// Impact:IAMUser/AnomalousModelInvocation, where the key is being spent) and for
+// the attack sequence AttackSequence:IAM/CompromisedCredentials,
+// anomalous_usage for prompt injection (Impact:IAMUser/PromptInjection.*) and for
+// the rest (such as UnauthorizedAccess:IAMUser/InstanceCredentialExfiltration.OutsideAWS
+// and CredentialAccess:IAMUser/AnomalousBehavior). The severity follows GuardDuty's
 // bands for its numeric severity.
 //
 // Ignored: sample findings, archived findings, findings about other resources, and
@@ -74,7 +76,7 @@ func ParseGuardDuty(body []byte) (Result, error) {
 		return ignored(event, "GuardDuty sample finding %s (generated for testing); no incident", f.ID), nil
 	case f.Service.Archived:
 		return ignored(event, "GuardDuty finding %s is archived; no incident", f.ID), nil
-	case resource != "IAMUser":
+	case resource != "IAMUser" && !isCredentialAttackSequence(f.Type):
 		return ignored(event, "GuardDuty finding type %s is about %s, not an IAM user's access key; no incident", event, or(resource, "an unknown resource")), nil
 	case purpose == "Policy":
 		return ignored(event, "GuardDuty finding type %s reports account policy hygiene, not a compromised key; no incident", event), nil
@@ -116,10 +118,7 @@ func ParseGuardDuty(body []byte) (Result, error) {
 		}
 	}
 
-	kind := sever.KindAnomalousUsage
-	if purpose == "Impact" {
-		kind = sever.KindAbuseReport
-	}
+	kind, extraLabels := guardDutyKind(f.Type, purpose)
 	who := or(akd.UserName, akd.PrincipalID)
 	if akd.UserType != "" && who != "" {
 		who += " (" + akd.UserType + ")"
@@ -131,9 +130,44 @@ func ParseGuardDuty(body []byte) (Result, error) {
 			Principal: akd.UserName, Account: or(f.AccountID, ev.Account)},
 		Summary: fmt.Sprintf("GuardDuty %s (severity %s) on access key %s of %s: %s",
 			f.Type, f.Severity, akd.AccessKeyID, or(who, "an unknown principal"), or(f.Title, "no title")),
-		Labels: labels(f.Type),
+		Labels: labels(append([]string{f.Type}, extraLabels...)...),
 	}}}
 	return finish(res, body, eventKey{version: version})
+}
+
+// attackSequenceCredentials is GuardDuty's attack sequence about one compromised
+// AWS credential: a chain of findings and API activity by the key in
+// resource.accessKeyDetails. Its resource part is "IAM", not "IAMUser".
+const attackSequenceCredentials = "AttackSequence:IAM/CompromisedCredentials"
+
+func isCredentialAttackSequence(t string) bool {
+	return t == attackSequenceCredentials || strings.HasPrefix(t, attackSequenceCredentials+".")
+}
+
+// guardDutyKind says what a finding type claims about the key that made the calls.
+//
+//   - AttackSequence:IAM/CompromisedCredentials: GuardDuty correlated several
+//     signals into a compromise of the key: abuse_report.
+//   - Impact:IAMUser/PromptInjection.*: the content of a model invocation tried to
+//     subvert the model. The key that made the call is named, but the finding is
+//     about the invocation (often an end user's input passed through an app), not
+//     evidence that someone else holds the key: anomalous_usage, labelled
+//     model-invocation, so it is recorded on the key's incident without being
+//     read as abuse of the key.
+//   - Other Impact findings (CostHarvesting, AnomalousModelInvocation…): someone is
+//     spending the key: abuse_report.
+//   - The rest: anomalous_usage.
+func guardDutyKind(findingType, purpose string) (sever.SignalKind, []string) {
+	_, name, _ := strings.Cut(findingType, "/")
+	switch {
+	case isCredentialAttackSequence(findingType):
+		return sever.KindAbuseReport, nil
+	case purpose == "Impact" && strings.HasPrefix(name, "PromptInjection"):
+		return sever.KindAnomalousUsage, []string{"model-invocation"}
+	case purpose == "Impact":
+		return sever.KindAbuseReport, nil
+	}
+	return sever.KindAnomalousUsage, nil
 }
 
 // splitFindingType splits "ThreatPurpose:ResourceTypeAffected/ThreatFamilyName…".

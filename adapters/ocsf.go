@@ -57,6 +57,45 @@ type ocsfResource struct {
 	Owner *struct {
 		Name string `json:"name"`
 	} `json:"owner"`
+	// Data is the producer's own detail. Security Hub puts the ASFF resource
+	// details there, as a JSON string: {"AwsIamAccessKey": {"PrincipalName": …}}.
+	Data json.RawMessage `json:"data"`
+}
+
+// isAWSVendor recognises the names AWS's products go by in
+// metadata.product.vendor_name: Security Hub writes "Amazon".
+func isAWSVendor(v string) bool {
+	v = strings.TrimSpace(v)
+	return strings.EqualFold(v, "AWS") || strings.EqualFold(v, "Amazon") || strings.EqualFold(v, "Amazon Web Services")
+}
+
+// asffPrincipal reads the principal's name from the ASFF details Security Hub keeps
+// in an access-key resource's data (a JSON string or an object); "" when absent.
+func asffPrincipal(data json.RawMessage) string {
+	if len(data) == 0 {
+		return ""
+	}
+	if data[0] == '"' {
+		var s string
+		if json.Unmarshal(data, &s) != nil {
+			return ""
+		}
+		data = []byte(s)
+	}
+	var d struct {
+		AwsIamAccessKey struct {
+			PrincipalName string `json:"PrincipalName"`
+			UserName      string `json:"UserName"`
+		} `json:"AwsIamAccessKey"`
+	}
+	if json.Unmarshal(data, &d) != nil {
+		return ""
+	}
+	name := strings.TrimSpace(or(d.AwsIamAccessKey.PrincipalName, d.AwsIamAccessKey.UserName))
+	if len(name) > 128 {
+		return ""
+	}
+	return name
 }
 
 // ocsfSever is the object a producer may put at unmapped.sever to say exactly
@@ -88,8 +127,10 @@ var ocsfAccessKeyTypes = []string{"AwsIamAccessKey", "AWS::IAM::AccessKey"}
 //  3. actor.user.credential_uid, when it is an AWS access key ID.
 //
 // The kind is unmapped.sever.kind, or anomalous_usage. The origin is
-// unmapped.sever.origin, or vendor when metadata.product.vendor_name is AWS (a
-// Security Hub finding from an AWS detector), or enterprise (the SIEM's own rule).
+// unmapped.sever.origin, or vendor when metadata.product.vendor_name is AWS,
+// Amazon or Amazon Web Services (a Security Hub finding from an AWS detector), or
+// enterprise (the SIEM's own rule). A finding that names no credential is ignored
+// before its time and severity are read.
 // Other classes, closed findings (activity_id 3) and suppressed, resolved, archived
 // or deleted ones (status_id 3–6), and findings that name no credential are
 // ignored. The source event ID is finding_info.uid at the finding's time, with a
@@ -130,14 +171,9 @@ func ParseOCSF(body []byte) (Result, error) {
 		return ignored(event, "OCSF finding %s has status_id %d (suppressed, resolved, archived or deleted); no incident",
 			clip(fi.UID, 64), status), nil
 	}
-	observed, err := ocsfTime(f)
-	if err != nil {
-		return Result{}, err
-	}
-	severity, err := ocsfSeverity(f.SeverityID)
-	if err != nil {
-		return Result{}, err
-	}
+	// Whether the finding names a credential comes first: most findings a SIEM
+	// forwards (Okta sign-ins, Prowler checks) name none, and are ignored whatever
+	// their other fields hold.
 	var sv ocsfSever
 	if err := ocsfUnmapped(f.Unmapped, &sv); err != nil {
 		return Result{}, err
@@ -149,6 +185,14 @@ func ParseOCSF(body []byte) (Result, error) {
 	if from == "" {
 		return ignored(event, "OCSF finding %s names no credential sever knows (unmapped.sever.credential, an access-key resource, "+
 			"or actor.user.credential_uid); no incident", clip(fi.UID, 64)), nil
+	}
+	observed, err := ocsfTime(f)
+	if err != nil {
+		return Result{}, err
+	}
+	severity, err := ocsfSeverity(f.SeverityID)
+	if err != nil {
+		return Result{}, err
 	}
 
 	kind := sever.KindAnomalousUsage
@@ -165,7 +209,7 @@ func ParseOCSF(body []byte) (Result, error) {
 			return Result{}, invalid("unmapped.sever.origin", "unknown unmapped.sever.origin %q (enterprise or vendor)", clip(string(sv.Origin), 64))
 		}
 		origin = sv.Origin
-	case strings.EqualFold(vendor, "AWS"), strings.EqualFold(vendor, "Amazon Web Services"):
+	case isAWSVendor(vendor):
 		origin = sever.OriginVendor
 	}
 	product := strings.TrimSpace(strings.Join([]string{f.Metadata.Product.VendorName, f.Metadata.Product.Name}, " "))
@@ -221,6 +265,8 @@ func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from strin
 		c.Provider, c.Type, c.ID = "aws", sever.CredAWSAccessKey, id
 		if r.Owner != nil && r.Owner.Name != "" {
 			c.Principal = r.Owner.Name
+		} else if p := asffPrincipal(r.Data); p != "" {
+			c.Principal = p
 		}
 		return c, field, nil
 	}
@@ -275,21 +321,38 @@ func ocsfInt(field string, n number, req bool) (int, error) {
 	return v, nil
 }
 
-// ocsfTime reads time (milliseconds since the epoch, OCSF's timestamp_t) or, from
-// producers using the date/time profile, time_dt.
+// ocsfTime reads the finding's time. time_dt (the date/time profile, RFC 3339)
+// is preferred when present and carries a zone: it says what it is. Otherwise
+// time, OCSF's timestamp_t, which is milliseconds since the epoch but which
+// producers such as Okta and Prowler fill with seconds: the magnitude tells them
+// apart (seconds are below 1e11, i.e. before the year 5138; milliseconds from
+// 1e12, i.e. after September 2001). A time_dt without a zone (Prowler writes
+// "2024-10-04T09:49:02.698985") is read as UTC only when there is no time.
 func ocsfTime(f ocsfFinding) (time.Time, error) {
-	if f.Time != "" {
-		ms, err := strconv.ParseInt(string(f.Time), 10, 64)
-		// Bounds keep the value a sensible date: after 2001 and before 2100.
-		if err != nil || ms < 1e12 || ms > 4102444800000 {
-			return time.Time{}, invalid("time", "time must be milliseconds since the Unix epoch (OCSF timestamp_t)")
+	if f.TimeDT != "" {
+		if t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(f.TimeDT)); err == nil {
+			return t.UTC(), nil
 		}
-		return time.UnixMilli(ms).UTC(), nil
+	}
+	if f.Time != "" {
+		n, err := strconv.ParseInt(string(f.Time), 10, 64)
+		// Bounds keep the value a sensible date: after 2001 and before 2100.
+		switch {
+		case err != nil:
+		case n >= 1e9 && n <= 4102444800:
+			return time.Unix(n, 0).UTC(), nil
+		case n >= 1e12 && n <= 4102444800000:
+			return time.UnixMilli(n).UTC(), nil
+		}
+		return time.Time{}, invalid("time", "time must be milliseconds (OCSF timestamp_t) or seconds since the Unix epoch, between 2001 and 2100")
 	}
 	if f.TimeDT != "" {
-		return parseTime("time_dt", f.TimeDT, time.RFC3339Nano)
+		if t, err := time.Parse("2006-01-02T15:04:05.999999999", strings.TrimSpace(f.TimeDT)); err == nil {
+			return t.UTC(), nil
+		}
+		return time.Time{}, invalid("time_dt", "time_dt: want an RFC 3339 time such as 2025-06-01T12:00:00Z")
 	}
-	return time.Time{}, invalid("time", "time is required (milliseconds since the Unix epoch)")
+	return time.Time{}, invalid("time", "time is required (milliseconds since the Unix epoch) or time_dt (RFC 3339)")
 }
 
 // ocsfSeverity maps severity_id: 1 Informational, 2 Low, 3 Medium, 4 High,

@@ -128,7 +128,7 @@ func TestParseOCSFRejects(t *testing.T) {
 		{"finding_info a list", mutate(t, f, func(m map[string]any) { m["finding_info"] = []any{} }), "finding_info", []string{"want an object"}},
 		{"no finding_info.uid", mutate(t, f, func(m map[string]any) { delete(obj(m, "finding_info"), "uid") }), "finding_info.uid", nil},
 		{"no time", mutate(t, f, func(m map[string]any) { delete(m, "time") }), "time", []string{"required"}},
-		{"time in seconds", mutate(t, f, func(m map[string]any) { m["time"] = 1748770620 }), "time", []string{"milliseconds"}},
+		{"time neither seconds nor milliseconds", mutate(t, f, func(m map[string]any) { m["time"] = 17487706200 }), "time", []string{"milliseconds"}},
 		{"bad severity_id", mutate(t, f, func(m map[string]any) { m["severity_id"] = 7 }), "severity_id", nil},
 		{"bad resource uid", mutate(t, f, func(m map[string]any) {
 			m["resources"].([]any)[0].(map[string]any)["uid"] = "ci-deployer"

@@ -130,6 +130,8 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 		Event: r.Header.Get(adapters.GitHubEventHeader),
 		ID:    r.Header.Get(adapters.GitHubDeliveryHeader),
 		Form:  form,
+		// Observed time of an alert that carries none (see GitHubDelivery.ReceivedAt).
+		ReceivedAt: s.now().UTC(),
 	}
 	res, err := adapters.ParseGitHub(d, body)
 	if err != nil {
