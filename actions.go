@@ -27,6 +27,12 @@ const (
 	ActionAWSSnapshotVolume   = "aws.ec2.snapshot_volume"
 	ActionAWSStoreEvidence    = "aws.s3.store_evidence"
 	ActionAWSBedrockLogging   = "aws.bedrock.logging_state"
+
+	// Temporary credentials (aws_temporary_credentials): an STS session is contained
+	// through the role (or user) that issued it.
+	ActionAWSSessionOwner           = "aws.sts.session_owner"
+	ActionAWSRevokeRoleSessions     = "aws.iam.revoke_role_sessions"
+	ActionAWSDeleteRoleRevokePolicy = "aws.iam.delete_role_revoke_policy"
 )
 
 // Action names of the model-provider actions.
@@ -100,6 +106,15 @@ var Catalog = map[string]ActionSpec{
 	ActionAWSBedrockLogging: {Name: ActionAWSBedrockLogging,
 		Description: "Reads whether Bedrock model invocation logging is on in each region; verified when it is on everywhere.",
 		Args:        []string{"account", "regions"}},
+	ActionAWSSessionOwner: {Name: ActionAWSSessionOwner,
+		Description: "Finds the role (or user) whose session a temporary key (ASIA…) is: the account from sts:GetAccessKeyInfo, the issuer from CloudTrail events made with the key, else the signal's principal; a signal that contradicts CloudTrail is refused. Records an EC2 instance id when the session name is one.",
+		Args:        []string{"account", "regions", "lookback"}},
+	ActionAWSRevokeRoleSessions: {Name: ActionAWSRevokeRoleSessions, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Denies every session of the temporary key's role (or user) issued before now with the AWSRevokeOlderSessions inline policy, as the IAM console's \"Revoke active sessions\" does, and reads it back; a later cut-off already there is kept.",
+		Args:        []string{"account", "regions", "lookback", "reason"}},
+	ActionAWSDeleteRoleRevokePolicy: {Name: ActionAWSDeleteRoleRevokePolicy, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Deletes the AWSRevokeOlderSessions inline policy from the temporary key's role (or user) and reads back that it is gone (compensation for a false positive); refuses a policy of that name that is not a session revocation.",
+		Args:        []string{"account", "regions", "lookback", "reason"}},
 
 	ActionAnthropicObserveKey: {Name: ActionAnthropicObserveKey, Enforcement: VendorEnforced,
 		Description: "Reads an Anthropic API key's status through the Admin API (polling up to `wait`); records vendor_enforced only when the key is already inactive or archived and sever did not do it. Never changes the key.",

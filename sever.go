@@ -17,18 +17,21 @@ import (
 type CredentialType string
 
 const (
-	CredAWSAccessKey     CredentialType = "aws_access_key"
-	CredAWSBedrockAPIKey CredentialType = "aws_bedrock_api_key"
-	CredAnthropicAPIKey  CredentialType = "anthropic_api_key"
-	CredOpenAIAPIKey     CredentialType = "openai_api_key"
-	CredGitHubToken      CredentialType = "github_token"
-	CredGenericToken     CredentialType = "generic_token"
+	CredAWSAccessKey CredentialType = "aws_access_key"
+	// CredAWSTemporaryCredentials is an STS session (ASIA… key id): it cannot be
+	// deactivated, only denied through the role or user that issued it.
+	CredAWSTemporaryCredentials CredentialType = "aws_temporary_credentials"
+	CredAWSBedrockAPIKey        CredentialType = "aws_bedrock_api_key"
+	CredAnthropicAPIKey         CredentialType = "anthropic_api_key"
+	CredOpenAIAPIKey            CredentialType = "openai_api_key"
+	CredGitHubToken             CredentialType = "github_token"
+	CredGenericToken            CredentialType = "generic_token"
 )
 
 // CredentialTypes lists every known credential type in a stable order.
 var CredentialTypes = []CredentialType{
 	CredAWSAccessKey, CredAWSBedrockAPIKey, CredAnthropicAPIKey,
-	CredOpenAIAPIKey, CredGitHubToken, CredGenericToken,
+	CredOpenAIAPIKey, CredGitHubToken, CredGenericToken, CredAWSTemporaryCredentials,
 }
 
 // Valid reports whether t is a known credential type.

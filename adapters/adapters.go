@@ -287,6 +287,21 @@ func checkID(field, v string) error {
 // pasted into the wrong field is refused rather than stored.
 var accessKeyID = regexp.MustCompile(`^A(?:KIA|SIA)[A-Z0-9]{12,124}$`)
 
+// awsKeyType is the credential type an AWS access key ID names: ASIA… keys belong to
+// temporary STS credentials, which cannot be deactivated, only denied through the
+// role or user that issued them, so they get a runbook of their own.
+func awsKeyType(id string) sever.CredentialType {
+	if strings.HasPrefix(id, "ASIA") {
+		return sever.CredAWSTemporaryCredentials
+	}
+	return sever.CredAWSAccessKey
+}
+
+// isAWSKeyType reports whether t is named by an AWS access key ID.
+func isAWSKeyType(t sever.CredentialType) bool {
+	return t == sever.CredAWSAccessKey || t == sever.CredAWSTemporaryCredentials
+}
+
 func checkAccessKeyID(field, v string) error {
 	if err := required(field, v); err != nil {
 		return err

@@ -204,7 +204,7 @@ func TestParseGuardDuty(t *testing.T) {
 			observed: "2025-06-01T09:12:44Z"},
 		{name: "instance credentials used outside AWS", body: fixture(t, "guardduty-credential-exfiltration.json"),
 			eventID: "b2c4e6a8d0f1e3c5a7b9d1f3e5c7a9b1", kind: sever.KindAnomalousUsage, severity: "high",
-			cred:     sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "ASIAY34FZKBOKMUTVV7A", Principal: "app-server-role", Account: "123456789012"},
+			cred:     sever.Credential{Provider: "aws", Type: sever.CredAWSTemporaryCredentials, ID: "ASIAY34FZKBOKMUTVV7A", Principal: "arn:aws:sts::123456789012:assumed-role/app-server-role/i-0abcd1234example", Account: "123456789012"},
 			observed: "2025-06-01T09:58:30Z"},
 		{name: "cost harvesting, no eventFirstSeen: createdAt", body: mutate(t, "guardduty-anomalous-model-invocation.json", func(m map[string]any) {
 			d := obj(m, "detail")

@@ -110,8 +110,8 @@ var githubSecretTypes = map[string]struct {
 }{
 	"aws_access_key_id":                    {"aws", sever.CredAWSAccessKey},
 	"aws_secret_access_key":                {"aws", sever.CredAWSAccessKey},
-	"aws_temporary_access_key_id":          {"aws", sever.CredAWSAccessKey},
-	"aws_session_token":                    {"aws", sever.CredAWSAccessKey},
+	"aws_temporary_access_key_id":          {"aws", sever.CredAWSTemporaryCredentials},
+	"aws_session_token":                    {"aws", sever.CredAWSTemporaryCredentials},
 	"anthropic_api_key":                    {"anthropic", sever.CredAnthropicAPIKey},
 	"anthropic_admin_api_key":              {"anthropic", sever.CredAnthropicAPIKey},
 	"openai_api_key":                       {"openai", sever.CredOpenAIAPIKey},

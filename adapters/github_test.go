@@ -60,7 +60,7 @@ func TestGitHubSecretTypes(t *testing.T) {
 		typ        sever.CredentialType
 	}{
 		{"aws_access_key_id", "aws", sever.CredAWSAccessKey},
-		{"aws_temporary_access_key_id", "aws", sever.CredAWSAccessKey},
+		{"aws_temporary_access_key_id", "aws", sever.CredAWSTemporaryCredentials},
 		{"anthropic_api_key", "anthropic", sever.CredAnthropicAPIKey},
 		{"anthropic_admin_api_key", "anthropic", sever.CredAnthropicAPIKey},
 		{"openai_api_key", "openai", sever.CredOpenAIAPIKey},

@@ -28,6 +28,9 @@ type guardDutyFinding struct {
 			UserName    string `json:"userName"`
 			UserType    string `json:"userType"`
 		} `json:"accessKeyDetails"`
+		InstanceDetails *struct {
+			InstanceID string `json:"instanceId"`
+		} `json:"instanceDetails"`
 	} `json:"resource"`
 	Service struct {
 		Archived       bool            `json:"archived"`
@@ -126,13 +129,35 @@ func ParseGuardDuty(body []byte) (Result, error) {
 	res := Result{Event: event, Signals: []sever.Signal{{
 		Source: SourceGuardDuty, SourceEventID: f.ID, Origin: sever.OriginVendor, Kind: kind,
 		ObservedAt: observed, Severity: severity,
-		Credential: sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: akd.AccessKeyID,
-			Principal: akd.UserName, Account: or(f.AccountID, ev.Account)},
+		Credential: sever.Credential{Provider: "aws", Type: awsKeyType(akd.AccessKeyID), ID: akd.AccessKeyID,
+			Principal: guardDutyPrincipal(f, or(f.AccountID, ev.Account)), Account: or(f.AccountID, ev.Account)},
 		Summary: fmt.Sprintf("GuardDuty %s (severity %s) on access key %s of %s: %s",
 			f.Type, f.Severity, akd.AccessKeyID, or(who, "an unknown principal"), or(f.Title, "no title")),
 		Labels: labels(append([]string{f.Type}, extraLabels...)...),
 	}}}
 	return finish(res, body, eventKey{version: version})
+}
+
+// guardDutyPrincipal names who the key belongs to. For an IAM user's key that is
+// the user name. A temporary key of an assumed role (userType AssumedRole, as in
+// InstanceCredentialExfiltration findings) is named by its session's ARN, which is
+// what the session runbook needs to find the role: userName is the role, and the
+// session is the part of principalId after the colon or, for instance
+// credentials, the instance ID.
+func guardDutyPrincipal(f guardDutyFinding, account string) string {
+	akd := f.Resource.AccessKeyDetails
+	if awsKeyType(akd.AccessKeyID) != sever.CredAWSTemporaryCredentials || akd.UserType != "AssumedRole" ||
+		akd.UserName == "" || account == "" {
+		return akd.UserName
+	}
+	_, session, _ := strings.Cut(akd.PrincipalID, ":")
+	if session == "" && f.Resource.InstanceDetails != nil {
+		session = f.Resource.InstanceDetails.InstanceID
+	}
+	if session == "" {
+		return "arn:aws:iam::" + account + ":role/" + akd.UserName
+	}
+	return "arn:aws:sts::" + account + ":assumed-role/" + akd.UserName + "/" + session
 }
 
 // attackSequenceCredentials is GuardDuty's attack sequence about one compromised

@@ -244,7 +244,7 @@ func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from strin
 		if err := checkID(p+".id", sc.ID); err != nil {
 			return c, "", err
 		}
-		if sc.Type == sever.CredAWSAccessKey {
+		if isAWSKeyType(sc.Type) {
 			if err := checkAccessKeyID(p+".id", sc.ID); err != nil {
 				return c, "", err
 			}
@@ -262,7 +262,7 @@ func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from strin
 		if err := checkAccessKeyID(field, id); err != nil {
 			return c, "", err
 		}
-		c.Provider, c.Type, c.ID = "aws", sever.CredAWSAccessKey, id
+		c.Provider, c.Type, c.ID = "aws", awsKeyType(id), id
 		if r.Owner != nil && r.Owner.Name != "" {
 			c.Principal = r.Owner.Name
 		} else if p := asffPrincipal(r.Data); p != "" {
@@ -271,7 +271,7 @@ func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from strin
 		return c, field, nil
 	}
 	if f.Actor != nil && f.Actor.User != nil && accessKeyID.MatchString(f.Actor.User.CredentialUID) {
-		c.Provider, c.Type, c.ID = "aws", sever.CredAWSAccessKey, f.Actor.User.CredentialUID
+		c.Provider, c.Type, c.ID = "aws", awsKeyType(f.Actor.User.CredentialUID), f.Actor.User.CredentialUID
 		return c, "actor.user.credential_uid", nil
 	}
 	return c, "", nil

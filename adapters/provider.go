@@ -64,7 +64,7 @@ var providerTypes = map[string][]sever.CredentialType{
 	"anthropic": {sever.CredAnthropicAPIKey},
 	"openai":    {sever.CredOpenAIAPIKey},
 	"github":    {sever.CredGitHubToken},
-	"aws":       {sever.CredAWSAccessKey, sever.CredAWSBedrockAPIKey},
+	"aws":       {sever.CredAWSAccessKey, sever.CredAWSBedrockAPIKey, sever.CredAWSTemporaryCredentials},
 }
 
 var providerName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
@@ -167,7 +167,7 @@ func providerCredential(n ProviderNotice) (sever.Credential, error) {
 	case t != sever.CredGenericToken && !slices.Contains(types, t):
 		return sever.Credential{}, invalid("key.type", "key.type %s is not a credential provider %s issues", t, n.Provider)
 	}
-	if t == sever.CredAWSAccessKey {
+	if isAWSKeyType(t) {
 		if err := checkAccessKeyID("key.id", k.ID); err != nil {
 			return sever.Credential{}, err
 		}

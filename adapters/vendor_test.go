@@ -80,8 +80,8 @@ var vendorFixtures = map[string]vendorWant{
 	},
 	"guardduty-discovery-iamuser-anomalousbehavior-real.onug-csnf.WRAPPED.json": {
 		event: "Discovery:IAMUser/AnomalousBehavior", signals: []vendorSignal{
-			{kind: sever.KindAnomalousUsage, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "ASIARZOOKWPXR24HLMYM",
-				principal: "READONLYACCESS", account: "123456789012", severity: "low", observed: "2021-04-28T02:41:25Z"},
+			{kind: sever.KindAnomalousUsage, origin: sever.OriginVendor, credType: sever.CredAWSTemporaryCredentials, credID: "ASIARZOOKWPXR24HLMYM",
+				principal: "arn:aws:sts::123456789012:assumed-role/READONLYACCESS/815945", account: "123456789012", severity: "low", observed: "2021-04-28T02:41:25Z"},
 		},
 	},
 	"github-secret-scanning-alert-reopened.octokit.json": {
@@ -99,7 +99,7 @@ var vendorFixtures = map[string]vendorWant{
 	},
 	"ocsf-2004-sechub-guardduty-iam-accesskey.ocsf-examples.json": {
 		event: "detection_finding", signals: []vendorSignal{
-			{kind: sever.KindAnomalousUsage, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "ASIATMJPC7EXAMPLE",
+			{kind: sever.KindAnomalousUsage, origin: sever.OriginVendor, credType: sever.CredAWSTemporaryCredentials, credID: "ASIATMJPC7EXAMPLE",
 				principal: "Admin", account: "111111111111", severity: "low", observed: "2023-09-19T15:05:22.487Z",
 				url: "https://us-east-2.console.aws.amazon.com/guardduty/home?region=us-east-2#/findings?macros=current&fId=a6c556fcbc9bea427a19f8b787099a0b"},
 		},

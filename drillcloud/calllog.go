@@ -102,6 +102,18 @@ func (e Event) cloudTrailJSON() string {
 	switch {
 	case strings.Contains(e.Principal, ":assumed-role/"):
 		identity["type"] = "AssumedRole"
+		// As in CloudTrail, the session names the role that issued it, which is
+		// how a responder finds the role behind a stolen ASIA key.
+		_, rest, _ := strings.Cut(e.Principal, ":assumed-role/")
+		if role, _, ok := strings.Cut(rest, "/"); ok {
+			identity["sessionContext"] = map[string]any{
+				"sessionIssuer": map[string]string{
+					"type": "Role", "accountId": e.Account, "userName": role,
+					"arn": "arn:aws:iam::" + e.Account + ":role/" + role,
+				},
+				"attributes": map[string]string{"mfaAuthenticated": "false"},
+			}
+		}
 	case strings.HasPrefix(e.AccessKeyID, "ASIA"):
 		identity["type"] = "IAMUser"
 		identity["userName"] = e.UserName

@@ -168,15 +168,26 @@ const (
 	DefaultOpenAIProjectID     = "proj_drill"
 	DefaultOpenAIKeyID         = "key_DrillExposedOpenAI01"
 	DefaultOpenAISecretName    = "prod/llm-gateway/openai"
+
+	// An EC2 instance role with live temporary credentials, as the instance
+	// metadata service hands them out: the role session is named after the
+	// instance, and the ASIA key is what GuardDuty's InstanceCredentialExfiltration
+	// findings report.
+	DefaultInstanceRole      = "ci-runner"
+	DefaultInstanceID        = "i-0drill0000000001"
+	DefaultInstanceSessionID = "ASIADRILLINSTANCE001"
 )
 
 // DefaultSeed is one account with a compromised CI user, sever's own
-// responder user, the secret that stores the CI key, a volume to snapshot,
+// responder user, an EC2 instance role with live temporary credentials, the secret that stores the CI key, a volume to snapshot,
 // an Object Lock evidence bucket and Bedrock logging switched on; and an
 // Anthropic organization and an OpenAI project, each with one API key of an LLM
 // gateway that keeps it in a secret of that account.
 func DefaultSeed() Seed {
 	created := time.Date(2024, 1, 15, 9, 0, 0, 0, time.UTC)
+	// Instance credentials live for hours; relative to now, so the session is
+	// valid whenever the seed is made (the cloud has no clock of its own).
+	issued := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 	return Seed{
 		Accounts: []SeedAccount{{
 			ID:    DefaultAccountID,
@@ -193,6 +204,12 @@ func DefaultSeed() Seed {
 					Keys:    []SeedKey{{ID: DefaultResponderKeyID, Created: created}},
 				},
 			},
+			Roles: []SeedRole{{
+				Name:    DefaultInstanceRole,
+				Created: created,
+				Sessions: []SeedSession{{ID: DefaultInstanceSessionID, Name: DefaultInstanceID,
+					Issued: issued, Expires: issued.Add(6 * time.Hour)}},
+			}},
 			Secrets: []SeedSecret{{
 				Name:              DefaultSecretName,
 				Region:            DefaultRegion,

@@ -23,6 +23,8 @@ var iamOps = map[string]*opDef{
 	"GetUser":                  {readOnly: true, resource: iamUserResource, handle: iamGetUser},
 	"PutRolePolicy":            {resource: iamRoleResource, handle: iamPutRolePolicy},
 	"GetRolePolicy":            {readOnly: true, resource: iamRoleResource, handle: iamGetRolePolicy},
+	"DeleteUserPolicy":         {resource: iamUserResource, handle: iamDeleteUserPolicy},
+	"DeleteRolePolicy":         {resource: iamRoleResource, handle: iamDeleteRolePolicy},
 	"ListRolePolicies":         {readOnly: true, resource: iamRoleResource, handle: iamListRolePolicies},
 }
 
@@ -269,6 +271,41 @@ func iamPutRolePolicy(cl *call) (*response, error) {
 		return nil, e
 	}
 	cl.applied = changed
+	return cl.iamXML(nil)
+}
+
+func iamDeleteUserPolicy(cl *call) (*response, error) {
+	c := cl.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, e := cl.targetUser()
+	if e != nil {
+		return nil, e
+	}
+	return cl.deleteInline(u, "user")
+}
+
+func iamDeleteRolePolicy(cl *call) (*response, error) {
+	c := cl.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, e := cl.targetRole()
+	if e != nil {
+		return nil, e
+	}
+	return cl.deleteInline(r, "role")
+}
+
+// deleteInline removes an inline policy; a missing one is NoSuchEntity, as in IAM.
+// c.mu must be held.
+func (cl *call) deleteInline(p *principal, kind string) (*response, error) {
+	name := cl.form.Get("PolicyName")
+	cl.param("policyName", name)
+	if _, ok := p.inline[name]; !ok {
+		return nil, iamNoSuchEntity("The %s policy with name %s cannot be found.", kind, name)
+	}
+	delete(p.inline, name)
+	cl.applied = true
 	return cl.iamXML(nil)
 }
 

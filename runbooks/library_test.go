@@ -132,7 +132,7 @@ func TestLoadOverrideAndAdd(t *testing.T) {
 	for _, rb := range l.List() {
 		names = append(names, rb.Name)
 	}
-	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,generic-token-exposed,llm-api-key-abused" {
+	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,aws-temporary-credentials-exposed,generic-token-exposed,llm-api-key-abused" {
 		t.Errorf("List = %v, want sorted by name", names)
 	}
 	if _, ok := l.Get("nope"); ok {
@@ -433,6 +433,7 @@ func TestPreapprovedPolicyDiffersOnlyInContainment(t *testing.T) {
 	containment := map[string]string{
 		sever.ActionAWSDeactivateKey: "aws-containment-auto", sever.ActionAWSRevokeSessions: "aws-containment-auto",
 		sever.ActionAWSRotateSecret: "aws-containment-auto", sever.ActionAnthropicDisableKey: "provider-containment-auto",
+		sever.ActionAWSRevokeRoleSessions: "aws-session-containment-auto",
 	}
 	for _, action := range sever.ActionNames() {
 		for _, ct := range sever.CredentialTypes {

@@ -130,6 +130,9 @@ func (a *Activities) Register(r activities.Registrar) {
 	activities.Register(r, sever.ActionAWSSnapshotVolume, a.SnapshotVolume)
 	activities.Register(r, sever.ActionAWSStoreEvidence, a.StoreEvidence)
 	activities.Register(r, sever.ActionAWSBedrockLogging, a.BedrockLoggingState)
+	activities.Register(r, sever.ActionAWSSessionOwner, a.SessionOwner)
+	activities.Register(r, sever.ActionAWSRevokeRoleSessions, a.RevokeRoleSessions)
+	activities.Register(r, sever.ActionAWSDeleteRoleRevokePolicy, a.DeleteRoleRevokePolicy)
 }
 
 func (a *Activities) now() time.Time {

@@ -137,7 +137,7 @@ func (a *Activities) LookupEvents(ctx context.Context, in sever.ActionInput) (se
 	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
 		return sever.ActionResult{}, err
 	}
-	if err := checkType(in); err != nil {
+	if err := checkKeyOrSession(in); err != nil {
 		return sever.ActionResult{}, err
 	}
 	lookback, err := duration(in.Action, "lookback", args.Lookback, defaultLookback)
@@ -273,7 +273,7 @@ func (a *Activities) evidenceAccount(ctx context.Context, in sever.ActionInput, 
 	if explicit != "" {
 		return explicit, nil
 	}
-	if in.Credential.Type == sever.CredAWSAccessKey && in.Credential.ID != "" {
+	if (in.Credential.Type == sever.CredAWSAccessKey || in.Credential.Type == sever.CredAWSTemporaryCredentials) && in.Credential.ID != "" {
 		return a.keyAccount(ctx, in, "")
 	}
 	return in.Credential.Account, nil
@@ -537,7 +537,7 @@ func (a *Activities) buildBundle(ctx context.Context, in sever.ActionInput, incl
 				continue
 			}
 			b.IAM = st
-		case part == includeCloudTrail && isAWSKey:
+		case part == includeCloudTrail && (isAWSKey || in.Credential.Type == sever.CredAWSTemporaryCredentials):
 			account, err := a.keyAccount(ctx, in, "")
 			if err == nil {
 				var doc trailDoc

@@ -529,70 +529,15 @@ func (a *Activities) RevokeSessions(ctx context.Context, in sever.ActionInput) (
 		}
 	}
 	cutoff := a.firstScheduled(ctx).Truncate(time.Second)
-	doc, err := revokeDocument(cutoff)
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
 	var results []sever.Values
 	changed, verified := false, true
 	for _, tg := range targets {
-		subject := fmt.Sprintf("%s %s in account %s", tg.kind, tg.name, account)
-		get := func() (time.Time, bool, error) {
-			var raw *string
-			var err error
-			if tg.kind == "user" {
-				var out *iam.GetUserPolicyOutput
-				if out, err = c.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(tg.name), PolicyName: aws.String(RevokePolicyName)}); err == nil {
-					raw = out.PolicyDocument
-				}
-			} else {
-				var out *iam.GetRolePolicyOutput
-				if out, err = c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(tg.name), PolicyName: aws.String(RevokePolicyName)}); err == nil {
-					raw = out.PolicyDocument
-				}
-			}
-			if isCode(err, "NoSuchEntity") {
-				// The policy is missing, or the principal is: Put tells them apart.
-				return time.Time{}, false, nil
-			}
-			if err != nil {
-				return time.Time{}, false, classify(in.Action, "iam:Get"+cases(tg.kind)+"Policy", subject, err)
-			}
-			t, ok := revokeCutoff(aws.ToString(raw))
-			return t, ok, nil
-		}
-		existing, ok, err := get()
+		r, put, ok, err := a.revokeOne(ctx, in.Action, c, account, tg.kind, tg.name, cutoff)
 		if err != nil {
 			return sever.ActionResult{}, err
 		}
-		put := !ok || existing.Before(cutoff)
-		if put {
-			if tg.kind == "user" {
-				_, err = c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(tg.name),
-					PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-			} else {
-				_, err = c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(tg.name),
-					PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-			}
-			if err != nil {
-				return sever.ActionResult{}, classify(in.Action, "iam:Put"+cases(tg.kind)+"Policy", subject, err)
-			}
-			changed = true
-		}
-		var back time.Time
-		ok, err = readBack(ctx, func() (bool, error) {
-			t, ok, err := get()
-			back = t
-			return ok && !t.Before(cutoff), err
-		})
-		if err != nil {
-			return sever.ActionResult{}, err
-		}
+		changed = changed || put
 		verified = verified && ok
-		r := sever.Values{"type": tg.kind, "name": tg.name, "changed": put, "verified": ok}
-		if !back.IsZero() {
-			r["cutoff"] = back.Format(time.RFC3339)
-		}
 		results = append(results, r)
 	}
 	names := make([]string, len(targets))
@@ -605,6 +550,58 @@ func (a *Activities) RevokeSessions(ctx context.Context, in sever.ActionInput) (
 	}
 	return sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Verified: verified, Actor: actor.ARN, Changed: changed,
 		Summary: summary, Output: sever.Values{"account": account, "cutoff": cutoff.Format(time.RFC3339), "principals": results}}, nil
+}
+
+// revokeOne puts AWSRevokeOlderSessions with the cut-off on one user or role unless a
+// revocation with the same or a later cut-off is already there, and reads it back.
+func (a *Activities) revokeOne(ctx context.Context, action string, c *Clients, account, kind, name string, cutoff time.Time) (r sever.Values, changed, verified bool, err error) {
+	doc, err := revokeDocument(cutoff)
+	if err != nil {
+		return nil, false, false, err
+	}
+	subject := fmt.Sprintf("%s %s in account %s", kind, name, account)
+	get := func() (time.Time, bool, error) {
+		raw, found, err := getInline(ctx, c, kind, name)
+		if err != nil {
+			return time.Time{}, false, classify(action, "iam:Get"+cases(kind)+"Policy", subject, err)
+		}
+		if !found {
+			return time.Time{}, false, nil
+		}
+		t, ok := revokeCutoff(raw)
+		return t, ok, nil
+	}
+	existing, ok, err := get()
+	if err != nil {
+		return nil, false, false, err
+	}
+	put := !ok || existing.Before(cutoff)
+	if put {
+		if kind == "user" {
+			_, err = c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name),
+				PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
+		} else {
+			_, err = c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name),
+				PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
+		}
+		if err != nil {
+			return nil, false, false, classify(action, "iam:Put"+cases(kind)+"Policy", subject, err)
+		}
+	}
+	var back time.Time
+	ok, err = readBack(ctx, func() (bool, error) {
+		t, ok, err := get()
+		back = t
+		return ok && !t.Before(cutoff), err
+	})
+	if err != nil {
+		return nil, false, false, err
+	}
+	r = sever.Values{"type": kind, "name": name, "changed": put, "verified": ok}
+	if !back.IsZero() {
+		r["cutoff"] = back.Format(time.RFC3339)
+	}
+	return r, put, ok, nil
 }
 
 func cases(kind string) string {

@@ -1,0 +1,81 @@
+package tests
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sever-ir/sever/drillcloud"
+)
+
+// GuardDuty reports an EC2 instance's role credentials used from outside AWS (an
+// ASIA… key, the commonest real exfiltration finding). The key cannot be
+// deactivated: the incident runs the temporary-credentials runbook, which finds the
+// role behind the session and revokes the role's sessions issued before now with the
+// console's AWSRevokeOlderSessions policy, read back; the attacker's next call with
+// the stolen session is refused by the drill cloud.
+func TestAWSTemporaryCredentialsContainedWhileAttackerRuns(t *testing.T) {
+	s := startAWSStack(t)
+	ctx := context.Background()
+	key, acct, role, instance := drillcloud.DefaultInstanceSessionID, drillcloud.DefaultAccountID,
+		drillcloud.DefaultInstanceRole, drillcloud.DefaultInstanceID
+	attacker, err := s.Cloud.StartAttacker(ctx, drillcloud.AttackerConfig{KeyID: key,
+		Rate: 20, Operations: []string{"s3:ListBuckets"}, KeepTrying: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer attacker.Stop()
+	waitFor(t, "the attacker's first success", func() error {
+		if attacker.Stats().Successes == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+
+	finding := fixture(t, "guardduty-credential-exfiltration.json",
+		"ASIAY34FZKBOKMUTVV7A", key, "123456789012", acct, "app-server-role", role, "i-0abcd1234example", instance)
+	resp := s.api.mustSend(t, req{method: http.MethodPost, path: "/v1/signals/guardduty", body: finding})
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("POST /v1/signals/guardduty: %d %s", resp.status, resp.body)
+	}
+	res := decode[struct {
+		Signals []struct {
+			IncidentID string `json:"incident_id"`
+		} `json:"signals"`
+	}](t, "guardduty answer", resp)
+	if len(res.Signals) != 1 {
+		t.Fatalf("guardduty answered %s; want one signal", resp.body)
+	}
+	id := res.Signals[0].IncidentID
+	inc := s.api.waitIncident(t, id, "containment", func(i incidentJSON) bool { return i.Status != "open" })
+	if inc.Status != "contained" {
+		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
+	}
+	contained := time.Now()
+	if inc.Credential.Type != "aws_temporary_credentials" || !strings.HasPrefix(inc.Runbook.Name, "aws-temporary-credentials") {
+		t.Errorf("incident for %s under runbook %s; want aws_temporary_credentials and its runbook", inc.Credential.Type, inc.Runbook.Name)
+	}
+	revoked := false
+	for _, st := range inc.Steps {
+		if st.Action == "aws.iam.revoke_role_sessions" {
+			revoked = st.Status == "succeeded" && st.Enforcement == "enterprise_enforced" && st.Verified
+		}
+	}
+	if !revoked {
+		t.Errorf("no verified enterprise-enforced aws.iam.revoke_role_sessions step: %s", stepStates(inc))
+	}
+	if doc, ok := s.Cloud.RolePolicy(role, "AWSRevokeOlderSessions"); !ok || !strings.Contains(doc, "aws:TokenIssueTime") {
+		t.Errorf("role %s: AWSRevokeOlderSessions = %q (present %v)", role, doc, ok)
+	}
+	waitFor(t, "the attacker to be refused", func() error {
+		if attacker.Stats().LastDenial.After(contained) {
+			return nil
+		}
+		return errNotYet
+	})
+	if n := attacker.SuccessesAfter(contained.Add(100 * time.Millisecond)); n != 0 {
+		t.Errorf("%d attacker calls with the stolen session succeeded after containment", n)
+	}
+}
