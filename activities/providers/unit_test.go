@@ -39,7 +39,7 @@ func TestProviderDetailScrubsKeys(t *testing.T) {
 		`{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key sk-ant-api03-AbCdEf"}}`,
 		`{"error":{"message":"Bearer sk-proj-123 rejected","type":"x"}}`,
 		// A key of another shape, hidden by a zero-width space: the shared detector's.
-		`{"error":{"message":"token gl` + `pat-​` + strings.Repeat("Ab3", 7) + ` rejected","type":"x"}}`,
+		`{"error":{"message":"token gl` + "pat-\u200b" + strings.Repeat("Ab3", 7) + ` rejected","type":"x"}}`,
 	} {
 		d := providerDetail([]byte(body))
 		if strings.Contains(d, "sk-") || strings.Contains(d, "Ab3Ab3") || !strings.Contains(d, "[redacted]") {
