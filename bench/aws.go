@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 
+	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
 )
 
@@ -47,6 +48,7 @@ func awsBenchSeed(n int) *drillcloud.Seed {
 		user, key := awsBenchKey(i)
 		acct.Users = append(acct.Users, drillcloud.SeedUser{Name: user, Keys: []drillcloud.SeedKey{{ID: key}}})
 	}
+	addBenchSessions(&seed, n)
 	return &seed
 }
 
@@ -84,10 +86,8 @@ func (b *bench) awsContain(ctx context.Context) error {
 }
 
 // awsOnce reports key i and returns the time from just before the POST until the
-// deactivation's read-back completed, seen by long-polling the incident's history.
+// deactivation's read-back completed.
 func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
 	user, key := awsBenchKey(i)
 	body, _ := json.Marshal(map[string]any{
 		"source": "bench", "origin": "enterprise", "kind": "anomalous_usage",
@@ -95,46 +95,131 @@ func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
 		"credential": map[string]any{"provider": "aws", "type": "aws_access_key", "id": key,
 			"principal": user, "account": drillcloud.DefaultAccountID},
 	})
+	return b.containOnce(ctx, key, body, "deactivate.verify", func(inc *sever.Incident) error {
+		for _, st := range inc.Steps {
+			if st.ID == "deactivate" && !st.Verified {
+				return fmt.Errorf("deactivate not verified: %s", st.Error)
+			}
+		}
+		if k, _ := b.cloud.Key(key); k.Status != "Inactive" {
+			return fmt.Errorf("key %s is %s", key, k.Status)
+		}
+		return nil
+	})
+}
+
+// containOnce posts body and returns the time from just before the POST until the
+// activity that reads the control back (activityID) completed, seen by
+// long-polling the incident's history; check then confirms, outside the timed span,
+// that the read-back showed the control in place.
+func (b *bench) containOnce(ctx context.Context, what string, body []byte, activityID string, check func(*sever.Incident) error) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
 	t0 := time.Now()
 	var sub submitResult
 	if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
-		return 0, fmt.Errorf("aws %s: submit: %w", key, err)
+		return 0, fmt.Errorf("%s: submit: %w", what, err)
 	}
 	it := b.eng.c.GetWorkflowHistory(ctx, sub.IncidentID, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	verify := int64(-1)
 	for it.HasNext() {
 		ev, err := it.Next()
 		if err != nil {
-			return 0, fmt.Errorf("aws %s: history: %w", sub.IncidentID, err)
+			return 0, fmt.Errorf("%s %s: history: %w", what, sub.IncidentID, err)
 		}
 		switch ev.GetEventType() {
 		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityId() == "deactivate.verify" {
+			if ev.GetActivityTaskScheduledEventAttributes().GetActivityId() == activityID {
 				verify = ev.GetEventId()
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == verify {
 				d := time.Since(t0)
-				// Outside the timed span: the read-back must have shown the key inactive.
 				inc, err := b.eng.incident(ctx, sub.IncidentID)
 				if err != nil {
 					return 0, err
 				}
-				for _, st := range inc.Steps {
-					if st.ID == "deactivate" && !st.Verified {
-						return 0, fmt.Errorf("aws %s: deactivate not verified: %s", sub.IncidentID, st.Error)
-					}
-				}
-				if k, _ := b.cloud.Key(key); k.Status != "Inactive" {
-					return 0, fmt.Errorf("aws %s: key %s is %s", sub.IncidentID, key, k.Status)
+				if err := check(inc); err != nil {
+					return 0, fmt.Errorf("%s %s: %w", what, sub.IncidentID, err)
 				}
 				return d, nil
 			}
-		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED, enums.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-			if ev.GetEventType() == enums.EVENT_TYPE_ACTIVITY_TASK_FAILED && ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId() == verify {
-				return 0, fmt.Errorf("aws %s: read-back failed: %s", sub.IncidentID, ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
+		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+			if ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId() == verify {
+				return 0, fmt.Errorf("%s %s: read-back failed: %s", what, sub.IncidentID, ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
 			}
 		}
 	}
-	return 0, fmt.Errorf("aws %s: history ended before the deactivation was read back", sub.IncidentID)
+	return 0, fmt.Errorf("%s %s: history ended before the control was read back", what, sub.IncidentID)
+}
+
+// AWSTemporaryContain is the time to contain stolen temporary credentials (an
+// instance role's session) with the built-in aws-temporary-credentials-exposed
+// runbook under the pre-approved policy: signal accepted → AWSRevokeOlderSessions
+// on the role, read back. Reported beside the access-key figure.
+type AWSTemporaryContain struct {
+	Iterations int   `json:"iterations"`
+	Engine     Stats `json:"engine"`
+	// Applied counts PutRolePolicy calls that changed a role: one per role.
+	Applied int `json:"put_role_policy_applied"`
+}
+
+// awsBenchSession is the i-th instance role and stolen session the bench seeds.
+func awsBenchSession(i int) (role, instance, key string) {
+	return fmt.Sprintf("bench-role-%d", i), fmt.Sprintf("i-0bench%09d", i), fmt.Sprintf("ASIABENCH%011d", i)
+}
+
+func addBenchSessions(seed *drillcloud.Seed, n int) {
+	acct := &seed.Accounts[0]
+	issued := time.Now().Add(-time.Hour).UTC()
+	for i := range n {
+		role, instance, key := awsBenchSession(i)
+		acct.Roles = append(acct.Roles, drillcloud.SeedRole{Name: role, Sessions: []drillcloud.SeedSession{{
+			ID: key, Name: instance, Issued: issued, Expires: issued.Add(6 * time.Hour)}}})
+	}
+}
+
+func (b *bench) awsTemporaryContain(ctx context.Context) error {
+	n := b.o.awsN
+	r := &AWSTemporaryContain{Iterations: n}
+	b.rep.AWSTemporary = r
+	b.pause(ctx)
+	b.logf("aws temporary credentials time to contain: %d", n)
+	var ea []time.Duration
+	for i := range n {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		role, instance, key := awsBenchSession(i)
+		body, _ := json.Marshal(map[string]any{
+			"source": "bench", "origin": "enterprise", "kind": "anomalous_usage",
+			"observed_at": time.Now().UTC().Format(time.RFC3339), "severity": "critical",
+			"credential": map[string]any{"provider": "aws", "type": "aws_temporary_credentials", "id": key,
+				"principal": "arn:aws:sts::" + drillcloud.DefaultAccountID + ":assumed-role/" + role + "/" + instance,
+				"account":   drillcloud.DefaultAccountID},
+		})
+		d, err := b.containOnce(ctx, key, body, "revoke-sessions", func(inc *sever.Incident) error {
+			for _, st := range inc.Steps {
+				if st.ID == "revoke-sessions" && !st.Verified {
+					return fmt.Errorf("revoke-sessions not verified: %s", st.Error)
+				}
+			}
+			if _, ok := b.cloud.RolePolicy(role, "AWSRevokeOlderSessions"); !ok {
+				return fmt.Errorf("role %s has no AWSRevokeOlderSessions", role)
+			}
+			return nil
+		})
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		ea = append(ea, d)
+	}
+	r.Engine = summarize(ea)
+	r.Applied = b.cloud.Applied("PutRolePolicy")
+	if r.Applied != len(ea) {
+		b.fail(fmt.Errorf("aws temporary: PutRolePolicy applied %d times for %d contained sessions", r.Applied, len(ea)))
+	}
+	b.logf("aws temporary credentials time to contain p50 %s, p99 %s", msf(r.Engine.P50), msf(r.Engine.P99))
+	return nil
 }

@@ -461,6 +461,9 @@ func (b *bench) measure(ctx context.Context) error {
 		if err := b.awsContain(ctx); err != nil {
 			return err
 		}
+		if err := b.awsTemporaryContain(ctx); err != nil {
+			return err
+		}
 	}
 	if o.stormSignals > 0 {
 		if err := b.storm(ctx); err != nil {

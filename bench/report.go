@@ -114,13 +114,15 @@ type Report struct {
 	Latency    Latency           `json:"latency"`
 	Throughput []Level           `json:"throughput"`
 	AWS        *AWSContain       `json:"aws_time_to_contain,omitempty"`
-	Storm      *Storm            `json:"storm,omitempty"`
-	Flood      *Flood            `json:"flood,omitempty"`
-	Parked     *Parked           `json:"parked,omitempty"`
-	Targets    []Target          `json:"targets"`
-	Submit     map[string]int    `json:"engine_submit_status"`
-	Errors     []string          `json:"errors,omitempty"`
-	ErrorCount int               `json:"error_count"`
+	// AWSTemporary is the same for stolen temporary credentials (a role session).
+	AWSTemporary *AWSTemporaryContain `json:"aws_temporary_time_to_contain,omitempty"`
+	Storm        *Storm               `json:"storm,omitempty"`
+	Flood        *Flood               `json:"flood,omitempty"`
+	Parked       *Parked              `json:"parked,omitempty"`
+	Targets      []Target             `json:"targets"`
+	Submit       map[string]int       `json:"engine_submit_status"`
+	Errors       []string             `json:"errors,omitempty"`
+	ErrorCount   int                  `json:"error_count"`
 }
 
 // RunConfig records the flags and the settings that shape the numbers.
@@ -157,6 +159,11 @@ func (r *Report) evaluate() {
 			Target{"AWS time to contain p50 (ms)", a.Engine.P50, "≤ 1000", a.Engine.P50 <= 1000},
 			Target{"AWS time to contain p99 (ms)", a.Engine.P99, "≤ 2000", a.Engine.P99 <= 2000},
 			Target{"AWS overhead p50 (b/a)", a.RatioP50, "≤ 1.25", a.RatioP50 <= 1.25})
+	}
+	if a := r.AWSTemporary; a != nil {
+		r.Targets = append(r.Targets,
+			Target{"AWS temporary credentials time to contain p50 (ms)", a.Engine.P50, "≤ 1000", a.Engine.P50 <= 1000},
+			Target{"AWS temporary credentials time to contain p99 (ms)", a.Engine.P99, "≤ 2000", a.Engine.P99 <= 2000})
 	}
 	if s := r.Storm; s != nil {
 		r.Targets = append(r.Targets, Target{fmt.Sprintf("storm: incidents for %d credentials", s.Credentials), float64(s.Incidents),
@@ -222,6 +229,19 @@ func (r *Report) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| p50 | %s | %s | %.2f× | ≤ 1 s | %s |\n", msf(a.Floor.P50), msf(a.Engine.P50), a.RatioP50, passFail(a.Engine.P50 <= 1000))
 		fmt.Fprintf(w, "| p99 | %s | %s | %.2f× | ≤ 2 s | %s |\n", msf(a.Floor.P99), msf(a.Engine.P99), a.RatioP99, passFail(a.Engine.P99 <= 2000))
 		fmt.Fprintf(w, "| UpdateAccessKey applied | | %d | | once per key | %s |\n\n", a.Applied, passFail(a.Applied == a.Iterations))
+	}
+	if a := r.AWSTemporary; a != nil {
+		fmt.Fprintf(w, "### AWS temporary credentials time to contain (n = %d): signal accepted → role's older sessions revoked, read back\n\n", a.Iterations)
+		fmt.Fprintf(w, "Built-in `aws-temporary-credentials-exposed` under `%s`: finds the role behind an instance session (ASIA key) and puts AWSRevokeOlderSessions on it.\n\n", awsPolicy)
+		fmt.Fprintln(w, "| metric | engine | beside the access key (b) | target | result |")
+		fmt.Fprintln(w, "|---|---:|---:|---|---|")
+		var keyP50, keyP99 float64
+		if k := r.AWS; k != nil {
+			keyP50, keyP99 = k.Engine.P50, k.Engine.P99
+		}
+		fmt.Fprintf(w, "| p50 | %s | %s | ≤ 1 s | %s |\n", msf(a.Engine.P50), msf(keyP50), passFail(a.Engine.P50 <= 1000))
+		fmt.Fprintf(w, "| p99 | %s | %s | ≤ 2 s | %s |\n", msf(a.Engine.P99), msf(keyP99), passFail(a.Engine.P99 <= 2000))
+		fmt.Fprintf(w, "| PutRolePolicy applied | %d | | once per role | %s |\n\n", a.Applied, passFail(a.Applied == a.Iterations))
 	}
 	if s := r.Storm; s != nil {
 		fmt.Fprintf(w, "### Storm: %d signals about %d credentials, %d senders\n\n", s.Signals, s.Credentials, s.Concurrency)
