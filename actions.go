@@ -33,6 +33,16 @@ const (
 	ActionAWSSessionOwner           = "aws.sts.session_owner"
 	ActionAWSRevokeRoleSessions     = "aws.iam.revoke_role_sessions"
 	ActionAWSDeleteRoleRevokePolicy = "aws.iam.delete_role_revoke_policy"
+
+	// Amazon Bedrock API keys (aws_bedrock_api_key). A long-term key's credential id is
+	// its ServiceSpecificCredentialId (ACCA…); a short-term key's is "short-term:"
+	// followed by the ARN of the identity that minted it. The key itself is a secret
+	// and is never an id.
+	ActionAWSServiceCredentialOwner      = "aws.iam.service_specific_credential_owner"
+	ActionAWSDeactivateServiceCredential = "aws.iam.deactivate_service_specific_credential"
+	ActionAWSActivateServiceCredential   = "aws.iam.activate_service_specific_credential"
+	ActionAWSContainShortTermBedrockKeys = "aws.iam.contain_short_term_bedrock_keys"
+	ActionAWSReleaseShortTermBedrockKeys = "aws.iam.release_short_term_bedrock_keys"
 )
 
 // Action names of the model-provider actions.
@@ -44,6 +54,14 @@ const (
 	ActionOpenAIObserveKey    = "openai.observe_key_status"
 	ActionOpenAIRevokeKey     = "openai.revoke_api_key"
 	ActionOpenAIKeyStatus     = "openai.key_status"
+)
+
+// Action names of the GitHub secret-scanning actions. The incident's credential id
+// is the alert's place, "<owner>/<repo>/secret-scanning/<number>".
+const (
+	ActionGitHubRevokeAlertToken = "github.secret_scanning.revoke_alert_token"
+	ActionGitHubAlertStatus      = "github.secret_scanning.alert_status"
+	ActionGitHubResolveAlert     = "github.secret_scanning.resolve_alert"
 )
 
 // Catalog lists every action a runbook may name. The worker registers an activity under
@@ -115,6 +133,21 @@ var Catalog = map[string]ActionSpec{
 	ActionAWSDeleteRoleRevokePolicy: {Name: ActionAWSDeleteRoleRevokePolicy, Mutating: true, Enforcement: EnterpriseEnforced,
 		Description: "Deletes the AWSRevokeOlderSessions inline policy from the temporary key's role (or user) and reads back that it is gone (compensation for a false positive); refuses a policy of that name that is not a session revocation.",
 		Args:        []string{"account", "regions", "lookback", "reason"}},
+	ActionAWSServiceCredentialOwner: {Name: ActionAWSServiceCredentialOwner,
+		Description: "Finds the IAM user and status of a long-term Bedrock API key (iam:ListServiceSpecificCredentials), or confirms the identity that minted short-term keys exists; a user the signal names that IAM contradicts is refused.",
+		Args:        []string{"account", "user"}},
+	ActionAWSDeactivateServiceCredential: {Name: ActionAWSDeactivateServiceCredential, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets a long-term Bedrock API key (an IAM service-specific credential) Inactive (reversible) and reads it back.",
+		Args:        []string{"account", "user", "reason"}},
+	ActionAWSActivateServiceCredential: {Name: ActionAWSActivateServiceCredential, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Sets a long-term Bedrock API key Active again (compensation for a false positive) and reads it back.",
+		Args:        []string{"account", "user", "reason"}},
+	ActionAWSContainShortTermBedrockKeys: {Name: ActionAWSContainShortTermBedrockKeys, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Contains short-term Bedrock API keys on the identity that minted them: an inline Deny of bedrock:CallWithBearerToken (SeverDenyBedrockBearerTokens) and AWSRevokeOlderSessions, both read back.",
+		Args:        []string{"account", "reason"}},
+	ActionAWSReleaseShortTermBedrockKeys: {Name: ActionAWSReleaseShortTermBedrockKeys, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "Deletes SeverDenyBedrockBearerTokens from the minting identity and reads back that it is gone (compensation for a false positive); the session revocation stays.",
+		Args:        []string{"account", "reason"}},
 
 	ActionAnthropicObserveKey: {Name: ActionAnthropicObserveKey, Enforcement: VendorEnforced,
 		Description: "Reads an Anthropic API key's status through the Admin API (polling up to `wait`); records vendor_enforced only when the key is already inactive or archived and sever did not do it. Never changes the key.",
@@ -137,6 +170,16 @@ var Catalog = map[string]ActionSpec{
 	ActionOpenAIKeyStatus: {Name: ActionOpenAIKeyStatus,
 		Description: "Reads whether an OpenAI project API key exists; verified when that matches `expect` (absent or present; default absent). Absence counts only once the project is found.",
 		Args:        []string{"project", "expect"}},
+
+	ActionGitHubRevokeAlertToken: {Name: ActionGitHubRevokeAlertToken, Mutating: true, Enforcement: EnterpriseEnforced,
+		Description: "IRREVERSIBLE: fetches the secret-scanning alert with the GitHub App's installation token and sends the GitHub token it found (ghp_, github_pat_, gho_, ghu_, ghr_) to GitHub's credential revocation API, holding the secret only in memory; reads the alert back and is verified when GitHub reports the token inactive. Policy should require approval.",
+		Args:        []string{"reason"}},
+	ActionGitHubAlertStatus: {Name: ActionGitHubAlertStatus,
+		Description: "Reads a secret-scanning alert; verified when its token is inactive (`expect` revoked, the default) or the alert is resolved as revoked (`expect` resolved).",
+		Args:        []string{"expect"}},
+	ActionGitHubResolveAlert: {Name: ActionGitHubResolveAlert, Mutating: true,
+		Description: "Resolves a secret-scanning alert as revoked, refusing while GitHub does not report its token inactive; an alert already resolved is left alone.",
+		Args:        []string{"reason"}},
 }
 
 // ActionNames returns the catalog's names in sorted order.

@@ -77,6 +77,7 @@ type Config struct {
 	Slack      SlackConfig      `yaml:"slack"`
 	AWS        AWSConfig        `yaml:"aws"`
 	Providers  ProvidersConfig  `yaml:"providers"`
+	GitHub     GitHubConfig     `yaml:"github"`
 	Runbooks   RunbooksConfig   `yaml:"runbooks"`
 	Incidents  IncidentsConfig  `yaml:"incidents"`
 	TokenStore TokenStoreConfig `yaml:"tokenstore"`
@@ -244,6 +245,16 @@ type OpenAIConfig struct {
 	AdminKey SecretRef `yaml:"admin_key"`
 	BaseURL  string    `yaml:"base_url"` // empty = https://api.openai.com
 	Project  string    `yaml:"project"`  // default project for key lookups; optional
+}
+
+// GitHubConfig is the GitHub App through which sever reads secret-scanning alerts,
+// revokes the GitHub tokens they found and resolves them. The App needs the
+// "Secret scanning alerts" repository permission (read and write).
+type GitHubConfig struct {
+	AppID          string    `yaml:"app_id"`
+	InstallationID string    `yaml:"installation_id"`
+	PrivateKey     SecretRef `yaml:"private_key"` // the App's PEM private key
+	APIURL         string    `yaml:"api_url"`     // empty = https://api.github.com
 }
 
 // RunbooksConfig says where runbooks and the runtime policy come from.

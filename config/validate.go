@@ -216,6 +216,18 @@ func (v *validator) run() {
 	// Providers.
 	v.url("providers.anthropic.base_url", c.Providers.Anthropic.BaseURL)
 	v.url("providers.openai.base_url", c.Providers.OpenAI.BaseURL)
+	v.url("github.api_url", c.GitHub.APIURL)
+	// The App's settings come as a set: any one alone is a half-finished setup.
+	if g := c.GitHub; g.AppID != "" || g.InstallationID != "" || !g.PrivateKey.IsZero() {
+		for _, f := range []struct{ name, val string }{{"github.app_id", g.AppID}, {"github.installation_id", g.InstallationID}} {
+			if n, err := strconv.ParseUint(f.val, 10, 63); err != nil || n == 0 {
+				v.add(f.name, "must be the GitHub App's numeric id when any github.* setting is given")
+			}
+		}
+		if g.PrivateKey.IsZero() {
+			v.add("github.private_key", "must reference the GitHub App's private key when any github.* setting is given")
+		}
+	}
 	if p := c.Providers.OpenAI.Project; p != "" && !openAIProjectRE.MatchString(p) {
 		v.add("providers.openai.project", "not an OpenAI project id (proj_…)")
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +46,10 @@ var attackOps = map[string]bool{
 
 // AttackerConfig describes someone using a stolen key.
 type AttackerConfig struct {
-	// KeyID is the stolen access key id (AKIA…) or session (ASIA…), or a
-	// model-provider key id (apikey_…, key_…), whose value the attacker then holds.
+	// KeyID is the stolen access key id (AKIA…) or session (ASIA…), a Bedrock
+	// API key's credential id (ACCA…: the attacker holds the key and calls
+	// bedrock:InvokeModel with it as a bearer token), or a model-provider key id
+	// (apikey_…, key_…), whose value the attacker then holds.
 	KeyID string
 	Rate  float64 // calls per second across all operations; default 5
 	// Operations default to s3:ListBuckets and bedrock:InvokeModel, or for a
@@ -105,7 +108,10 @@ type Attacker struct {
 	// providerKey is the stolen model-provider key value; set only for provider
 	// attacks, and never logged.
 	providerKey string
-	http        *http.Client
+	// bearerKey is the stolen Bedrock API key; set only for ACCA… key ids, and
+	// never logged.
+	bearerKey string
+	http      *http.Client
 }
 
 type attackClients struct {
@@ -120,8 +126,15 @@ type attackClients struct {
 // StartAttacker starts calling the cloud with a stolen key until refused (or
 // forever with KeepTrying), until ctx ends, Stop, or Close.
 func (c *Cloud) StartAttacker(ctx context.Context, cfg AttackerConfig) (*Attacker, error) {
+	bearer := strings.HasPrefix(cfg.KeyID, "ACCA")
 	if len(cfg.Operations) == 0 {
 		cfg.Operations = defaultAttackOps(cfg.KeyID)
+		if bearer {
+			cfg.Operations = []string{AttackInvokeModel}
+		}
+	}
+	if bearer && slices.ContainsFunc(cfg.Operations, func(op string) bool { return op != AttackInvokeModel }) {
+		return nil, fmt.Errorf("start attacker: a Bedrock API key (%s) serves only %s, not %v", cfg.KeyID, AttackInvokeModel, cfg.Operations)
 	}
 	for _, op := range cfg.Operations {
 		if !attackOps[op] {
@@ -159,21 +172,24 @@ func (c *Cloud) StartAttacker(ctx context.Context, cfg AttackerConfig) (*Attacke
 	// The attacker holds a copy of the secret: deleting the key later does
 	// not take it out of their hands.
 	var creds aws.Credentials
-	var providerKey string
-	if provider != "" {
+	var providerKey, bearerKey string
+	switch {
+	case provider != "":
 		providerKey, err = c.ProviderKeyValue(cfg.KeyID)
-	} else {
+	case bearer:
+		bearerKey, err = c.BedrockAPIKeyValue(cfg.KeyID)
+	default:
 		creds, err = c.Credentials(cfg.KeyID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("start attacker: %w", err)
 	}
 	actx, cancel := context.WithCancel(ctx)
-	a := &Attacker{cfg: cfg, cancel: cancel, done: make(chan struct{}), providerKey: providerKey,
+	a := &Attacker{cfg: cfg, cancel: cancel, done: make(chan struct{}), providerKey: providerKey, bearerKey: bearerKey,
 		http: &http.Client{Timeout: 10 * time.Second, Transport: forwardedFor{ip: cfg.SourceIP, next: http.DefaultTransport}}}
 	a.stats.ByOperation = map[string]OpStats{}
 	a.stats.Running = true
-	if provider == "" {
+	if provider == "" && !bearer {
 		a.setCreds(creds)
 	}
 	c.srvMu.Lock()
@@ -366,7 +382,11 @@ func (a *Attacker) attempt(ctx context.Context, op string) (outcome, string) {
 			a.mu.Unlock()
 		}
 	case AttackInvokeModel:
-		err = a.invokeModel(ctx, cl.cfg, creds)
+		if a.bearerKey != "" {
+			err = a.invokeModelBearer(ctx)
+		} else {
+			err = a.invokeModel(ctx, cl.cfg, creds)
+		}
 	}
 	if err == nil {
 		return outcomeSuccess, ""
@@ -399,11 +419,17 @@ func (a *Attacker) invokeModel(ctx context.Context, cfg aws.Config, creds aws.Cr
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	sum := sha256.Sum256(body)
-	if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "bedrock", a.cfg.Region, time.Now()); err != nil {
-		return fmt.Errorf("invoke model: sign: %w", err)
+	var httpc aws.HTTPClient = a.http
+	if a.bearerKey != "" {
+		req.Header.Set("Authorization", "Bearer "+a.bearerKey)
+	} else {
+		sum := sha256.Sum256(body)
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "bedrock", a.cfg.Region, time.Now()); err != nil {
+			return fmt.Errorf("invoke model: sign: %w", err)
+		}
+		httpc = cfg.HTTPClient
 	}
-	resp, err := cfg.HTTPClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		return fmt.Errorf("invoke model: %w", err)
 	}
@@ -417,4 +443,10 @@ func (a *Attacker) invokeModel(ctx context.Context, cfg aws.Config, creds aws.Cr
 		code = code[:i]
 	}
 	return &smithy.GenericAPIError{Code: code, Message: truncate(string(rb), 200)}
+}
+
+// invokeModelBearer calls bedrock-runtime InvokeModel with the stolen Bedrock API
+// key as "Authorization: Bearer <key>", as the Bedrock SDKs do with an API key.
+func (a *Attacker) invokeModelBearer(ctx context.Context) error {
+	return a.invokeModel(ctx, aws.Config{}, aws.Credentials{})
 }

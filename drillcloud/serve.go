@@ -217,7 +217,15 @@ func (c *Cloud) run(cl *call, ev *Event) (*response, bool) {
 	}
 	cl.body = body
 
-	a, aerr := parseAuthorization(cl.r.Header.Get("Authorization"))
+	// Bedrock API keys authenticate with a bearer token instead of a signature.
+	bearer, isBearer := bearerToken(cl.r.Header.Get("Authorization"))
+	var a authHeader
+	var aerr error
+	if isBearer {
+		a = bearerScope(cl.r)
+	} else {
+		a, aerr = parseAuthorization(cl.r.Header.Get("Authorization"))
+	}
 	if aerr != nil {
 		cl.svc = guessService(cl.r)
 		_ = c.route(cl) // best effort, for the call log
@@ -235,7 +243,11 @@ func (c *Cloud) run(cl *call, ev *Event) (*response, bool) {
 	}
 	routeErr := c.route(cl)
 
-	if e := c.authenticate(cl); e != nil {
+	if isBearer && routeErr == nil {
+		if e := c.authenticateBearer(cl, bearer); e != nil {
+			return fail(e)
+		}
+	} else if e := c.authenticate(cl); e != nil {
 		return fail(e)
 	}
 	if routeErr != nil {
@@ -488,6 +500,11 @@ func (c *Cloud) checkPolicy(cl *call) *apiError {
 	if cl.def.resource != nil {
 		res = cl.def.resource(cl)
 	}
+	return c.checkPolicyFor(cl, cl.action(), res)
+}
+
+// checkPolicyFor evaluates the caller's policies for one action on one resource.
+func (c *Cloud) checkPolicyFor(cl *call, action, res string) *apiError {
 	type named struct{ name, doc string }
 	var docs []named
 	c.mu.Lock()
@@ -524,7 +541,7 @@ func (c *Cloud) checkPolicy(cl *call) *apiError {
 		ctx["aws:tokenissuetime"] = s.issued.UTC().Format(time.RFC3339Nano)
 		ctx["aws:multifactorauthpresent"] = "false"
 	}
-	req := evalRequest{action: cl.action(), resource: res, ctx: ctx}
+	req := evalRequest{action: action, resource: res, ctx: ctx}
 	for _, d := range docs {
 		pd, err := parsePolicy(d.doc)
 		if err != nil {

@@ -25,6 +25,7 @@ type state struct {
 	keyAccount map[string]string
 	buckets    map[string]*bucket
 	providers  *providerState
+	svcCreds   map[string]*serviceCred // service-specific credentials by id (ACCA…)
 }
 
 type account struct {

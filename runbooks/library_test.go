@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,8 +133,11 @@ func TestLoadOverrideAndAdd(t *testing.T) {
 	for _, rb := range l.List() {
 		names = append(names, rb.Name)
 	}
-	if strings.Join(names, ",") != "aws-access-key-exposed,aws-key,aws-temporary-credentials-exposed,generic-token-exposed,llm-api-key-abused" {
-		t.Errorf("List = %v, want sorted by name", names)
+	// The built-ins grow with the catalog: check the order and the two added here,
+	// not the whole list.
+	if !slices.IsSorted(names) || !slices.Contains(names, "aws-key") || !slices.Contains(names, "generic-token-exposed") ||
+		!slices.Contains(names, "aws-access-key-exposed") {
+		t.Errorf("List = %v, want sorted by name, with aws-key and the built-ins", names)
 	}
 	if _, ok := l.Get("nope"); ok {
 		t.Error("Get(nope) found something")
@@ -185,11 +189,13 @@ func TestLoadFailures(t *testing.T) {
 }
 
 func TestSelect(t *testing.T) {
+	// Every credential type has a built-in at priority 0, which would outrank a
+	// negative priority: low.yaml replaces github_token's built-in by name.
 	dir := writeFiles(t, map[string]string{
 		"b.yaml":   simpleRunbook("b-tie", 5, "generic_token", "abuse_report, anomalous_usage"),
 		"a.yaml":   simpleRunbook("a-tie", 5, "generic_token", "abuse_report, anomalous_usage"),
 		"hi.yaml":  simpleRunbook("high", 10, "generic_token", "anomalous_usage"),
-		"low.yaml": simpleRunbook("low", -5, "github_token", "credential_exposed"),
+		"low.yaml": simpleRunbook("github-token-exposed", -5, "github_token", "credential_exposed"),
 	})
 	l, err := Load(dir, sever.Catalog)
 	if err != nil {
@@ -204,7 +210,7 @@ func TestSelect(t *testing.T) {
 		{"highest priority wins", sever.CredGenericToken, sever.KindAnomalousUsage, "high"},
 		{"tie broken by name", sever.CredGenericToken, sever.KindAbuseReport, "a-tie"},
 		{"built-in at priority 0", sever.CredGenericToken, sever.KindCredentialExposed, "generic-token-exposed"},
-		{"negative priority still matches", sever.CredGitHubToken, sever.KindCredentialExposed, "low"},
+		{"negative priority still matches", sever.CredGitHubToken, sever.KindCredentialExposed, "github-token-exposed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -215,16 +221,20 @@ func TestSelect(t *testing.T) {
 		})
 	}
 	t.Run("no match", func(t *testing.T) {
-		_, err := l.Select(sever.CredAWSBedrockAPIKey, sever.KindVendorAction)
+		// Every known credential type has a built-in runbook for every kind.
+		_, err := l.Select(noRunbookType, sever.KindVendorAction)
 		var se *sever.Error
 		if !errors.As(err, &se) || se.Code != sever.EUNPROCESSABLE {
 			t.Fatalf("Select error = %#v, want *sever.Error EUNPROCESSABLE", err)
 		}
-		if !strings.Contains(se.Message, `"aws_bedrock_api_key"`) || !strings.Contains(se.Message, `"vendor_action"`) {
+		if !strings.Contains(se.Message, `"`+string(noRunbookType)+`"`) || !strings.Contains(se.Message, `"vendor_action"`) {
 			t.Errorf("message %q does not name the type and kind", se.Message)
 		}
 	})
 }
+
+// noRunbookType is a credential type no built-in runbook matches.
+const noRunbookType = sever.CredentialType("no_builtin_runbook")
 
 func TestMatchAllRunbook(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
@@ -234,7 +244,7 @@ func TestMatchAllRunbook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rb, err := l.Select(sever.CredAWSBedrockAPIKey, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
+	if rb, err := l.Select(noRunbookType, sever.KindVendorAction); err != nil || rb.Name != "catch-all" {
 		t.Fatalf("Select = %v, %v; want catch-all", rb, err)
 	}
 	if rb, _ := l.Select(sever.CredGenericToken, sever.KindVendorAction); rb.Name != "generic-token-exposed" {
@@ -433,7 +443,8 @@ func TestPreapprovedPolicyDiffersOnlyInContainment(t *testing.T) {
 	containment := map[string]string{
 		sever.ActionAWSDeactivateKey: "aws-containment-auto", sever.ActionAWSRevokeSessions: "aws-containment-auto",
 		sever.ActionAWSRotateSecret: "aws-containment-auto", sever.ActionAnthropicDisableKey: "provider-containment-auto",
-		sever.ActionAWSRevokeRoleSessions: "aws-session-containment-auto",
+		sever.ActionAWSRevokeRoleSessions:          "aws-session-containment-auto",
+		sever.ActionAWSDeactivateServiceCredential: "bedrock-key-containment-auto", sever.ActionAWSContainShortTermBedrockKeys: "bedrock-key-containment-auto",
 	}
 	for _, action := range sever.ActionNames() {
 		for _, ct := range sever.CredentialTypes {
@@ -539,6 +550,56 @@ func TestBuiltinLLMAPIKey(t *testing.T) {
 				}
 				if d := pre.Decide(st.Action, ct, drill); d.Mode != want {
 					t.Errorf("pre-approved policy (drill=%v): step %s (%s) is %s by %s, want %s", drill, st.ID, st.Action, d.Mode, d.Rule, want)
+				}
+			}
+		}
+	}
+}
+
+// A GitHub token found by secret scanning has a runbook (it got 422 before): the
+// token is revoked after approval and verified, the alert resolved only after.
+func TestBuiltinGitHubToken(t *testing.T) {
+	l, err := Load("", sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, ok := l.Get("github-token-exposed")
+	if !ok {
+		t.Fatal("github-token-exposed not loaded")
+	}
+	for _, k := range sever.SignalKinds {
+		if got, err := l.Select(sever.CredGitHubToken, k); err != nil || got != rb {
+			t.Errorf("Select(github_token, %s) = %v, %v", k, got, err)
+		}
+	}
+	byID := map[string]sever.RunbookStep{}
+	for _, st := range rb.Steps {
+		byID[st.ID] = st
+	}
+	st := byID["revoke"]
+	if st.Action != sever.ActionGitHubRevokeAlertToken || !st.Containment || st.Enforcement != sever.EnterpriseEnforced || st.Compensate != nil {
+		t.Errorf("revoke = %+v; want enterprise-enforced containment, no compensation", st)
+	}
+	if st.Verify == nil || st.Verify.Action != sever.ActionGitHubAlertStatus || st.Verify.Args["expect"] != "revoked" {
+		t.Errorf("revoke.verify = %+v", st.Verify)
+	}
+	if st := byID["resolve-alert"]; st.Action != sever.ActionGitHubResolveAlert || st.Containment ||
+		strings.Join(st.Needs, ",") != "revoke" || st.OnFailure != sever.FailContinue {
+		t.Errorf("resolve-alert = %+v; want after revoke, not containment", st)
+	}
+	pre := preapproved(t)
+	def, err := DefaultPolicy(sever.Catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*sever.Policy{def, pre} {
+		for _, drill := range []bool{false, true} {
+			if d := p.Decide(sever.ActionGitHubRevokeAlertToken, sever.CredGitHubToken, drill); d.Mode != sever.ModeApproval {
+				t.Errorf("%s: revoke (drill=%v) = %+v; irreversible, want approval", p.Name, drill, d)
+			}
+			for _, a := range []string{sever.ActionGitHubAlertStatus, sever.ActionGitHubResolveAlert} {
+				if d := p.Decide(a, sever.CredGitHubToken, drill); d.Mode != sever.ModeAuto {
+					t.Errorf("%s: %s (drill=%v) = %+v; want auto", p.Name, a, drill, d)
 				}
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/githubact"
 	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/workflows"
@@ -32,6 +33,9 @@ type Actions struct {
 	Audit     *audit.Activities
 	AWS       *awsact.Activities
 	Providers *providers.Activities
+	// GitHub serves the github.* actions; nil = no GitHub App configured, and they
+	// fail AccessDenied naming the settings.
+	GitHub *githubact.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -43,4 +47,9 @@ func Register(r Registry, a Actions) {
 	a.Audit.Register(r)
 	a.AWS.Register(r)
 	a.Providers.Register(r)
+	gh := a.GitHub
+	if gh == nil {
+		gh = &githubact.Activities{}
+	}
+	gh.Register(r)
 }

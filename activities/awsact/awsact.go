@@ -133,6 +133,11 @@ func (a *Activities) Register(r activities.Registrar) {
 	activities.Register(r, sever.ActionAWSSessionOwner, a.SessionOwner)
 	activities.Register(r, sever.ActionAWSRevokeRoleSessions, a.RevokeRoleSessions)
 	activities.Register(r, sever.ActionAWSDeleteRoleRevokePolicy, a.DeleteRoleRevokePolicy)
+	activities.Register(r, sever.ActionAWSServiceCredentialOwner, a.ServiceCredentialOwner)
+	activities.Register(r, sever.ActionAWSDeactivateServiceCredential, a.DeactivateServiceCredential)
+	activities.Register(r, sever.ActionAWSActivateServiceCredential, a.ActivateServiceCredential)
+	activities.Register(r, sever.ActionAWSContainShortTermBedrockKeys, a.ContainShortTermKeys)
+	activities.Register(r, sever.ActionAWSReleaseShortTermBedrockKeys, a.ReleaseShortTermKeys)
 }
 
 func (a *Activities) now() time.Time {

@@ -32,6 +32,7 @@ import (
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/githubact"
 	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
 	"github.com/sever-ir/sever/config"
@@ -77,6 +78,8 @@ type Parts struct {
 	AWS *awsact.Activities
 	// Providers serves the anthropic.* and openai.* actions, likewise.
 	Providers *providers.Activities
+	// GitHub serves the github.* actions through the configured GitHub App.
+	GitHub *githubact.Activities
 	// DrillMirror keeps a write-once copy of the drill ledger in the drill cloud's
 	// Object Lock bucket, as production does with ledger.s3.
 	DrillMirror audit.Mirror
@@ -119,6 +122,7 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m, Inventory: inv,
 		AWS:       aws,
 		Providers: providers.FromConfig(cfg.Providers, inv, awsact.Resolver{Clients: aws.Clients}),
+		GitHub:    githubact.FromConfig(cfg.GitHub, awsact.Resolver{Clients: aws.Clients}),
 		Tokens:    tokenstore.Open(cfg.TokenStorePath()),
 		Evidence:  evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
 	}, nil
@@ -187,6 +191,7 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		Audit:     acts,
 		AWS:       p.AWS,
 		Providers: p.Providers,
+		GitHub:    p.GitHub,
 	})
 	return w, nil
 }

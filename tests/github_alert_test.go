@@ -1,0 +1,171 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/temporalproto"
+
+	"github.com/sever-ir/sever/adapters"
+	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/internal/app"
+)
+
+// githubTestPolicy pre-approves the GitHub actions, as a drill policy would, so
+// the test needs no approver; the built-in policy asks a SOC lead to approve the
+// revocation (runbooks.TestBuiltinGitHubToken).
+const githubTestPolicy = `name: github-e2e
+version: "1"
+rules:
+  - id: evidence-auto
+    actions: ["sever.evidence.*", "sever.notify.*"]
+    mode: auto
+  - id: github-auto
+    actions: ["github.secret_scanning.*"]
+    mode: auto
+`
+
+// TestGitHubTokenAlertRevoked: a signed secret_scanning_alert delivery for a GitHub
+// personal access token opens an incident (no runbook before: 422), the token is
+// revoked through the revocation API with sever's GitHub App, the attacker's next
+// call with it is refused, the alert is resolved as revoked, and the token is in
+// no log line, workflow history, report, ledger or other file of the data dir.
+func TestGitHubTokenAlertRevoked(t *testing.T) {
+	twin, err := drillcloud.NewGitHubTwin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh := httptest.NewServer(twin)
+	t.Cleanup(gh.Close)
+	token := twin.NewToken("ghp_", "octocat")
+	twin.AddAlert("acme", "api", 7, "github_personal_access_token", token)
+
+	keyDir := t.TempDir()
+	keyFile := filepath.Join(keyDir, "github-app.pem")
+	if err := os.WriteFile(keyFile, []byte(twin.PrivateKeyPEM()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	policyFile := filepath.Join(keyDir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(githubTestPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Policy = policyFile
+	cfg.GitHub = config.GitHubConfig{AppID: twin.AppID, InstallationID: twin.InstallationID,
+		PrivateKey: config.SecretRef("file:" + keyFile), APIURL: gh.URL}
+	logs := &lockedBuffer{}
+	s := startStackWith(t, app.DevOptions{Config: cfg,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+
+	hookSecret, err := os.ReadFile(filepath.Join(cfg.DataDir, "github-webhook-secret"))
+	if err != nil {
+		t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
+	}
+	body := []byte(`{"action":"created","alert":{"number":7,"created_at":"2026-01-05T09:38:55Z",` +
+		`"html_url":"https://github.com/acme/api/security/secret-scanning/7","secret_type":"github_personal_access_token",` +
+		`"secret_type_display_name":"GitHub Personal Access Token","validity":"active","publicly_leaked":false},` +
+		`"repository":{"full_name":"acme/api","private":true}}`)
+	r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set(adapters.GitHubEventHeader, adapters.GitHubEventSecretScanning)
+	r.Header.Set(adapters.GitHubDeliveryHeader, "6c1f1f4e-e2e0-11ee-8000-000000000007")
+	r.Header.Set(adapters.GitHubSignatureHeader, adapters.SignGitHub(bytes.TrimSpace(hookSecret), body))
+	resp, err := http.DefaultClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	respBody, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("signed delivery: %d %s, want 202", resp.StatusCode, respBody)
+	}
+	var answer struct {
+		Signals []submitJSON `json:"signals"`
+	}
+	if err := json.Unmarshal(respBody, &answer); err != nil || len(answer.Signals) != 1 || answer.Signals[0].IncidentID == "" {
+		t.Fatalf("delivery answer %s: %v", respBody, err)
+	}
+	sub := answer.Signals[0]
+
+	inc := s.api.waitIncident(t, sub.IncidentID, "the token revoked and the alert resolved", func(inc incidentJSON) bool {
+		return inc.Status == "contained" && inc.step("resolve-alert").Status == "succeeded"
+	})
+	if inc.Credential.ID != "acme/api/secret-scanning/7" || inc.Credential.Type != "github_token" || inc.Runbook.Name != "github-token-exposed" {
+		t.Errorf("incident = %+v, runbook %+v", inc.Credential, inc.Runbook)
+	}
+	if st := inc.step("revoke"); !st.Verified || st.Enforcement != "enterprise_enforced" || !strings.HasPrefix(st.Actor, "github-app:") {
+		t.Errorf("revoke step = %+v; want verified, enterprise_enforced, by the GitHub App", st)
+	}
+	if !twin.TokenRevoked(token) {
+		t.Error("the twin does not show the token revoked")
+	}
+	// The attacker's next call with the token is refused.
+	ur, _ := http.NewRequest(http.MethodGet, gh.URL+"/user", nil)
+	ur.Header.Set("Authorization", "Bearer "+token)
+	ur.Header.Set("Accept", "application/vnd.github+json")
+	if uresp, err := http.DefaultClient.Do(ur); err != nil || uresp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("attacker call after revocation: %v %v, want 401", uresp, err)
+	} else {
+		uresp.Body.Close()
+	}
+	if st, res, _ := twin.Alert("acme", "api", 7); st != "resolved" || res != "revoked" {
+		t.Errorf("alert = %s/%s, want resolved/revoked", st, res)
+	}
+
+	// The token is in no record: stack log, workflow history, reports, data dir.
+	var corpus []struct{ where, text string }
+	add := func(where string, b []byte) { corpus = append(corpus, struct{ where, text string }{where, string(b)}) }
+	add("stack log", []byte(logs.String()))
+	it := s.Client.GetWorkflowHistory(context.Background(), sub.IncidentID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
+		add(fmt.Sprintf("history event %d", ev.GetEventId()), b)
+		events++
+	}
+	for _, f := range []string{"md", "json", "html", "ocsf"} {
+		code, body := get(t, s, "/v1/incidents/"+sub.IncidentID+"/report?format="+f, true)
+		if code != http.StatusOK {
+			t.Fatalf("report %s: %d", f, code)
+		}
+		add("report "+f, []byte(body))
+	}
+	files := 0
+	_ = filepath.WalkDir(cfg.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		// Temporal's own database is scanned too: its pages hold the history.
+		if b, err := os.ReadFile(path); err == nil {
+			add(path, b)
+			files++
+		}
+		return nil
+	})
+	if events == 0 || files == 0 {
+		t.Fatalf("scanned %d history events and %d files; the scan saw nothing", events, files)
+	}
+	for _, c := range corpus {
+		if strings.Contains(c.text, token) {
+			t.Errorf("the GitHub token is in %s", c.where)
+		}
+	}
+	t.Logf("scanned %d documents (%d history events, %d files)", len(corpus), events, files)
+}
