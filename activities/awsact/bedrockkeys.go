@@ -346,6 +346,29 @@ func isBearerDeny(raw string) bool {
 	return false
 }
 
+// putNamedInline writes an inline policy of a user or role, once: the caller reads
+// before it writes and retries the whole step.
+func putNamedInline(ctx context.Context, c *Clients, kind, name, policy, doc string) (err error) {
+	if kind == "user" {
+		_, err = c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name),
+			PolicyName: aws.String(policy), PolicyDocument: aws.String(doc)}, iamOnce)
+	} else {
+		_, err = c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name),
+			PolicyName: aws.String(policy), PolicyDocument: aws.String(doc)}, iamOnce)
+	}
+	return err
+}
+
+// deleteNamedInline deletes an inline policy of a user or role, once.
+func deleteNamedInline(ctx context.Context, c *Clients, kind, name, policy string) (err error) {
+	if kind == "user" {
+		_, err = c.IAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(policy)}, iamOnce)
+	} else {
+		_, err = c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policy)}, iamOnce)
+	}
+	return err
+}
+
 // getNamedInline reads an inline policy of a user or role; found is false when it is
 // missing.
 func getNamedInline(ctx context.Context, c *Clients, kind, name, policy string) (string, bool, error) {
@@ -404,14 +427,7 @@ func (a *Activities) ContainShortTermKeys(ctx context.Context, in sever.ActionIn
 	}
 	if !denied {
 		doc := bearerDenyDocument()
-		if kind == "user" {
-			_, err = k.c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name),
-				PolicyName: aws.String(BearerDenyPolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-		} else {
-			_, err = k.c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name),
-				PolicyName: aws.String(BearerDenyPolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-		}
-		if err != nil {
+		if err := putNamedInline(ctx, k.c, kind, name, BearerDenyPolicyName, doc); err != nil {
 			return sever.ActionResult{}, classify(in.Action, "iam:Put"+cases(kind)+"Policy", subject, err)
 		}
 	}
@@ -482,11 +498,7 @@ func (a *Activities) ReleaseShortTermKeys(ctx context.Context, in sever.ActionIn
 			return sever.ActionResult{}, activities.Permanent(activities.ErrForbidden, fmt.Sprintf(
 				"%s: the %s policy on %s is not a bearer-token deny; leaving it in place", in.Action, BearerDenyPolicyName, subject), nil)
 		}
-		if kind == "user" {
-			_, err = k.c.IAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(BearerDenyPolicyName)}, iamOnce)
-		} else {
-			_, err = k.c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(BearerDenyPolicyName)}, iamOnce)
-		}
+		err = deleteNamedInline(ctx, k.c, kind, name, BearerDenyPolicyName)
 		// NoSuchEntity here means an earlier attempt deleted it and lost the response.
 		if err != nil && !isCode(err, "NoSuchEntity") {
 			return sever.ActionResult{}, classify(in.Action, "iam:Delete"+cases(kind)+"Policy", subject, err)

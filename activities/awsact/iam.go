@@ -577,14 +577,7 @@ func (a *Activities) revokeOne(ctx context.Context, action string, c *Clients, a
 	}
 	put := !ok || existing.Before(cutoff)
 	if put {
-		if kind == "user" {
-			_, err = c.IAM.PutUserPolicy(ctx, &iam.PutUserPolicyInput{UserName: aws.String(name),
-				PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-		} else {
-			_, err = c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String(name),
-				PolicyName: aws.String(RevokePolicyName), PolicyDocument: aws.String(doc)}, iamOnce)
-		}
-		if err != nil {
+		if err := putNamedInline(ctx, c, kind, name, RevokePolicyName, doc); err != nil {
 			return nil, false, false, classify(action, "iam:Put"+cases(kind)+"Policy", subject, err)
 		}
 	}

@@ -359,11 +359,7 @@ func (a *Activities) DeleteRoleRevokePolicy(ctx context.Context, in sever.Action
 				"%s: the %s policy on %s is not a session revocation; leaving it in place", in.Action, RevokePolicyName, subject), nil)
 		}
 		out["deleted_cutoff"] = cut.Format(time.RFC3339)
-		if t.issuer.Kind == "role" {
-			_, err = t.c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(t.issuer.Name), PolicyName: aws.String(RevokePolicyName)}, iamOnce)
-		} else {
-			_, err = t.c.IAM.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(t.issuer.Name), PolicyName: aws.String(RevokePolicyName)}, iamOnce)
-		}
+		err = deleteNamedInline(ctx, t.c, t.issuer.Kind, t.issuer.Name, RevokePolicyName)
 		// NoSuchEntity here means an earlier attempt deleted it and lost the response.
 		if err != nil && !isCode(err, "NoSuchEntity") {
 			return sever.ActionResult{}, classify(in.Action, "iam:Delete"+cases(t.issuer.Kind)+"Policy", subject, err)
@@ -387,22 +383,5 @@ func (a *Activities) DeleteRoleRevokePolicy(ctx context.Context, in sever.Action
 // getInline reads the AWSRevokeOlderSessions document of a user or role; found is false
 // when the policy (or the principal: Put and Delete tell them apart) is missing.
 func getInline(ctx context.Context, c *Clients, kind, name string) (raw string, found bool, err error) {
-	if kind == "user" {
-		var out *iam.GetUserPolicyOutput
-		if out, err = c.IAM.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: aws.String(name), PolicyName: aws.String(RevokePolicyName)}); err == nil {
-			raw = aws.ToString(out.PolicyDocument)
-		}
-	} else {
-		var out *iam.GetRolePolicyOutput
-		if out, err = c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(RevokePolicyName)}); err == nil {
-			raw = aws.ToString(out.PolicyDocument)
-		}
-	}
-	if isCode(err, "NoSuchEntity") {
-		return "", false, nil
-	}
-	if err != nil {
-		return "", false, err
-	}
-	return raw, true, nil
+	return getNamedInline(ctx, c, kind, name, RevokePolicyName)
 }
