@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -56,7 +57,18 @@ type Cloud struct {
 	srv       *http.Server
 	baseURL   string
 	attackers []*Attacker
+
+	// github is the GitHub twin served on this listener, if any (see ServeGitHub).
+	github atomic.Pointer[GitHubTwin]
 }
+
+// ServeGitHub serves twin on the cloud's listener, beside AWS and the model
+// providers: requests with GitHub's media type or API version header go to it
+// (see IsGitHubRequest), so a GitHub App client pointed at URL reaches it.
+func (c *Cloud) ServeGitHub(twin *GitHubTwin) { c.github.Store(twin) }
+
+// GitHub returns the GitHub twin ServeGitHub installed, or nil.
+func (c *Cloud) GitHub() *GitHubTwin { return c.github.Load() }
 
 type options struct {
 	logger         *slog.Logger

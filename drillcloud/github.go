@@ -34,7 +34,8 @@ type GitHubTwin struct {
 	AppID          string
 	InstallationID string
 
-	key *rsa.PrivateKey
+	key *rsa.PrivateKey // nil when the App's key was registered by its public half
+	pub *rsa.PublicKey  // verifies App JWTs
 	now func() time.Time
 
 	mu      sync.Mutex
@@ -62,13 +63,26 @@ func NewGitHubTwin() (*GitHubTwin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("github twin: generate app key: %w", err)
 	}
-	return &GitHubTwin{AppID: DefaultGitHubAppID, InstallationID: DefaultGitHubInstallationID, key: key, now: time.Now,
-		alerts: map[string]*githubAlert{}, tokens: map[string]string{}, revoked: map[string]bool{},
-		inst: map[string]time.Time{}, calls: map[string]int{}}, nil
+	g := NewGitHubTwinForKey(&key.PublicKey)
+	g.key = key
+	return g, nil
 }
 
-// PrivateKeyPEM is the App's private key, as GitHub hands it out (PKCS #1 PEM).
+// NewGitHubTwinForKey returns a twin with no alerts whose App is registered with
+// pub, as an App's public key is registered with GitHub: sever dev keeps the
+// private half in its data dir, so the twin never needs it.
+func NewGitHubTwinForKey(pub *rsa.PublicKey) *GitHubTwin {
+	return &GitHubTwin{AppID: DefaultGitHubAppID, InstallationID: DefaultGitHubInstallationID, pub: pub, now: time.Now,
+		alerts: map[string]*githubAlert{}, tokens: map[string]string{}, revoked: map[string]bool{},
+		inst: map[string]time.Time{}, calls: map[string]int{}}
+}
+
+// PrivateKeyPEM is the App's private key, as GitHub hands it out (PKCS #1 PEM),
+// or "" for a twin built with NewGitHubTwinForKey.
 func (g *GitHubTwin) PrivateKeyPEM() string {
+	if g.key == nil {
+		return ""
+	}
 	return string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(g.key)}))
 }
 
@@ -268,7 +282,7 @@ func (g *GitHubTwin) verifyJWT(tok string) error {
 		return fmt.Errorf("signature is not base64url")
 	}
 	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if rsa.VerifyPKCS1v15(&g.key.PublicKey, crypto.SHA256, sum[:], sig) != nil {
+	if rsa.VerifyPKCS1v15(g.pub, crypto.SHA256, sum[:], sig) != nil {
 		return fmt.Errorf("signature does not verify with the App's public key")
 	}
 	cb, err := enc.DecodeString(parts[1])

@@ -93,6 +93,11 @@ func (cl *call) resource(typ, name string) {
 }
 
 func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	// GitHub's headers are checked first: no AWS or provider client sends them.
+	if gh := c.github.Load(); gh != nil && IsGitHubRequest(r) {
+		gh.ServeHTTP(w, r)
+		return
+	}
 	if p := providerFor(r); p != "" {
 		c.serveProvider(w, r, p)
 		return

@@ -7,7 +7,11 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/adapters"
@@ -64,7 +68,7 @@ func (s *Server) adapter(source string, parse func([]byte) (adapters.Result, err
 			s.fail(w, r, op, err)
 			return
 		}
-		s.submitAdapted(w, r, op, source, res, Approver(r.Context()))
+		s.submitAdapted(w, r, op, source, res, Approver(r.Context()), "")
 	}
 }
 
@@ -143,7 +147,88 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 			Status: AdapterPong, Reason: res.Ignored, Signals: []SubmitResult{}})
 		return
 	}
-	s.submitAdapted(w, r, op, adapters.SourceGitHub, res, tok.approver)
+	reason := s.resolveGitHubAWSKey(ctx, &res)
+	s.submitAdapted(w, r, op, adapters.SourceGitHub, res, tok.approver, reason)
+}
+
+// GitHubAlerts reads a GitHub secret-scanning alert through sever's GitHub App
+// (implemented by githubact.Activities). The webhook never carries the secret;
+// the REST alert does.
+type GitHubAlerts interface {
+	// AlertAWSKeyID returns the secret of alert number in repo ("owner/name") when
+	// it is an AWS access key ID, and an error otherwise: it never returns any
+	// other secret.
+	AlertAWSKeyID(ctx context.Context, repo string, number int) (string, error)
+}
+
+// githubAWSKeyTypes are the GitHub secret types whose secret is an AWS access key
+// ID, the credential ID an AWS incident is keyed by. The secret access key and the
+// session token types are not: they cannot name the key.
+var githubAWSKeyTypes = map[string]bool{"aws_access_key_id": true, "aws_temporary_access_key_id": true}
+
+// awsKeyID is an AWS access key ID: AKIA (long-term) or ASIA (temporary).
+var awsKeyID = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
+
+// resolveGitHubAWSKey turns an alert about an AWS key ID into a vendor signal
+// about that key, so it joins the key's incident instead of opening one for the
+// alert's place, which no aws.* action can act on. The alert's place stays in a
+// label and the summary. It returns why the alert kept its place, or "" when it
+// did not need to (not an AWS key ID alert) or was resolved. The key ID is never
+// logged; lookup errors are logged without it.
+// githubAlertLookupTimeout bounds the alert lookup inside a webhook request.
+const githubAlertLookupTimeout = 5 * time.Second
+
+func (s *Server) resolveGitHubAWSKey(ctx context.Context, res *adapters.Result) string {
+	if len(res.Signals) != 1 {
+		return ""
+	}
+	sig := &res.Signals[0]
+	secretType := ""
+	for _, l := range sig.Labels {
+		if v, ok := strings.CutPrefix(l, "secret_type:"); ok {
+			secretType = v
+		}
+	}
+	if !githubAWSKeyTypes[secretType] {
+		return ""
+	}
+	place := sig.Credential.ID
+	const keep = "; the incident is for the alert's place, not the AWS key"
+	if s.githubAlerts == nil {
+		return "sever has no GitHub App (github.app_id, github.installation_id, github.private_key), so the AWS key ID of alert " +
+			place + " could not be read" + keep
+	}
+	repo, num, ok := strings.Cut(place, "/secret-scanning/")
+	n, err := strconv.Atoi(num)
+	if !ok || err != nil || n <= 0 {
+		return "alert " + place + " is not <owner>/<repo>/secret-scanning/<number>" + keep
+	}
+	// GitHub does not wait long for a webhook answer; a slow lookup costs the join,
+	// never the signal (it is recorded under the alert's place instead).
+	lctx, cancel := context.WithTimeout(ctx, githubAlertLookupTimeout)
+	defer cancel()
+	id, err := s.githubAlerts.AlertAWSKeyID(lctx, repo, n)
+	if err != nil {
+		s.log.WarnContext(ctx, "github alert: AWS key ID lookup failed", "alert", place, "error", err.Error())
+		return "reading alert " + place + " through the GitHub App failed" + keep
+	}
+	// Never trust the lookup with the shape: anything but a key ID stays out.
+	if !awsKeyID.MatchString(id) {
+		return "alert " + place + " does not hold an AWS access key ID" + keep
+	}
+	typ := sever.CredAWSAccessKey
+	if strings.HasPrefix(id, "ASIA") {
+		typ = sever.CredAWSTemporaryCredentials
+	}
+	sig.Credential = sever.Credential{Provider: "aws", Type: typ, ID: id}
+	// The summary names the alert and its repository; the label, when it fits the
+	// label limit, names the alert exactly.
+	if l := "github_alert:" + place; utf8.RuneCountInString(l) <= maxLabelLength && len(sig.Labels) < maxLabels {
+		sig.Labels = append(sig.Labels, l)
+	}
+	head, _, _ := strings.Cut(sig.Summary, ". The alert names no key ID")
+	sig.Summary = head + ". Resolved through sever's GitHub App to the AWS access key ID the alert holds"
+	return ""
 }
 
 // checkGitHubSecret refuses a webhook secret short enough to guess; GitHub accepts
@@ -173,9 +258,11 @@ func githubMediaType(ct string) (form bool, err error) {
 // answers with every receipt. If a later one fails, the earlier ones stand: the
 // sender's retry carries the same source event IDs, so the engine records those
 // again as duplicates and the rest for the first time.
-func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, source string, res adapters.Result, reporter string) {
+//
+// note, when not empty, is the answer's reason for an accepted delivery.
+func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, source string, res adapters.Result, reporter, note string) {
 	ctx := r.Context()
-	out := AdapterResult{Source: source, Event: res.Event, Signals: []SubmitResult{}}
+	out := AdapterResult{Source: source, Event: res.Event, Reason: note, Signals: []SubmitResult{}}
 	if len(res.Signals) == 0 {
 		out.Status, out.Reason = AdapterIgnored, res.Ignored
 		s.log.InfoContext(ctx, "adapter payload ignored", "source", source, "event", res.Event,

@@ -132,6 +132,10 @@ type Options struct {
 	// POST /v1/signals/github. With it, GitHub's X-Hub-Signature-256 authenticates a
 	// delivery without a bearer token; without it, that endpoint needs a bearer token.
 	GitHubWebhookSecret []byte
+	// GitHubAlerts, when sever has a GitHub App, resolves a secret-scanning alert
+	// about an AWS key ID to that key, so the alert joins the key's incident; nil
+	// keeps every alert on its own place (see GitHubAlerts).
+	GitHubAlerts GitHubAlerts
 	// Runbook finds a runbook by name, so GET /v1/incidents/{id}/report can map the
 	// incident's pinned runbook to frameworks and list controls it never reached. Nil
 	// leaves those parts out of reports.
@@ -157,6 +161,7 @@ type Server struct {
 	runbook func(name string) (*sever.Runbook, bool)
 	// githubSecret authenticates GitHub webhook deliveries; empty means bearer only.
 	githubSecret []byte
+	githubAlerts GitHubAlerts
 	// admission limits signals per credential and per token, and incident
 	// openings per token.
 	admission *admission
@@ -191,6 +196,7 @@ func New(o Options) (*Server, error) {
 		return nil, fmt.Errorf("httpapi.New: %w", err)
 	}
 	s.githubSecret = bytes.Clone(o.GitHubWebhookSecret)
+	s.githubAlerts = o.GitHubAlerts
 	if s.maxBody == 0 {
 		s.maxBody = DefaultMaxBodyBytes
 	}

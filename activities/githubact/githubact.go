@@ -517,3 +517,45 @@ func (a *Activities) ResolveAlert(ctx context.Context, in sever.ActionInput) (se
 
 // retryable is an error of a stable type that Temporal retries.
 func retryable(errType, msg string) error { return temporal.NewApplicationError(msg, errType) }
+
+// AWS access key IDs: AKIA for long-term keys, ASIA for temporary credentials,
+// then 16 upper-case letters or digits. Nothing else is ever returned by AlertAWSKeyID.
+var awsKeyIDRE = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
+
+// IsAWSKeyID reports whether v has the shape of an AWS access key ID (AKIA… or
+// ASIA…, 20 characters).
+func IsAWSKeyID(v string) bool { return awsKeyIDRE.MatchString(v) }
+
+// ErrNotAWSKeyID is the error type of AlertAWSKeyID when the alert's secret is not
+// an AWS access key ID: permanent, the alert is about something else.
+const ErrNotAWSKeyID = "GitHubAlertNotAWSKeyID"
+
+// AlertAWSKeyID fetches secret-scanning alert number of repo ("owner/name") and
+// returns its secret when, and only when, it is an AWS access key ID, so the
+// webhook can send the alert to that key's incident. A key ID is an identifier,
+// not a secret; any other secret is cleared in this call and never returned,
+// logged or quoted in an error.
+func (a *Activities) AlertAWSKeyID(ctx context.Context, repo string, number int) (string, error) {
+	const action = "github.secret_scanning.alert_aws_key_id"
+	owner, name, ok := strings.Cut(repo, "/")
+	id := fmt.Sprintf("%s/%s/secret-scanning/%d", owner, name, number)
+	if !ok {
+		return "", activities.Permanent(activities.ErrInvalidArgument, fmt.Sprintf("%s: repository %q is not <owner>/<repo>", action, repo), nil)
+	}
+	in := sever.ActionInput{Action: action, Credential: sever.Credential{Type: sever.CredGitHubToken, ID: id}}
+	s, ref, err := a.begin(ctx, in, &Args{})
+	if err != nil {
+		return "", err
+	}
+	al, err := s.getAlert(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	v := al.Secret
+	al.Secret = ""
+	if !IsAWSKeyID(v) {
+		return "", activities.Permanent(ErrNotAWSKeyID, fmt.Sprintf("%s: alert %s (secret type %s) does not hold an AWS access key ID",
+			action, ref, al.SecretType), nil)
+	}
+	return v, nil
+}

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities"
 	"github.com/sever-ir/sever/drillcloud"
 )
 
@@ -254,4 +255,39 @@ func FuzzParseAlertID(f *testing.F) {
 			t.Fatalf("ParseAlertID(%q) yields an unsafe path element", id)
 		}
 	})
+}
+
+// TestAlertAWSKeyID: only an AWS access key ID ever leaves AlertAWSKeyID; any other
+// secret fails ErrNotAWSKeyID without being quoted.
+func TestAlertAWSKeyID(t *testing.T) {
+	f := newFixture(t, "github_personal_access_token", "ghp_")
+	f.twin.AddAlert("acme", "api", 8, "aws_access_key_id", "AKIADRILLEXPOSED0001")
+	f.twin.AddAlert("acme", "api", 9, "aws_temporary_access_key_id", "ASIADRILLSESSION0001")
+	f.twin.AddAlert("acme", "api", 10, "aws_access_key_id", "AKIA-not-a-key-id-at-all")
+	tests := []struct {
+		name     string
+		repo     string
+		number   int
+		want     string
+		wantType string
+	}{
+		{"long-term key ID", "acme/api", 8, "AKIADRILLEXPOSED0001", ""},
+		{"temporary key ID", "acme/api", 9, "ASIADRILLSESSION0001", ""},
+		{"github token is never returned", "acme/api", 7, "", ErrNotAWSKeyID},
+		{"malformed key ID", "acme/api", 10, "", ErrNotAWSKeyID},
+		{"missing alert", "acme/api", 99, "", activities.ErrNotFound},
+		{"bad repository", "acme", 8, "", activities.ErrInvalidArgument},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := f.acts.AlertAWSKeyID(context.Background(), tc.repo, tc.number)
+			if got != tc.want || errType(err) != tc.wantType || (tc.wantType == "") != (err == nil) {
+				t.Fatalf("AlertAWSKeyID(%s, %d) = %q, %v (type %q); want %q, type %q", tc.repo, tc.number, got, err, errType(err), tc.want, tc.wantType)
+			}
+			noSecret(t, f.secret, sever.ActionResult{}, err)
+		})
+	}
+	if _, err := (&Activities{}).AlertAWSKeyID(context.Background(), "acme/api", 8); errType(err) != activities.ErrAccessDenied {
+		t.Errorf("without an App: %v, want %s", err, activities.ErrAccessDenied)
+	}
 }

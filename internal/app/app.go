@@ -7,7 +7,10 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -392,7 +395,7 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: o.Tokens,
 		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook,
 		Metrics: p.Metrics, GitHubWebhookSecret: []byte(o.GitHubWebhookSecret),
-		Limits: &limits, Drills: p.Drills})
+		Limits: &limits, Drills: p.Drills, GitHubAlerts: p.githubAlerts()})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}
@@ -414,6 +417,15 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
+}
+
+// githubAlerts is the GitHub App the webhook resolves AWS key alerts through, or
+// nil when none is configured (a nil *Activities in the interface would not be).
+func (p *Parts) githubAlerts() httpapi.GitHubAlerts {
+	if g := p.GitHub; g != nil && g.AppID != "" && g.InstallationID != "" && g.PrivateKey != nil {
+		return g
+	}
+	return nil
 }
 
 // APILimits turns intake.limits into the API's admission control.
@@ -746,10 +758,51 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 	}
 	d.DrillMirror = mirror
 	d.Providers = drillProviders(cloud, d.Config.Providers, d.Inventory)
+	if d.Config.GitHub.AppID == "" {
+		gh, err := drillGitHub(cloud, d.Config.DataDir)
+		if err != nil {
+			return err
+		}
+		d.GitHub = gh
+	}
 	// Every action of this stack now runs against the drill cloud, so drill
 	// incidents cannot reach production clients here.
 	d.Drills = true
 	return nil
+}
+
+// DevGitHubAppKeyFile holds sever dev's GitHub App private key (PKCS #1 PEM, 0600)
+// in the data dir, for the drill cloud's GitHub twin.
+const DevGitHubAppKeyFile = "github-app-key.pem"
+
+// drillGitHub serves a GitHub twin on the drill cloud and points the github.*
+// actions at it, when sever.yaml names no GitHub App: the App's key pair is read
+// from, or created in, the data dir like the other dev secrets, and its public
+// half registered with the twin, as an App's key is registered with GitHub.
+func drillGitHub(cloud *drillcloud.Cloud, dataDir string) (*githubact.Activities, error) {
+	path := filepath.Join(dataDir, DevGitHubAppKeyFile)
+	pemKey, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key, gerr := rsa.GenerateKey(rand.Reader, 2048)
+		if gerr != nil {
+			return nil, fmt.Errorf("drill github app: generate key: %w", gerr)
+		}
+		pemKey = pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+		if err = os.MkdirAll(dataDir, 0o700); err == nil {
+			err = os.WriteFile(path, pemKey, 0o600)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("drill github app key %s: %w", path, err)
+	}
+	key, err := githubact.ParsePrivateKey(pemKey)
+	if err != nil {
+		return nil, fmt.Errorf("drill github app key %s: %w", path, err)
+	}
+	twin := drillcloud.NewGitHubTwinForKey(&key.PublicKey)
+	cloud.ServeGitHub(twin)
+	return &githubact.Activities{BaseURL: cloud.URL(), AppID: twin.AppID, InstallationID: twin.InstallationID,
+		PrivateKey: githubact.StaticKey(string(pemKey))}, nil
 }
 
 // drillProviders points the provider actions at the drill cloud with the admin key of
