@@ -33,6 +33,7 @@ const (
 	ActionAWSSessionOwner           = "aws.sts.session_owner"
 	ActionAWSRevokeRoleSessions     = "aws.iam.revoke_role_sessions"
 	ActionAWSDeleteRoleRevokePolicy = "aws.iam.delete_role_revoke_policy"
+	ActionAWSInstanceEvidence       = "aws.ec2.instance_evidence"
 
 	// Amazon Bedrock API keys (aws_bedrock_api_key). A long-term key's credential id is
 	// its ServiceSpecificCredentialId (ACCA…); a short-term key's is "short-term:"
@@ -133,6 +134,9 @@ var Catalog = map[string]ActionSpec{
 	ActionAWSDeleteRoleRevokePolicy: {Name: ActionAWSDeleteRoleRevokePolicy, Mutating: true, Enforcement: EnterpriseEnforced,
 		Description: "Deletes the AWSRevokeOlderSessions inline policy from the temporary key's role (or user) and reads back that it is gone (compensation for a false positive); refuses a policy of that name that is not a session revocation.",
 		Args:        []string{"account", "regions", "lookback", "reason"}},
+	ActionAWSInstanceEvidence: {Name: ActionAWSInstanceEvidence,
+		Description: "For EC2 instance credentials (a role session named i-…), reads the instance (ec2:DescribeInstances), records its instance profile and volumes, and snapshots each volume, tagged with the incident; a retry finds the snapshots of an earlier attempt.",
+		Args:        []string{"instance_id", "region", "account", "regions", "lookback"}},
 	ActionAWSServiceCredentialOwner: {Name: ActionAWSServiceCredentialOwner,
 		Description: "Finds the IAM user and status of a long-term Bedrock API key (iam:ListServiceSpecificCredentials), or confirms the identity that minted short-term keys exists; a user the signal names that IAM contradicts is refused.",
 		Args:        []string{"account", "user"}},

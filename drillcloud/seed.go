@@ -38,6 +38,7 @@ type SeedAccount struct {
 	ManagedPolicies []SeedManagedPolicy `yaml:"managed_policies"`
 	Secrets         []SeedSecret        `yaml:"secrets"`
 	Volumes         []SeedVolume        `yaml:"volumes"`
+	Instances       []SeedInstance      `yaml:"instances"`
 	Buckets         []SeedBucket        `yaml:"buckets"`
 	BedrockLogging  []SeedBedrockLog    `yaml:"bedrock_logging"`
 }
@@ -124,6 +125,17 @@ type SeedVolume struct {
 	Tags             map[string]string `yaml:"tags"`
 }
 
+// SeedInstance is an EC2 instance: the volumes attached to it (seeded volumes of
+// the same account and region) and the instance profile whose role hands out its
+// metadata-service credentials.
+type SeedInstance struct {
+	ID              string   `yaml:"id"`
+	Region          string   `yaml:"region"`
+	Volumes         []string `yaml:"volumes"`
+	InstanceProfile string   `yaml:"instance_profile"` // profile name; empty means none
+	Role            string   `yaml:"role"`             // the profile's role (descriptive)
+}
+
 type SeedBucket struct {
 	Name       string          `yaml:"name"`
 	Region     string          `yaml:"region"`
@@ -176,6 +188,7 @@ const (
 	DefaultInstanceRole      = "ci-runner"
 	DefaultInstanceID        = "i-0drill0000000001"
 	DefaultInstanceSessionID = "ASIADRILLINSTANCE001"
+	DefaultInstanceProfile   = "ci-runner-profile"
 )
 
 // DefaultSeed is one account with a compromised CI user, sever's own
@@ -236,6 +249,15 @@ func DefaultSeed() Seed {
 				AvailabilityZone: "us-east-1a",
 				SizeGiB:          8,
 				Tags:             map[string]string{"Name": "ci-runner-root"},
+			}},
+			// The instance behind DefaultInstanceSessionID, so evidence of stolen
+			// instance credentials can find its volumes and instance profile.
+			Instances: []SeedInstance{{
+				ID:              DefaultInstanceID,
+				Region:          DefaultRegion,
+				Volumes:         []string{DefaultVolumeID},
+				InstanceProfile: DefaultInstanceProfile,
+				Role:            DefaultInstanceRole,
 			}},
 			Buckets: []SeedBucket{{
 				Name:       DefaultEvidenceBucket,
@@ -402,6 +424,8 @@ var (
 	iamNameRE     = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	bucketNameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	volumeIDRE    = regexp.MustCompile(`^vol-[0-9a-z]{8,17}$`)
+	instanceIDRE  = regexp.MustCompile(`^i-[0-9a-z]{8,17}$`)
+	profileNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,128}$`)
 	secretNameRE  = regexp.MustCompile(`^[\w/+=.@-]{1,512}$`)
 	regionRE      = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d$`)
 	policyARNRE   = regexp.MustCompile(`^arn:aws:iam::(aws|\d{12}):policy/[\w+=,.@/-]+$`)
@@ -509,6 +533,9 @@ func (s *Seed) validate() error {
 			if v.SizeGiB < 1 || v.SizeGiB > 65536 {
 				return seedErr(append(vp, "size_gib"), "size_gib must be 1..65536, got %d", v.SizeGiB)
 			}
+		}
+		if err := checkInstances(a, p); err != nil {
+			return err
 		}
 		for i := range a.Buckets {
 			b := &a.Buckets[i]
@@ -686,4 +713,49 @@ func checkUniqueStages(vs []SeedSecretVersion) string {
 		}
 	}
 	return ""
+}
+
+// checkInstances validates an account's instances: each attached volume must be a
+// seeded volume of the same region, attached to one instance only. A profile's role
+// is descriptive: tests that replace the seed's roles keep its instance.
+func checkInstances(a *SeedAccount, p []any) error {
+	vols := map[string]string{}
+	for _, v := range a.Volumes {
+		vols[v.ID] = v.Region
+	}
+	attached := map[string]bool{}
+	ids := map[string]bool{}
+	for i := range a.Instances {
+		in := &a.Instances[i]
+		ip := append(append([]any(nil), p...), "instances", i)
+		if !instanceIDRE.MatchString(in.ID) {
+			return seedErr(append(ip, "id"), "invalid instance id %q (want i- and 8-17 lowercase hex/alnum)", in.ID)
+		}
+		if ids[in.ID] {
+			return seedErr(append(ip, "id"), "duplicate instance id %q", in.ID)
+		}
+		ids[in.ID] = true
+		if in.Region == "" {
+			in.Region = DefaultRegion
+		} else if !regionRE.MatchString(in.Region) {
+			return seedErr(append(ip, "region"), "invalid region %q", in.Region)
+		}
+		for j, v := range in.Volumes {
+			region, ok := vols[v]
+			if !ok || region != in.Region {
+				return seedErr(append(ip, "volumes", j), "volume %q is not a seeded volume in %s", v, in.Region)
+			}
+			if attached[v] {
+				return seedErr(append(ip, "volumes", j), "volume %q is attached to another instance", v)
+			}
+			attached[v] = true
+		}
+		switch {
+		case in.InstanceProfile == "" && in.Role != "":
+			return seedErr(append(ip, "role"), "role %q needs an instance_profile", in.Role)
+		case in.InstanceProfile != "" && !profileNameRE.MatchString(in.InstanceProfile):
+			return seedErr(append(ip, "instance_profile"), "invalid instance profile name %q", in.InstanceProfile)
+		}
+	}
+	return nil
 }

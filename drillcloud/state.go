@@ -35,6 +35,7 @@ type account struct {
 	managed        map[string]string // policy ARN -> document (customer policies and overrides)
 	secrets        map[string]*secret
 	volumes        map[string]*volume
+	instances      map[string]*instance
 	snapshots      map[string]*snapshot
 	bedrockLogging map[string]json.RawMessage // region -> loggingConfig
 }
@@ -107,6 +108,16 @@ type volume struct {
 	created        time.Time
 }
 
+// instance is an EC2 instance as DescribeInstances shows it: running, with its
+// volumes attached in order (/dev/xvda, /dev/xvdb, …) and its instance profile.
+type instance struct {
+	id, region, account string
+	volumes             []string
+	profile             string // instance profile name; "" for none
+	profileID           string
+	launched            time.Time
+}
+
 type snapshot struct {
 	id, volumeID, region, description string
 	owner                             string
@@ -153,7 +164,7 @@ func newState(seed Seed, now time.Time) (*state, error) {
 			id: sa.ID, alias: sa.Alias,
 			users: map[string]*principal{}, roles: map[string]*principal{},
 			managed: map[string]string{}, secrets: map[string]*secret{},
-			volumes: map[string]*volume{}, snapshots: map[string]*snapshot{},
+			volumes: map[string]*volume{}, instances: map[string]*instance{}, snapshots: map[string]*snapshot{},
 			bedrockLogging: map[string]json.RawMessage{},
 		}
 		st.accounts[a.id] = a
@@ -222,6 +233,10 @@ func newState(seed Seed, now time.Time) (*state, error) {
 				v.tags = append(v.tags, tag{k, sv.Tags[k]})
 			}
 			a.volumes[v.id] = v
+		}
+		for _, si := range sa.Instances {
+			a.instances[si.ID] = &instance{id: si.ID, region: si.Region, account: a.id, volumes: append([]string(nil), si.Volumes...),
+				profile: si.InstanceProfile, profileID: "AIPA" + strings.ToUpper(randAlnum(17)), launched: now}
 		}
 		for _, sb := range sa.Buckets {
 			b := &bucket{name: sb.Name, region: sb.Region, account: a.id, created: now, versioning: sb.Versioning || sb.ObjectLock != nil, objects: map[string][]*objectVersion{}}

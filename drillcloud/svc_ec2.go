@@ -17,6 +17,7 @@ var ec2Ops = map[string]*opDef{
 	}, handle: ec2CreateSnapshot},
 	"DescribeSnapshots": {readOnly: true, handle: ec2DescribeSnapshots},
 	"DescribeVolumes":   {readOnly: true, handle: ec2DescribeVolumes},
+	"DescribeInstances": {readOnly: true, handle: ec2DescribeInstances},
 }
 
 // ec2List returns Prefix.1, Prefix.2, … until the first gap, the way
@@ -374,4 +375,125 @@ func ec2DescribeVolumes(cl *call) (*response, error) {
 		VolumeSet itemList[ec2Volume] `xml:"volumeSet"`
 		NextToken string              `xml:"nextToken,omitempty"`
 	}{Xmlns: cl.svc.xmlns, RequestID: cl.reqID, VolumeSet: itemList[ec2Volume]{page}, NextToken: next})
+}
+
+type ec2EBS struct {
+	VolumeID            string `xml:"volumeId"`
+	Status              string `xml:"status"`
+	AttachTime          msTime `xml:"attachTime"`
+	DeleteOnTermination bool   `xml:"deleteOnTermination"`
+}
+
+type ec2BlockDevice struct {
+	DeviceName string `xml:"deviceName"`
+	EBS        ec2EBS `xml:"ebs"`
+}
+
+type ec2InstanceProfile struct {
+	Arn string `xml:"arn"`
+	ID  string `xml:"id"`
+}
+
+type ec2Instance struct {
+	InstanceID    string `xml:"instanceId"`
+	InstanceType  string `xml:"instanceType"`
+	LaunchTime    msTime `xml:"launchTime"`
+	InstanceState struct {
+		Code int    `xml:"code"`
+		Name string `xml:"name"`
+	} `xml:"instanceState"`
+	Placement struct {
+		AvailabilityZone string `xml:"availabilityZone"`
+	} `xml:"placement"`
+	RootDeviceName     string                   `xml:"rootDeviceName,omitempty"`
+	BlockDeviceMapping itemList[ec2BlockDevice] `xml:"blockDeviceMapping"`
+	IamInstanceProfile *ec2InstanceProfile      `xml:"iamInstanceProfile,omitempty"`
+}
+
+type ec2Reservation struct {
+	ReservationID string                `xml:"reservationId"`
+	OwnerID       string                `xml:"ownerId"`
+	InstancesSet  itemList[ec2Instance] `xml:"instancesSet"`
+}
+
+// ec2DeviceName names the n-th attached volume the way Amazon Linux AMIs do.
+func ec2DeviceName(n int) string {
+	return "/dev/xvd" + string(rune('a'+n%26))
+}
+
+// ec2DescribeInstances lists instances, one reservation each, with their block device
+// mappings and instance profile: what forensics needs to find the volumes to snapshot.
+func ec2DescribeInstances(cl *call) (*response, error) {
+	ids := ec2List(cl.form, "InstanceId")
+	filters := ec2Filters(cl.form)
+	c := cl.c
+	c.mu.Lock()
+	a := c.st.accounts[cl.id.account]
+	for _, id := range ids {
+		cl.param("instanceId", id)
+		if in := a.instances[id]; in == nil || in.region != cl.region {
+			c.mu.Unlock()
+			return nil, errf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", truncate(id, 40))
+		}
+	}
+	if e := ec2DryRun(cl); e != nil {
+		c.mu.Unlock()
+		return nil, e
+	}
+	var items []ec2Reservation
+	for _, in := range a.instances {
+		if in.region != cl.region || (len(ids) > 0 && !containsString(ids, in.id)) {
+			continue
+		}
+		az := in.region + "a"
+		if len(in.volumes) > 0 {
+			if v := a.volumes[in.volumes[0]]; v != nil {
+				az = v.az
+			}
+		}
+		attrs := map[string]string{"instance-id": in.id, "instance-state-name": "running", "availability-zone": az}
+		if in.profile != "" {
+			attrs["iam-instance-profile.arn"] = "arn:aws:iam::" + a.id + ":instance-profile/" + in.profile
+		}
+		ok := true
+		for _, f := range filters {
+			if !f.matches(attrs, nil) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		x := ec2Instance{InstanceID: in.id, InstanceType: "t3.medium", LaunchTime: msTime(in.launched)}
+		x.InstanceState.Code, x.InstanceState.Name = 16, "running"
+		x.Placement.AvailabilityZone = az
+		for n, vid := range in.volumes {
+			x.BlockDeviceMapping.Items = append(x.BlockDeviceMapping.Items, ec2BlockDevice{DeviceName: ec2DeviceName(n),
+				EBS: ec2EBS{VolumeID: vid, Status: "attached", AttachTime: msTime(in.launched), DeleteOnTermination: n == 0}})
+		}
+		if len(in.volumes) > 0 {
+			x.RootDeviceName = ec2DeviceName(0)
+		}
+		if in.profile != "" {
+			x.IamInstanceProfile = &ec2InstanceProfile{Arn: attrs["iam-instance-profile.arn"], ID: in.profileID}
+		}
+		items = append(items, ec2Reservation{ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: a.id,
+			InstancesSet: itemList[ec2Instance]{[]ec2Instance{x}}})
+	}
+	c.mu.Unlock()
+	sort.Slice(items, func(i, j int) bool {
+		return items[i].InstancesSet.Items[0].InstanceID < items[j].InstancesSet.Items[0].InstanceID
+	})
+	page, next, e := ec2Page(cl, items)
+	if e != nil {
+		return nil, e
+	}
+	return cl.ec2XML(struct {
+		XMLName        xml.Name                 `xml:"DescribeInstancesResponse"`
+		Xmlns          string                   `xml:"xmlns,attr"`
+		RequestID      string                   `xml:"requestId"`
+		ReservationSet itemList[ec2Reservation] `xml:"reservationSet"`
+		NextToken      string                   `xml:"nextToken,omitempty"`
+	}{Xmlns: cl.svc.xmlns, RequestID: cl.reqID, ReservationSet: itemList[ec2Reservation]{page}, NextToken: next})
 }

@@ -167,6 +167,7 @@ func TestDefaultPolicyDecide(t *testing.T) {
 		{sever.ActionAWSLookupEvents, "aws-evidence-auto", sever.ModeAuto, nil},
 		{sever.ActionAWSBedrockLogging, "aws-evidence-auto", sever.ModeAuto, nil},
 		{sever.ActionAWSSnapshotVolume, "aws-evidence-auto", sever.ModeAuto, nil},
+		{sever.ActionAWSInstanceEvidence, "aws-evidence-auto", sever.ModeAuto, nil},
 		{sever.ActionAWSStoreEvidence, "aws-evidence-auto", sever.ModeAuto, nil},
 		{sever.ActionAWSDeactivateKey, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},
 		{sever.ActionAWSRevokeSessions, "aws-containment-approval", sever.ModeApproval, []string{"group:soc-leads"}},

@@ -69,6 +69,22 @@ func TestAWSTemporaryCredentialsContainedWhileAttackerRuns(t *testing.T) {
 	if doc, ok := s.Cloud.RolePolicy(role, "AWSRevokeOlderSessions"); !ok || !strings.Contains(doc, "aws:TokenIssueTime") {
 		t.Errorf("role %s: AWSRevokeOlderSessions = %q (present %v)", role, doc, ok)
 	}
+	// Evidence of the instance runs beside containment: wait for it, then check the
+	// snapshot of the instance's volume is tagged with this incident.
+	inc = s.api.waitIncident(t, id, "instance evidence", func(i incidentJSON) bool {
+		st := i.step("instance-evidence").Status
+		return st == "succeeded" || st == "failed" || st == "skipped"
+	})
+	if st := inc.step("instance-evidence"); st.Status != "succeeded" || !st.Verified || st.Action != "aws.ec2.instance_evidence" {
+		t.Errorf("instance-evidence step = %+v; want verified success", st)
+	}
+	snapped := false
+	for _, sn := range s.Cloud.Snapshots() {
+		snapped = snapped || (sn.VolumeID == drillcloud.DefaultVolumeID && sn.Tags["sever:incident"] == id)
+	}
+	if !snapped {
+		t.Errorf("no snapshot of %s tagged with incident %s: %+v", drillcloud.DefaultVolumeID, id, s.Cloud.Snapshots())
+	}
 	waitFor(t, "the attacker to be refused", func() error {
 		if attacker.Stats().LastDenial.After(contained) {
 			return nil

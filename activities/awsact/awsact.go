@@ -138,6 +138,7 @@ func (a *Activities) Register(r activities.Registrar) {
 	activities.Register(r, sever.ActionAWSActivateServiceCredential, a.ActivateServiceCredential)
 	activities.Register(r, sever.ActionAWSContainShortTermBedrockKeys, a.ContainShortTermKeys)
 	activities.Register(r, sever.ActionAWSReleaseShortTermBedrockKeys, a.ReleaseShortTermKeys)
+	activities.Register(r, sever.ActionAWSInstanceEvidence, a.InstanceEvidence)
 }
 
 func (a *Activities) now() time.Time {

@@ -302,46 +302,9 @@ func (a *Activities) SnapshotVolume(ctx context.Context, in sever.ActionInput) (
 		return sever.ActionResult{}, err
 	}
 	subject := fmt.Sprintf("volume %s in %s %s", args.VolumeID, orAmbient(account), c.Region)
-	find := func(in *ec2.DescribeSnapshotsInput) (*ec2types.Snapshot, error) {
-		out, err := c.EC2.DescribeSnapshots(ctx, in)
-		if err != nil {
-			return nil, err
-		}
-		for _, s := range out.Snapshots {
-			if aws.ToString(s.VolumeId) == args.VolumeID {
-				return &s, nil
-			}
-		}
-		return nil, nil
-	}
-	snap, err := find(&ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
-		Filters: []ec2types.Filter{{Name: aws.String("tag:" + tagIdempotencyKey), Values: []string{in.IdempotencyKey}}}})
+	snap, changed, err := snapshotOnce(ctx, c, in, args.VolumeID, args.Description, subject)
 	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "ec2:DescribeSnapshots", subject, err)
-	}
-	changed := snap == nil
-	if changed {
-		desc := args.Description
-		if desc == "" {
-			desc = fmt.Sprintf("sever incident %s step %s: credential %s", in.IncidentID, in.StepID, in.Credential.ID)
-		}
-		out, err := c.EC2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(args.VolumeID), Description: aws.String(desc),
-			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: []ec2types.Tag{
-				{Key: aws.String(tagIncident), Value: aws.String(in.IncidentID)},
-				{Key: aws.String(tagStep), Value: aws.String(in.StepID)},
-				{Key: aws.String(tagIdempotencyKey), Value: aws.String(in.IdempotencyKey)},
-				{Key: aws.String(tagCredential), Value: aws.String(in.Credential.ID)},
-			}}}}, ec2Once)
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "ec2:CreateSnapshot", subject, err)
-		}
-		snap, err = find(&ec2.DescribeSnapshotsInput{SnapshotIds: []string{aws.ToString(out.SnapshotId)}})
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "ec2:DescribeSnapshots read-back", subject, err)
-		}
-		if snap == nil {
-			snap = &ec2types.Snapshot{SnapshotId: out.SnapshotId, VolumeId: out.VolumeId, State: out.State, StartTime: out.StartTime}
-		}
+		return sever.ActionResult{}, err
 	}
 	snapID := aws.ToString(snap.SnapshotId)
 	record := sever.Values{"snapshot_id": snapID, "volume_id": args.VolumeID, "account": account, "region": c.Region,
@@ -358,6 +321,55 @@ func (a *Activities) SnapshotVolume(ctx context.Context, in sever.ActionInput) (
 	return sever.ActionResult{Verified: snap.State != ec2types.SnapshotStateError, Actor: id.ARN, Changed: changed,
 		Summary: summary, Output: record,
 		Evidence: []sever.Artifact{{Name: "ebs-snapshot-" + snapID + ".json", URI: uri, SHA256: sever.SHA256Hex(b), Size: int64(len(b))}}}, nil
+}
+
+// snapshotOnce snapshots one volume, tagged with the step's idempotency key, unless an
+// earlier attempt of the step already did: CreateSnapshot has no client token, so the
+// tag is what makes a retry find its own snapshot instead of taking a second. Snapshots
+// of several volumes by one step share the key and are told apart by volume id.
+func snapshotOnce(ctx context.Context, c *Clients, in sever.ActionInput, volumeID, description, subject string) (*ec2types.Snapshot, bool, error) {
+	find := func(in *ec2.DescribeSnapshotsInput) (*ec2types.Snapshot, error) {
+		out, err := c.EC2.DescribeSnapshots(ctx, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range out.Snapshots {
+			if aws.ToString(s.VolumeId) == volumeID {
+				return &s, nil
+			}
+		}
+		return nil, nil
+	}
+	snap, err := find(&ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("tag:" + tagIdempotencyKey), Values: []string{in.IdempotencyKey}}}})
+	if err != nil {
+		return nil, false, classify(in.Action, "ec2:DescribeSnapshots", subject, err)
+	}
+	changed := snap == nil
+	if changed {
+		desc := description
+		if desc == "" {
+			desc = fmt.Sprintf("sever incident %s step %s: credential %s", in.IncidentID, in.StepID, in.Credential.ID)
+		}
+		out, err := c.EC2.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{VolumeId: aws.String(volumeID), Description: aws.String(desc),
+			TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeSnapshot, Tags: []ec2types.Tag{
+				{Key: aws.String(tagIncident), Value: aws.String(in.IncidentID)},
+				{Key: aws.String(tagStep), Value: aws.String(in.StepID)},
+				{Key: aws.String(tagIdempotencyKey), Value: aws.String(in.IdempotencyKey)},
+				{Key: aws.String(tagCredential), Value: aws.String(in.Credential.ID)},
+			}}}}, ec2Once)
+		if err != nil {
+			return nil, false, classify(in.Action, "ec2:CreateSnapshot", subject, err)
+		}
+		snap, err = find(&ec2.DescribeSnapshotsInput{SnapshotIds: []string{aws.ToString(out.SnapshotId)}})
+		if err != nil {
+			return nil, false, classify(in.Action, "ec2:DescribeSnapshots read-back", subject, err)
+		}
+		if snap == nil {
+			snap = &ec2types.Snapshot{SnapshotId: out.SnapshotId, VolumeId: out.VolumeId, State: out.State, StartTime: out.StartTime}
+		}
+	}
+	return snap, changed, nil
 }
 
 // bundle is the evidence object store_evidence writes.
