@@ -147,6 +147,17 @@ func bedrockAccount(in sever.ActionInput, explicit, minterARN string) (string, e
 	return acct, nil
 }
 
+// bedrockKeyOf decodes a Bedrock key action's arguments and resolves the key they
+// and the signal name.
+func (a *Activities) bedrockKeyOf(ctx context.Context, in sever.ActionInput) (BedrockKeyArgs, bedrockKey, error) {
+	var args BedrockKeyArgs
+	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
+		return args, bedrockKey{}, err
+	}
+	k, err := a.resolveBedrockKey(ctx, in, args)
+	return args, k, err
+}
+
 // resolveBedrockKey finds the user and status of a long-term key (IAM's answer; a
 // user named by the step or the signal that IAM contradicts is refused with
 // ErrIdentityMismatch), or the minting identity of short-term keys.
@@ -227,11 +238,7 @@ func findServiceCred(ctx context.Context, action string, c *Clients, user, id, a
 // the user and status of a long-term key, or that the identity that minted short-term
 // keys exists. Verified means IAM confirmed it.
 func (a *Activities) ServiceCredentialOwner(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args BedrockKeyArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	k, err := a.resolveBedrockKey(ctx, in, args)
+	_, k, err := a.bedrockKeyOf(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -263,11 +270,7 @@ func (a *Activities) ActivateServiceCredential(ctx context.Context, in sever.Act
 }
 
 func (a *Activities) setServiceCredStatus(ctx context.Context, in sever.ActionInput, want iamtypes.StatusType) (sever.ActionResult, error) {
-	var args BedrockKeyArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	k, err := a.resolveBedrockKey(ctx, in, args)
+	args, k, err := a.bedrockKeyOf(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -400,11 +403,7 @@ func getNamedInline(ctx context.Context, c *Clients, kind, name, policy string) 
 // the cut-off of the step's first attempt, then reads both back. Existing controls
 // are kept; only what is missing is written.
 func (a *Activities) ContainShortTermKeys(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args BedrockKeyArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	k, err := a.resolveBedrockKey(ctx, in, args)
+	args, k, err := a.bedrockKeyOf(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -468,11 +467,7 @@ func (a *Activities) ContainShortTermKeys(ctx context.Context, in sever.ActionIn
 // hours; aws.iam.delete_role_revoke_policy-style removal is a separate decision), and a
 // policy of that name that is not a bearer deny is someone else's and refused.
 func (a *Activities) ReleaseShortTermKeys(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args BedrockKeyArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	k, err := a.resolveBedrockKey(ctx, in, args)
+	args, k, err := a.bedrockKeyOf(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
