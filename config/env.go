@@ -18,6 +18,11 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) []Problem {
 			continue
 		}
 		v := root.FieldByIndex(l.idx)
+		if v.Type() == secretRefType && v.String() == SchemeEnv+":"+l.env {
+			// The file references this very variable as the secret (database.url:
+			// env:SEVER_DATABASE_URL): its value is the secret, not an override of the key.
+			continue
+		}
 		if msg := setFromString(v, s); msg != "" {
 			probs = append(probs, Problem{Env: l.env, Field: l.path, Message: msg})
 			continue

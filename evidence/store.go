@@ -4,6 +4,7 @@ package evidence
 
 import (
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,8 +17,14 @@ import (
 	"github.com/sever-ir/sever/internal/secretscan"
 )
 
-// Store writes artifacts under a root directory: ROOT/INCIDENT/NAME-SHA12.json.
-type Store struct{ root string }
+// Store writes artifacts under a root directory: ROOT/INCIDENT/NAME-SHA12.json, or,
+// opened with OpenPostgres, into the database's evidence table, so that no worker of a
+// deployment scaled out over several hosts keeps evidence on its own disk.
+type Store struct {
+	root   string
+	db     *sql.DB // PostgreSQL; nil = files under root
+	schema string
+}
 
 // NewStore returns a store rooted at dir.
 func NewStore(dir string) *Store { return &Store{root: dir} }
@@ -35,6 +42,9 @@ func (s *Store) Put(incident, name string, b []byte) (sever.Artifact, error) {
 	b = secretscan.RedactJSON(b)
 	sum := sha256.Sum256(b)
 	hexsum := hex.EncodeToString(sum[:])
+	if s.db != nil {
+		return s.pgPut(incident, name, hexsum, b)
+	}
 	dir := filepath.Join(s.root, incident)
 	path := filepath.Join(dir, name+"-"+hexsum[:12]+".json")
 	a := sever.Artifact{Name: name, URI: "file://" + path, SHA256: hexsum, Size: int64(len(b))}
@@ -71,8 +81,12 @@ func (s *Store) Put(incident, name string, b []byte) (sever.Artifact, error) {
 	return a, nil
 }
 
-// Verify recomputes an artifact's hash from disk.
+// Verify recomputes an artifact's hash from disk, or from the database for an
+// artifact stored there.
 func (s *Store) Verify(a sever.Artifact) error {
+	if strings.HasPrefix(a.URI, pgScheme) {
+		return s.pgVerify(a)
+	}
 	path, ok := strings.CutPrefix(a.URI, "file://")
 	if !ok {
 		return fmt.Errorf("evidence: verify %s: not a file artifact", a.URI)

@@ -153,3 +153,41 @@ func mustHex(t *testing.T, s string) []byte {
 	}
 	return b
 }
+
+// The checkpoints table of a PostgreSQL ledger is one record every worker extends: a
+// checkpoint one host wrote catches a truncation another host's verify looks at.
+func TestDatabaseSink(t *testing.T) {
+	s, _ := newStore(t)
+	sink, ok := s.DatabaseSink()
+	if current.name != "postgres" {
+		if ok {
+			t.Fatal("a SQLite ledger offered a database sink")
+		}
+		return
+	}
+	ctx := context.Background()
+	key := testKey(t)
+	a := &Anchorer{Store: s, Key: key, Sinks: []AnchorSink{sink}, Every: 1}
+	truncationAttack(t, s, func(e Entry) {
+		if err := a.Put(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	})
+	other := current.again(t, s)
+	otherSink, _ := other.DatabaseSink()
+	raws, err := otherSink.ReadCheckpoints(ctx)
+	if err != nil || len(raws) < 5 || !strings.Contains(raws[0].Where, "checkpoint #1") {
+		t.Fatalf("ReadCheckpoints = %d, %v", len(raws), err)
+	}
+	other.Anchors(key.Public().(ed25519.PublicKey), otherSink)
+	if brk, err := other.VerifyAll(ctx); err != nil || brk == nil || brk.Reason != ReasonTruncated {
+		t.Fatalf("VerifyAll on the other host = %v, %v; want truncated", brk, err)
+	}
+	// The sever role cannot take a checkpoint back.
+	db := current.raw(t, s, false)
+	for _, q := range []string{`DELETE FROM checkpoints`, `UPDATE checkpoints SET body = ''`, `TRUNCATE checkpoints`} {
+		if _, err := db.Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s = %v; want append-only", q, err)
+		}
+	}
+}

@@ -1,14 +1,17 @@
 // Package ledger is sever's accountability ledger: an append-only, hash-chained record of
 // every signal received, policy decision, approval decision and step outcome, kept in a
-// SQLite file so an auditor can check, from evidence alone, that the enterprise's own
-// controls worked. It imports no Temporal code; an activity calls Append.
+// SQLite file (Open) so an auditor can check, from evidence alone, that the enterprise's
+// own controls worked; or, when workers run on several hosts, in PostgreSQL
+// (OpenPostgres), with the same tables, bytes and hashes. It imports no Temporal code;
+// an activity calls Append.
 //
 // # Entries and the incident chain
 //
 // Each incident has its own chain. Entry seq n (1-based) carries in prev the hash of
 // entry n-1 of the same incident ("" for seq 1), and in hash the SHA-256 of its
 // canonical encoding. Append assigns seq, prev, hash (and at, when zero) inside one
-// serialized SQLite transaction, and is idempotent on (incident, key): a retried append
+// serialized transaction (SQLite's write lock, or an advisory lock of the ledger on
+// PostgreSQL, so appends from any number of processes form one chain), and is idempotent on (incident, key): a retried append
 // returns the stored entry and writes nothing.
 //
 // # Canonical encoding

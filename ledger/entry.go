@@ -26,12 +26,16 @@ const (
 	KindStepOutcome      Kind = "step_outcome"      // a step ended: succeeded, failed, skipped or refused
 	KindIncidentStatus   Kind = "incident_status"   // the incident changed status (open, contained, failed, closed)
 	KindCompensation     Kind = "compensation"      // an action was undone or compensated
+	KindStepRetry        Kind = "step_retry"        // a person asked for a failed step to run again
+	// KindRefusedDecision is a security fact: a decision or request that sever refused
+	// (outsider, self-approval, stale, forged, replayed), with who, what and why.
+	KindRefusedDecision Kind = "refused_decision"
 )
 
 // Kinds lists every kind in a stable order.
 var Kinds = []Kind{
 	KindSignal, KindDuplicateSignal, KindPolicyDecision, KindApprovalDecision,
-	KindStepOutcome, KindIncidentStatus, KindCompensation,
+	KindStepOutcome, KindIncidentStatus, KindCompensation, KindStepRetry, KindRefusedDecision,
 }
 
 // Valid reports whether k is a known kind.

@@ -4,12 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/pgstore"
+	"github.com/sever-ir/sever/internal/pgtest"
 )
 
 // clock is a settable time source safe for concurrent appends.
@@ -33,15 +37,159 @@ func (c *clock) set(t time.Time) {
 
 var day1 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
 
-// newStore opens a ledger in a temp dir with a clock that starts at day1 and moves a
-// millisecond per append.
-func newStore(t testing.TB) (*Store, *clock) {
+// backend is one store backend the ledger's test suite runs on. TestMain runs every
+// test once per backend: each Store method must behave the same on both.
+type backend struct {
+	name string
+	// open returns an empty ledger.
+	open func(t testing.TB) *Store
+	// again opens a second, independent handle on s's ledger: another connection
+	// (pool), as a second worker process would have.
+	again func(t testing.TB, s *Store) *Store
+	// raw connects to s's ledger directly, as someone with write access to the file or
+	// the database would, with the append-only triggers off when triggersOff is set.
+	raw func(t testing.TB, s *Store, triggersOff bool) rawDB
+}
+
+var backends = []backend{
+	{
+		name: "sqlite",
+		open: func(t testing.TB) *Store {
+			s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		again: func(t testing.TB, s *Store) *Store {
+			o, err := Open(s.Path())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { o.Close() })
+			return o
+		},
+		raw: func(t testing.TB, s *Store, triggersOff bool) rawDB {
+			db, err := sql.Open("sqlite", s.Path()+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			if triggersOff {
+				for _, q := range []string{`DROP TRIGGER IF EXISTS entries_no_update`, `DROP TRIGGER IF EXISTS entries_no_delete`} {
+					if _, err := db.Exec(q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+			}
+			return rawDB{DB: db}
+		},
+	},
+	{
+		name: "postgres",
+		open: func(t testing.TB) *Store {
+			url, schema := pgtest.Schema(t)
+			return openPG(t, url, schema, true)
+		},
+		again: func(t testing.TB, s *Store) *Store {
+			return openPG(t, pgtest.Shared(t).URL, strings.TrimPrefix(s.Path(), "postgres:"), false)
+		},
+		raw: func(t testing.TB, s *Store, triggersOff bool) rawDB {
+			schema := strings.TrimPrefix(s.Path(), "postgres:")
+			if triggersOff {
+				return rawDB{DB: pgtest.SuperDB(t, schema), pg: true}
+			}
+			db, err := sql.Open("pgx", pgtest.Shared(t).URL+"&search_path="+schema)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return rawDB{DB: db, pg: true}
+		},
+	},
+}
+
+// openPG opens a PostgreSQL ledger on its own pool, migrating the schema first when
+// migrate is set.
+func openPG(t testing.TB, url, schema string, migrate bool) *Store {
 	t.Helper()
-	s, err := Open(filepath.Join(t.TempDir(), "ledger.db"))
+	ctx := context.Background()
+	db, err := pgstore.Open(ctx, url, schema)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() { db.Close() })
+	if migrate {
+		if _, err := pgstore.Migrate(ctx, db, schema); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := OpenPostgres(ctx, db, schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// current is the backend this pass of the suite runs on.
+var current = &backends[0]
+
+// TestMain runs the whole suite on SQLite, then on PostgreSQL (a scratch server, see
+// package pgtest; skipped with a message when its binaries are missing, unless
+// SEVER_REQUIRE_POSTGRES is set).
+func TestMain(m *testing.M) {
+	code := 0
+	for i := range backends {
+		current = &backends[i]
+		if current.name == "postgres" {
+			ok, err := pgtest.Available()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ledger tests on postgres: %v\n", err)
+				code = 1
+				continue
+			}
+			if !ok {
+				fmt.Fprintf(os.Stderr, "ledger tests on postgres SKIPPED: no PostgreSQL binaries (install postgresql; set %s=1 to make this a failure)\n", pgtest.RequireEnv)
+				continue
+			}
+		}
+		fmt.Fprintf(os.Stderr, "=== ledger test suite on %s\n", current.name)
+		if c := m.Run(); c != 0 {
+			code = c
+		}
+	}
+	pgtest.StopShared()
+	os.Exit(code)
+}
+
+// sqliteOnly skips a test about the SQLite file itself on other backends.
+func sqliteOnly(t testing.TB) {
+	t.Helper()
+	if current.name != "sqlite" {
+		t.Skipf("about the SQLite file; the suite runs on %s", current.name)
+	}
+}
+
+// rawDB is a direct connection to a ledger's database; its methods take the ledger's
+// ? placeholders on either backend.
+type rawDB struct {
+	*sql.DB
+	pg bool
+}
+
+func (r rawDB) Exec(q string, args ...any) (sql.Result, error) {
+	return r.DB.Exec(bind(r.pg, q), args...)
+}
+
+func (r rawDB) QueryRow(q string, args ...any) *sql.Row { return r.DB.QueryRow(bind(r.pg, q), args...) }
+
+// newStore opens an empty ledger on the current backend with a clock that starts at
+// day1 and moves a millisecond per append.
+func newStore(t testing.TB) (*Store, *clock) {
+	t.Helper()
+	t.Logf("ledger backend: %s", current.name)
+	s := current.open(t)
 	c := &clock{t: day1}
 	s.now = c.now
 	return s, c
@@ -82,16 +230,11 @@ func fill(t testing.TB, s *Store, n int, incidents ...string) {
 	}
 }
 
-// tamper runs SQL against the ledger file through its own connection, as someone with
-// write access to the file would, after dropping the append-only triggers.
+// tamper runs SQL against the ledger through its own connection, as someone with
+// write access to the file or the database would, with the append-only triggers off.
 func tamper(t testing.TB, s *Store, stmts ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", s.Path()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	stmts = append([]string{`DROP TRIGGER IF EXISTS entries_no_update`, `DROP TRIGGER IF EXISTS entries_no_delete`}, stmts...)
+	db := current.raw(t, s, true)
 	for _, q := range stmts {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("tamper %q: %v", q, err)

@@ -42,6 +42,7 @@ func runScript(t *testing.T, script, dir string, env ...string) (string, bool) {
 // TestReadmeHandVerification runs the README's by-hand checks (sqlite3, jq, sha256sum,
 // xxd, openssl) on a real ledger and bundle, before and after tampering.
 func TestReadmeHandVerification(t *testing.T) {
+	sqliteOnly(t) // the scripts read the SQLite file with sqlite3
 	for _, tool := range []string{"bash", "sqlite3", "jq", "sha256sum", "xxd", "openssl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed", tool)

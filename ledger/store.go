@@ -65,12 +65,18 @@ var schema = []string{
 		BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only'); END`,
 }
 
-// Store is a ledger in a SQLite file. It is safe for concurrent use, also by several
-// processes sharing the file: appends are serialized by SQLite's write lock.
+// Store is a ledger in a SQLite file (Open) or in a PostgreSQL schema (OpenPostgres).
+// It is safe for concurrent use, also by several processes sharing the file or the
+// database: appends are serialized by SQLite's write lock, or by an advisory lock on
+// PostgreSQL.
 type Store struct {
-	db   *sql.DB
+	db   db
 	path string
 	now  func() time.Time // tests move the clock
+	// appendLock is the PostgreSQL advisory lock key appends take; sharedDB says
+	// Close leaves db open for the caller's other stores.
+	appendLock int64
+	sharedDB   bool
 	// anchorKey and anchorSources are set by Anchors.
 	anchorKey     ed25519.PublicKey
 	anchorSources []AnchorSource
@@ -91,13 +97,13 @@ func Open(path string) (*Store, error) {
 	}
 	f.Close()
 	dsn := path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	sqlDB, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, now: time.Now}
+	s := &Store{db: db{DB: sqlDB}, path: path, now: defaultNow}
 	if err := s.init(context.Background()); err != nil {
-		db.Close()
+		sqlDB.Close()
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
 	return s, nil
@@ -127,11 +133,21 @@ func (s *Store) init(ctx context.Context) error {
 	return tx.Commit()
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the SQLite database. A PostgreSQL store leaves the pool it was given
+// open: its caller shares it among stores and closes it.
+func (s *Store) Close() error {
+	if s.sharedDB {
+		return nil
+	}
+	return s.db.Close()
+}
 
-// Path returns the file the store was opened on.
+// Path returns the file the store was opened on, or postgres:<schema> for a
+// PostgreSQL ledger.
 func (s *Store) Path() string { return s.path }
+
+// defaultNow is the store's clock.
+func defaultNow() time.Time { return time.Now() }
 
 // Append records e and returns it as stored, with Seq, Prev, Hash and At (when it was
 // zero) filled in, and true. If the incident already has an entry with e.Key, Append
@@ -150,6 +166,9 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
 		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
 	}
 	defer tx.Rollback()
+	if err := s.lockAppends(ctx, tx); err != nil {
+		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+	}
 
 	var body, hash string
 	err = tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)

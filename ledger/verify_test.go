@@ -11,26 +11,20 @@ import (
 	"github.com/sever-ir/sever"
 )
 
-// withDB gives a tamper step direct access to the file (triggers dropped).
-func withDB(t testing.TB, s *Store, fn func(db *sql.DB)) {
+// withDB gives a tamper step direct access to the ledger (triggers off).
+func withDB(t testing.TB, s *Store, fn func(db rawDB)) {
 	t.Helper()
-	tamper(t, s)
-	db, err := sql.Open("sqlite", s.Path()+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	fn(db)
+	fn(current.raw(t, s, true))
 }
 
-func dbExec(t testing.TB, db *sql.DB, q string, args ...any) {
+func dbExec(t testing.TB, db rawDB, q string, args ...any) {
 	t.Helper()
 	if _, err := db.Exec(q, args...); err != nil {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
 
-func stored(t testing.TB, db *sql.DB, incident string, seq int64) (row, Entry) {
+func stored(t testing.TB, db rawDB, incident string, seq int64) (row, Entry) {
 	t.Helper()
 	var r row
 	err := db.QueryRow(`SELECT `+rowCols+` FROM entries WHERE incident = ? AND seq = ?`, incident, seq).
@@ -54,7 +48,7 @@ type forged struct {
 
 // forge inserts an entry the way someone who knows the format would: a correct body
 // and hash, linked to the entry before it.
-func forge(t testing.TB, db *sql.DB, incident string, seq int64, f forged) {
+func forge(t testing.TB, db rawDB, incident string, seq int64, f forged) {
 	t.Helper()
 	_, last := stored(t, db, incident, seq-1)
 	e := Entry{Incident: incident, Seq: seq, At: last.At.Add(time.Second), Kind: KindStepOutcome, Actor: "sever",
@@ -81,7 +75,7 @@ func forge(t testing.TB, db *sql.DB, incident string, seq int64, f forged) {
 
 // rewrite changes an entry's result and recomputes its hash (and, with chain, its
 // day-chain value) as someone who knows the format would.
-func rewrite(t testing.TB, db *sql.DB, incident string, seq int64, chain bool) {
+func rewrite(t testing.TB, db rawDB, incident string, seq int64, chain bool) {
 	t.Helper()
 	r, e := stored(t, db, incident, seq)
 	e.Result = "deny"
@@ -117,10 +111,10 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			tamper(t, s, `UPDATE entries SET hash = '`+sha+`' WHERE incident = 'inc-a' AND seq = 5`)
 		}, "inc-a", "", 5, ReasonEdited, "hashes to"},
 		{"rewrite an entry with a recomputed hash", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { rewrite(t, db, "inc-a", 3, false) })
+			withDB(t, s, func(db rawDB) { rewrite(t, db, "inc-a", 3, false) })
 		}, "inc-a", "", 3, ReasonDayHead, "not the one sealed"},
 		{"rewrite an entry with a recomputed hash and day-chain value", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { rewrite(t, db, "inc-a", 3, true) })
+			withDB(t, s, func(db rawDB) { rewrite(t, db, "inc-a", 3, true) })
 		}, "inc-a", "", 3, ReasonDayHead, "entry 4 still links to the original"},
 		{"delete an entry", func(t *testing.T, s *Store) {
 			tamper(t, s, `DELETE FROM entries WHERE incident = 'inc-a' AND seq = 3`)
@@ -143,19 +137,19 @@ func TestVerifyDetectsTampering(t *testing.T) {
 				`UPDATE entries SET seq = 3 WHERE incident = 'inc-a' AND seq = -1`)
 		}, "inc-a", "", 2, ReasonReordered, "entry 3 is stored at seq 2"},
 		{"insert a forged entry with a wrong prev", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { forge(t, db, "inc-a", 7, forged{badPrev: true, chained: true, head: true}) })
+			withDB(t, s, func(db rawDB) { forge(t, db, "inc-a", 7, forged{badPrev: true, chained: true, head: true}) })
 		}, "inc-a", "", 7, ReasonInserted, "does not follow"},
 		{"insert a forged entry linked to the last", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { forge(t, db, "inc-a", 7, forged{}) })
+			withDB(t, s, func(db rawDB) { forge(t, db, "inc-a", 7, forged{}) })
 		}, "inc-a", "", 7, ReasonInserted, "incident head records 6"},
 		{"insert a forged entry and move the incident head", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { forge(t, db, "inc-a", 7, forged{head: true}) })
+			withDB(t, s, func(db rawDB) { forge(t, db, "inc-a", 7, forged{head: true}) })
 		}, "inc-a", "", 7, ReasonDayHead, "added outside sever"},
 		{"insert a forged entry, chained, head moved", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) { forge(t, db, "inc-a", 7, forged{chained: true, head: true}) })
+			withDB(t, s, func(db rawDB) { forge(t, db, "inc-a", 7, forged{chained: true, head: true}) })
 		}, "inc-a", "", 7, ReasonInserted, "beyond the day head"},
 		{"insert in the middle and renumber", func(t *testing.T, s *Store) {
-			withDB(t, s, func(db *sql.DB) {
+			withDB(t, s, func(db rawDB) {
 				dbExec(t, db, `UPDATE entries SET seq = -(seq + 1) WHERE incident = 'inc-a' AND seq >= 3`)
 				dbExec(t, db, `UPDATE entries SET seq = -seq WHERE incident = 'inc-a' AND seq < 0`)
 				forge(t, db, "inc-a", 3, forged{chained: true})

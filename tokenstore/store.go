@@ -5,6 +5,7 @@
 package tokenstore
 
 import (
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -58,10 +59,15 @@ type file struct {
 // processes (workers and the API on one machine share it): every read-modify-write
 // holds an exclusive lock on <path>.lock, and writes are atomic (temp file and
 // rename) so a crash never leaves a torn file.
+//
+// OpenPostgres returns the same store in PostgreSQL instead, for a deployment whose
+// workers run on several hosts (database.url): one row per token, changed under a row
+// lock.
 type Store struct {
 	path string
 	mu   sync.Mutex
 	now  func() time.Time
+	db   *sql.DB // PostgreSQL; nil = the file at path
 }
 
 // Open returns a store backed by path; the file need not exist yet.
@@ -136,6 +142,9 @@ func (s *Store) save(f *file) error {
 
 // Get returns a token by ID.
 func (s *Store) Get(id string) (Token, error) {
+	if s.db != nil {
+		return s.pgGet(id)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(false)
@@ -162,6 +171,9 @@ func (s *Store) Put(t Token) error {
 	}
 	if t.Status == "" {
 		t.Status = Active
+	}
+	if s.db != nil {
+		return s.pgPut(t)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -190,6 +202,9 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 	if status != Active && status != Inactive {
 		return Token{}, false, fmt.Errorf("tokenstore: set status %q: want %s or %s", status, Active, Inactive)
 	}
+	if s.db != nil {
+		return s.pgSetStatus(id, status, key, by, reason)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	unlock, err := s.lock(true)
@@ -206,15 +221,24 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, ErrNotFound)
 	}
 	tok := &f.Tokens[i]
-	// A key names one request; the same key for the opposite change is a new request.
-	if tok.Status == status || slices.ContainsFunc(tok.Changes, func(c Change) bool { return key != "" && c.Key == key && c.Status == status }) {
+	if !applyStatus(tok, status, key, by, reason, s.now().UTC()) {
 		return *tok, false, nil
 	}
-	now := s.now().UTC()
-	tok.Status, tok.UpdatedAt, tok.UpdatedBy = status, now, by
-	tok.Changes = append(tok.Changes, Change{Key: key, Status: status, At: now, By: by, Reason: reason})
 	if err := s.save(f); err != nil {
 		return Token{}, false, err
 	}
 	return *tok, true, nil
+}
+
+// applyStatus makes the change on tok and reports whether there was one to make: a
+// token already in the wanted state, or a change whose key was already applied, is
+// left alone.
+func applyStatus(tok *Token, status, key, by, reason string, now time.Time) bool {
+	// A key names one request; the same key for the opposite change is a new request.
+	if tok.Status == status || slices.ContainsFunc(tok.Changes, func(c Change) bool { return key != "" && c.Key == key && c.Status == status }) {
+		return false
+	}
+	tok.Status, tok.UpdatedAt, tok.UpdatedBy = status, now, by
+	tok.Changes = append(tok.Changes, Change{Key: key, Status: status, At: now, By: by, Reason: reason})
+	return true
 }
