@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,34 +10,24 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/contrib/envconfig"
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/internal/temporalclient"
 )
 
-// dial connects to an external Temporal cluster: temporal.address from the config if
-// set, otherwise the SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-// TEMPORAL_API_KEY, TLS settings, the CLI profile file).
+// dial connects to an external Temporal cluster: Temporal's environment configuration
+// as the Temporal CLI reads it (a temporal.toml profile, then the TEMPORAL_* variables),
+// with the temporal.* keys of the config over it (address, namespace, API key, TLS).
 func dial(cfg *config.Config, metrics client.MetricsHandler) (client.Client, error) {
-	opts, err := envconfig.LoadDefaultClientOptions()
+	opts, err := temporalclient.Options(context.Background(), cfg, nil)
 	if err != nil {
-		return nil, fmt.Errorf("temporal client config: %w", err)
-	}
-	if cfg.Temporal.Address != "" {
-		opts.HostPort = cfg.Temporal.Address
-	}
-	if opts.Namespace == "" || cfg.Temporal.Namespace != config.DefaultNamespace {
-		opts.Namespace = cfg.Temporal.Namespace
+		return nil, err
 	}
 	opts.Logger = sdklog.NewStructuredLogger(newLogger(cfg, os.Stderr))
 	opts.MetricsHandler = metrics
-	c, err := client.Dial(opts)
-	if err != nil {
-		return nil, fmt.Errorf("dial temporal %s: %w", opts.HostPort, err)
-	}
-	return c, nil
+	return temporalclient.Dial(opts)
 }
 
 // connect loads the config, runbooks and policy, then dials the external cluster.
