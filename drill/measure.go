@@ -142,6 +142,11 @@ func (r *runner) result(ctx context.Context, started time.Time, timedOut bool) *
 		m.AttackerSuccessesAfterSignal += out.SuccessesAfterSignal
 		res.Attackers = append(res.Attackers, out)
 	}
+	res.Approvers = ApproversSimulated
+	if r.slack {
+		res.Approvers = ApproversSlack
+		res.People = r.peopleLocked(res.Incidents)
+	}
 	res.Problems = slices.Clone(r.problems)
 	res.Objectives = evaluate(sc.Objectives, res)
 	res.Passed = len(res.Problems) == 0
@@ -457,4 +462,50 @@ func enterpriseText(ir IncidentResult) string {
 		steps = []string{"no containment step succeeded"}
 	}
 	return strings.Join(steps, "; ")
+}
+
+// peopleLocked measures the real approvers of a --approvers slack drill: each
+// decision a person made (never the timeout's), timed from when the request was
+// first seen waiting, and for every request that expired, each person who could
+// have decided it and did not. r.mu must be held.
+func (r *runner) peopleLocked(incs []IncidentResult) []PersonDecision {
+	out := []PersonDecision{}
+	for _, ir := range incs {
+		inc := r.incidents[ir.ID]
+		if inc == nil {
+			continue
+		}
+		for _, st := range inc.Steps {
+			asked, ok := r.askedAt[inc.ID+"/"+st.ID]
+			if !ok {
+				continue
+			}
+			at := round3(asked.Sub(r.t0).Seconds())
+			answered := map[string]bool{}
+			for _, d := range st.Approvals {
+				if d.Channel == "timeout" || strings.HasPrefix(d.Approver, ApproverPrefix) {
+					continue
+				}
+				answered[d.Approver] = true
+				decided := round3(d.At.Sub(r.t0).Seconds())
+				took := round3(math.Max(0, d.At.Sub(asked).Seconds()))
+				outcome := "denied"
+				if d.Approve {
+					outcome = "approved"
+				}
+				out = append(out, PersonDecision{Approver: d.Approver, Incident: inc.ID, Step: st.ID, Action: st.Action,
+					Channel: d.Channel, AskedAt: at, DecidedAt: &decided, DecisionSeconds: &took, Outcome: outcome})
+			}
+			if st.Enforcement != sever.ApprovalExpired {
+				continue
+			}
+			for _, who := range r.approversOf(inc, st) {
+				if !answered[who] {
+					out = append(out, PersonDecision{Approver: who, Incident: inc.ID, Step: st.ID, Action: st.Action,
+						AskedAt: at, Outcome: string(sever.ApprovalExpired)})
+				}
+			}
+		}
+	}
+	return out
 }

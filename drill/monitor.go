@@ -62,7 +62,11 @@ func (r *runner) observe(ctx context.Context, inc *sever.Incident) {
 	for _, st := range changed {
 		r.out.at(r.since(), "%-18s %-36s %s%s", st.ID, st.Action, st.Status, stepNote(st))
 		if st.Status == sever.StepWaitingApproval {
-			r.ask(ctx, inc, st)
+			if r.slack {
+				r.askPeople(inc, st)
+			} else {
+				r.ask(ctx, inc, st)
+			}
 		}
 	}
 	if inc.Status != prevStatus && inc.Status != sever.IncidentOpen {
@@ -105,6 +109,19 @@ func stepNote(st sever.Step) string {
 // policy names for its action, narrowed by the runbook's own approvers and by the
 // responder's step list.
 func (r *runner) eligible(inc *sever.Incident, st sever.Step) []int {
+	approvers := r.approversOf(inc, st)
+	var out []int
+	for i, resp := range r.sc.Responders {
+		if slices.Contains(approvers, ApproverPrefix+resp.Name) && (len(resp.Steps) == 0 || slices.Contains(resp.Steps, st.ID)) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// approversOf lists who may decide a step: the members of the approvers the policy
+// names for its action, narrowed by the runbook's own approvers.
+func (r *runner) approversOf(inc *sever.Incident, st sever.Step) []string {
 	dec := r.pol.Decide(st.Action, inc.Credential.Type, true)
 	approvers := r.expand(dec.Approvers)
 	if rb, ok := r.d.Library.Get(inc.Runbook.Name); ok && (inc.Runbook.SHA256 == "" || rb.SHA256 == inc.Runbook.SHA256) {
@@ -119,13 +136,22 @@ func (r *runner) eligible(inc *sever.Incident, st sever.Step) []int {
 			}
 		}
 	}
-	var out []int
-	for i, resp := range r.sc.Responders {
-		if slices.Contains(approvers, ApproverPrefix+resp.Name) && (len(resp.Steps) == 0 || slices.Contains(resp.Steps, st.ID)) {
-			out = append(out, i)
-		}
+	return approvers
+}
+
+// askPeople notes when a request started waiting for the people in Slack: their
+// time to decide counts from here.
+func (r *runner) askPeople(inc *sever.Incident, st sever.Step) {
+	key := inc.ID + "/" + st.ID
+	r.mu.Lock()
+	_, seen := r.askedAt[key]
+	if !seen {
+		r.askedAt[key] = time.Now()
 	}
-	return out
+	r.mu.Unlock()
+	if !seen {
+		r.out.at(r.since(), "%-18s asked in Slack (marked DRILL): %s", st.ID, strings.Join(r.approversOf(inc, st), ", "))
+	}
 }
 
 func (r *runner) expand(list []string) []string {

@@ -78,15 +78,19 @@ func (r *Result) markdown(w io.Writer, svgFiles bool) error {
 		}
 	}
 
-	p("\n## Responders\n\nSimulated approvers (channel `drill`); real Slack approvers are not part of drills yet.\n\n")
-	if len(r.Responders) == 0 {
-		p("None: the policy pre-approved every step, or nobody was asked.\n")
-	} else {
-		p("| Responder | Groups | Asked | Approved | Denied | Missed | Late | Decisions |\n|---|---|---|---|---|---|---|---|\n")
-		for _, rr := range r.Responders {
-			p("| %s | %s | %d | %d | %d | %d | %d | %s |\n", code(rr.Approver), esc(dash(strings.Join(rr.Groups, ", "))),
-				rr.Asked, rr.Approved, rr.Denied, rr.Missed, rr.Late, esc(decisionsText(rr.Decisions)))
+	if r.Approvers == ApproversSlack {
+		p("\n## People\n\nReal approvers deciding in Slack, every request marked DRILL; a no-show is `approval_expired`.\n\n")
+		if len(r.People) == 0 {
+			p("None: the policy pre-approved every step, or nobody was asked.\n")
+		} else {
+			p("| Approver | Incident | Step | Asked T+ | Decided T+ | Time to decide | Outcome |\n|---|---|---|---|---|---|---|\n")
+			for _, pd := range r.People {
+				p("| %s | %s | %s | %s | %s | %s | %s |\n", code(pd.Approver), code(pd.Incident), code(pd.Step), seconds(pd.AskedAt),
+					secondsOr(pd.DecidedAt, "never"), secondsOr(pd.DecisionSeconds, "no-show"), esc(pd.Outcome))
+			}
 		}
+	} else {
+		r.responderTable(p)
 	}
 
 	p("\n## Signals\n\n| T+ | Source | Origin | Kind | Credential | Deliveries | API answers | Incident |\n|---|---|---|---|---|---|---|---|\n")
@@ -226,6 +230,20 @@ func (r *Result) figures() [][2]string {
 	}
 }
 
+// responderTable writes the simulated responders' section.
+func (r *Result) responderTable(p func(string, ...any)) {
+	p("\n## Responders\n\nSimulated approvers (channel `drill`); `sever drill run --approvers slack` puts real people in the loop.\n\n")
+	if len(r.Responders) == 0 {
+		p("None: the policy pre-approved every step, or nobody was asked.\n")
+		return
+	}
+	p("| Responder | Groups | Asked | Approved | Denied | Missed | Late | Decisions |\n|---|---|---|---|---|---|---|---|\n")
+	for _, rr := range r.Responders {
+		p("| %s | %s | %d | %d | %d | %d | %d | %s |\n", code(rr.Approver), esc(dash(strings.Join(rr.Groups, ", "))),
+			rr.Asked, rr.Approved, rr.Denied, rr.Missed, rr.Late, esc(decisionsText(rr.Decisions)))
+	}
+}
+
 // Summary writes the verdict, the objectives and the key figures as plain text, for
 // a terminal.
 func (r *Result) Summary(w io.Writer) error {
@@ -244,6 +262,10 @@ func (r *Result) Summary(w io.Writer) error {
 	fmt.Fprintln(bw)
 	for _, f := range r.figures() {
 		fmt.Fprintf(bw, "  %-58s %s\n", f[0], f[1])
+	}
+	for _, pd := range r.People {
+		fmt.Fprintf(bw, "  person %-20s %s/%s: %s after %s\n", pd.Approver, pd.Incident, pd.Step, pd.Outcome,
+			secondsOr(pd.DecisionSeconds, "no answer"))
 	}
 	return bw.Flush()
 }
@@ -288,6 +310,8 @@ var htmlTemplate = template.Must(template.New("drill").Funcs(template.FuncMap{
 	"decisions": decisionsText,
 	"figures":   func(r *Result) [][2]string { return r.figures() },
 	"afterCont": func(s string) bool { return s == afterContainment },
+	"trend":     trendText,
+	"chart":     TrendSVG,
 }).Parse(htmlSource))
 
 // WriteFiles writes the drill report into dir in the given formats (all of Formats

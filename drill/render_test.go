@@ -74,7 +74,7 @@ func TestMarkdownFacts(t *testing.T) {
 		"| Attacker calls that succeeded after the first signal | 12 (of 30 attempts in the drill) |",
 		"vendor-quarantine vendor\\_enforced (succeeded)",
 		"| Containment relied on a vendor | no |",
-		"real Slack approvers are not part of drills yet",
+		"`sever drill run --approvers slack` puts real people in the loop",
 		"## Incident `drill-inc-aws-89f2f95392b8fd3d55a4`",
 		"- Sources: siem, aws-health",
 		"### Incident report: `drill-inc-aws-89f2f95392b8fd3d55a4`", // the incident's own report, demoted

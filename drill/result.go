@@ -31,8 +31,18 @@ type Result struct {
 	Incidents  []IncidentResult  `json:"incidents"`
 	Attackers  []AttackerResult  `json:"attackers"`
 	Responders []ResponderResult `json:"responders"`
-	Signals    []SignalResult    `json:"signals"`
-	Faults     []FaultResult     `json:"faults,omitempty"`
+	// Approvers is who decided the approval requests: simulated (the responders)
+	// or slack (People).
+	Approvers string `json:"approvers,omitempty"`
+	// People are the real approvers' answers in a drill with --approvers slack:
+	// one per person and request they decided, and one approval_expired per
+	// person who could have decided a request that expired.
+	People  []PersonDecision `json:"people,omitempty"`
+	Signals []SignalResult   `json:"signals"`
+	// History is the scenario's recorded runs, this one included, when the caller
+	// recorded it (sever drill run does); the HTML report charts it.
+	History *ScenarioHistory `json:"history,omitempty"`
+	Faults  []FaultResult    `json:"faults,omitempty"`
 	// Problems are things that went wrong with the drill itself (a signal the API
 	// refused, a fault the drill cloud rejected); any problem fails the drill.
 	Problems []string `json:"problems,omitempty"`
@@ -166,6 +176,22 @@ type ResponderDecision struct {
 	At       float64 `json:"at_s"`
 	Outcome  string  `json:"outcome"` // approved, denied, missed, late
 	Detail   string  `json:"detail,omitempty"`
+}
+
+// PersonDecision is one person's answer to one approval request of a drill. Times
+// are seconds since the drill started; DecisionSeconds is from the request to the
+// answer, nil for a no-show.
+type PersonDecision struct {
+	Approver        string   `json:"approver"`
+	Incident        string   `json:"incident"`
+	Step            string   `json:"step"`
+	Action          string   `json:"action"`
+	Channel         string   `json:"channel,omitempty"`
+	AskedAt         float64  `json:"asked_at_s"`
+	DecidedAt       *float64 `json:"decided_at_s,omitempty"`
+	DecisionSeconds *float64 `json:"decision_s,omitempty"`
+	// Outcome is approved, denied or approval_expired (the person never answered).
+	Outcome string `json:"outcome"`
 }
 
 // SignalResult is one signal entry of the scenario as it was delivered. At is seconds

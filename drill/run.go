@@ -42,7 +42,23 @@ type Options struct {
 	DataDir string
 	// Logger receives the started stack's log; nil discards it.
 	Logger *slog.Logger
+	// Approvers says who decides the drill's approval requests: ApproversSimulated
+	// (the scenario's responders; the default) or ApproversSlack (the people of
+	// the approver groups, in the Slack channel, every request marked DRILL; each
+	// person's time to decide is measured and a no-show is approval_expired).
+	Approvers string
+	// Slack and ApproverGroups are the Slack app and approver groups of the stack
+	// Run starts for ApproversSlack (the config file's slack: and
+	// approvers.groups). A Dev stack has its own.
+	Slack          *config.SlackConfig
+	ApproverGroups map[string][]string
 }
+
+// Who decides a drill's approval requests.
+const (
+	ApproversSimulated = "simulated"
+	ApproversSlack     = "slack"
+)
 
 // ApproverPrefix marks simulated approvers in every record of the drill.
 const ApproverPrefix = "simulated:"
@@ -67,6 +83,9 @@ func Run(ctx context.Context, sc Scenario, o Options) (_ *Result, err error) {
 	pol, note, err := loadPolicy(sc, o)
 	if err != nil {
 		return nil, err
+	}
+	if err := checkApprovers(o, pol); err != nil {
+		return nil, fmt.Errorf("drill %s: %w", sc.Name, err)
 	}
 	out := &progress{w: o.Progress}
 	if out.w == nil {
@@ -143,6 +162,34 @@ func withDeadline(pol *sever.Policy, d time.Duration) (*sever.Policy, string, er
 	return &p, note, nil
 }
 
+// checkApprovers refuses a people drill that could not reach anyone: no Slack app,
+// or a policy group without members.
+func checkApprovers(o Options, pol *sever.Policy) error {
+	switch o.Approvers {
+	case "", ApproversSimulated:
+		return nil
+	case ApproversSlack:
+	default:
+		return fmt.Errorf("approvers %q: want %s or %s", o.Approvers, ApproversSimulated, ApproversSlack)
+	}
+	if o.Dev != nil {
+		return nil
+	}
+	if o.Slack == nil || o.Slack.BotToken == "" || o.Slack.Channel == "" {
+		return errors.New("approvers slack: the config names no Slack app (slack.bot_token and slack.channel)")
+	}
+	var empty []string
+	for _, g := range policyGroups(pol) {
+		if len(o.ApproverGroups[g]) == 0 {
+			empty = append(empty, g)
+		}
+	}
+	if len(empty) > 0 {
+		return fmt.Errorf("approvers slack: policy %s asks groups with no people in approvers.groups: %s", pol.Name, strings.Join(empty, ", "))
+	}
+	return nil
+}
+
 // resolve makes a path from a scenario file relative to that file's directory.
 func resolve(scenarioFile, p string) string {
 	if p == "" || filepath.IsAbs(p) || scenarioFile == "" || strings.HasPrefix(scenarioFile, "builtin:") {
@@ -170,6 +217,10 @@ func startStack(ctx context.Context, sc Scenario, o Options) (*app.Dev, func(), 
 	// Long enough for late signals to join their incident, short enough that
 	// nothing outlives the drill's stack by much.
 	cfg.Incidents.Hold = sc.Timeout + time.Minute
+	if o.Approvers == ApproversSlack {
+		cfg.Slack = *o.Slack
+		cfg.Approvers.Groups = maps.Clone(o.ApproverGroups)
+	}
 	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: o.Logger,
 		DrillCloud: true, DrillSeed: resolve(sc.File, sc.CloudSeed)})
 	if err != nil {
@@ -220,6 +271,10 @@ type runner struct {
 	asked       map[string]bool
 	readErrs    map[string]bool
 	decisionsWG sync.WaitGroup
+	// slack: people decide in Slack; askedAt is when each request (incident/step)
+	// was first seen waiting for them.
+	slack   bool
+	askedAt map[string]time.Time
 }
 
 type attackerRun struct {
@@ -234,7 +289,8 @@ func newRunner(sc Scenario, o Options, d *app.Dev, pol *sever.Policy, note strin
 		creds: map[string]Credential{}, incidents: map[string]*sever.Incident{}, credOf: map[string]string{},
 		ended: map[string]chan struct{}{}, deliveries: map[string]map[string]int{}, firstSent: map[string]time.Time{},
 		stepSeen: map[string]sever.StepStatus{}, statusSeen: map[string]sever.IncidentStatus{},
-		asked: map[string]bool{}, readErrs: map[string]bool{}}
+		asked: map[string]bool{}, readErrs: map[string]bool{},
+		slack: o.Approvers == ApproversSlack, askedAt: map[string]time.Time{}}
 	for _, c := range sc.Credentials {
 		r.creds[c.Name] = c
 		r.ended[c.Name] = make(chan struct{})
@@ -276,6 +332,12 @@ func (r *runner) configureEngine() (restore func()) {
 	if groups == nil {
 		groups = map[string][]string{}
 	}
+	if r.slack {
+		// The people of the stack's own groups decide; no simulated responder joins.
+		r.groups = groups
+		e.Policy = r.pol
+		return func() { e.Policy = oldPolicy }
+	}
 	pg := policyGroups(r.pol)
 	for _, resp := range r.sc.Responders {
 		gs := resp.Groups
@@ -301,13 +363,11 @@ func (r *runner) configureEngine() (restore func()) {
 // signals would join it instead of opening the drill's own).
 func (r *runner) precheck(ctx context.Context) error {
 	for i, c := range r.sc.Credentials {
-		k, ok := r.d.Cloud.Key(c.ID)
-		if !ok {
-			return fmt.Errorf("drill %s: credentials[%d].id: key %s is not in the drill cloud (see cloud_seed)", r.sc.Name, i, c.ID)
+		c, err := c.kind().prepare(r.d.Cloud, c)
+		if err != nil {
+			return fmt.Errorf("drill %s: credentials[%d].%w", r.sc.Name, i, err)
 		}
-		if k.UserName != c.User {
-			return fmt.Errorf("drill %s: credentials[%d].user: key %s belongs to %s in the drill cloud, not %s", r.sc.Name, i, c.ID, k.UserName, c.User)
-		}
+		r.creds[c.Name] = c
 		id := "drill-" + sever.IncidentID(signalCredential(c))
 		inc, err := r.d.Engine.GetIncident(ctx, id)
 		var se *sever.Error
@@ -320,12 +380,12 @@ func (r *runner) precheck(ctx context.Context) error {
 				r.sc.Name, id, c.Name, inc.Status)
 		}
 	}
+	// A credential the drill created (a long-term Bedrock API key) has its id only
+	// now.
+	for _, ar := range r.attackers {
+		ar.cred = r.creds[ar.spec.Credential]
+	}
 	return nil
-}
-
-func signalCredential(c Credential) sever.Credential {
-	return sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: c.ID,
-		Principal: "arn:aws:iam::" + c.Account + ":user/" + c.User, Account: c.Account}
 }
 
 func (r *runner) since() float64 { return round3(time.Since(r.t0).Seconds()) }
@@ -403,6 +463,13 @@ func (r *runner) header() {
 	}
 	r.out.printf("\n  drill cloud %s · API %s · seed %d · timeout %s\n", r.d.Cloud.URL(), r.d.URL, sc.Seed, sc.Timeout)
 	r.out.printf("  times are T+seconds since the drill started; incident figures count from each incident's first signal\n")
+	if r.slack {
+		r.out.printf("  approvers: the people of the approver groups, in Slack (requests marked DRILL)")
+		if n := len(sc.Responders); n > 0 {
+			r.out.printf("; the scenario's %d simulated %s sit this one out", n, plural(n, "responder", "responders"))
+		}
+		r.out.printf("\n")
+	}
 }
 
 func firstLine(s string) string {
@@ -613,6 +680,14 @@ func (r *runner) send(ctx context.Context, i int, g Signal) {
 	r.mu.Lock()
 	r.signals[i].At, r.signals[i].Sent = at, true
 	r.mu.Unlock()
+	if g.VendorDisables {
+		k := cred.kind()
+		if err := r.d.Cloud.VendorDisableProviderKey(k.provider, cred.ID); err != nil {
+			r.problem("signals[%d].vendor_disables: %v", i, err)
+		} else {
+			r.out.at(r.since(), "vendor: %s disables key %s itself", k.provider, cred.ID)
+		}
+	}
 	if g.Quarantine != "" {
 		arn := awsManagedPolicyPrefix + strings.TrimPrefix(g.Quarantine, awsManagedPolicyPrefix)
 		if err := r.d.Cloud.VendorAttachPolicy(cred.User, arn); err != nil {

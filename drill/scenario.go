@@ -63,12 +63,22 @@ type Scenario struct {
 	SHA256 string `yaml:"-"`
 }
 
-// Credential is a stolen AWS access key of the drill cloud, named so attackers and
+// Credential is a stolen credential of the drill cloud, named so attackers and
 // signals can refer to it.
 type Credential struct {
-	Name    string `yaml:"name"`
-	ID      string `yaml:"id"`
-	User    string `yaml:"user"`
+	Name string `yaml:"name"`
+	// Type is its wire type: aws_access_key (the default), aws_bedrock_api_key,
+	// anthropic_api_key or openai_api_key.
+	Type string `yaml:"type"`
+	// ID is the access key id (AKIA…); a Bedrock API key's credential id (ACCA…,
+	// or left out to have the drill create a long-term key for User) or
+	// "short-term:" and the ARN of the identity that minted short-term keys; a
+	// provider key's id (apikey_…, key_…).
+	ID string `yaml:"id"`
+	// User is the IAM user of an access key or of a long-term Bedrock API key.
+	User string `yaml:"user"`
+	// Account is the AWS account, or the provider's organization (Anthropic) or
+	// project (OpenAI) of the key; defaults to the default seed's.
 	Account string `yaml:"account"`
 }
 
@@ -110,6 +120,10 @@ type Signal struct {
 	// Quarantine names the AWS quarantine policy the vendor attaches to the key's
 	// user just before this signal is sent (AWSCompromisedKeyQuarantineV3, say).
 	Quarantine string `yaml:"quarantine"`
+	// VendorDisables has a model provider disable (Anthropic) or delete (OpenAI)
+	// the key itself just before this signal is sent, as providers do when they
+	// find a leaked key.
+	VendorDisables bool `yaml:"vendor_disables"`
 }
 
 // Responder is a simulated approver: a member of the policy's approver groups who
@@ -187,13 +201,6 @@ const (
 	awsManagedPolicyPrefix = "arn:aws:iam::aws:policy/"
 )
 
-// AttackOperations are the calls an attacker can make.
-var AttackOperations = []string{
-	drillcloud.AttackListBuckets, drillcloud.AttackInvokeModel, drillcloud.AttackGetSecretValue,
-	drillcloud.AttackGetCallerID, drillcloud.AttackGetSessionToken, drillcloud.AttackCreateAccessKey,
-	drillcloud.AttackDescribeVolumes,
-}
-
 // QuarantinePolicies are the AWS managed policies a vendor quarantine can attach.
 var QuarantinePolicies = []string{
 	"AWSCompromisedKeyQuarantine", "AWSCompromisedKeyQuarantineV2",
@@ -203,15 +210,13 @@ var QuarantinePolicies = []string{
 // FaultKinds and FaultServices are what the drill cloud can disturb.
 var (
 	FaultKinds    = []string{"throttle", "server_error", "latency", "drop_response"}
-	FaultServices = []string{"iam", "sts", "s3", "secretsmanager", "cloudtrail", "ec2", "bedrock"}
+	FaultServices = []string{"iam", "sts", "s3", "secretsmanager", "cloudtrail", "ec2", "bedrock", "anthropic", "openai"}
 )
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	keyIDRE   = regexp.MustCompile(`^AKIA[A-Z0-9]{12,124}$`)
-	accountRE = regexp.MustCompile(`^\d{12}$`)
-	ipRE      = regexp.MustCompile(`^[0-9a-fA-F.:]{2,45}$`)
-	groupRE   = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	ipRE    = regexp.MustCompile(`^[0-9a-fA-F.:]{2,45}$`)
+	groupRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 )
 
 // FieldError is one problem with a scenario, at a field and (from YAML) a line.
@@ -327,12 +332,26 @@ func (s Scenario) withDefaults() Scenario {
 	s.Credentials = slices.Clone(s.Credentials)
 	for i := range s.Credentials {
 		c := &s.Credentials[i]
+		c.Type = cmp.Or(c.Type, string(sever.CredAWSAccessKey))
 		if c.User == "" && c.ID == drillcloud.DefaultCompromisedKeyID {
 			c.User = drillcloud.DefaultCompromisedUser
 		}
-		if c.Account == "" {
-			c.Account = drillcloud.DefaultAccountID
+		if arn, ok := strings.CutPrefix(c.ID, drillcloud.ShortTermBedrockKeyIDPrefix); ok && c.Account == "" {
+			if parts := strings.Split(arn, ":"); len(parts) > 4 {
+				c.Account = parts[4]
+			}
 		}
+		if k := c.kind(); k != nil && c.Account == "" {
+			c.Account = k.defaultAccount
+		}
+	}
+	credOf := func(name string) Credential {
+		for _, c := range s.Credentials {
+			if c.Name == name {
+				return c
+			}
+		}
+		return Credential{}
 	}
 	only := ""
 	if len(s.Credentials) == 1 {
@@ -345,8 +364,8 @@ func (s Scenario) withDefaults() Scenario {
 		if a.Rate == 0 {
 			a.Rate = DefaultAttackerRate
 		}
-		if len(a.Operations) == 0 {
-			a.Operations = []string{drillcloud.AttackListBuckets, drillcloud.AttackInvokeModel}
+		if k := credOf(a.Credential).kind(); len(a.Operations) == 0 && k != nil {
+			a.Operations = slices.Clone(k.defaultOps)
 		}
 		if a.Name == "" {
 			a.Name = fmt.Sprintf("attacker-%d", i+1)
@@ -425,18 +444,25 @@ func (s Scenario) problems() []*FieldError {
 			bad(f+".name", "duplicate credential name %q", c.Name)
 		}
 		creds[c.Name] = true
-		switch {
-		case c.ID == "":
-			bad(f+".id", "is required: the access key id (AKIA…) in the drill cloud")
-		case !keyIDRE.MatchString(c.ID):
-			bad(f+".id", "%q is not an AWS access key id (AKIA followed by 12 or more capital letters and digits); the drill cloud simulates AWS keys", c.ID)
+		k := c.kind()
+		if k == nil {
+			bad(f+".type", "%q: want one of %s", c.Type, joinStrings(CredentialTypes))
+			continue
 		}
-		if c.User == "" {
-			bad(f+".user", "is required for a key other than the default seed's %s: the IAM user that owns it", drillcloud.DefaultCompromisedKeyID)
+		for _, e := range k.check(c) {
+			bad(f+"."+e.Field, "%s", e.Msg)
 		}
-		if !accountRE.MatchString(c.Account) {
-			bad(f+".account", "%q is not a 12-digit AWS account id", c.Account)
+		if !k.accountRE.MatchString(c.Account) {
+			bad(f+".account", "%q is not %s", c.Account, k.accountWhat)
 		}
+	}
+	kindOf := func(name string) *credKind {
+		for _, c := range s.Credentials {
+			if c.Name == name {
+				return c.kind()
+			}
+		}
+		return nil
 	}
 	credRef := func(field, v string) {
 		switch {
@@ -454,10 +480,17 @@ func (s Scenario) problems() []*FieldError {
 		if a.Rate <= 0 || a.Rate > maxRate {
 			bad(f+".rate", "%v calls per second must be within (0, %v]", a.Rate, maxRate)
 		}
+		k := kindOf(a.Credential)
 		for j, op := range a.Operations {
-			if !slices.Contains(AttackOperations, op) {
+			switch {
+			case !slices.Contains(AttackOperations, op):
 				bad(fmt.Sprintf("%s.operations[%d]", f, j), "unknown operation %q (one of %s)", op, strings.Join(AttackOperations, ", "))
+			case k != nil && !slices.Contains(k.ops, op):
+				bad(fmt.Sprintf("%s.operations[%d]", f, j), "a %s does not serve %q (it serves %s)", k.typ, op, strings.Join(k.ops, ", "))
 			}
+		}
+		if k != nil && a.PivotToSession && k.typ != sever.CredAWSAccessKey {
+			bad(f+".pivot_to_session", "only an AWS access key can mint sessions, not a %s", k.typ)
 		}
 		offset(f+".start", a.Start)
 		if a.Stop != 0 && a.Stop <= a.Start {
@@ -519,6 +552,16 @@ func (s Scenario) problems() []*FieldError {
 				bad(f+".quarantine", "%q is not an AWS quarantine policy (one of %s)", g.Quarantine, strings.Join(QuarantinePolicies, ", "))
 			case g.Origin != string(sever.OriginVendor):
 				bad(f+".quarantine", "only a vendor quarantines a key; set origin: vendor")
+			case kindOf(g.Credential) != nil && !kindOf(g.Credential).quarantinable:
+				bad(f+".quarantine", "AWS quarantines the user of an access key, not a %s", kindOf(g.Credential).typ)
+			}
+		}
+		if g.VendorDisables {
+			switch k := kindOf(g.Credential); {
+			case g.Origin != string(sever.OriginVendor):
+				bad(f+".vendor_disables", "only a vendor disables its own key; set origin: vendor")
+			case k != nil && k.provider == "aws":
+				bad(f+".vendor_disables", "the drill cloud's model providers disable their keys; for AWS use quarantine")
 			}
 		}
 		if g.Repeat > 0 && g.Events > 0 {

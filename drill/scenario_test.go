@@ -174,7 +174,9 @@ func TestBuiltinsParse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"agent-token-reuse", "approval-missed", "duplicate-storm", "enterprise-first", "provider-first", "provider-late", "provider-never"}
+	want := []string{"agent-aws-and-model-key", "agent-token-reuse", "anthropic-key-provider-late", "approval-missed",
+		"bedrock-key-stolen", "bedrock-short-term-key", "duplicate-storm", "enterprise-first", "openai-key-provider-never",
+		"provider-first", "provider-late", "provider-never"}
 	var got []string
 	for _, s := range all {
 		got = append(got, s.Name)
@@ -191,7 +193,7 @@ func TestBuiltinsParse(t *testing.T) {
 	if _, err := Lookup("provider-never"); err != nil {
 		t.Error(err)
 	}
-	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "built-in: agent-token-reuse") {
+	if _, err := Lookup("nope"); err == nil || !strings.Contains(err.Error(), "agent-token-reuse") {
 		t.Errorf("Lookup(nope) = %v", err)
 	}
 	if _, err := Lookup("missing/file.yaml"); err == nil || !strings.Contains(err.Error(), "load scenario") {

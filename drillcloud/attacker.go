@@ -48,7 +48,9 @@ var attackOps = map[string]bool{
 type AttackerConfig struct {
 	// KeyID is the stolen access key id (AKIA…) or session (ASIA…), a Bedrock
 	// API key's credential id (ACCA…: the attacker holds the key and calls
-	// bedrock:InvokeModel with it as a bearer token), or a model-provider key id
+	// bedrock:InvokeModel with it as a bearer token; "short-term:" and the ARN
+	// of a user, role or assumed role: the attacker holds a short-term key
+	// minted with that identity's credentials), or a model-provider key id
 	// (apikey_…, key_…), whose value the attacker then holds.
 	KeyID string
 	Rate  float64 // calls per second across all operations; default 5
@@ -126,7 +128,7 @@ type attackClients struct {
 // StartAttacker starts calling the cloud with a stolen key until refused (or
 // forever with KeepTrying), until ctx ends, Stop, or Close.
 func (c *Cloud) StartAttacker(ctx context.Context, cfg AttackerConfig) (*Attacker, error) {
-	bearer := strings.HasPrefix(cfg.KeyID, "ACCA")
+	bearer := strings.HasPrefix(cfg.KeyID, "ACCA") || strings.HasPrefix(cfg.KeyID, ShortTermBedrockKeyIDPrefix)
 	if len(cfg.Operations) == 0 {
 		cfg.Operations = defaultAttackOps(cfg.KeyID)
 		if bearer {

@@ -240,6 +240,9 @@ func (c *Cloud) authenticateBearer(cl *call, tok string) *apiError {
 	if cl.op != "InvokeModel" && cl.op != "InvokeModelWithResponseStream" && cl.op != "Converse" {
 		return protocolError(cl.svc, ekAccessDenied, "Bearer token authentication is not supported for this operation")
 	}
+	if strings.HasPrefix(tok, ShortTermBedrockKeyPrefix) {
+		return c.authenticateShortTermBearer(cl, tok)
+	}
 	c.mu.Lock()
 	var found *serviceCred
 	for _, sc := range c.st.svcCreds {
@@ -299,7 +302,12 @@ func (c *Cloud) ServiceCredential(id string) (ServiceCredentialInfo, bool) {
 
 // BedrockAPIKeyValue returns the secret API key of a Bedrock credential, as an
 // attacker who found it holds it.
+// For a short-term id ("short-term:" + the minting identity's ARN) it mints a
+// fresh short-term key with that identity's credentials.
 func (c *Cloud) BedrockAPIKeyValue(id string) (string, error) {
+	if strings.HasPrefix(id, ShortTermBedrockKeyIDPrefix) {
+		return c.shortTermKeyFor(id)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	sc := c.st.svcCreds[id]

@@ -81,6 +81,21 @@ type ApprovalRequest struct {
 	// was escalated, or on one from an earlier run of the incident, is refused.
 	// Empty for requests of incidents from before nonces existed.
 	Nonce string
+	// Drill marks a request of a drill incident (sever drill run --approvers
+	// slack): every shape of the message says DRILL, so nobody mistakes a
+	// rehearsal for an incident, and decides it as they would a real one.
+	Drill bool
+}
+
+// drillTag starts the header and fallback text of a drill's messages.
+const drillTag = "[DRILL] "
+
+// drillMark prefixes s with the DRILL tag for a drill's request.
+func drillMark(r ApprovalRequest, s string) string {
+	if r.Drill {
+		return drillTag + s
+	}
+	return s
 }
 
 // Validate reports whether r can be posted: the button value and block ID it leads
@@ -232,7 +247,7 @@ func ApprovalMessage(r ApprovalRequest) (fallback string, blocks []slack.Block) 
 	if r.Destructive {
 		title = ":warning: " + title
 	}
-	blocks = append(blocks, header(title))
+	blocks = append(blocks, header(drillMark(r, title)))
 	blocks = append(blocks, requestBlocks(r)...)
 
 	approve := slack.NewButtonBlockElement(ActionApprove, encodeButtonValue(r, DecisionApprove),
@@ -252,7 +267,7 @@ func ApprovalMessage(r ApprovalRequest) (fallback string, blocks []slack.Block) 
 
 	fallback = fmt.Sprintf("Approval needed: %s on %s %s (incident %s, step %s), deadline %s",
 		orNone(r.Action), orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID, dateFallback(r.Deadline))
-	return escape(fallback), blocks
+	return escape(drillMark(r, fallback)), blocks
 }
 
 // DecidedMessage renders the request after its outcome, for chat.update: the same
@@ -262,7 +277,7 @@ func DecidedMessage(r ApprovalRequest, d Decided) (fallback string, blocks []sla
 	if d.Approved {
 		verdict, emoji, effect = "Approved", ":white_check_mark:", "the step runs now."
 	}
-	blocks = append(blocks, header(emoji+" "+verdict+": "+stepTitle(r)))
+	blocks = append(blocks, header(drillMark(r, emoji+" "+verdict+": "+stepTitle(r))))
 	blocks = append(blocks, requestBlocks(r)...)
 	text := "*" + verdict + "* — " + effect
 	if lines := decisionLines(d.Decisions); lines != "" {
@@ -274,13 +289,13 @@ func DecidedMessage(r ApprovalRequest, d Decided) (fallback string, blocks []sla
 	}
 	fallback = fmt.Sprintf("%s: %s on %s %s (incident %s, step %s)", verdict, orNone(r.Action),
 		orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID)
-	return escape(fallback), blocks
+	return escape(drillMark(r, fallback)), blocks
 }
 
 // ExpiredMessage renders the request after its deadline passed without an outcome,
 // for chat.update. The buttons are removed.
 func ExpiredMessage(r ApprovalRequest, e Expired) (fallback string, blocks []slack.Block) {
-	blocks = append(blocks, header(":hourglass: Approval expired: "+stepTitle(r)))
+	blocks = append(blocks, header(drillMark(r, ":hourglass: Approval expired: "+stepTitle(r))))
 	blocks = append(blocks, requestBlocks(r)...)
 	approvals := 0
 	for _, d := range e.Decisions {
@@ -299,7 +314,7 @@ func ExpiredMessage(r ApprovalRequest, e Expired) (fallback string, blocks []sla
 	}
 	fallback = fmt.Sprintf("Approval expired: %s on %s %s (incident %s, step %s); on timeout: %s",
 		orNone(r.Action), orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID, orNone(e.OnTimeout))
-	return escape(fallback), blocks
+	return escape(drillMark(r, fallback)), blocks
 }
 
 // SupersededMessage renders a request that no longer takes clicks because an
@@ -310,7 +325,7 @@ func SupersededMessage(r ApprovalRequest, s Superseded) (fallback string, blocks
 	if s.Canceled {
 		title, why = ":octagonal_sign: Closed: ", "the incident was closed before the step was decided; the step was not run."
 	}
-	blocks = append(blocks, header(title+stepTitle(r)))
+	blocks = append(blocks, header(drillMark(r, title+stepTitle(r))))
 	blocks = append(blocks, requestBlocks(r)...)
 	blocks = append(blocks, section("*This request no longer takes clicks* — "+why))
 	if !s.At.IsZero() {
@@ -322,7 +337,7 @@ func SupersededMessage(r ApprovalRequest, s Superseded) (fallback string, blocks
 	}
 	fallback = fmt.Sprintf("No longer taking clicks (%s): %s on %s %s (incident %s, step %s)", state, orNone(r.Action),
 		orNone(string(r.Credential.Type)), orNone(r.Credential.ID), r.IncidentID, r.StepID)
-	return escape(fallback), blocks
+	return escape(drillMark(r, fallback)), blocks
 }
 
 func onTimeoutEffect(s string) string {
@@ -339,6 +354,10 @@ func onTimeoutEffect(s string) string {
 // requestBlocks are the facts shared by every shape of the message.
 func requestBlocks(r ApprovalRequest) []slack.Block {
 	var blocks []slack.Block
+	if r.Drill {
+		blocks = append(blocks, section(":construction: *DRILL* — a containment rehearsal against the drill cloud, not an incident. "+
+			"Decide it as you would a real one: the drill measures how long you take."))
+	}
 
 	cred := code(orNone(string(r.Credential.Type))) + " " + code(orNone(r.Credential.ID))
 	if r.Credential.Principal != "" {

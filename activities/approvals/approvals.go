@@ -143,7 +143,7 @@ func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
 	return slackapp.ApprovalRequest{
 		IncidentID: in.IncidentID, StepID: in.StepID, StepName: name, Action: in.Action, Args: in.Args,
 		ArgsSHA256: in.ArgsSHA256, Credential: in.Credential, Approvers: in.Approvers, Quorum: in.Quorum,
-		Deadline: in.Deadline, Destructive: in.Destructive, Requester: in.Requester, Nonce: in.Nonce,
+		Deadline: in.Deadline, Destructive: in.Destructive, Requester: in.Requester, Nonce: in.Nonce, Drill: in.Drill,
 	}
 }
 

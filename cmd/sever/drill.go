@@ -1,8 +1,13 @@
 package main
 
 import (
+	"cmp"
+	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -12,6 +17,8 @@ import (
 
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drill"
+	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/ledger"
 )
 
 func newDrillCmd(g *globals) *cobra.Command {
@@ -19,13 +26,14 @@ func newDrillCmd(g *globals) *cobra.Command {
 		Use:   "drill",
 		Short: "Rehearse containment: tabletop drills against the drill cloud, measured against objectives",
 		Long: `A drill plays a scenario against the real workflows and activities on an embedded stack
-with the drill cloud: an attacker uses a stolen key, signals report it (or never do),
-simulated approvers answer (or miss the deadline) and faults disturb the cloud. Every
-record is marked as a drill (drill-inc-… incidents, the drill ledger). The drill
-report says how fast the key was contained, and by whom, against the scenario's
-objectives. Simulated approvers only: real Slack approvers are not part of drills yet.`,
+with the drill cloud: an attacker uses a stolen key (AWS access key, Bedrock API key, Anthropic or OpenAI
+key), signals report it (or never do), simulated approvers answer (or miss the
+deadline), or real people decide in Slack (--approvers slack), and faults disturb the
+cloud. Every record is marked as a drill (drill-inc-… incidents, the drill ledger).
+The drill report says how fast the key was contained, and by whom, against the
+scenario's objectives; every result is kept in the drill ledger (sever drill history).`,
 	}
-	cmd.AddCommand(newDrillListCmd(), newDrillRunCmd(g), newDrillCompareCmd())
+	cmd.AddCommand(newDrillListCmd(), newDrillRunCmd(g), newDrillCompareCmd(), newDrillHistoryCmd(g))
 	return cmd
 }
 
@@ -63,6 +71,8 @@ func newDrillRunCmd(g *globals) *cobra.Command {
 		quiet       bool
 		verbose     bool
 		timeout     time.Duration
+		approvers   string
+		noHistory   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run NAME|FILE [--out DIR] [--format md|html|json] [--policy FILE]",
@@ -77,11 +87,23 @@ writes that report to standard output; with neither, a summary is printed.
 --policy replaces the scenario's runtime policy and --runbooks adds runbooks, so two
 runs can be compared with sever drill compare. The config file's runbooks.policy is
 not used (the scenario names its policy), nor is the data dir: the drill's stack runs
-on a temporary one, so it never meets production state.`,
+on a temporary one, so it never meets production state.
+
+--approvers slack posts the drill's approval requests to the configured Slack channel
+(slack: in the config), each marked DRILL, for the people of approvers.groups to
+decide; each person's time to decide is measured, and a no-show is approval_expired
+in the drill report. Clicks reach the drill's stack over Socket Mode (slack.app_token).
+
+Every result is appended to the drill ledger of the config (data_dir's drill ledger, or
+PostgreSQL with database.url), chain drill-history/NAME: sever drill history shows the
+trend. --no-history leaves it out.`,
 		Args: cobra.ExactArgs(1),
 		PreRunE: func(*cobra.Command, []string) error {
 			if format != "" && !slices.Contains(drill.Formats, format) {
 				return fmt.Errorf("--format %q: want one of %s", format, strings.Join(drill.Formats, ", "))
+			}
+			if approvers != drill.ApproversSimulated && approvers != drill.ApproversSlack {
+				return fmt.Errorf("--approvers %q: want %s or %s", approvers, drill.ApproversSimulated, drill.ApproversSlack)
 			}
 			return nil
 		},
@@ -93,15 +115,15 @@ on a temporary one, so it never meets production state.`,
 			if timeout > 0 {
 				sc.Timeout = timeout
 			}
-			runbooksDir := g.runbooksDir
-			if runbooksDir == "" && g.configPath != "" {
-				cfg, err := config.Load(g.configPath)
-				if err != nil {
-					return err
-				}
-				runbooksDir = cfg.Runbooks.Dir
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
 			}
-			o := drill.Options{PolicyFile: g.policy, RunbooksDir: runbooksDir, Progress: cmd.ErrOrStderr()}
+			runbooksDir := cmp.Or(g.runbooksDir, cfg.Runbooks.Dir)
+			o := drill.Options{PolicyFile: g.policy, RunbooksDir: runbooksDir, Progress: cmd.ErrOrStderr(), Approvers: approvers}
+			if approvers == drill.ApproversSlack {
+				o.Slack, o.ApproverGroups = &cfg.Slack, cfg.Approvers.Groups
+			}
 			if quiet {
 				o.Progress = io.Discard
 			}
@@ -111,6 +133,15 @@ on a temporary one, so it never meets production state.`,
 			res, err := drill.Run(cmd.Context(), sc, o)
 			if err != nil {
 				return err
+			}
+			if !noHistory {
+				if err := recordHistory(cmd.Context(), cfg, res); err != nil {
+					return err
+				}
+				if !quiet {
+					fmt.Fprintf(cmd.ErrOrStderr(), "drill result kept in the drill ledger (%s%s): run %d\n",
+						drill.HistoryPrefix, res.Scenario.Name, len(res.History.Runs))
+				}
 			}
 			if !quiet || out == "" && format == "" {
 				if err := res.Summary(cmd.ErrOrStderr()); err != nil {
@@ -141,6 +172,86 @@ on a temporary one, so it never meets production state.`,
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no live progress")
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "show the embedded stack's warnings")
 	cmd.Flags().DurationVar(&timeout, "timeout", 0, "override the scenario's timeout")
+	cmd.Flags().StringVar(&approvers, "approvers", drill.ApproversSimulated, "who decides approvals: simulated (the scenario's responders) or slack (real people, marked DRILL)")
+	cmd.Flags().BoolVar(&noHistory, "no-history", false, "do not keep the result in the drill ledger")
+	return cmd
+}
+
+// openDrillLedger opens the drill ledger the config names: in PostgreSQL with
+// database.url, else the SQLite file in data_dir, created when missing (a first
+// drill on a new machine starts the history).
+func openDrillLedger(ctx context.Context, cfg *config.Config) (*ledger.Store, error) {
+	if cfg.SharedState() {
+		return app.OpenLedger(ctx, cfg, true)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("drill history: data dir: %w", err)
+	}
+	return ledger.Open(filepath.Join(cfg.DataDir, app.DrillLedgerFile))
+}
+
+// recordHistory appends res to the drill ledger and attaches the scenario's
+// history, this run included, for the report's trend chart.
+func recordHistory(ctx context.Context, cfg *config.Config, res *drill.Result) error {
+	l, err := openDrillLedger(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	if _, err := drill.Record(ctx, l, res); err != nil {
+		return err
+	}
+	hs, err := drill.ReadHistory(ctx, l, res.Scenario.Name)
+	if err != nil {
+		return err
+	}
+	res.History = &hs[0]
+	return nil
+}
+
+func newDrillHistoryCmd(g *globals) *cobra.Command {
+	var scenario, format string
+	cmd := &cobra.Command{
+		Use:   "history [--scenario NAME] [--format table|html|json]",
+		Short: "Show every recorded drill result and the trend per scenario",
+		Long: `Read the drill results kept in the drill ledger (one chain per scenario,
+drill-history/NAME) and show, per scenario, each run's time to first action, to
+approval and to verified containment, and the trend from the first run to the last.
+--format html writes a self-contained page with an SVG chart per scenario.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(*cobra.Command, []string) error {
+			if !slices.Contains([]string{"table", "html", "json"}, format) {
+				return fmt.Errorf("--format %q: want table, html or json", format)
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			l, err := openDrillLedger(cmd.Context(), cfg)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			hs, err := drill.ReadHistory(cmd.Context(), l, scenario)
+			if err != nil {
+				return err
+			}
+			switch format {
+			case "html":
+				return drill.HistoryHTML(cmd.OutOrStdout(), hs)
+			case "json":
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(hs)
+			}
+			return drill.HistoryTable(cmd.OutOrStdout(), hs)
+		},
+	}
+	cmd.Flags().StringVar(&scenario, "scenario", "", "only this scenario")
+	cmd.Flags().StringVar(&format, "format", "table", "output: table, html or json")
 	return cmd
 }
 
