@@ -92,7 +92,7 @@ func seconds(s float64) string {
 // page can define "content" without clashing.
 func parsePages() (map[string]*template.Template, error) {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"list", "incident", "login", "error"} {
+	for _, name := range []string{"list", "incident", "login", "error", "contain"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(content, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("webui: parse %s page: %w", name, err)
@@ -107,6 +107,7 @@ func parsePages() (map[string]*template.Template, error) {
 func (u *ui) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
 	v := viewerFrom(r.Context())
 	data["Viewer"], data["Session"], data["Public"] = v.name, v.session, u.public
+	_, _, data["ContainLink"] = u.canContain(r)
 	var buf bytes.Buffer
 	if err := u.pages[page].ExecuteTemplate(&buf, "layout", data); err != nil {
 		u.log.ErrorContext(r.Context(), "render failed", "op", "webui.render", "page", page, "err", err)

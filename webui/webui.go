@@ -1,7 +1,8 @@
 // Package webui is sever's read-only web UI: the incident list and, per incident,
 // its report (timeline, accountability table, signals, evidence hashes, enforcement
 // gap) rendered on the server with html/template. There is no JavaScript and no
-// build step; pages print as they look.
+// build step; pages print as they look. Its one write is the Contain form
+// (Options.Contain), for operators signed in with an incidents:write token.
 //
 // It reads incidents through Service, the part of httpapi.Service it needs, so the
 // engine serves it directly and tests use a fake.
@@ -69,6 +70,9 @@ type Options struct {
 	ListLimit int
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Contain, when set, serves the Contain form (GET and POST /contain) to operators
+	// signed in with a token that has incidents:write; *httpapi.Server is one.
+	Contain Container
 }
 
 // MaxListLimit caps ?limit=: every row costs the engine one incident read.
@@ -91,6 +95,7 @@ type ui struct {
 	now         func() time.Time
 	pages       map[string]*template.Template
 	css         []byte
+	contain     Container
 }
 
 // New checks o and returns the UI's handler, to be mounted at "/".
@@ -102,7 +107,7 @@ func New(o Options) (http.Handler, error) {
 		return nil, fmt.Errorf("webui.New: SessionTTL must not be negative and ListLimit must be 0 to %d", MaxListLimit)
 	}
 	u := &ui{svc: o.Service, runbooks: o.Runbooks, public: o.Public, sessionTTL: o.SessionTTL,
-		secure: o.SecureCookies, listLimit: o.ListLimit, log: o.Logger, now: o.Now}
+		secure: o.SecureCookies, listLimit: o.ListLimit, log: o.Logger, now: o.Now, contain: o.Contain}
 	if !o.Public {
 		ts, err := httpapi.NewTokenSet(o.Tokens)
 		if err != nil {
@@ -145,6 +150,8 @@ func New(o Options) (http.Handler, error) {
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", u.auth(u.list))
 	mux.Handle("GET /incidents/{id}", u.auth(u.incident))
+	mux.Handle("GET /contain", u.auth(u.containPage))
+	mux.Handle("POST /contain", u.auth(u.containPost))
 	mux.HandleFunc("GET /login", u.loginForm)
 	mux.HandleFunc("POST /login", u.login)
 	mux.HandleFunc("POST /logout", u.logout)
