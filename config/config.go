@@ -26,7 +26,7 @@ import (
 const (
 	ScopeSignalsWrite   = "signals:write"   // submit signals (POST /v1/signals and adapters)
 	ScopeIncidentsRead  = "incidents:read"  // list and read incidents, reports and the ledger
-	ScopeIncidentsWrite = "incidents:write" // close or re-run incidents
+	ScopeIncidentsWrite = "incidents:write" // contain on demand, close or re-run incidents
 	ScopeApprovalsWrite = "approvals:write" // approve or deny steps over the API/CLI
 	ScopeDrillsWrite    = "drills:write"    // start drill incidents (only where the stack runs its drill cloud)
 )
@@ -83,7 +83,12 @@ type Config struct {
 	TokenStore TokenStoreConfig `yaml:"tokenstore"`
 	Inventory  InventoryConfig  `yaml:"inventory"`
 	Ledger     LedgerConfig     `yaml:"ledger"`
+	Database   DatabaseConfig   `yaml:"database"`
 	Log        LogConfig        `yaml:"log"`
+
+	// SingleHost says every sever process of this deployment runs on one host and shares
+	// data_dir, so local state is fine even against a shared Temporal cluster.
+	SingleHost bool `yaml:"single_host"`
 
 	src *sources // where values came from, for error messages; nil for a hand-built Config
 }
@@ -91,10 +96,19 @@ type Config struct {
 // TemporalConfig says where the Temporal server is, or how to run the embedded one.
 type TemporalConfig struct {
 	// Address is host:port of the frontend. Empty: `sever dev` embeds a server; `sever worker` and
-	// `sever serve` fall back to the SDK's envconfig (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
-	// TEMPORAL_API_KEY, TLS settings, CLI profile).
-	Address      string `yaml:"address"`
-	Namespace    string `yaml:"namespace"`
+	// `sever serve` take it from Temporal's environment configuration (the profile, then
+	// TEMPORAL_ADDRESS), as the Temporal CLI does.
+	Address   string `yaml:"address"`
+	Namespace string `yaml:"namespace"`
+	// Profile and ConfigFile select Temporal's environment configuration, the temporal.toml
+	// the Temporal CLI reads: empty, TEMPORAL_PROFILE (else "default") and
+	// TEMPORAL_CONFIG_FILE (else the CLI's default path). Keys set here win over it.
+	Profile    string `yaml:"profile"`
+	ConfigFile string `yaml:"config_file"`
+	// APIKey authenticates to a managed cluster such as Temporal Cloud; it turns TLS on.
+	APIKey SecretRef   `yaml:"api_key"`
+	TLS    TemporalTLS `yaml:"tls"`
+
 	TaskQueue    string `yaml:"task_queue"`
 	FrontendPort int    `yaml:"frontend_port"` // embedded server's frontend
 	UIPort       int    `yaml:"ui_port"`       // embedded Web UI; 0 = off
@@ -363,6 +377,23 @@ func Default() *Config {
 		Log: LogConfig{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
 }
+
+// DatabaseConfig selects PostgreSQL for the state every worker must share when sever
+// runs on several hosts: the ledger (entries, heads, day heads, checkpoints' source),
+// the token store and the evidence index. Empty URL: SQLite and files in data_dir.
+type DatabaseConfig struct {
+	// URL references the PostgreSQL connection URL (postgres://user:pass@host:5432/db),
+	// which holds a password and so is a secret: env:NAME, file:/path or aws-sm:ARN.
+	URL SecretRef `yaml:"url"`
+	// MigrateOnStart applies pending schema migrations when serve or worker starts, as
+	// `sever dev` always does; otherwise they refuse a database behind this binary and
+	// `sever migrate` applies them.
+	MigrateOnStart bool `yaml:"migrate_on_start"`
+}
+
+// SharedState reports whether the ledger, the token store and the evidence index live
+// in PostgreSQL (database.url is set) rather than in data_dir.
+func (c *Config) SharedState() bool { return !c.Database.URL.IsZero() }
 
 // TokenStorePath returns tokenstore.path, or <data_dir>/tokens.json when it is empty.
 func (c *Config) TokenStorePath() string {

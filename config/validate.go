@@ -84,6 +84,7 @@ func (v *validator) run() {
 	if c.Temporal.UIPort != 0 && c.Temporal.UIPort == c.Temporal.FrontendPort {
 		v.add("temporal.ui_port", "must differ from temporal.frontend_port")
 	}
+	v.temporalConnection(c.Temporal)
 
 	// HTTP.
 	v.hostPort("http.listen", c.HTTP.Listen, false)

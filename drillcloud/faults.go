@@ -21,6 +21,10 @@ const (
 	// FaultDropResponse applies the call and then closes the connection
 	// without answering: the "succeeded but timed out" case.
 	FaultDropResponse FaultKind = "drop_response"
+	// FaultAccessDenied answers with the protocol's AccessDenied error, as if the
+	// caller's role lacked the permission. DenyPermission arms it until
+	// GrantPermission: the "sever's role lacks iam:UpdateAccessKey" case.
+	FaultAccessDenied FaultKind = "access_denied"
 )
 
 // Fault disturbs matching calls. Empty Service, Operation and KeyID match
@@ -40,8 +44,8 @@ type Fault struct {
 }
 
 func (f Fault) validate() error {
-	if !seedFaultKind[f.Kind] {
-		return fmt.Errorf("fault kind %q: want throttle, server_error, latency or drop_response", f.Kind)
+	if !seedFaultKind[f.Kind] && f.Kind != FaultAccessDenied {
+		return fmt.Errorf("fault kind %q: want throttle, server_error, latency, drop_response or access_denied", f.Kind)
 	}
 	if svc := strings.ToLower(f.Service); svc != "" && services[svc] == nil && !providerServices[svc] {
 		return fmt.Errorf("fault service %q is not served by the drill cloud", f.Service)
@@ -76,6 +80,47 @@ func (c *Cloud) InjectFault(f Fault) error {
 	defer c.faultMu.Unlock()
 	c.faults = append(c.faults, &activeFault{Fault: f, remaining: f.Count})
 	return nil
+}
+
+// DenyPermission refuses operation of service (signing name, or anthropic or openai)
+// with AccessDenied to callers with keyID ("" for any caller) until GrantPermission
+// gives it back: a drill of a containment step that fails because sever's role lacks
+// a permission, and succeeds on retry once the permission is granted.
+func (c *Cloud) DenyPermission(service, operation, keyID string) error {
+	if operation == "" {
+		return errors.New("deny permission: an operation is required")
+	}
+	return c.InjectFault(Fault{Service: service, Operation: operation, KeyID: keyID, Kind: FaultAccessDenied})
+}
+
+// GrantPermission lifts the denials DenyPermission armed for exactly these
+// arguments and reports how many it lifted.
+func (c *Cloud) GrantPermission(service, operation, keyID string) int {
+	service = strings.ToLower(service)
+	c.faultMu.Lock()
+	defer c.faultMu.Unlock()
+	kept, n := c.faults[:0], 0
+	for _, f := range c.faults {
+		if f.Kind == FaultAccessDenied && f.Service == service && f.Operation == operation && f.KeyID == keyID {
+			n++
+			continue
+		}
+		kept = append(kept, f)
+	}
+	clear(c.faults[len(kept):])
+	c.faults = kept
+	return n
+}
+
+// accessDeniedMessage is the AccessDenied text for a denied permission, worded as
+// AWS words a missing identity-policy allow.
+func accessDeniedMessage(id *identity, service, op string) string {
+	principal := "the caller"
+	if id != nil {
+		principal = id.arn()
+	}
+	return fmt.Sprintf("User: %s is not authorized to perform: %s:%s because no identity-based policy allows the %s:%s action",
+		principal, service, op, service, op)
 }
 
 // ClearFaults removes every fault.

@@ -167,3 +167,58 @@ func TestInjectFaultValidation(t *testing.T) {
 		}
 	}
 }
+
+// A denied permission answers AccessDenied on every attempt, retries included,
+// applies nothing, and works again once granted; a denial for another key or
+// operation does not fire.
+func TestDenyAndGrantPermission(t *testing.T) {
+	cases := []struct {
+		name          string
+		service, op   string
+		key           string
+		wantCode      string
+		wantGrantLift int
+	}{
+		{"denied to sever's key", "iam", "UpdateAccessKey", DefaultResponderKeyID, "AccessDenied", 1},
+		{"denied to every caller", "IAM", "UpdateAccessKey", "", "AccessDenied", 1},
+		{"denied to another key", "iam", "UpdateAccessKey", DefaultCompromisedKeyID, "", 1},
+		{"another operation denied", "iam", "DeleteAccessKey", "", "", 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := defaultCloud(t)
+			if err := c.DenyPermission(tc.service, tc.op, tc.key); err != nil {
+				t.Fatal(err)
+			}
+			cli := iam.NewFromConfig(fastRetry(cfgFor(t, c, DefaultResponderKeyID)))
+			_, err := cli.UpdateAccessKey(ctx(t), deactivateInput())
+			if got := errCode(err); got != tc.wantCode {
+				t.Fatalf("error %q, want %q (%v)", got, tc.wantCode, err)
+			}
+			if tc.wantCode == "" {
+				return
+			}
+			if !strings.Contains(err.Error(), "is not authorized to perform: iam:UpdateAccessKey") {
+				t.Errorf("message %v does not name the permission", err)
+			}
+			if n := c.Applied("UpdateAccessKey"); n != 0 {
+				t.Fatalf("denied call applied %d times", n)
+			}
+			if ev := lastCall(t, c, "UpdateAccessKey"); ev.Fault != FaultAccessDenied {
+				t.Errorf("call log fault %q, want %q", ev.Fault, FaultAccessDenied)
+			}
+			if n := c.GrantPermission(tc.service, tc.op, tc.key); n != tc.wantGrantLift {
+				t.Fatalf("grant lifted %d denials, want %d", n, tc.wantGrantLift)
+			}
+			if _, err := cli.UpdateAccessKey(ctx(t), deactivateInput()); err != nil {
+				t.Fatalf("after the grant: %v", err)
+			}
+			if k, _ := c.Key(DefaultCompromisedKeyID); k.Status != "Inactive" {
+				t.Fatalf("key %s after the grant, want Inactive", k.Status)
+			}
+		})
+	}
+	if err := defaultCloud(t).DenyPermission("iam", "", ""); err == nil {
+		t.Error("a denial without an operation was accepted")
+	}
+}

@@ -635,6 +635,9 @@ func (c *Cloud) runProvider(cl *pcall) (providerResult, bool) {
 			return fail(providerRefusal(cl.provider, ekThrottle))
 		}
 		return fail(providerRefusal(cl.provider, ekServer))
+	case FaultAccessDenied:
+		cl.fault = kind
+		return fail(providerRefusal(cl.provider, ekAccessDenied))
 	case FaultDropResponse:
 		cl.fault = kind
 	}

@@ -277,6 +277,9 @@ func (c *Cloud) run(cl *call, ev *Event) (*response, bool) {
 		return fail(protocolError(cl.svc, ekServer, ""))
 	case FaultDropResponse:
 		cl.fault = kind
+	case FaultAccessDenied:
+		cl.fault = kind
+		return fail(protocolError(cl.svc, ekAccessDenied, accessDeniedMessage(cl.id, cl.svc.name, cl.op)))
 	}
 	if delay > 0 && cl.fault == "" {
 		cl.fault = FaultLatency

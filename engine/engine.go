@@ -52,6 +52,11 @@ type Engine struct {
 	// refuse unsigned ones (worker.DecisionInterceptor). Nil sends them unsigned,
 	// which only a worker without the interceptor accepts.
 	DecisionKey *decisionsig.Key
+	// Refusals records the decisions the workflow refuses (nil: not recorded).
+	Refusals RefusalRecorder
+	// Ledger returns the production or the drill ledger for reading (nil, or a nil
+	// reader: none open), for the refused attempts in reports.
+	Ledger func(drill bool) LedgerReader
 }
 
 var _ httpapi.Service = (*Engine)(nil)
@@ -61,6 +66,11 @@ var _ httpapi.Service = (*Engine)(nil)
 // a new incident is charged to the caller's quota (httpapi.ReserveIncidentOpen);
 // joining an open one is not.
 func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	return e.submit(ctx, s, func() (*sever.Runbook, error) { return e.Runbooks.Select(s.Credential.Type, s.Kind) })
+}
+
+// submit is SubmitSignal with the runbook a new incident pins chosen by pick.
+func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever.Runbook, error)) (httpapi.SubmitResult, error) {
 	id := sever.IncidentID(s.Credential)
 	if s.Drill {
 		if !e.Drills {
@@ -70,7 +80,7 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 		}
 		id = "drill-" + id
 	}
-	rb, err := e.Runbooks.Select(s.Credential.Type, s.Kind)
+	rb, err := pick()
 	if err != nil {
 		// No runbook would start an incident for this kind of signal, but one already
 		// open for the credential still records it (a vendor's follow-up, say).
@@ -301,10 +311,12 @@ func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest)
 		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{d},
 	})
 	if err != nil {
+		e.refusedDecision(ctx, id, r, err)
 		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
 	var res workflows.DecisionResult
 	if err := h.Get(ctx, &res); err != nil {
+		e.refusedDecision(ctx, id, r, err)
 		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
 	return httpapi.DecideResult{IncidentID: id, Step: res.StepID, Status: string(res.Status), Remaining: res.Remaining}, nil

@@ -301,6 +301,12 @@ func ReserveIncidentOpen(ctx context.Context) (release func(), err error) {
 // token's incident quota. A refused signal is counted (metric and the credential's
 // shed count); an accepted one carries the count of those shed before it.
 func (s *Server) submit(ctx context.Context, sig sever.Signal) (SubmitResult, error) {
+	return s.submitWith(ctx, sig, s.svc.SubmitSignal)
+}
+
+// submitWith is submit with the engine call send (SubmitSignal, or Contain for an
+// on-demand containment), so both go through the same admission control.
+func (s *Server) submitWith(ctx context.Context, sig sever.Signal, send func(context.Context, sever.Signal) (SubmitResult, error)) (SubmitResult, error) {
 	token := Principal(ctx)
 	key := sever.IncidentID(sig.Credential)
 	if sig.Drill {
@@ -320,7 +326,7 @@ func (s *Server) submit(ctx context.Context, sig sever.Signal) (SubmitResult, er
 		}
 		return release, err
 	})
-	res, err := s.svc.SubmitSignal(ctx, sig)
+	res, err := send(ctx, sig)
 	if err != nil {
 		n := sig.ShedBefore
 		if quotaRefused {

@@ -251,7 +251,7 @@ func TestRoutingAndHealth(t *testing.T) {
 		{name: "unknown route without token", method: "GET", path: "/", wantStatus: 404, wantCode: sever.ENOTFOUND},
 		{name: "empty incident id", method: "GET", path: "/v1/incidents/", token: adminToken, wantStatus: 404, wantCode: sever.ENOTFOUND},
 		{name: "GET on signals", method: "GET", path: "/v1/signals", token: adminToken, wantStatus: 405, wantCode: httpapi.EMETHODNOTALLOWED, wantAllow: "POST"},
-		{name: "DELETE on incidents", method: "DELETE", path: "/v1/incidents", token: adminToken, wantStatus: 405, wantCode: httpapi.EMETHODNOTALLOWED, wantAllow: "GET, HEAD"},
+		{name: "DELETE on incidents", method: "DELETE", path: "/v1/incidents", token: adminToken, wantStatus: 405, wantCode: httpapi.EMETHODNOTALLOWED, wantAllow: "GET, HEAD, POST"},
 		{name: "GET on close", method: "GET", path: "/v1/incidents/inc-1/close", token: adminToken, wantStatus: 405, wantCode: httpapi.EMETHODNOTALLOWED, wantAllow: "POST"},
 		{name: "POST on healthz", method: "POST", path: "/healthz", wantStatus: 405, wantCode: httpapi.EMETHODNOTALLOWED, wantAllow: "GET, HEAD"},
 	}

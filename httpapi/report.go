@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"net/http"
 
@@ -60,7 +61,15 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, runbook 
 			rb = got // report.Build ignores it unless it is the pinned version
 		}
 	}
-	rep, err := report.Build(*inc, report.Options{Runbook: rb, Now: s.now()})
+	o := report.Options{Runbook: rb, Now: s.now()}
+	if rs, ok := s.svc.(RefusalSource); ok {
+		// The refused attempts are in the ledger, not the incident; a report without
+		// them is still the incident's report, so a failed read is logged, not fatal.
+		if o.Refused, err = rs.RefusedAttempts(r.Context(), id); err != nil {
+			s.log.WarnContext(r.Context(), "report without refused attempts", "incident_id", id, "err", err)
+		}
+	}
+	rep, err := report.Build(*inc, o)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return
@@ -81,4 +90,11 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, runbook 
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes()) // the status is sent; a failed write means the client left
+}
+
+// RefusalSource is the part of a Service that reads an incident's refused attempts
+// from the ledger for its report. It is separate from Service so services without
+// a ledger need not implement it.
+type RefusalSource interface {
+	RefusedAttempts(ctx context.Context, id string) ([]report.RefusedAttempt, error)
 }

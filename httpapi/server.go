@@ -28,6 +28,11 @@ type Service interface {
 	// workflow refuses approvers outside the step's set, self-approval, stale and
 	// repeated decisions; those refusals come back as ECONFLICT.
 	Decide(ctx context.Context, id string, r DecideRequest) (DecideResult, error)
+	// Contain is SubmitSignal for an operator's on-demand containment (POST
+	// /v1/incidents). A non-empty runbook pins a new incident to that runbook; one that
+	// does not exist or does not match the credential's type is EUNPROCESSABLE, and
+	// the message lists the runbooks that do.
+	Contain(ctx context.Context, s sever.Signal, runbook string) (SubmitResult, error)
 }
 
 // DecideRequest is one decision on a step. Approver and Channel are set by the
@@ -94,7 +99,7 @@ type CloseRequest struct {
 const (
 	ScopeSignalsWrite   = "signals:write"
 	ScopeIncidentsRead  = "incidents:read"
-	ScopeIncidentsWrite = "incidents:write"
+	ScopeIncidentsWrite = "incidents:write" // contain on demand (POST /v1/incidents), close
 	ScopeApprovalsWrite = "approvals:write"
 	// ScopeDrillsWrite lets a token start drill incidents (a signal with "drill":
 	// true), which run under drill policy rules, some without approval. Only where
@@ -234,9 +239,11 @@ func (s *Server) routes() {
 	s.metricsRoute()
 	s.mux.Handle("POST /v1/signals", s.auth(ScopeSignalsWrite, s.submitSignal))
 	s.mux.Handle("GET /v1/incidents", s.auth(ScopeIncidentsRead, s.listIncidents))
+	s.mux.Handle("POST /v1/incidents", s.auth(ScopeIncidentsWrite, s.containIncident))
 	s.mux.Handle("GET /v1/incidents/{id}", s.auth(ScopeIncidentsRead, s.getIncident))
 	s.mux.Handle("POST /v1/incidents/{id}/close", s.auth(ScopeIncidentsWrite, s.closeIncident))
 	s.mux.Handle("POST /v1/incidents/{id}/approvals", s.auth(ScopeApprovalsWrite, s.decide))
+	s.mux.Handle("POST /v1/incidents/{id}/retry", s.auth(ScopeIncidentsWrite, s.retryStep))
 }
 
 // route dispatches through the mux but answers "no route" and "wrong method" in the

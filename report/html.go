@@ -13,17 +13,18 @@ import (
 var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
-	"stamp":    stamp,
-	"stampPtr": stampPtr,
-	"seconds":  seconds,
-	"offset":   offsetText,
-	"dash":     dash,
-	"yesNo":    yesNo,
-	"short":    shortHash,
-	"plural":   plural,
-	"ended":    endedText,
-	"lead":     func() string { return accountabilityLead },
-	"timeline": TimelineSVG,
+	"stamp":       stamp,
+	"stampPtr":    stampPtr,
+	"seconds":     seconds,
+	"offset":      offsetText,
+	"dash":        dash,
+	"yesNo":       yesNo,
+	"short":       shortHash,
+	"plural":      plural,
+	"ended":       endedText,
+	"lead":        func() string { return accountabilityLead },
+	"refusedLead": func() string { return refusedLead },
+	"timeline":    TimelineSVG,
 	// enfClass turns a class into a CSS class name from a fixed set, whatever the
 	// incident holds.
 	"enfClass": func(e any) string {

@@ -78,6 +78,14 @@ func (r *Report) Markdown(w io.Writer) error {
 			esc(dash(p.Who)), esc(p.Status), yesNo(p.Verified), esc(dash(p.PolicyRule)), evidenceMD(p.Evidence))
 	}
 
+	if len(r.Refused) > 0 {
+		m.f("\n### Refused attempts\n\n%s\n\n", refusedLead)
+		m.f("| When | Reason | Who | Step | Channel | What | Why | Count |\n|---|---|---|---|---|---|---|---|\n")
+		for _, a := range r.Refused {
+			m.f("| %s | %s | %s | %s | %s | %s | %s | %d |\n", stamp(a.At), esc(a.Reason), esc(dash(a.Who)), esc(dash(a.Step)),
+				esc(dash(a.Channel)), esc(dash(a.What)), esc(dash(a.Why)), a.Count)
+		}
+	}
 	m.f("\n## Timeline\n\n| T+ | Time | Lane | Event |\n|---|---|---|---|\n")
 	for _, e := range r.Timeline {
 		text := esc(e.Text)

@@ -34,6 +34,9 @@ type Options struct {
 	// UI. A literal "{id}" in it is replaced by the escaped incident ID. Only http and
 	// https URLs are used.
 	TemporalUIURL string
+	// Refused are the refused attempts the ledger holds for the incident (the
+	// caller reads them; the incident itself never holds them).
+	Refused []RefusedAttempt
 }
 
 // Report is an incident report. Its exported fields are the computed pieces, so a web
@@ -42,13 +45,15 @@ type Report struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	Incident    Summary   `json:"incident"`
 	// TemporalURL is the workflow's page in the Temporal Web UI, if known.
-	TemporalURL    string           `json:"temporal_url,omitempty"`
-	Signals        []SignalInfo     `json:"signals"`
-	Accountability []ControlPoint   `json:"accountability"`
-	Timeline       []Event          `json:"timeline"`
-	Durations      Durations        `json:"durations"`
-	Gap            Gap              `json:"gap"`
-	Frameworks     FrameworkMapping `json:"frameworks"`
+	TemporalURL    string         `json:"temporal_url,omitempty"`
+	Signals        []SignalInfo   `json:"signals"`
+	Accountability []ControlPoint `json:"accountability"`
+	// Refused lists the refused attempts, part of the accountability section.
+	Refused    []RefusedAttempt `json:"refused_attempts,omitempty"`
+	Timeline   []Event          `json:"timeline"`
+	Durations  Durations        `json:"durations"`
+	Gap        Gap              `json:"gap"`
+	Frameworks FrameworkMapping `json:"frameworks"`
 	// Notes say what the report could not establish and why.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -275,6 +280,7 @@ func Build(inc sever.Incident, o Options) (*Report, error) {
 	b.signals()
 	b.containment()
 	b.accountability()
+	b.refused(o.Refused)
 	b.timeline()
 	b.durations()
 	b.gap()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/refusal"
 )
 
 // InteractivityPath is where Slack's interactivity Request URL should point.
@@ -86,6 +87,13 @@ type Handler struct {
 	// AllowResponseURL says whether a response_url may be posted to. The default
 	// accepts only https URLs on slack.com and its subdomains.
 	AllowResponseURL func(*url.URL) bool
+	// Slash, when set, serves the /sever slash command arriving over Socket Mode
+	// (RunSocketMode); over HTTP it has its own endpoint (SlashPath).
+	Slash *SlashHandler
+	// Refusals records the requests the handler refuses before they reach the
+	// Decider (forged signature, replay, outsider); nil records none. The Decider
+	// records what the workflow refuses.
+	Refusals Refusals
 
 	initOnce sync.Once
 	replay   ReplayCache
@@ -158,6 +166,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.verify(r.Header, body); err != nil {
 		h.log().Warn("slack interactivity: request refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		// The body is not trusted, so nothing in it names the incident or the person:
+		// the record says where the request came from.
+		h.refused(r.Context(), refusal.Refusal{Reason: refusal.ForgedSignature, Who: r.RemoteAddr, Channel: ChannelHTTP,
+			What: "slack interactivity request", Why: "invalid or expired Slack signature: " + err.Error()})
 		httpError(w, http.StatusUnauthorized, "invalid or expired Slack signature")
 		return
 	}
@@ -321,16 +333,19 @@ func (h *Handler) process(ctx context.Context, cb *slack.InteractionCallback, vi
 	}
 	if replayed {
 		log.Warn("slack interactivity: replayed request refused")
+		h.refused(ctx, c.refusal(refusal.Replay, via, "this click was already processed"))
 		return outcome{status: http.StatusOK, body: newEphemeral("This click was already processed.")}
 	}
 
 	if h.TeamID != "" && c.TeamID != h.TeamID {
 		log.Warn("slack interactivity: click from a workspace that is not allowed")
+		h.refused(ctx, c.refusal(refusal.Outsider, via, "click from Slack workspace "+c.TeamID+", which may not decide sever approvals"))
 		h.respond(c.ResponseURL, ":no_entry: Your decision was not recorded: this Slack workspace may not decide sever approvals.")
 		return outcome{status: http.StatusOK}
 	}
 	if h.AppID != "" && cb.APIAppID != h.AppID {
 		log.Warn("slack interactivity: click for another Slack app", "api_app_id", cb.APIAppID)
+		h.refused(ctx, c.refusal(refusal.Outsider, via, "click for another Slack app"))
 		h.respond(c.ResponseURL, ":no_entry: Your decision was not recorded: the click came from another Slack app.")
 		return outcome{status: http.StatusOK}
 	}
@@ -339,6 +354,7 @@ func (h *Handler) process(ctx context.Context, cb *slack.InteractionCallback, vi
 		id, ok := h.Identities(c.UserID, c.TeamID)
 		if !ok || strings.TrimSpace(id) == "" {
 			log.Warn("slack interactivity: Slack user is not mapped to a sever approver")
+			h.refused(ctx, c.refusal(refusal.Outsider, via, "Slack user is not mapped to a sever approver"))
 			h.respond(c.ResponseURL, ":no_entry: Your decision was not recorded: your Slack account is not mapped to a sever approver.")
 			return outcome{status: http.StatusOK}
 		}
@@ -486,4 +502,26 @@ func (h *Handler) allowResponseURL(u *url.URL) bool {
 	}
 	host := u.Hostname()
 	return u.Scheme == "https" && u.User == nil && (host == "slack.com" || strings.HasSuffix(host, ".slack.com"))
+}
+
+// Refusals records refused requests (*refusal.Recorder).
+type Refusals interface {
+	Refused(ctx context.Context, f refusal.Refusal)
+}
+
+func (h *Handler) refused(ctx context.Context, f refusal.Refusal) {
+	if h.Refusals != nil {
+		h.Refusals.Refused(context.WithoutCancel(ctx), f)
+	}
+}
+
+// refusal is the record of a refused click: the request was signed by Slack, so
+// the user, team and incident it names are Slack's word.
+func (c click) refusal(reason, via, why string) refusal.Refusal {
+	what := "deny"
+	if c.Approve {
+		what = "approve"
+	}
+	return refusal.Refusal{Reason: reason, Incident: c.Incident, Step: c.Step, Who: c.UserID, Channel: via,
+		What: what, Why: why, Drill: strings.HasPrefix(c.Incident, "drill-")}
 }

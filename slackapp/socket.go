@@ -88,9 +88,33 @@ func (h *Handler) socketEvent(ctx context.Context, sm *socketmode.Client, evt so
 			defer inflight.Done()
 			h.process(context.WithoutCancel(ctx), &cb, ChannelSocket, key)
 		}()
+	case socketmode.EventTypeSlashCommand:
+		if evt.Request == nil || evt.Request.EnvelopeID == "" {
+			return
+		}
+		cmd, ok := evt.Data.(slack.SlashCommand)
+		if !ok || h.Slash == nil {
+			_ = sm.AckCtx(ctx, evt.Request.EnvelopeID, newEphemeral(
+				"sever does not take commands over Socket Mode here; use `sever contain` or POST /v1/incidents."))
+			return
+		}
+		// The reply is the acknowledgement's payload, due within Slack's 3 s; the
+		// containment's own timeout keeps it inside that.
+		id := evt.Request.EnvelopeID
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			var payload any
+			if text := h.Slash.socketCommand(context.WithoutCancel(ctx), cmd, id); text != "" {
+				payload = newEphemeral(text)
+			}
+			if err := sm.AckCtx(ctx, id, payload); err != nil {
+				log.Warn("slack socket mode: ack failed", "error", err.Error())
+			}
+		}()
 	default:
-		// Acknowledge anything else that asks for it (events, commands) so Slack does
-		// not redeliver it; sever does not use them.
+		// Acknowledge anything else that asks for it (events) so Slack does not
+		// redeliver it; sever does not use them.
 		if evt.Request != nil && evt.Request.EnvelopeID != "" {
 			_ = sm.AckCtx(ctx, evt.Request.EnvelopeID, nil)
 		}

@@ -87,9 +87,12 @@ type Metrics struct {
 	approvalRequests prometheus.Counter
 	approvalOutcomes *prometheus.CounterVec
 	activityFailures *prometheus.CounterVec
+	refused          *prometheus.CounterVec
+	refusedFolded    *prometheus.CounterVec
 
 	mu      sync.Mutex
 	sources map[string]bool
+	reasons map[string]bool
 }
 
 // New builds a Metrics with its own registry, the Go and process collectors, and
@@ -98,7 +101,7 @@ func New(o Options) (*Metrics, error) {
 	if o.Refresh < 0 || o.ListTimeout < 0 || o.ListLimit < 0 || o.DetailLimit < 0 {
 		return nil, errors.New("telemetry.New: Refresh, ListTimeout, ListLimit and DetailLimit must not be negative")
 	}
-	m := &Metrics{reg: prometheus.NewRegistry(), log: o.Logger, opts: o, sources: map[string]bool{}}
+	m := &Metrics{reg: prometheus.NewRegistry(), log: o.Logger, opts: o, sources: map[string]bool{}, reasons: map[string]bool{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -123,8 +126,16 @@ func New(o Options) (*Metrics, error) {
 		Name: "sever_activity_failures_total",
 		Help: "Activity attempts that returned an error, by activity type; permanent=true for non-retryable errors.",
 	}, []string{"activity", "permanent"})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sever_decisions_refused_total",
+		Help: "Decisions and approval requests sever refused (outsider, self_approval, wrong_arguments, after_deadline, after_quorum, stale_request, forged_signature, replay, ...), by reason.",
+	}, []string{"reason"})
+	m.refusedFolded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sever_decisions_refused_aggregated_total",
+		Help: "Refused decisions past the ledger's per-source rate, written as one summary entry per source and window instead of one entry each, by reason.",
+	}, []string{"reason"})
 	for _, c := range []prometheus.Collector{
-		m.signals, m.contain, m.approvalRequests, m.approvalOutcomes, m.activityFailures,
+		m.signals, m.contain, m.approvalRequests, m.approvalOutcomes, m.activityFailures, m.refused, m.refusedFolded,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	} {

@@ -18,47 +18,58 @@ import (
 // Approval channels: where a decision came from. Recorded with the decision.
 var ApprovalChannels = []string{"slack-http", "slack-socket", "cli", "api", "drill"}
 
+// RefusedTypePrefix starts the error type of a refused decision; the rest is the
+// reason, in the vocabulary of the ledger's refused_decision facts (outsider,
+// self_approval, wrong_arguments, after_deadline, after_quorum, stale_request,
+// already_decided, not_waiting, unknown_step, invalid). The caller that gets the
+// rejection records it: the validator itself leaves no trace.
+const RefusedTypePrefix = "DecisionRefused:"
+
+func refuse(reason, format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), RefusedTypePrefix+reason, nil)
+}
+
 // validateDecision rejects a decision before it touches history: a rejected update
 // leaves no trace, so forged, stale or misdirected clicks cannot pollute the record.
 func (r *run) validateDecision(ctx workflow.Context, d DecisionInput) error {
 	i, ok := r.steps[d.StepID]
 	if !ok {
-		return fmt.Errorf("decide: incident %s has no step %q", r.inc.ID, d.StepID)
+		return refuse("unknown_step", "decide: incident %s has no step %q", r.inc.ID, d.StepID)
 	}
 	st, g := r.inc.Steps[i], r.gates[d.StepID]
 	switch {
 	case g != nil && st.Enforcement == sever.ApprovalExpired:
-		return fmt.Errorf("decide: step %s: the approval deadline %s has passed (on_timeout %s applied)", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"), g.OnTimeout)
+		return refuse("after_deadline", "decide: step %s: the approval deadline %s has passed (on_timeout %s applied)", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"), g.OnTimeout)
 	case g == nil || st.Status != sever.StepWaitingApproval:
-		return fmt.Errorf("decide: step %s is %s, not waiting for approval", d.StepID, st.Status)
+		return refuse("not_waiting", "decide: step %s is %s, not waiting for approval", d.StepID, st.Status)
 	// Between the decision that settles a step and the step leaving
 	// waiting_approval, a late decision must not reopen the outcome.
 	case g.denied() != nil:
-		return fmt.Errorf("decide: step %s already denied by %s", d.StepID, g.denied().Approver)
+		return refuse("after_quorum", "decide: step %s already denied by %s", d.StepID, g.denied().Approver)
 	case g.approvals() >= max(g.Quorum, 1):
-		return fmt.Errorf("decide: step %s already approved: quorum %d of %d met", d.StepID, g.approvals(), max(g.Quorum, 1))
+		return refuse("after_quorum", "decide: step %s already approved: quorum %d of %d met", d.StepID, g.approvals(), max(g.Quorum, 1))
 	case strings.TrimSpace(d.Approver) == "":
-		return fmt.Errorf("decide: step %s: approver identity is required", d.StepID)
+		return refuse("invalid", "decide: step %s: approver identity is required", d.StepID)
 	case !slices.Contains(ApprovalChannels, d.Channel):
-		return fmt.Errorf("decide: step %s: unknown channel %q (one of %s)", d.StepID, d.Channel, strings.Join(ApprovalChannels, ", "))
+		return refuse("invalid", "decide: step %s: unknown channel %q (one of %s)", d.StepID, d.Channel, strings.Join(ApprovalChannels, ", "))
 	case d.ArgsSHA256 != g.ArgsSHA256:
-		return fmt.Errorf("decide: step %s: the decision is for different arguments (args hash %.12s, step has %.12s)", d.StepID, d.ArgsSHA256, g.ArgsSHA256)
+		return refuse("wrong_arguments", "decide: step %s: the decision is for different arguments (args hash %.12s, step has %.12s)", d.StepID, d.ArgsSHA256, g.ArgsSHA256)
 	case !workflow.Now(ctx).Before(g.Deadline):
-		return fmt.Errorf("decide: step %s: the approval deadline %s has passed", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"))
+		return refuse("after_deadline", "decide: step %s: the approval deadline %s has passed", d.StepID, g.Deadline.Format("2006-01-02T15:04:05Z07:00"))
 	case len(g.Approvers) == 0:
-		return fmt.Errorf("decide: step %s has no approvers configured (rule %s); set approvers in the runbook or policy", d.StepID, g.Rule)
+		return refuse("invalid", "decide: step %s has no approvers configured (rule %s); set approvers in the runbook or policy", d.StepID, g.Rule)
 	case !slices.Contains(g.Approvers, d.Approver):
-		return fmt.Errorf("decide: %s may not decide step %s (approvers: %s)", d.Approver, d.StepID, strings.Join(g.Approvers, ", "))
+		return refuse("outsider", "decide: %s may not decide step %s (approvers: %s)", d.Approver, d.StepID, strings.Join(g.Approvers, ", "))
 	case r.reportedBy(d.Approver):
-		return fmt.Errorf("decide: %s raised this incident and may not approve its actions", d.Approver)
+		return refuse("self_approval", "decide: %s raised this incident and may not approve its actions", d.Approver)
 	case g.Nonce != "" && d.Nonce == "":
-		return fmt.Errorf("decide: step %s: the decision names no approval request (nonce); send the approval_nonce of the waiting step", d.StepID)
+		return refuse("stale_request", "decide: step %s: the decision names no approval request (nonce); send the approval_nonce of the waiting step", d.StepID)
 	case g.Nonce != "" && d.Nonce != g.Nonce:
-		return fmt.Errorf("decide: step %s: the decision answers an earlier or other approval request (nonce %.8s, current %.8s); decide on the current request", d.StepID, d.Nonce, g.Nonce)
+		return refuse("stale_request", "decide: step %s: the decision answers an earlier or other approval request (nonce %.8s, current %.8s); decide on the current request", d.StepID, d.Nonce, g.Nonce)
 	}
 	for _, prev := range g.Decisions {
 		if prev.Approver == d.Approver {
-			return fmt.Errorf("decide: %s already decided step %s", d.Approver, d.StepID)
+			return refuse("already_decided", "decide: %s already decided step %s", d.Approver, d.StepID)
 		}
 	}
 	return nil
@@ -249,8 +260,9 @@ const approvalNonceChange = "approval-nonce"
 // side effect; it need not be secret, because only authenticated approvers with a
 // signed decision can use it.
 func (r *run) approvalNonce(stepID string, escalations int) string {
+	// A retried step asks again: its attempt is part of the request's name.
 	sum := sha256.Sum256([]byte(strings.Join([]string{"sever-approval-nonce", r.inc.ID,
-		strconv.FormatInt(r.inc.OpenedAt.UnixNano(), 10), stepID, strconv.Itoa(escalations)}, "\x00")))
+		strconv.FormatInt(r.inc.OpenedAt.UnixNano(), 10), r.attemptKey(stepID), strconv.Itoa(escalations)}, "\x00")))
 	return hex.EncodeToString(sum[:16])
 }
 

@@ -80,6 +80,10 @@ type Carry struct {
 	// Notices not yet posted, and the parent message later ones thread under.
 	Notices []NoticeInput `json:"notices,omitempty"`
 	Thread  *NoticeThread `json:"thread,omitempty"`
+	// Attempts is the attempt of every retried step; Retries counts the retries
+	// accepted (both absent before the retry-step change).
+	Attempts map[string]int `json:"attempts,omitempty"`
+	Retries  int            `json:"retries,omitempty"`
 }
 
 // IncidentResult is what a finished incident returns.

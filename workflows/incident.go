@@ -46,22 +46,30 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	// Runs from before bounded-state continue as new only when quiet, on Temporal's
 	// suggestion, and write parked signals one batch each; they replay that way.
 	r.bounded = workflow.GetVersion(ctx, boundedChange, workflow.DefaultVersion, 1) >= 1
+	r.retryOn = workflow.GetVersion(ctx, retryChange, workflow.DefaultVersion, 1) >= 1
 	if r.in.Carry == nil {
 		r.statusFact(ctx)
 	}
 	r.startLedger(ctx)
 	r.startNotifier(ctx)
-	if r.phase == phaseRunning {
-		if err := r.interpret(ctx); err != nil {
-			return IncidentResult{}, err
-		}
+	// A retry accepted while the incident holds puts it back to running: the
+	// runbook runs again from the retried step, then the incident holds again.
+	for {
 		if r.phase == phaseRunning {
-			r.finishRunbook(ctx)
+			if err := r.interpret(ctx); err != nil {
+				return IncidentResult{}, err
+			}
+			if r.phase == phaseRunning {
+				r.finishRunbook(ctx)
+			}
 		}
-	}
-	if r.phase == phaseHolding {
-		if err := r.hold(ctx); err != nil {
-			return IncidentResult{}, err
+		if r.phase == phaseHolding {
+			if err := r.hold(ctx); err != nil {
+				return IncidentResult{}, err
+			}
+		}
+		if r.phase != phaseRunning {
+			break
 		}
 	}
 	// Signals that raced with the end are still recorded before the run completes,
@@ -126,6 +134,12 @@ type run struct {
 	canning  bool
 	// deliveries counts signal deliveries in this run, duplicates included.
 	deliveries int
+
+	// retryOn is set on runs of the retry-step version; retries counts the retries
+	// accepted and attempts the attempt each retried step is on (absent: 1).
+	retryOn  bool
+	retries  int
+	attempts map[string]int
 }
 
 func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
@@ -142,6 +156,8 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 		steps:  map[string]int{},
 		sigCh:  workflow.GetSignalChannel(ctx, SignalChannel),
 		logger: workflow.GetLogger(ctx),
+
+		attempts: map[string]int{},
 	}
 	for i, s := range in.Runbook.Steps {
 		r.steps[s.ID] = i
@@ -154,6 +170,10 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 		}
 		r.facts = c.Facts
 		r.notices, r.thread = c.Notices, c.Thread
+		if c.Attempts != nil {
+			r.attempts = c.Attempts
+		}
+		r.retries = c.Retries
 		r.inc.Runs++
 		return r, nil
 	}
@@ -190,6 +210,10 @@ func (r *run) register(ctx workflow.Context) error {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide, r.decide,
 		workflow.UpdateHandlerOptions{Validator: r.validateDecision}); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry, r.retry,
+		workflow.UpdateHandlerOptions{Validator: r.validateRetry}); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateClose,
@@ -458,7 +482,7 @@ func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.S
 	// for: what it did must be known before the step is recorded (see cancel.go).
 	truth := spec.Mutating && r.cancelTruth(ctx)
 	var res sever.ActionResult
-	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, spec.ID, truth), spec.Action, in).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, r.attemptKey(spec.ID), truth), spec.Action, in).Get(ctx, &res); err != nil {
 		if truth && ctx.Err() != nil {
 			r.readBackCanceled(ctx, spec, st, in, err)
 			return
@@ -481,7 +505,7 @@ func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.S
 		vin := in
 		vin.Action, vin.Args = spec.Verify.Action, spec.Verify.Args
 		var vres sever.ActionResult
-		if err := workflow.ExecuteActivity(r.activityCtx(vctx, spec, spec.ID+".verify", false), spec.Verify.Action, vin).Get(vctx, &vres); err != nil {
+		if err := workflow.ExecuteActivity(r.activityCtx(vctx, spec, r.attemptKey(spec.ID)+".verify", false), spec.Verify.Action, vin).Get(vctx, &vres); err != nil {
 			st.Verified = false
 			if truth {
 				// The action answered that it made its change; a false-positive close
@@ -648,6 +672,9 @@ func (r *run) hold(ctx workflow.Context) error {
 		if r.closeReq != nil {
 			r.closeIncident(ctx)
 			return nil
+		}
+		if r.phase == phaseRunning {
+			return nil // a retry was accepted: the runbook runs again
 		}
 		if r.shouldContinueAsNew(ctx) {
 			if err := r.continueAsNew(ctx); err != nil {
@@ -841,7 +868,7 @@ func (r *run) continueAsNewV0(ctx workflow.Context) error {
 func (r *run) continueWith(ctx workflow.Context) error {
 	next := r.in
 	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
-		Facts: r.facts, Notices: r.notices, Thread: r.thread}
+		Facts: r.facts, Notices: r.notices, Thread: r.thread, Attempts: r.attempts, Retries: r.retries}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 }
 

@@ -149,12 +149,12 @@ func (r *run) policyFact(ctx workflow.Context, st *sever.Step, d sever.PolicyDec
 		Kind: FactPolicyDecision, Actor: ServiceActor, PolicyRule: d.Rule, Step: st.ID, Action: st.Action,
 		ArgsSHA256: st.ArgsSHA256, Result: d.Mode,
 		Detail: map[string]string{"policy": r.in.Policy.Name + "@" + r.in.Policy.Version, "policy_sha256": r.in.Policy.SHA256},
-		Key:    "policy/" + st.ID,
+		Key:    "policy/" + r.attemptKey(st.ID),
 	})
 }
 
 func (r *run) approvalFact(ctx workflow.Context, st *sever.Step, d sever.Decision, g *Gate) {
-	enf, key := sever.HumanApproved, "approval/"+st.ID+"/"+d.Approver
+	enf, key := sever.HumanApproved, "approval/"+r.attemptKey(st.ID)+"/"+d.Approver
 	if !d.Approve {
 		enf = sever.HumanDenied
 	}
@@ -170,7 +170,7 @@ func (r *run) expiryFact(ctx workflow.Context, st *sever.Step, g *Gate) {
 		Kind: FactApprovalDecision, Actor: "nobody", Enforcement: sever.ApprovalExpired, PolicyRule: g.Rule,
 		Step: st.ID, Action: st.Action, ArgsSHA256: g.ArgsSHA256, Result: "approval expired; on_timeout " + g.OnTimeout,
 		Detail: map[string]string{"approvals": strconv.Itoa(g.approvals()), "quorum": strconv.Itoa(g.Quorum)},
-		Key:    "approval/" + st.ID + "/expired",
+		Key:    "approval/" + r.attemptKey(st.ID) + "/expired",
 	})
 }
 
@@ -188,7 +188,7 @@ func (r *run) outcomeFact(ctx workflow.Context, st *sever.Step) {
 		Kind: FactStepOutcome, Actor: st.Actor, Enforcement: st.Enforcement, PolicyRule: st.PolicyRule,
 		Step: st.ID, Action: st.Action, ArgsSHA256: st.ArgsSHA256, Evidence: st.Evidence, Result: result,
 		Detail: map[string]string{"status": string(st.Status), "verified": strconv.FormatBool(st.Verified)},
-		Key:    "step/" + st.ID + "/outcome",
+		Key:    "step/" + r.attemptKey(st.ID) + "/outcome",
 	})
 }
 
@@ -197,6 +197,15 @@ func (r *run) statusFact(ctx workflow.Context) {
 		Kind: FactIncidentStatus, Actor: ServiceActor, Result: cmp.Or(r.inc.Reason, string(r.inc.Status)),
 		Detail: map[string]string{"status": string(r.inc.Status), "runbook": r.inc.Runbook.Name + "@" + r.inc.Runbook.Version,
 			"runbook_sha256": r.inc.Runbook.SHA256},
-		Key: "status/" + string(r.inc.Status),
+		Key: r.statusKey(),
 	})
+}
+
+// statusKey keys a status fact: after a retry the incident may reach a status it
+// had before (failed again), which is a new fact.
+func (r *run) statusKey() string {
+	if r.retries > 0 {
+		return "status/" + string(r.inc.Status) + "/retry/" + strconv.Itoa(r.retries)
+	}
+	return "status/" + string(r.inc.Status)
 }

@@ -63,7 +63,7 @@ func newSignalCmd(g *globals) *cobra.Command {
 }
 
 func newIncidentsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "incidents", Short: "List, show and close incidents"}
+	cmd := &cobra.Command{Use: "incidents", Short: "List, show, close incidents and retry failed steps"}
 	var f clientFlags
 	var output, status string
 	var limit int
@@ -147,7 +147,30 @@ func newIncidentsCmd(g *globals) *cobra.Command {
 	for _, c := range []*cobra.Command{list, show} {
 		c.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	}
-	for _, c := range []*cobra.Command{list, show, closeCmd} {
+	var retryStep, retryReason string
+	retryCmd := &cobra.Command{
+		Use:   "retry ID --step S [--reason R]",
+		Short: "Run a failed step again (after fixing what made it fail); it passes the policy gate again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.client(&f)
+			if err != nil {
+				return err
+			}
+			b, _ := json.Marshal(map[string]any{"step": retryStep, "reason": retryReason})
+			var res httpapi.RetryResult
+			if err := c.do(cmd.Context(), http.MethodPost, "/v1/incidents/"+url.PathEscape(args[0])+"/retry", bytes.NewReader(b), &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "incident %s  step %s  attempt %d  running again: %s\n",
+				res.IncidentID, res.Step, res.Attempt, strings.Join(res.Steps, ", "))
+			return nil
+		},
+	}
+	retryCmd.Flags().StringVar(&retryStep, "step", "", "id of the failed step (required)")
+	retryCmd.Flags().StringVar(&retryReason, "reason", "", "why it can succeed now, for the record")
+	_ = retryCmd.MarkFlagRequired("step")
+	for _, c := range []*cobra.Command{list, show, closeCmd, retryCmd} {
 		f.add(c)
 		c.PreRunE = func(*cobra.Command, []string) error {
 			if output != "table" && output != "json" {
@@ -156,7 +179,7 @@ func newIncidentsCmd(g *globals) *cobra.Command {
 			return nil
 		}
 	}
-	cmd.AddCommand(list, show, closeCmd)
+	cmd.AddCommand(list, show, closeCmd, retryCmd)
 	return cmd
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -28,15 +27,8 @@ func newLedgerCmd(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		name := ledger.FileName
-		if drill {
-			name = app.DrillLedgerFile
-		}
-		path := filepath.Join(cfg.DataDir, name)
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("no ledger at %s: %w", path, err)
-		}
-		return ledger.Open(path)
+		// PostgreSQL with database.url set, else the SQLite file in data_dir.
+		return app.OpenLedger(context.Background(), cfg, drill)
 	}
 	verify := &cobra.Command{
 		Use:   "verify [--incident ID | --bundle F | --s3]",
@@ -131,7 +123,7 @@ func newLedgerCmd(g *globals) *cobra.Command {
 			defer l.Close()
 			if !drill {
 				// Never sign a chain that is behind its own checkpoints.
-				sources, err := anchorSources(cmd.Context(), cfg)
+				sources, err := anchorSources(cmd.Context(), cfg, l)
 				if err != nil {
 					return err
 				}
@@ -166,7 +158,8 @@ func newLedgerCmd(g *globals) *cobra.Command {
 const noAnchors = "note: no checkpoints are configured (ledger.s3.bucket, ledger.anchors.file): a ledger cut at its end, with its heads patched, cannot be told from a whole one"
 
 // anchorSources are the places the worker writes signed checkpoints to, per the config.
-func anchorSources(ctx context.Context, cfg *config.Config) ([]ledger.AnchorSource, error) {
+// With database.url, the ledger's checkpoints table is one of them when any is.
+func anchorSources(ctx context.Context, cfg *config.Config, l *ledger.Store) ([]ledger.AnchorSource, error) {
 	var out []ledger.AnchorSource
 	if sc := cfg.Ledger.S3; sc.Bucket != "" {
 		clients, err := awsact.FactoryFromConfig(cfg.AWS, nil).Clients(ctx, "", sc.Region)
@@ -181,6 +174,9 @@ func anchorSources(ctx context.Context, cfg *config.Config) ([]ledger.AnchorSour
 	}
 	if f := cfg.Ledger.Anchors.File; f != "" {
 		out = append(out, &ledger.FileSink{Path: f})
+	}
+	if dbs, ok := l.DatabaseSink(); ok && len(out) > 0 {
+		out = append(out, dbs)
 	}
 	return out, nil
 }
@@ -218,7 +214,7 @@ func verifyAnchors(cmd *cobra.Command, cfg *config.Config, l *ledger.Store, inci
 	if drill {
 		return "; the drill ledger has no checkpoints", nil
 	}
-	sources, err := anchorSources(ctx, cfg)
+	sources, err := anchorSources(ctx, cfg, l)
 	if err != nil {
 		return "", err
 	}

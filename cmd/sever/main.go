@@ -61,7 +61,9 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newDevCmd(g), newWorkerCmd(g), newServeCmd(g), newSignalCmd(g), newIncidentsCmd(g),
 		newRunbookCmd(g), newConfigCmd(g), newApproveCmd(g), newLedgerCmd(g))
 	root.AddCommand(newReportCmd(g))
+	root.AddCommand(newMigrateCmd(g))
 	root.AddCommand(newDrillCmd(g))
 	root.AddCommand(newDrillCloudCmd(g))
+	root.AddCommand(newContainCmd(g))
 	return root
 }

@@ -79,6 +79,7 @@ func newRunbookCmd(g *globals) *cobra.Command {
 func newConfigCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "config", Short: "Check the configuration"}
 	var print bool
+	var dep deployFlags
 	check := &cobra.Command{
 		Use: "check", Short: "Validate sever.yaml and the environment overrides", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -88,6 +89,13 @@ func newConfigCmd(g *globals) *cobra.Command {
 			}
 			for _, w := range cfg.Warnings() {
 				fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+			}
+			// Workers on a shared cluster must not keep their state on their own disks.
+			if err := cfg.CheckScaleOut(); err != nil {
+				return err
+			}
+			if err := dep.check(cmd, cfg); err != nil {
+				return err
 			}
 			if print {
 				b, err := cfg.Redacted()
@@ -102,6 +110,7 @@ func newConfigCmd(g *globals) *cobra.Command {
 		},
 	}
 	check.Flags().BoolVar(&print, "print", false, "print the effective config (secret references only)")
+	dep.register(check)
 	cmd.AddCommand(check)
 	return cmd
 }

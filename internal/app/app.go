@@ -64,9 +64,17 @@ type Parts struct {
 	Tokens   *tokenstore.Store
 	Evidence *evidence.Store
 	Logger   *slog.Logger
-	// Ledger and DrillLedger are opened by NewWorker, where facts are written.
+	// Ledger and DrillLedger are opened by NewWorker, where facts are written: in
+	// PostgreSQL with database.url set, which then also holds Tokens and Evidence.
 	Ledger      *ledger.Store
 	DrillLedger *ledger.Store
+	// MigrateDatabase applies pending database migrations when NewWorker opens the
+	// database, as database.migrate_on_start does; sever dev sets it.
+	MigrateDatabase bool
+	db              *Database // with database.url; closed by Close
+	refusals        refusals  // the recorder of refused decisions (Refusals)
+	// containment is the API once NewHTTP built it, for Slack commands over Socket Mode.
+	containment lazyContainer
 	// WorkerInterceptors wrap every activity and workflow the worker runs (metrics;
 	// fault injection in tests).
 	WorkerInterceptors []interceptor.WorkerInterceptor
@@ -146,12 +154,8 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		}
 	}
 	if p.Ledger == nil {
-		var err error
-		if p.Ledger, err = ledger.Open(filepath.Join(p.Config.DataDir, ledger.FileName)); err != nil {
-			return nil, fmt.Errorf("open ledger: %w", err)
-		}
-		if p.DrillLedger, err = ledger.Open(filepath.Join(p.Config.DataDir, DrillLedgerFile)); err != nil {
-			return nil, fmt.Errorf("open drill ledger: %w", err)
+		if err := p.openState(ctx); err != nil {
+			return nil, err
 		}
 	}
 	icpt := append([]interceptor.WorkerInterceptor{p.Metrics.WorkerInterceptor()}, p.WorkerInterceptors...)
@@ -232,8 +236,9 @@ func (p *Parts) StartSocketMode(ctx context.Context, decider slackapp.Decider) (
 	if err != nil {
 		return nil, err
 	}
-	h := &slackapp.Handler{Decider: decider, Logger: p.Logger,
+	h := &slackapp.Handler{Decider: decider, Logger: p.Logger, Refusals: p.Refusals(),
 		Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)}
+	h.Slash = p.socketSlash()
 	sctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -250,6 +255,7 @@ const DrillLedgerFile = "drill-ledger.db"
 
 // Close releases what the parts opened (the ledgers).
 func (p *Parts) Close() error {
+	p.stopRefusals()
 	var errs []error
 	for _, l := range []*ledger.Store{p.Ledger, p.DrillLedger} {
 		if l != nil {
@@ -257,6 +263,10 @@ func (p *Parts) Close() error {
 		}
 	}
 	p.Ledger, p.DrillLedger = nil, nil
+	if p.db != nil {
+		errs = append(errs, p.db.Close())
+		p.db = nil
+	}
 	return errors.Join(errs...)
 }
 
@@ -267,7 +277,7 @@ func (p *Parts) NewEngine(c client.Client) *engine.Engine {
 		Runbooks: p.Library, Policy: p.Policy, ApproverGroups: p.Config.Approvers.Groups,
 		Hold: p.Config.Incidents.Hold, Logger: p.Logger,
 		Notify: p.Config.Slack.BotToken != "" && p.Config.Slack.Channel != "",
-		Drills: p.Drills, DecisionKey: p.DecisionKey,
+		Drills: p.Drills, DecisionKey: p.DecisionKey, Refusals: p.Refusals(), Ledger: p.ledgerReader,
 	}
 }
 
@@ -400,7 +410,8 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 		return nil, fmt.Errorf("http api: %w", err)
 	}
 	ui, err := webui.New(webui.Options{Service: svc, Public: o.PublicUI, Tokens: o.Tokens, Runbooks: p.Library,
-		TemporalUIURL: o.TemporalUIURL, Namespace: p.Config.Temporal.Namespace, Logger: p.Logger})
+		TemporalUIURL: o.TemporalUIURL, Namespace: p.Config.Temporal.Namespace, Logger: p.Logger, Contain: api})
+	p.containment.set(api)
 	if err != nil {
 		return nil, fmt.Errorf("web ui: %w", err)
 	}
@@ -413,7 +424,10 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 		// Slack authenticates with its signature, not a bearer token, so the endpoint
 		// sits beside the API rather than behind its auth.
 		mux.Handle(slackapp.InteractivityPath, &slackapp.Handler{SigningSecret: o.SlackSigningSecret, Decider: svc,
-			Logger: p.Logger, Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
+			Logger: p.Logger, Refusals: p.Refusals(), Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
+		mux.Handle(slackapp.SlashPath, &slackapp.SlashHandler{SigningSecret: o.SlackSigningSecret, Container: api,
+			Operators: slackOperators(p.Config.Operators), Logger: p.Logger,
+			Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
@@ -521,6 +535,7 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 	if err != nil {
 		return nil, err
 	}
+	parts.MigrateDatabase = true // sever dev migrates a configured database at start
 	d := &Dev{Parts: parts, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {

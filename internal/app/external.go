@@ -57,6 +57,13 @@ func (p *Parts) Serve(ctx context.Context, c client.Client, ln net.Listener) err
 	if signing == "" {
 		p.Logger.Info("slack.signing_secret is not set: the Slack interactivity endpoint is off")
 	}
+	if p.Ledger == nil {
+		// Refused decisions are recorded where they are seen, in this process: it
+		// writes to the same ledger as the worker (PostgreSQL with database.url).
+		if err := p.openState(ctx); err != nil {
+			return err
+		}
+	}
 	eng := p.NewEngine(c)
 	if err := p.Metrics.WatchIncidents(eng); err != nil {
 		return err

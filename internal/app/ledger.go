@@ -116,5 +116,9 @@ func (p *Parts) anchorer(ctx context.Context, next ledger.EntryMirror, s3 ledger
 	if f := p.Config.Ledger.Anchors.File; f != "" {
 		a.Sinks = append(a.Sinks, &ledger.FileSink{Path: f})
 	}
+	if dbs, ok := p.Ledger.DatabaseSink(); ok {
+		// One record of the checkpoints every worker host shares (database.url).
+		a.Sinks = append(a.Sinks, dbs)
+	}
 	return a, nil
 }

@@ -1,0 +1,60 @@
+package engine
+
+import (
+	"context"
+	"strings"
+
+	"github.com/google/uuid"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/workflows"
+)
+
+var _ httpapi.Retrier = (*Engine)(nil)
+
+// RetryStep runs a failed step of an incident again through the retry Update. The
+// step passes the pinned policy gate again (a new approval where the policy or the
+// runbook asks for one) and its outcome is a new attempt in the ledger; the
+// incident is open again until the runbook ends, then contained or failed.
+//
+// The incident is read first so the common refusals name the problem plainly; the
+// workflow's validator decides races (a close or another retry in between).
+func (e *Engine) RetryStep(ctx context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error) {
+	inc, err := e.GetIncident(ctx, id)
+	if err != nil {
+		return httpapi.RetryResult{}, err
+	}
+	if inc.Status == sever.IncidentClosed {
+		return httpapi.RetryResult{}, sever.Errorf(sever.ECONFLICT, "", "retry: incident %s is closed; a new signal about the credential opens a new incident", id)
+	}
+	var st *sever.Step
+	ids := make([]string, 0, len(inc.Steps))
+	for i := range inc.Steps {
+		ids = append(ids, inc.Steps[i].ID)
+		if inc.Steps[i].ID == r.Step {
+			st = &inc.Steps[i]
+		}
+	}
+	if st == nil {
+		return httpapi.RetryResult{}, sever.Errorf(sever.ENOTFOUND, "step", "retry: incident %s has no step %q (steps: %s)", id, r.Step, strings.Join(ids, ", "))
+	}
+	if st.Status != sever.StepFailed {
+		return httpapi.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step %s of incident %s is %s, not failed; only a failed step can be retried", r.Step, id, st.Status)
+	}
+	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateID: uuid.NewString(), UpdateName: workflows.UpdateRetry,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args:         []any{workflows.RetryInput{StepID: r.Step, Reason: r.Reason, By: r.By}},
+	})
+	if err != nil {
+		return httpapi.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
+	}
+	var res workflows.RetryResult
+	if err := h.Get(ctx, &res); err != nil {
+		return httpapi.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
+	}
+	return httpapi.RetryResult{IncidentID: id, Step: res.StepID, Attempt: res.Attempt, Steps: res.Steps,
+		Status: string(sever.IncidentOpen)}, nil
+}

@@ -1,0 +1,149 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sever-ir/sever"
+)
+
+// retryChange versions retries of failed steps. A run from before it refuses every
+// retry (its history has no marker, so replay never reaches the retry path); from it
+// on, an incident that ended failed takes a retry for as long as it holds, and the
+// retried step runs again behind the same policy gate.
+const retryChange = "retry-step"
+
+// UpdateRetry runs a failed step again (RetryInput → RetryResult).
+const UpdateRetry = "retry"
+
+// ErrRetryRefused is the stable error type of a refused retry: the step did not
+// fail, is unknown, or the incident is closed or still running its runbook.
+const ErrRetryRefused = "RetryRefused"
+
+// RetryInput asks for one failed step to run again. By names who asked (the API
+// token's name), for the record.
+type RetryInput struct {
+	StepID string `json:"step_id"`
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by"`
+}
+
+// RetryResult says which attempt the step is on and what runs again with it.
+type RetryResult struct {
+	StepID  string `json:"step_id"`
+	Attempt int    `json:"attempt"`
+	// Steps lists every step set back to pending: the retried one and those the
+	// failure had skipped.
+	Steps []string `json:"steps"`
+}
+
+// FactStepRetry is the ledger fact of an accepted retry.
+const FactStepRetry = "step_retry"
+
+// attempt is the attempt the step is on: 1 until it is retried.
+func (r *run) attempt(stepID string) int {
+	return max(r.attempts[stepID], 1)
+}
+
+// attemptKey names a step's attempt in ledger keys and nonces. The first attempt
+// keeps the bare step ID, so runs from before retries record the same keys.
+func (r *run) attemptKey(stepID string) string {
+	if n := r.attempt(stepID); n > 1 {
+		return stepID + "/attempt/" + strconv.Itoa(n)
+	}
+	return stepID
+}
+
+func retryRefused(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrRetryRefused, nil)
+}
+
+// validateRetry refuses a retry before it touches history: only a failed step of
+// an incident whose runbook has ended and which is not closed runs again.
+func (r *run) validateRetry(ctx workflow.Context, in RetryInput) error {
+	i, ok := r.steps[in.StepID]
+	switch {
+	case !r.retryOn:
+		return retryRefused("retry: incident %s runs workflow code from before retries; open a new incident instead", r.inc.ID)
+	case r.phase == phaseClosed || r.closeReq != nil:
+		return retryRefused("retry: incident %s is closed", r.inc.ID)
+	case !ok:
+		return retryRefused("retry: incident %s has no step %q (steps: %s)", r.inc.ID, in.StepID, strings.Join(r.stepIDs(), ", "))
+	case strings.TrimSpace(in.By) == "":
+		return retryRefused("retry: step %s: who asks for the retry is required", in.StepID)
+	}
+	st := r.inc.Steps[i]
+	switch {
+	case st.Status != sever.StepFailed:
+		return retryRefused("retry: step %s is %s, not failed; only a failed step can be retried", in.StepID, st.Status)
+	case r.phase != phaseHolding:
+		return retryRefused("retry: incident %s is still running its runbook; retry step %s once the runbook has ended", r.inc.ID, in.StepID)
+	}
+	return nil
+}
+
+func (r *run) stepIDs() []string {
+	out := make([]string, len(r.in.Runbook.Steps))
+	for i, s := range r.in.Runbook.Steps {
+		out[i] = s.ID
+	}
+	return out
+}
+
+// retry sets the failed step, and every step its failure skipped, back to pending
+// and puts the incident back to running: the main loop runs the runbook again from
+// there, through the policy gate and any approval, as a new attempt.
+func (r *run) retry(ctx workflow.Context, in RetryInput) (RetryResult, error) {
+	i, ok := r.steps[in.StepID]
+	if !ok { // the validator runs first; this guards replays of a changed runbook
+		return RetryResult{}, errors.New("retry: unknown step " + in.StepID)
+	}
+	r.retries++
+	res := RetryResult{StepID: in.StepID}
+	for j := range r.inc.Steps {
+		st := &r.inc.Steps[j]
+		if j != i && !skippedByFailure(*st) {
+			continue
+		}
+		r.attempts[st.ID] = r.attempt(st.ID) + 1
+		delete(r.gates, st.ID)
+		*st = sever.Step{ID: st.ID, Action: st.Action, Status: sever.StepPending, Containment: st.Containment,
+			ArgsSHA256: st.ArgsSHA256}
+		res.Steps = append(res.Steps, st.ID)
+	}
+	res.Attempt = r.attempt(in.StepID)
+	st := &r.inc.Steps[i]
+	r.fact(ctx, LedgerFact{
+		Kind: FactStepRetry, Actor: in.By, Step: st.ID, Action: st.Action, ArgsSHA256: st.ArgsSHA256,
+		Result: strings.TrimSpace("retry requested: " + in.Reason),
+		Detail: map[string]string{"attempt": strconv.Itoa(res.Attempt), "steps": strings.Join(res.Steps, ","),
+			"previous_status": string(r.inc.Status)},
+		Key: "retry/" + strconv.Itoa(r.retries),
+	})
+	// Another failure may still abort the runbook: the steps it skips are skipped again.
+	r.aborted = ""
+	for j, st := range r.inc.Steps {
+		if (st.Status == sever.StepFailed || st.Status == sever.StepRefused) && r.in.Runbook.Steps[j].OnFailure != sever.FailContinue {
+			r.aborted = fmt.Sprintf("step %s %s", st.ID, st.Status)
+			break
+		}
+	}
+	r.inc.Status, r.inc.Reason, r.inc.HoldUntil = sever.IncidentOpen, "", nil
+	r.phase, r.draining = phaseRunning, false
+	r.statusFact(ctx)
+	r.changed = true
+	r.logger.Info("step retry accepted", "incident", r.inc.ID, "step", in.StepID, "attempt", res.Attempt, "by", in.By)
+	return res, nil
+}
+
+// skippedByFailure reports whether a step was skipped because another one failed:
+// the runbook was aborted, or a step it needs did not succeed.
+func skippedByFailure(st sever.Step) bool {
+	return st.Status == sever.StepSkipped && st.Enforcement == "" &&
+		(strings.HasPrefix(st.Error, "runbook aborted: ") || strings.HasPrefix(st.Error, "needs "))
+}
