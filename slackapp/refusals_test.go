@@ -118,3 +118,41 @@ func TestForgedFloodKeepsLedgerBounded(t *testing.T) {
 			len(es), total, counted, refusal.DefaultPerSource+1, flood)
 	}
 }
+
+// A forged or replayed slash command is on the record like a forged click: a
+// containment request is as much an attempt to steer sever as an approval.
+func TestSlashRefusalsRecorded(t *testing.T) {
+	body := slashBody(slashOperator, testTeam, "7.8.xyz", "contain aws_access_key AKIAIOSFODNN7EXAMPLE stolen")
+	now := time.Now()
+	cases := []struct {
+		name string
+		send []*http.Request
+		want refusal.Refusal
+	}{
+		{"ForgedSignature", []*http.Request{signedSlash(body, "not-the-secret", now)},
+			refusal.Refusal{Reason: refusal.ForgedSignature, Who: "192.0.2.1:1234", Channel: ChannelHTTP, What: "slack command"}},
+		{"Replay", []*http.Request{signedSlash(body, testSecret, now), signedSlash(body, testSecret, now)},
+			refusal.Refusal{Reason: refusal.Replay, Who: slashOperator, Channel: ChannelHTTP, What: "slack command"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &refusalLog{}
+			h := newSlashHandler(&fakeContainer{}, io.Discard)
+			h.Refusals = log
+			for _, r := range tc.send {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+			if len(log.seen) != 1 {
+				t.Fatalf("%d refusals recorded, want 1: %+v", len(log.seen), log.seen)
+			}
+			got := log.seen[0]
+			if got.Why == "" {
+				t.Errorf("refusal without a why: %+v", got)
+			}
+			got.Why = ""
+			if got != tc.want {
+				t.Errorf("recorded %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/refusal"
 )
 
 // SlashPath is where the Request URL of sever's slash command (/sever) should point.
@@ -63,6 +64,8 @@ type SlashHandler struct {
 	Timeout time.Duration
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// Refusals records the forged and replayed commands it refuses, like Handler's.
+	Refusals Refusals
 
 	initOnce sync.Once
 	replay   ReplayCache
@@ -73,6 +76,12 @@ func (h *SlashHandler) log() *slog.Logger {
 		return h.Logger
 	}
 	return slog.Default()
+}
+
+func (h *SlashHandler) refused(ctx context.Context, f refusal.Refusal) {
+	if h.Refusals != nil {
+		h.Refusals.Refused(context.WithoutCancel(ctx), f)
+	}
 }
 
 // slashUsage is the help text, as Slack mrkdwn.
@@ -110,6 +119,9 @@ func (h *SlashHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	verifier := &Handler{SigningSecret: h.SigningSecret, Now: h.Now}
 	if err := verifier.verify(r.Header, body); err != nil {
 		h.log().Warn("slack command: request refused", "reason", err.Error(), "remote", r.RemoteAddr)
+		// The body is not trusted: the record names where the request came from.
+		h.refused(r.Context(), refusal.Refusal{Reason: refusal.ForgedSignature, Who: r.RemoteAddr, Channel: ChannelHTTP,
+			What: "slack command", Why: "invalid or expired Slack signature: " + err.Error()})
 		httpError(w, http.StatusUnauthorized, "invalid or expired Slack signature")
 		return
 	}
@@ -126,6 +138,8 @@ func (h *SlashHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A signed request stays valid for minutes; one use only.
 	if h.replayed(c, "sig:"+r.Header.Get("X-Slack-Signature")) {
+		h.refused(r.Context(), refusal.Refusal{Reason: refusal.Replay, Who: c.User, Channel: ChannelHTTP,
+			What: "slack command", Why: "this command request was already processed"})
 		httpError(w, http.StatusUnauthorized, "this request was already processed")
 		return
 	}

@@ -314,6 +314,13 @@ func (u *ui) incident(w http.ResponseWriter, r *http.Request) {
 			o.Runbook = rb
 		}
 	}
+	if rs, ok := u.svc.(httpapi.RefusalSource); ok {
+		// As in the API's report: refused attempts live in the ledger, and a page
+		// without them is still the incident's page, so a failed read is only logged.
+		if o.Refused, err = rs.RefusedAttempts(r.Context(), id); err != nil {
+			u.log.WarnContext(r.Context(), "incident page without refused attempts", "incident_id", id, "err", err)
+		}
+	}
 	rep, err := report.Build(*inc, o)
 	if err != nil {
 		u.fail(w, r, "webui.incident", err)

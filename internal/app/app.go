@@ -426,7 +426,7 @@ func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error
 		mux.Handle(slackapp.InteractivityPath, &slackapp.Handler{SigningSecret: o.SlackSigningSecret, Decider: svc,
 			Logger: p.Logger, Refusals: p.Refusals(), Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
 		mux.Handle(slackapp.SlashPath, &slackapp.SlashHandler{SigningSecret: o.SlackSigningSecret, Container: api,
-			Operators: slackOperators(p.Config.Operators), Logger: p.Logger,
+			Operators: slackOperators(p.Config.Operators), Logger: p.Logger, Refusals: p.Refusals(),
 			Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)})
 	}
 	return &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,

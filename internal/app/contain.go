@@ -55,6 +55,6 @@ func (p *Parts) socketSlash() *slackapp.SlashHandler {
 	if ops == nil {
 		return nil
 	}
-	return &slackapp.SlashHandler{Container: &p.containment, Operators: ops, Logger: p.Logger,
+	return &slackapp.SlashHandler{Container: &p.containment, Operators: ops, Logger: p.Logger, Refusals: p.Refusals(),
 		Replay: slackapp.NewReplayCache(slackapp.DefaultReplayTTL, slackapp.DefaultReplayCapacity)}
 }
