@@ -19,6 +19,8 @@ import (
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/internal/refusal"
+	"github.com/sever-ir/sever/ledger"
 )
 
 // TestContainOnDemand is an analyst who knows a key is stolen, on the live stack
@@ -184,5 +186,25 @@ func TestContainOnDemand(t *testing.T) {
 	}
 	if k, _ := d.Cloud.Key(drillcloud.DefaultCompromisedKeyID); k.Status != "Inactive" {
 		t.Errorf("key is %s in the drill cloud", k.Status)
+	}
+
+	// The refused self-approval is on the record, though it never entered history.
+	l, err := ledger.Open(filepath.Join(cfg.DataDir, ledger.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	entries, err := l.Entries(ctx, sub.IncidentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var self []ledger.Entry
+	for _, e := range entries {
+		if e.Kind == ledger.KindRefusedDecision && e.Detail["reason"] == refusal.SelfApproval {
+			self = append(self, e)
+		}
+	}
+	if len(self) != 1 || self[0].Actor != "U0OSCAR" || self[0].Step != "deactivate" {
+		t.Errorf("self-approval refusals in the ledger: %+v, want one by U0OSCAR on deactivate", self)
 	}
 }

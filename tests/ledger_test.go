@@ -77,17 +77,21 @@ func TestLedgerRecordsTheIncident(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cps, err := ledger.ReadAnchors(context.Background(), key.Public().(ed25519.PublicKey), &ledger.FileSink{Path: cfg.Ledger.Anchors.File})
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAt := false
-	for _, c := range cps {
-		closedAt = closedAt || c.Scope == ledger.ScopeIncident && c.Heads[0].Incident == sub.IncidentID && c.Heads[0].Seq == entries[len(entries)-1].Seq
-	}
-	if !closedAt {
-		t.Errorf("no checkpoint of %s's head at its close among %d", sub.IncidentID, len(cps))
-	}
+	// The activity appends the closing entry, then writes its checkpoint: wait for
+	// the checkpoint rather than race it.
+	var cps []ledger.Checkpoint
+	waitFor(t, "a checkpoint of the incident's head at its close", func() error {
+		cps, err = ledger.ReadAnchors(context.Background(), key.Public().(ed25519.PublicKey), &ledger.FileSink{Path: cfg.Ledger.Anchors.File})
+		if err != nil {
+			return err
+		}
+		for _, c := range cps {
+			if c.Scope == ledger.ScopeIncident && c.Heads[0].Incident == sub.IncidentID && c.Heads[0].Seq == entries[len(entries)-1].Seq {
+				return nil
+			}
+		}
+		return errNotYet
+	})
 	if brks, err := l.CompareAnchors(context.Background(), cps); err != nil || len(brks) > 0 {
 		t.Fatalf("compare with the checkpoints: %v %v", brks, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -233,16 +234,22 @@ func TestDedup(t *testing.T) {
 				wg.Go(func() {
 					a := answer{cred: i, event: j % events}
 					t0 := time.Now()
+					deadline := t0.Add(time.Minute)
 					body := jsonBytes(nativeSignal(c, fmt.Sprintf("storm-%d-evt-%d", i, a.event)))
 					for {
 						resp, err := s.api.send(req{method: http.MethodPost, path: "/v1/signals", body: body})
 						switch {
 						case err != nil:
 							a.err = err
-						case resp.status == http.StatusServiceUnavailable && a.retries < 5:
-							// The API asks for a retry (Retry-After); a client does so.
+						case resp.status == http.StatusServiceUnavailable && a.retries < 5 && time.Now().Before(deadline):
+							// The API asks for a retry after Retry-After seconds; a client
+							// waits that long, within its own deadline.
 							a.retries++
-							time.Sleep(time.Second)
+							wait, err := strconv.Atoi(resp.header.Get("Retry-After"))
+							if err != nil || wait < 1 {
+								wait = 1
+							}
+							time.Sleep(time.Duration(wait) * time.Second)
 							continue
 						case resp.status != http.StatusAccepted:
 							a.err = fmt.Errorf("status %d: %s", resp.status, resp.body)
@@ -350,17 +357,24 @@ func TestDedup(t *testing.T) {
 // generic runbook on the incident where AWS containment must run, in either order.
 func TestNoIncidentSquatting(t *testing.T) {
 	s := startAWSStack(t)
-	key := drillcloud.DefaultCompromisedKeyID
-	signal := func(typ, event string) map[string]any {
+	signal := func(typ, key, event string) map[string]any {
 		sig := awsSignal(event)
 		sig["credential"].(map[string]any)["type"] = typ
+		sig["credential"].(map[string]any)["id"] = key
 		return sig
 	}
-	for _, order := range [][]string{{"generic_token", "aws_access_key"}, {"aws_access_key", "generic_token"}} {
+	// Each order has a key of its own: a signal about the first order's key could
+	// otherwise join that incident while its close is still under way, and the
+	// second order would test nothing new.
+	for n, order := range [][]string{{"generic_token", "aws_access_key"}, {"aws_access_key", "generic_token"}} {
+		key := drillcloud.DefaultCompromisedKeyID
+		if n > 0 {
+			key = fmt.Sprintf("AKIASQUATTINGTEST%03d", n)
+		}
 		t.Run(strings.Join(order, "_then_"), func(t *testing.T) {
 			ids := map[string]string{}
 			for i, typ := range order {
-				sub := s.api.submit(t, signal(typ, fmt.Sprintf("squat-%s-%d", order[0], i)))
+				sub := s.api.submit(t, signal(typ, key, fmt.Sprintf("squat-%s-%d", order[0], i)))
 				ids[typ] = sub.IncidentID
 			}
 			if ids["generic_token"] == ids["aws_access_key"] {
