@@ -26,12 +26,32 @@ const (
 	CredOpenAIAPIKey            CredentialType = "openai_api_key"
 	CredGitHubToken             CredentialType = "github_token"
 	CredGenericToken            CredentialType = "generic_token"
+	// CredGCPServiceAccountKey is a Google Cloud service-account key; its id is the
+	// key's resource name, "projects/<project>/serviceAccounts/<email>/keys/<key id>".
+	CredGCPServiceAccountKey CredentialType = "gcp_service_account_key"
+	// CredGoogleAPIKey is a Google API key (which also calls Gemini); its id is the
+	// key's resource name, "projects/<project>/locations/global/keys/<key id>",
+	// never the key string.
+	CredGoogleAPIKey CredentialType = "google_api_key"
+	// CredAzureAppSecret is a client secret of a Microsoft Entra application, named
+	// "<application (client) id>/<secret key id>": the key id names the secret among
+	// the application's passwordCredentials without holding it.
+	CredAzureAppSecret CredentialType = "azure_app_secret"
+	// CredAzureOpenAIKey is an access key of an Azure OpenAI (Cognitive Services)
+	// account, named by the account's ARM resource id, never by the key.
+	CredAzureOpenAIKey CredentialType = "azure_openai_key"
+	// CredVaultToken is a HashiCorp Vault token, named by its accessor (never the
+	// token itself): the accessor looks the token up and revokes it without holding it.
+	CredVaultToken CredentialType = "vault_token"
 )
 
 // CredentialTypes lists every known credential type in a stable order.
 var CredentialTypes = []CredentialType{
 	CredAWSAccessKey, CredAWSBedrockAPIKey, CredAnthropicAPIKey,
 	CredOpenAIAPIKey, CredGitHubToken, CredGenericToken, CredAWSTemporaryCredentials,
+	CredGCPServiceAccountKey, CredGoogleAPIKey,
+	CredVaultToken,
+	CredAzureAppSecret, CredAzureOpenAIKey,
 }
 
 // Valid reports whether t is a known credential type.

@@ -172,3 +172,23 @@ func DecodeArgs(action string, args sever.Values, into any) error {
 	}
 	return nil
 }
+
+// SentBefore reports whether an earlier attempt of this activity recorded marker as
+// its last heartbeat detail. An action that cannot be read back once applied (a
+// revoked token, a removed secret: both simply vanish) records a marker just before
+// its write; a retry that then finds the credential gone knows this step removed
+// it, while one without the marker must not claim containment of something it never
+// saw (a typo in the id, another tenant's credential).
+func SentBefore(ctx context.Context, marker string) bool {
+	if !activity.IsActivity(ctx) || !activity.HasHeartbeatDetails(ctx) {
+		return false
+	}
+	var d string
+	if err := activity.GetHeartbeatDetails(ctx, &d); err != nil {
+		var raw json.RawMessage
+		if activity.GetHeartbeatDetails(ctx, &raw) != nil || json.Unmarshal(raw, &d) != nil {
+			return false
+		}
+	}
+	return d == marker
+}

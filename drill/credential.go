@@ -2,6 +2,10 @@ package drill
 
 import (
 	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -40,6 +44,13 @@ type credKind struct {
 	// quarantinable says an AWS quarantine policy can be attached to the
 	// credential's user.
 	quarantinable bool
+	// vendorDisable does what the vendor does on its own when it finds the
+	// credential leaked (a signal's vendor_disables), and says what that was for
+	// the progress log; nil when the drill cloud's vendor does nothing of the kind.
+	vendorDisable func(cloud *drillcloud.Cloud, c Credential) (string, error)
+	// attack starts an attacker holding the credential; nil is the drill cloud's
+	// AWS and model-provider attacker, which knows the credential by its id.
+	attack func(ctx context.Context, cloud *drillcloud.Cloud, c Credential, cfg drillcloud.AttackerConfig) (*drillcloud.Attacker, error)
 }
 
 var (
@@ -158,6 +169,189 @@ var credKinds = map[sever.CredentialType]*credKind{
 		drillcloud.DefaultAnthropicOrgID, anthropicIDRE, "an Anthropic API key id (apikey_…)"),
 	sever.CredOpenAIAPIKey: providerKind(sever.CredOpenAIAPIKey, "openai", drillcloud.AttackOpenAIChat,
 		drillcloud.DefaultOpenAIProjectID, openAIIDRE, "an OpenAI project API key id (key_…)"),
+	sever.CredGCPServiceAccountKey: familyKind(family{typ: sever.CredGCPServiceAccountKey, provider: "gcp",
+		account: drillcloud.DefaultGCPProject, accountRE: gcpProjectRE, accountWhat: "a Google Cloud project id",
+		idRE: gcpKeyNameRE, idWhat: "a service-account key's resource name (projects/P/serviceAccounts/E/keys/K)",
+		create: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			g := cloud.GCP()
+			if g.Project != c.Account {
+				return "", fmt.Errorf("account: the drill cloud's Google Cloud project is %s, not %s", g.Project, c.Account)
+			}
+			id, err := g.NewKey(g.WorkloadEmail())
+			return g.KeyName(id), err
+		},
+		exists: func(cloud *drillcloud.Cloud, c Credential) bool {
+			_, ok := cloud.GCP().KeyState(gcpKeyID(c.ID))
+			return ok && cloud.GCP().KeyName(gcpKeyID(c.ID)) == c.ID
+		},
+		principal: func(c Credential) string {
+			if m := gcpKeyNameRE.FindStringSubmatch(c.ID); m != nil {
+				return m[2]
+			}
+			return ""
+		},
+		vendorDisable: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			return "Google marks key " + c.ID + " exposed and disables it itself", cloud.GCP().VendorExposeKey(gcpKeyID(c.ID))
+		},
+	}),
+	sever.CredGoogleAPIKey: familyKind(family{typ: sever.CredGoogleAPIKey, provider: "gcp",
+		account: drillcloud.DefaultGCPProject, accountRE: gcpProjectRE, accountWhat: "a Google Cloud project id",
+		idRE: googleAPIKeyNameRE, idWhat: "an API key's resource name (projects/P/locations/global/keys/K), never the key string",
+		create: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			g := cloud.GCP()
+			if g.Project != c.Account {
+				return "", fmt.Errorf("account: the drill cloud's Google Cloud project is %s, not %s", g.Project, c.Account)
+			}
+			uid, _ := g.NewAPIKey("drill-gemini")
+			return g.APIKeyName(uid), nil
+		},
+	}),
+	sever.CredAzureAppSecret: familyKind(family{typ: sever.CredAzureAppSecret, provider: "azure",
+		account: drillcloud.DefaultAzureTenantID, accountRE: azureGUIDRE, accountWhat: "the Entra tenant id (a GUID)",
+		idRE: azureSecretIDRE, idWhat: "an Entra application secret (application id/secret key id, both GUIDs)",
+		create: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			t := cloud.Azure()
+			app := t.AddApp("drill-workload", false)
+			keyID, _, err := t.AddSecret(app, "drill")
+			return app + "/" + keyID, err
+		},
+		exists: func(cloud *drillcloud.Cloud, c Credential) bool {
+			app, key, _ := strings.Cut(c.ID, "/")
+			return cloud.Azure().SecretPresent(app, key)
+		},
+	}),
+	sever.CredAzureOpenAIKey: familyKind(family{typ: sever.CredAzureOpenAIKey, provider: "azure",
+		account: drillcloud.DefaultAzureSubscriptionID, accountRE: azureGUIDRE, accountWhat: "the Azure subscription id (a GUID)",
+		idRE: azureOpenAIIDRE, idWhat: "an Azure OpenAI account's ARM id (/subscriptions/…/providers/Microsoft.CognitiveServices/accounts/NAME)",
+		create: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			id, _, _ := cloud.Azure().AddOpenAIAccount("rg-drill", "drill-openai-"+randomSuffix())
+			return id, nil
+		},
+	}),
+	sever.CredVaultToken: familyKind(family{typ: sever.CredVaultToken, provider: "vault",
+		accountRE: vaultNamespaceRE, accountWhat: "a Vault namespace path, or empty",
+		idRE: vaultAccessorRE, idWhat: "a Vault token accessor (never the token)",
+		create: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			accessor := "drillVaultAccessor-" + randomSuffix()
+			cloud.Vault().AddToken(drillcloud.TokenSpec{Accessor: accessor, DisplayName: "ci-deployer", Policies: []string{"deploy"}})
+			return accessor, nil
+		},
+		exists: func(cloud *drillcloud.Cloud, c Credential) bool { return cloud.Vault().TokenLive(c.ID) },
+	}),
+}
+
+var (
+	gcpProjectRE       = regexp.MustCompile(`^[a-z][-a-z0-9]{4,28}[a-z0-9]$`)
+	gcpKeyNameRE       = regexp.MustCompile(`^projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/serviceAccounts/([^/\s]{1,256}@[^/\s]{1,256})/keys/([0-9a-f]{8,64})$`)
+	googleAPIKeyNameRE = regexp.MustCompile(`^projects/[a-z][-a-z0-9]{4,28}[a-z0-9]/locations/global/keys/[0-9a-f-]{8,64}$`)
+	azureGUIDRE        = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	azureSecretIDRE    = regexp.MustCompile(`^[0-9a-fA-F-]{36}/[0-9a-fA-F-]{36}$`)
+	azureOpenAIIDRE    = regexp.MustCompile(`^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[\w.()-]{1,90}/providers/Microsoft\.CognitiveServices/accounts/[A-Za-z0-9-]{2,64}$`)
+	vaultAccessorRE    = regexp.MustCompile(`^[A-Za-z0-9-]{8,64}(\.[A-Za-z0-9]{1,32})?$`)
+	vaultNamespaceRE   = regexp.MustCompile(`^[A-Za-z0-9_./-]{0,128}$`)
+)
+
+// randomSuffix tells apart the credentials drills create in one twin: every
+// drill, and every credential of one drill, gets its own.
+func randomSuffix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// gcpKeyID is the key id at the end of a service-account key's resource name.
+func gcpKeyID(name string) string { return name[strings.LastIndexByte(name, '/')+1:] }
+
+// family describes a credential family beyond AWS and the model providers, each
+// with its own twin on the drill cloud (GCP, Azure, Vault).
+type family struct {
+	typ         sever.CredentialType
+	provider    string
+	account     string
+	accountRE   *regexp.Regexp
+	accountWhat string
+	idRE        *regexp.Regexp
+	idWhat      string
+	// create makes a fresh credential in the twin and returns its id: a drill
+	// that leaves the id out gets its own, so reruns on one stack never meet a
+	// credential an earlier drill contained.
+	create func(cloud *drillcloud.Cloud, c Credential) (string, error)
+	// exists says the twin holds a live credential with c's id; nil trusts the
+	// attacker's start to find out.
+	exists        func(cloud *drillcloud.Cloud, c Credential) bool
+	principal     func(c Credential) string
+	vendorDisable func(cloud *drillcloud.Cloud, c Credential) (string, error)
+}
+
+// familyKind is the credKind of a family: the attacker is the drill cloud's
+// family attacker (drillcloud.StartFamilyAttacker), whose calls go through the
+// family's twin with the real protocol.
+func familyKind(f family) *credKind {
+	ops := drillcloud.FamilyAttackOps(string(f.typ))
+	twinOf := func(cloud *drillcloud.Cloud) bool {
+		switch f.provider {
+		case "gcp":
+			return cloud.GCP() != nil
+		case "azure":
+			return cloud.Azure() != nil
+		case "vault":
+			return cloud.Vault() != nil
+		}
+		return false
+	}
+	return &credKind{typ: f.typ, provider: f.provider, ops: ops, defaultOps: ops,
+		defaultAccount: f.account, accountRE: f.accountRE, accountWhat: f.accountWhat,
+		check: func(c Credential) []*FieldError {
+			var errs []*FieldError
+			if c.ID != "" && !f.idRE.MatchString(c.ID) {
+				errs = append(errs, fe("id", "%q is not %s; leave it out to have the drill create one", c.ID, f.idWhat))
+			}
+			if c.User != "" {
+				errs = append(errs, fe("user", "a %s has no IAM user", f.typ))
+			}
+			return errs
+		},
+		prepare: func(cloud *drillcloud.Cloud, c Credential) (Credential, error) {
+			if !twinOf(cloud) {
+				return c, fmt.Errorf("type: the drill cloud serves no %s twin for a %s", f.provider, f.typ)
+			}
+			if c.ID == "" {
+				id, err := f.create(cloud, c)
+				if err != nil {
+					return c, fmt.Errorf("id: create a %s in the drill cloud: %w", f.typ, err)
+				}
+				c.ID = id
+				return c, nil
+			}
+			if f.exists != nil && !f.exists(cloud, c) {
+				return c, fmt.Errorf("id: %s %s is not live in the drill cloud; leave id out to have the drill create one", f.typ, c.ID)
+			}
+			return c, nil
+		},
+		principal: func(c Credential) string {
+			if f.principal == nil {
+				return ""
+			}
+			return f.principal(c)
+		},
+		vendorDisable: f.vendorDisable,
+		attack: func(ctx context.Context, cloud *drillcloud.Cloud, c Credential, cfg drillcloud.AttackerConfig) (*drillcloud.Attacker, error) {
+			return cloud.StartFamilyAttacker(ctx, string(f.typ), c.ID, cfg)
+		},
+	}
+}
+
+// startAttacker starts an attacker holding c, as its kind attacks.
+func startAttacker(ctx context.Context, cloud *drillcloud.Cloud, c Credential, cfg drillcloud.AttackerConfig) (*drillcloud.Attacker, error) {
+	k := c.kind()
+	if k == nil {
+		return nil, errors.New("unknown credential type " + c.Type)
+	}
+	if k.attack != nil {
+		return k.attack(ctx, cloud, c, cfg)
+	}
+	cfg.KeyID = c.ID
+	return cloud.StartAttacker(ctx, cfg)
 }
 
 // providerKind is a model-provider API key: its account is the organization
@@ -182,12 +376,17 @@ func providerKind(typ sever.CredentialType, provider, op, defAccount string, idR
 			return c, nil
 		},
 		principal: func(Credential) string { return "" },
+		vendorDisable: func(cloud *drillcloud.Cloud, c Credential) (string, error) {
+			return fmt.Sprintf("%s disables key %s itself", provider, c.ID), cloud.VendorDisableProviderKey(provider, c.ID)
+		},
 	}
 }
 
 // CredentialTypes are the types a scenario's credential may have.
 var CredentialTypes = []sever.CredentialType{
 	sever.CredAWSAccessKey, sever.CredAWSBedrockAPIKey, sever.CredAnthropicAPIKey, sever.CredOpenAIAPIKey,
+	sever.CredGCPServiceAccountKey, sever.CredGoogleAPIKey, sever.CredAzureAppSecret, sever.CredAzureOpenAIKey,
+	sever.CredVaultToken,
 }
 
 // kind is the credential's kind; nil for an unknown type.
@@ -202,4 +401,7 @@ func signalCredential(c Credential) sever.Credential {
 }
 
 // AttackOperations are every call an attacker can make, with some credential.
-var AttackOperations = slices.Concat(awsOps, []string{drillcloud.AttackAnthropicMessages, drillcloud.AttackOpenAIChat})
+var AttackOperations = slices.Concat(awsOps, []string{drillcloud.AttackAnthropicMessages, drillcloud.AttackOpenAIChat},
+	drillcloud.FamilyAttackOps(drillcloud.FamilyGCPServiceAccountKey), drillcloud.FamilyAttackOps(drillcloud.FamilyGoogleAPIKey),
+	drillcloud.FamilyAttackOps(drillcloud.FamilyAzureAppSecret), drillcloud.FamilyAttackOps(drillcloud.FamilyAzureOpenAIKey),
+	drillcloud.FamilyAttackOps(drillcloud.FamilyVaultToken))

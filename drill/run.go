@@ -595,7 +595,7 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 func (r *runner) startAttacker(ctx context.Context, ar *attackerRun) {
 	// The attacker outlives the timeline's context: it is stopped after the settle
 	// time, so its last calls meet whatever containment did.
-	a, err := r.d.Cloud.StartAttacker(context.WithoutCancel(ctx), drillcloud.AttackerConfig{KeyID: ar.cred.ID, Rate: ar.spec.Rate,
+	a, err := startAttacker(context.WithoutCancel(ctx), r.d.Cloud, ar.cred, drillcloud.AttackerConfig{Rate: ar.spec.Rate,
 		Operations: ar.spec.Operations, KeepTrying: true, PivotToSession: ar.spec.PivotToSession, SourceIP: ar.spec.SourceIP})
 	if err != nil {
 		r.problem("attacker %s: %v", ar.spec.Name, err)
@@ -681,11 +681,10 @@ func (r *runner) send(ctx context.Context, i int, g Signal) {
 	r.signals[i].At, r.signals[i].Sent = at, true
 	r.mu.Unlock()
 	if g.VendorDisables {
-		k := cred.kind()
-		if err := r.d.Cloud.VendorDisableProviderKey(k.provider, cred.ID); err != nil {
+		if what, err := cred.kind().vendorDisable(r.d.Cloud, cred); err != nil {
 			r.problem("signals[%d].vendor_disables: %v", i, err)
 		} else {
-			r.out.at(r.since(), "vendor: %s disables key %s itself", k.provider, cred.ID)
+			r.out.at(r.since(), "vendor: %s", what)
 		}
 	}
 	if g.Quarantine != "" {

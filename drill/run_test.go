@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
@@ -57,7 +58,61 @@ func TestBuiltinScenarios(t *testing.T) {
 			if !res.Passed {
 				t.Errorf("drill %s failed", sc.Name)
 			}
+			if want, ok := familyScenarios[sc.Name]; ok {
+				checkFamilyDrill(t, res, want)
+			}
 		})
+	}
+}
+
+// familyScenarios are the built-ins of the credential families with their own
+// twins (GCP, Azure, Vault), each with the vendor_enforced steps it must observe:
+// Google's own disable of an exposed key is one.
+var familyScenarios = map[string]int{
+	"gcp-service-account-key-stolen": 1,
+	"google-api-key-stolen":          0,
+	"azure-app-secret-stolen":        0,
+	"azure-openai-key-stolen":        0,
+	"vault-token-stolen":             0,
+}
+
+// checkFamilyDrill checks what a family drill must show besides its objectives:
+// every attacker was served before containment and refused after it (its refusals
+// counted as denials, not errors), every incident was contained by the
+// enterprise and verified, with the ledger in order, and the vendor's own
+// actions were observed as vendor_enforced without containment resting on them.
+func checkFamilyDrill(t *testing.T, res *Result, vendorSteps int) {
+	t.Helper()
+	if len(res.Attackers) == 0 {
+		t.Fatal("no attacker ran")
+	}
+	for _, a := range res.Attackers {
+		switch {
+		case a.Successes == 0:
+			t.Errorf("attacker %s never got through: %+v", a.Name, a)
+		case a.Denials == 0:
+			t.Errorf("attacker %s was never refused: %+v", a.Name, a)
+		case a.SuccessesAfterContainment == nil || *a.SuccessesAfterContainment != 0:
+			t.Errorf("attacker %s after verified containment: %v successes, want 0", a.Name, a.SuccessesAfterContainment)
+		}
+	}
+	for _, ir := range res.Incidents {
+		if !ir.EnterpriseContained || ir.VerifiedContainment == nil || ir.ReliedOnVendor {
+			t.Errorf("incident %s: enterprise contained %v, verified at %v, relied on vendor %v", ir.ID, ir.EnterpriseContained,
+				ir.VerifiedContainment, ir.ReliedOnVendor)
+		}
+		if ir.Ledger == nil || !ir.Ledger.Verified || ir.Ledger.Entries == 0 {
+			t.Errorf("incident %s: drill ledger %+v", ir.ID, ir.Ledger)
+		}
+	}
+	n := 0
+	for _, st := range res.Metrics.VendorSteps {
+		if st.Enforcement == sever.VendorEnforced && !st.Containment {
+			n++
+		}
+	}
+	if n != vendorSteps {
+		t.Errorf("vendor_enforced observations = %d (%+v), want %d", n, res.Metrics.VendorSteps, vendorSteps)
 	}
 }
 

@@ -68,17 +68,22 @@ type Scenario struct {
 type Credential struct {
 	Name string `yaml:"name"`
 	// Type is its wire type: aws_access_key (the default), aws_bedrock_api_key,
-	// anthropic_api_key or openai_api_key.
+	// anthropic_api_key, openai_api_key, gcp_service_account_key, google_api_key,
+	// azure_app_secret, azure_openai_key or vault_token.
 	Type string `yaml:"type"`
 	// ID is the access key id (AKIA…); a Bedrock API key's credential id (ACCA…,
 	// or left out to have the drill create a long-term key for User) or
 	// "short-term:" and the ARN of the identity that minted short-term keys; a
-	// provider key's id (apikey_…, key_…).
+	// provider key's id (apikey_…, key_…); for the GCP, Azure and Vault families
+	// the id sever names the credential by (a resource name, appID/keyID, an ARM
+	// id, an accessor), or left out to have the drill create one in its twin.
 	ID string `yaml:"id"`
 	// User is the IAM user of an access key or of a long-term Bedrock API key.
 	User string `yaml:"user"`
 	// Account is the AWS account, or the provider's organization (Anthropic) or
-	// project (OpenAI) of the key; defaults to the default seed's.
+	// project (OpenAI) of the key, the GCP project, the Entra tenant (app
+	// secrets) or Azure subscription (OpenAI keys), or the Vault namespace;
+	// defaults to the default seed's (the drill twins').
 	Account string `yaml:"account"`
 }
 
@@ -122,7 +127,8 @@ type Signal struct {
 	Quarantine string `yaml:"quarantine"`
 	// VendorDisables has a model provider disable (Anthropic) or delete (OpenAI)
 	// the key itself just before this signal is sent, as providers do when they
-	// find a leaked key.
+	// find a leaked key, or Google mark a service-account key exposed and disable
+	// it, as its exposed-key response does.
 	VendorDisables bool `yaml:"vendor_disables"`
 }
 
@@ -560,8 +566,8 @@ func (s Scenario) problems() []*FieldError {
 			switch k := kindOf(g.Credential); {
 			case g.Origin != string(sever.OriginVendor):
 				bad(f+".vendor_disables", "only a vendor disables its own key; set origin: vendor")
-			case k != nil && k.provider == "aws":
-				bad(f+".vendor_disables", "the drill cloud's model providers disable their keys; for AWS use quarantine")
+			case k != nil && k.vendorDisable == nil:
+				bad(f+".vendor_disables", "the drill cloud's vendor does not disable a %s itself; for AWS use quarantine", k.typ)
 			}
 		}
 		if g.Repeat > 0 && g.Events > 0 {

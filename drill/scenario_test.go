@@ -175,8 +175,9 @@ func TestBuiltinsParse(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"agent-aws-and-model-key", "agent-token-reuse", "anthropic-key-provider-late", "approval-missed",
-		"bedrock-key-stolen", "bedrock-short-term-key", "duplicate-storm", "enterprise-first", "openai-key-provider-never",
-		"provider-first", "provider-late", "provider-never"}
+		"azure-app-secret-stolen", "azure-openai-key-stolen", "bedrock-key-stolen", "bedrock-short-term-key", "duplicate-storm",
+		"enterprise-first", "gcp-service-account-key-stolen", "google-api-key-stolen", "openai-key-provider-never",
+		"provider-first", "provider-late", "provider-never", "vault-token-stolen"}
 	var got []string
 	for _, s := range all {
 		got = append(got, s.Name)

@@ -114,6 +114,9 @@ type Attacker struct {
 	// never logged.
 	bearerKey string
 	http      *http.Client
+	// call makes one call of a family attacker (StartFamilyAttacker) with the
+	// credential it closes over; nil for AWS and model-provider attackers.
+	call func(ctx context.Context, op string) (outcome, string)
 }
 
 type attackClients struct {
@@ -353,6 +356,9 @@ func (a *Attacker) count(op string, o outcome, msg string) {
 }
 
 func (a *Attacker) attempt(ctx context.Context, op string) (outcome, string) {
+	if a.call != nil {
+		return a.call(ctx, op)
+	}
 	if providerAttacks[op] != "" {
 		return a.attemptProvider(ctx, op)
 	}

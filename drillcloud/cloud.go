@@ -60,6 +60,12 @@ type Cloud struct {
 
 	// github is the GitHub twin served on this listener, if any (see ServeGitHub).
 	github atomic.Pointer[GitHubTwin]
+	// gcp is the GCP twin served on this listener, if any (see ServeGCP).
+	gcp atomic.Pointer[GCPTwin]
+	// vault is the Vault twin served on this listener, if any (see ServeVault).
+	vault atomic.Pointer[VaultTwin]
+	// azure is the Azure twin served on this listener, if any (see ServeAzure).
+	azure atomic.Pointer[AzureTwin]
 }
 
 // ServeGitHub serves twin on the cloud's listener, beside AWS and the model

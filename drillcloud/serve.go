@@ -98,6 +98,18 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		gh.ServeHTTP(w, r)
 		return
 	}
+	if v := c.vault.Load(); v != nil && IsVaultRequest(r) {
+		v.ServeHTTP(w, r)
+		return
+	}
+	if g := c.gcp.Load(); g != nil && IsGCPRequest(r) {
+		g.ServeHTTP(w, r)
+		return
+	}
+	if az := c.azure.Load(); az != nil && IsAzureRequest(r) {
+		az.ServeHTTP(w, r)
+		return
+	}
 	if p := providerFor(r); p != "" {
 		c.serveProvider(w, r, p)
 		return

@@ -49,6 +49,9 @@ func (s *Server) adapterRoutes() {
 		{adapters.SourceGuardDuty, adapters.ParseGuardDuty},
 		{adapters.SourceOCSF, adapters.ParseOCSF},
 		{adapters.SourceProvider, adapters.ParseProvider},
+		{adapters.SourceGCPSCC, adapters.ParseGCPSCC},
+		{adapters.SourceEntra, adapters.ParseEntraRisk},
+		{adapters.SourceVaultAudit, adapters.ParseVaultAudit},
 	} {
 		s.mux.Handle("POST /v1/signals/"+a.source, s.auth(ScopeSignalsWrite, s.adapter(a.source, a.parse)))
 	}

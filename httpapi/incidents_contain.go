@@ -81,6 +81,8 @@ func DecodeContain(body []byte) (ContainRequest, error) {
 var defaultProviders = map[sever.CredentialType]string{
 	sever.CredAWSAccessKey: "aws", sever.CredAWSTemporaryCredentials: "aws", sever.CredAWSBedrockAPIKey: "aws",
 	sever.CredAnthropicAPIKey: "anthropic", sever.CredOpenAIAPIKey: "openai", sever.CredGitHubToken: "github",
+	sever.CredGCPServiceAccountKey: "gcp", sever.CredGoogleAPIKey: "gcp",
+	sever.CredAzureAppSecret: "azure", sever.CredAzureOpenAIKey: "azure", sever.CredVaultToken: "vault",
 }
 
 // CheckContain checks and normalizes a containment request from any front end

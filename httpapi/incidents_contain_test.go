@@ -346,3 +346,18 @@ func FuzzDecodeContain(f *testing.F) {
 		}
 	})
 }
+
+// Every credential type but the generic token has one provider, so an operator
+// never has to name it: a type added without its provider here would make
+// `sever contain --type T` fail for no reason the operator can see.
+func TestContainDefaultsTheProvider(t *testing.T) {
+	for _, typ := range sever.CredentialTypes {
+		if typ == sever.CredGenericToken {
+			continue
+		}
+		r := httpapi.ContainRequest{Credential: sever.Credential{Type: typ, ID: "id-1"}, Reason: "stolen"}
+		if err := httpapi.CheckContain(&r); err != nil || r.Credential.Provider == "" {
+			t.Errorf("%s: provider %q, err %v; want it filled in", typ, r.Credential.Provider, err)
+		}
+	}
+}

@@ -20,9 +20,9 @@ func TestParsePolicyLintErrors(t *testing.T) {
 		want wantErr
 	}{
 		{"matches no action", policyHeader + `  - id: r
-    actions: ["gcp.*"]
+    actions: ["oraclecloud.*"]
     mode: auto
-`, wantErr{5, "rules[0].actions[0]", `"gcp.*" matches no known action`}},
+`, wantErr{5, "rules[0].actions[0]", `"oraclecloud.*" matches no known action`}},
 		{"typo in action", policyHeader + `  - id: r
     actions: [sever.noop, tokenstore.disable_tokens]
     mode: auto

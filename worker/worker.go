@@ -9,15 +9,15 @@ import (
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
+	"github.com/sever-ir/sever/activities/azureact"
 	"github.com/sever-ir/sever/activities/core"
+	"github.com/sever-ir/sever/activities/gcpact"
 	"github.com/sever-ir/sever/activities/githubact"
 	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
+	"github.com/sever-ir/sever/activities/vaultact"
 	"github.com/sever-ir/sever/workflows"
 )
-
-// TaskQueue is the default task queue of incidents.
-const TaskQueue = "sever"
 
 // Registry is the part of a Temporal worker that registration needs.
 type Registry interface {
@@ -36,6 +36,14 @@ type Actions struct {
 	// GitHub serves the github.* actions; nil = no GitHub App configured, and they
 	// fail AccessDenied naming the settings.
 	GitHub *githubact.Activities
+	// GCP serves the gcp.* actions; nil = Application Default Credentials and
+	// Google's endpoints.
+	GCP *gcpact.Activities
+	// Azure serves the azure.* actions; nil = the standard credential chain
+	// (DefaultAzureCredential) and Azure's public endpoints.
+	Azure *azureact.Activities
+	// Vault serves the vault.* actions; nil = the standard VAULT_* environment.
+	Vault *vaultact.Activities
 }
 
 // Register registers the Incident workflow and every action.
@@ -52,4 +60,19 @@ func Register(r Registry, a Actions) {
 		gh = &githubact.Activities{}
 	}
 	gh.Register(r)
+	gcp := a.GCP
+	if gcp == nil {
+		gcp = &gcpact.Activities{}
+	}
+	gcp.Register(r)
+	az := a.Azure
+	if az == nil {
+		az = &azureact.Activities{}
+	}
+	az.Register(r)
+	vlt := a.Vault
+	if vlt == nil {
+		vlt = &vaultact.Activities{}
+	}
+	vlt.Register(r)
 }

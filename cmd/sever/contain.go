@@ -31,8 +31,12 @@ and prints the incident ID.
 The operator is recorded as the incident's reporter, so they cannot approve its steps
 themselves: someone else in the approver set must. --runbook picks the runbook of a new
 incident; it must contain credentials of --type, or the answer (422) lists those that do.
---provider may be left out for types with one provider (aws, anthropic, openai, github).
-Only the credential's identifier is sent, never its secret.`,
+--provider may be left out for aws_*, anthropic_api_key, openai_api_key and github_token;
+give it for the others: gcp for gcp_service_account_key and google_api_key, azure for
+azure_app_secret and azure_openai_key, vault for vault_token. Only the credential's
+identifier is sent, never its secret: a Google key's resource name (never the API key
+string), an Entra secret as <application id>/<secret key id>, an Azure OpenAI account's
+ARM id, a Vault token's accessor.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r.Credential.Type = sever.CredentialType(typ)
@@ -70,10 +74,10 @@ Only the credential's identifier is sent, never its secret.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&typ, "type", "", "credential type (aws_access_key, aws_temporary_credentials, aws_bedrock_api_key, anthropic_api_key, openai_api_key, github_token, generic_token)")
-	fl.StringVar(&r.Credential.ID, "id", "", "the credential's identifier (an access key ID, a key ID): never its secret")
+	fl.StringVar(&typ, "type", "", "credential type (aws_access_key, aws_temporary_credentials, aws_bedrock_api_key, anthropic_api_key, openai_api_key, gcp_service_account_key, google_api_key, azure_app_secret, azure_openai_key, vault_token, github_token, generic_token)")
+	fl.StringVar(&r.Credential.ID, "id", "", "the credential's identifier (an access key ID, a key ID or resource name, appID/keyID, an ARM id, a Vault accessor): never its secret")
 	fl.StringVar(&r.Credential.Provider, "provider", "", "provider (default from --type; required for generic_token)")
-	fl.StringVar(&r.Credential.Account, "account", "", "account the credential belongs to (an AWS account ID)")
+	fl.StringVar(&r.Credential.Account, "account", "", "account the credential belongs to (an AWS account ID, a GCP project, an Azure tenant or subscription, a Vault namespace)")
 	fl.StringVar(&r.Credential.Principal, "principal", "", "who holds the credential (an IAM user or role ARN)")
 	fl.StringVar(&r.Runbook, "runbook", "", "runbook for a new incident (default: the library's choice for --type)")
 	fl.StringVar(&r.Reason, "reason", "", "why it must be contained (recorded as the signal's summary)")

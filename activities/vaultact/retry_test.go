@@ -1,0 +1,85 @@
+package vaultact
+
+import (
+	"log/slog"
+	"testing"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/drillcloud"
+)
+
+// Vault applies a revocation and its answer is lost. Within the attempt the
+// client's resend finds the accessor gone, which is the revocation it sent; on a
+// later attempt, the heartbeat the first one recorded before sending says the
+// same. Without that heartbeat an accessor Vault does not know is never claimed
+// contained. Either way Vault revokes once.
+func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// drop drops the revocation's answer on the wire; otherwise the
+		// revocation happened in an earlier attempt that timed out.
+		drop, heartbeat bool
+		wantErr         string
+		wantChanged     bool
+	}{
+		{name: "answer dropped on the wire", drop: true, wantChanged: true},
+		{name: "retry of the attempt that sent it", heartbeat: true},
+		{name: "gone without an earlier attempt", wantErr: "NotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud, err := drillcloud.New(drillcloud.DefaultSeed())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cloud.Start("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = cloud.Close() })
+			twin, responder := drillcloud.NewVaultTwin("")
+			cloud.ServeVault(twin)
+			twin.AddToken(drillcloud.TokenSpec{Accessor: drillcloud.DefaultVaultAccessor})
+			a := &Activities{Address: cloud.URL(), Token: StaticToken(responder), Getenv: noEnv}
+			var s testsuite.WorkflowTestSuite
+			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+			env := s.NewTestActivityEnvironment()
+			a.Register(env)
+			in := input(sever.ActionVaultRevokeAccessor, drillcloud.DefaultVaultAccessor, nil)
+
+			if tc.drop {
+				if err := cloud.InjectFault(drillcloud.Fault{Service: drillcloud.VaultService, Operation: drillcloud.VaultOpRevokeAccessor,
+					Kind: drillcloud.FaultDropResponse, Count: 1}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				// The earlier attempt's revocation, applied by Vault.
+				twin.RevokeByVault(drillcloud.DefaultVaultAccessor)
+			}
+			if tc.heartbeat {
+				env.SetHeartbeatDetails(revokeProgress + drillcloud.DefaultVaultAccessor)
+			}
+			v, err := env.ExecuteActivity(in.Action, in)
+			if got := errType(err); got != tc.wantErr {
+				t.Fatalf("%v (type %q), want %q", err, got, tc.wantErr)
+			}
+			if err == nil {
+				var res sever.ActionResult
+				if err := v.Get(&res); err != nil || !res.Verified || res.Changed != tc.wantChanged || res.Enforcement != sever.EnterpriseEnforced {
+					t.Errorf("result = %+v, %v; want verified enterprise_enforced, changed %v", res, err, tc.wantChanged)
+				}
+			}
+			if twin.TokenLive(drillcloud.DefaultVaultAccessor) {
+				t.Error("the token is live")
+			}
+			want := 0
+			if tc.drop {
+				want = 1
+			}
+			if n := cloud.Applied("vault:" + drillcloud.VaultOpRevokeAccessor); n != want {
+				t.Errorf("revocations applied through the API = %d, want %d", n, want)
+			}
+		})
+	}
+}

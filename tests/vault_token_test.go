@@ -1,0 +1,170 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/temporalproto"
+
+	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/ledger"
+)
+
+// vaultTestPolicy pre-approves the Vault actions, as a drill policy would, so the
+// test needs no approver; the built-in policy asks a SOC lead to approve the
+// revocation (vaultact.TestBuiltinVaultRunbook).
+const vaultTestPolicy = `name: vault-e2e
+version: "1"
+rules:
+  - id: evidence-auto
+    actions: ["sever.evidence.*", "sever.notify.*"]
+    mode: auto
+  - id: vault-auto
+    actions: ["vault.*"]
+    mode: auto
+`
+
+// TestVaultTokenRevoked: a Vault audit entry a SIEM flagged, posted to
+// /v1/signals/vault-audit, names a stolen token by its accessor and opens an
+// incident on the built-in runbook; the audit device's entries
+// made with the token are read as evidence, the token is revoked by accessor with
+// sever's own Vault token and read back, the attacker's next call with it is
+// refused and the dynamic credentials it minted are revoked with it, the ledger
+// records the revocation as enterprise_enforced and verified, and neither the
+// stolen token nor sever's is in any log line, workflow history, report, ledger or
+// other file of the data dir.
+func TestVaultTokenRevoked(t *testing.T) {
+	dir := t.TempDir()
+	policyFile := filepath.Join(dir, "policy.yaml")
+	if err := os.WriteFile(policyFile, []byte(vaultTestPolicy), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := newConfig(t)
+	cfg.Runbooks.Policy = policyFile
+	logs := &lockedBuffer{}
+	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true,
+		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	twin := s.Cloud.Vault()
+	if twin == nil || s.Vault == nil {
+		t.Fatal("sever dev serves no Vault twin on its drill cloud")
+	}
+	stolen, ok := twin.TokenOf(drillcloud.DefaultVaultAccessor)
+	if !ok {
+		t.Fatal("the drill Vault has no compromised token")
+	}
+	responder, err := s.Vault.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// The attacker cashes the token in: a KV read and dynamic AWS credentials.
+	for range 2 {
+		if st, err := drillcloud.VaultAttack(ctx, s.Cloud.URL(), stolen, true); err != nil || st != http.StatusOK {
+			t.Fatalf("attacker before containment: %d %v, want 200", st, err)
+		}
+	}
+	if n := len(twin.Leases(drillcloud.DefaultVaultLeasePrefix)); n != 2 {
+		t.Fatalf("the attacker holds %d leases, want 2", n)
+	}
+
+	// The SIEM forwards the audit entry it flagged (an hmac_accessor=false device).
+	entry := fmt.Sprintf(`{"time":%q,"type":"response",`+
+		`"auth":{"client_token":"hmac-sha256:00ff","accessor":%q,"display_name":"token-ci-deployer","policies":["default","deploy"],"token_type":"service"},`+
+		`"request":{"id":"c1a0b7a2-4f3e-11ef-9a1b-0242ac120002","operation":"read","path":%q,"remote_address":"203.0.113.66"}}`,
+		time.Now().UTC().Format(time.RFC3339Nano), drillcloud.DefaultVaultAccessor, drillcloud.DefaultVaultLeaseMount)
+	resp := s.api.mustSend(t, req{method: http.MethodPost, path: "/v1/signals/vault-audit", body: []byte(entry)})
+	if resp.status != http.StatusAccepted {
+		t.Fatalf("POST /v1/signals/vault-audit: %d %s", resp.status, resp.body)
+	}
+	answer := decode[struct {
+		Signals []submitJSON `json:"signals"`
+	}](t, "vault-audit answer", resp)
+	if len(answer.Signals) != 1 || answer.Signals[0].IncidentID == "" {
+		t.Fatalf("vault-audit answered %s; want one signal", resp.body)
+	}
+	sub := answer.Signals[0]
+	inc := s.api.waitIncident(t, sub.IncidentID, "the token revoked and verified", func(inc incidentJSON) bool {
+		return inc.Status == "contained" && inc.step("notify").Status == "succeeded" && inc.step("audit").Status == "succeeded"
+	})
+	if inc.Credential.Type != "vault_token" || inc.Runbook.Name != "vault-token-exposed" {
+		t.Errorf("incident = %+v, runbook %+v", inc.Credential, inc.Runbook)
+	}
+	if st := inc.step("revoke"); !st.Verified || st.Enforcement != "enterprise_enforced" || !strings.HasPrefix(st.Actor, "vault-token:") {
+		t.Errorf("revoke step = %+v; want verified, enterprise_enforced, by sever's Vault token", st)
+	}
+	audit := s.api.stepDetail(t, sub.IncidentID, "audit")
+	if ev, _ := audit.Output["events"].(float64); ev < 4 {
+		t.Errorf("audit step found %v entries made with the token, want the attacker's 4: %+v", audit.Output["events"], audit)
+	}
+
+	// The attacker's next call with the token is refused; what it minted is gone.
+	if st, err := drillcloud.VaultAttack(ctx, s.Cloud.URL(), stolen, false); err != nil || st != http.StatusForbidden {
+		t.Errorf("attacker after containment: %d %v, want 403", st, err)
+	}
+	if n := len(twin.Leases(drillcloud.DefaultVaultLeasePrefix)); n != 0 {
+		t.Errorf("%d leases of the revoked token left", n)
+	}
+	if n := s.Cloud.Applied("vault:" + drillcloud.VaultOpRevokeAccessor); n != 1 {
+		t.Errorf("revocations applied = %d, want 1", n)
+	}
+
+	outcomes := ledgerOutcomes(t, filepath.Join(s.Config.DataDir, ledger.FileName), inc)
+	if e := outcomes["revoke"]; e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" {
+		t.Errorf("ledger revoke: enforcement %q verified %q", e.Enforcement, e.Detail["verified"])
+	}
+
+	// Neither token is in any record: stack log, workflow history, reports, data dir.
+	var corpus []struct{ where, text string }
+	add := func(where string, b []byte) { corpus = append(corpus, struct{ where, text string }{where, string(b)}) }
+	add("stack log", []byte(logs.String()))
+	it := s.Client.GetWorkflowHistory(ctx, sub.IncidentID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	events := 0
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
+		add(fmt.Sprintf("history event %d", ev.GetEventId()), b)
+		events++
+	}
+	for _, f := range []string{"md", "json", "html", "ocsf"} {
+		code, body := get(t, s, "/v1/incidents/"+sub.IncidentID+"/report?format="+f, true)
+		if code != http.StatusOK {
+			t.Fatalf("report %s: %d", f, code)
+		}
+		add("report "+f, []byte(body))
+	}
+	files := 0
+	_ = filepath.WalkDir(cfg.DataDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		if b, err := os.ReadFile(path); err == nil {
+			add(path, b)
+			files++
+		}
+		return nil
+	})
+	if events == 0 || files == 0 {
+		t.Fatalf("scanned %d history events and %d files; the scan saw nothing", events, files)
+	}
+	for _, c := range corpus {
+		for name, tok := range map[string]string{"stolen Vault token": stolen, "sever's Vault token": responder} {
+			if strings.Contains(c.text, tok) {
+				t.Errorf("the %s is in %s", name, c.where)
+			}
+		}
+	}
+	t.Logf("scanned %d documents (%d history events, %d files)", len(corpus), events, files)
+}
