@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
@@ -82,6 +83,60 @@ func (b *bench) awsContain(ctx context.Context) error {
 		b.fail(fmt.Errorf("aws: UpdateAccessKey applied %d times for %d contained keys", r.Applied, len(ea)))
 	}
 	b.logf("aws time to contain p50: floor %s, engine %s (%.2f×)", msf(r.Floor.P50), msf(r.Engine.P50), r.RatioP50)
+	return nil
+}
+
+// AWSConcurrent is the time to contain with many AWS incidents running at once:
+// Incidents keys reported together, each timed from just before its POST until
+// its deactivation was read back.
+type AWSConcurrent struct {
+	Incidents int   `json:"incidents"`
+	Engine    Stats `json:"engine"`
+	// Sequential is the p50/p99 of the sequential phase beside it (ms; 0 if skipped).
+	SequentialP50 float64 `json:"sequential_p50_ms,omitempty"`
+	SequentialP99 float64 `json:"sequential_p99_ms,omitempty"`
+	// Applied counts UpdateAccessKey calls that changed one of these keys.
+	Applied int `json:"update_access_key_applied"`
+}
+
+// awsContainConcurrent opens -aws-conc AWS incidents at once, on keys the
+// sequential phase did not use.
+func (b *bench) awsContainConcurrent(ctx context.Context) error {
+	o := b.o
+	r := &AWSConcurrent{Incidents: o.awsConc}
+	b.rep.AWSConcurrent = r
+	if a := b.rep.AWS; a != nil {
+		r.SequentialP50, r.SequentialP99 = a.Engine.P50, a.Engine.P99
+	}
+	before := b.cloud.Applied("UpdateAccessKey")
+	b.pause(ctx)
+	b.logf("aws time to contain under load: %d incidents at once", o.awsConc)
+	var (
+		mu sync.Mutex
+		ea []time.Duration
+		wg sync.WaitGroup
+	)
+	for i := range o.awsConc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := b.awsOnce(ctx, o.awsN+i)
+			if err != nil {
+				b.fail(err)
+				return
+			}
+			mu.Lock()
+			ea = append(ea, d)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	r.Engine = summarize(ea)
+	r.Applied = b.cloud.Applied("UpdateAccessKey") - before
+	if r.Applied != len(ea) {
+		b.fail(fmt.Errorf("aws under load: UpdateAccessKey applied %d times for %d contained keys", r.Applied, len(ea)))
+	}
+	b.logf("aws time to contain under load: p50 %s, p99 %s (sequential p50 %s)", msf(r.Engine.P50), msf(r.Engine.P99), msf(r.SequentialP50))
 	return nil
 }
 

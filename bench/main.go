@@ -15,8 +15,9 @@
 //	            whose runbook is N sever.noop steps in a chain, until the runbook ends.
 //
 // Engine latency runs from just before the POST until the client sees the incident's
-// status leave "open". The POST answers only after a strongly consistent query has
-// told whether the signal was a duplicate; that wait is part of (b). The end is seen
+// status leave "open". The POST answers only once the incident has recorded the
+// signal and said whether it was a duplicate (the result of the Update-With-Start
+// that delivers it); that wait is part of (b). The end is seen
 // by long-polling the incident's event history for the memo upsert that records the
 // status (-wait history, the default): no polling interval, and the same mechanism the
 // floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
@@ -77,11 +78,15 @@ type options struct {
 	poll    time.Duration
 	settle  time.Duration
 	verbose bool
+	// async posts with Prefer: respond-async (SignalWithStart, answer "queued")
+	// instead of waiting for the answer (Update-With-Start).
+	async bool
 
 	stormSignals, stormCreds, stormConc int
 	parked                              int
 	flood                               int
 	awsN                                int
+	awsConc                             int
 }
 
 func main() {
@@ -128,12 +133,14 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
+	fs.BoolVar(&o.async, "async", false, "engine POSTs with Prefer: respond-async (SignalWithStart, answers queued) instead of waiting for the answer (Update-With-Start)")
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
 	fs.IntVar(&o.stormConc, "storm-conc", 50, "concurrent senders in the storm")
 	fs.IntVar(&o.parked, "parked", 1000, "incidents parked on approvals for the memory figure (0 skips it)")
 	fs.IntVar(&o.flood, "flood", 2000, "distinct 2 KB signals about one credential, for incident history size and continue-as-new per 1,000 signals (0 skips it)")
 	fs.IntVar(&o.awsN, "aws", 50, "iterations of the AWS time to contain against the drill cloud (0 skips it)")
+	fs.IntVar(&o.awsConc, "aws-conc", 50, "AWS incidents opened at once for the time to contain under load (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -155,6 +162,7 @@ func parseFlags(args []string) (options, error) {
 		def("storm-creds", func() { o.stormCreds = 10 })
 		def("parked", func() { o.parked = 50 })
 		def("aws", func() { o.awsN = 5 })
+		def("aws-conc", func() { o.awsConc = 10 })
 		def("flood", func() { o.flood = 300 })
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
@@ -186,8 +194,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-storm, -parked and -flood must not be negative")
 	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
 		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
-	case o.awsN < 0:
-		return o, errors.New("-aws must not be negative")
+	case o.awsN < 0 || o.awsConc < 0:
+		return o, errors.New("-aws and -aws-conc must not be negative")
 	case o.stormConc < 1:
 		return o, errors.New("-storm-conc must be at least 1")
 	}
@@ -245,7 +253,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		Modules: modules(), Submit: map[string]int{}, LoadStart: loadAvg(),
 		Config: RunConfig{Steps: o.steps, Iterations: o.n, Warmup: o.warmup, Conc: o.conc, Count: o.count,
-			Quick: o.quick, Wait: o.wait, FloorWait: o.fwait, Settle: o.settle.String(), Hold: cfg.Incidents.Hold.String(),
+			Quick: o.quick, Async: o.async, Wait: o.wait, FloorWait: o.fwait, Settle: o.settle.String(), Hold: cfg.Incidents.Hold.String(),
 			Runbook: benchRunbook, Stack: "app.StartDev: embedded Temporal (SQLite, WAL), sever worker, HTTP API on loopback"},
 	}
 	if o.wait == "poll" {
@@ -255,7 +263,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	logf("starting the embedded stack in %s", tmp)
 	t := time.Now()
 	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, FrontendPort: 0, UI: false, Logger: logger,
-		DrillCloud: true, Seed: awsBenchSeed(o.awsN)})
+		DrillCloud: true, Seed: awsBenchSeed(o.awsN + o.awsConc)})
 	if err != nil {
 		return nil, fmt.Errorf("start stack: %w", err)
 	}
@@ -308,7 +316,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	b := &bench{
 		o:     o,
 		floor: &floor{c: d.Client, steps: o.steps, history: o.fwait == "history"},
-		eng: &engineRunner{c: d.Client, url: d.URL, token: d.DevToken, wait: o.wait, pollIv: o.poll,
+		eng: &engineRunner{c: d.Client, url: d.URL, token: d.DevToken, wait: o.wait, pollIv: o.poll, async: o.async,
 			http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 				MaxIdleConns: 2 * maxConc, MaxIdleConnsPerHost: 2 * maxConc, IdleConnTimeout: time.Minute}}},
 		rep:   rep,
@@ -462,6 +470,11 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 		if err := b.awsTemporaryContain(ctx); err != nil {
+			return err
+		}
+	}
+	if o.awsConc > 0 {
+		if err := b.awsContainConcurrent(ctx); err != nil {
 			return err
 		}
 	}

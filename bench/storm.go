@@ -49,6 +49,20 @@ type Parked struct {
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	HeapMB    float64 `json:"go_heap_mb"`
 	Errors    int     `json:"errors"`
+	// BaseRSSMB and BaseHeapMB are the same figures just before the phase parked its
+	// incidents; the slopes are the growth per parked incident between the two.
+	BaseRSSMB  float64 `json:"base_rss_mb"`
+	BaseHeapMB float64 `json:"base_go_heap_mb"`
+	RSSPerKB   float64 `json:"rss_per_incident_kb"`
+	HeapPerKB  float64 `json:"go_heap_per_incident_kb"`
+}
+
+// memNow collects garbage and reads the process's RSS and Go heap (MB).
+func memNow() (rss, heap float64) {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return procMB("VmRSS"), float64(m.HeapAlloc) / (1 << 20)
 }
 
 // parkedRunbook parks each incident on an approval nobody gives during the bench.
@@ -65,7 +79,6 @@ match:
 steps:
   - id: hold
     action: sever.noop
-    containment: true
     approval:
       approvers: [U0BENCHNOBODY]
       deadline: 24h
@@ -202,6 +215,8 @@ func (b *bench) parked(ctx context.Context) error {
 	fail := func(err error) { errs.Add(1); b.fail(err) }
 	b.pause(ctx)
 	b.logf("parked: %d incidents waiting for approval", o.parked)
+	p.BaseRSSMB, p.BaseHeapMB = memNow()
+	p.BaseRSSMB, p.BaseHeapMB = round(p.BaseRSSMB), round(p.BaseHeapMB)
 	start := time.Now()
 	ids := make([]string, o.parked)
 	spread(ctx, 20, o.parked, func(ctx context.Context, i int) error {
@@ -243,7 +258,14 @@ func (b *bench) parked(ctx context.Context) error {
 	p.HeapMB = round(float64(m.HeapAlloc) / (1 << 20))
 	p.RSSMB, p.PeakRSSMB = procMB("VmRSS"), procMB("VmHWM")
 	p.Errors = int(errs.Load())
-	b.logf("parked: %d of %d waiting; RSS %.0f MB (peak %.0f MB), Go heap %.0f MB", p.Parked, p.Incidents, p.RSSMB, p.PeakRSSMB, p.HeapMB)
+	if p.Parked > 0 {
+		// A slope, not a ratio: the baseline (server, worker, API and the incidents of
+		// earlier phases) is not part of what a parked incident costs.
+		p.RSSPerKB = round((p.RSSMB - p.BaseRSSMB) * 1024 / float64(p.Parked))
+		p.HeapPerKB = round((p.HeapMB - p.BaseHeapMB) * 1024 / float64(p.Parked))
+	}
+	b.logf("parked: %d of %d waiting; RSS %.0f MB (peak %.0f MB, %.0f before), Go heap %.0f MB (%.0f before): %.0f KB RSS, %.0f KB heap per incident",
+		p.Parked, p.Incidents, p.RSSMB, p.PeakRSSMB, p.BaseRSSMB, p.HeapMB, p.BaseHeapMB, p.RSSPerKB, p.HeapPerKB)
 	return nil
 }
 

@@ -1,5 +1,6 @@
-// Package engine turns API calls into Temporal operations: a signal becomes a
-// SignalWithStart on the incident of its credential, an incident read becomes a query
+// Package engine turns API calls into Temporal operations: a signal becomes an
+// Update-With-Start on the incident of its credential (a SignalWithStart when the
+// caller does not wait), an incident read becomes a query
 // (or the result of a finished run), a close or a decision becomes an Update.
 package engine
 
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
@@ -70,6 +72,14 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 }
 
 // submit is SubmitSignal with the runbook a new incident pins chosen by pick.
+//
+// A caller that waits for the answer gets it without a query: the signal is
+// delivered as the incident's intake update (workflows.UpdateSignal), whose result
+// says recorded or duplicate. An open incident takes it in one call; when none is
+// open, that call answers not found at once and an Update-With-Start opens the
+// incident with the signal (only then is the quota charged, as before). Its answer is part of the workflow task that records
+// the signal, so it is durable before the caller hears it. Prefer: respond-async
+// keeps SignalWithStart, which answers "queued" as soon as the signal is durable.
 func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever.Runbook, error)) (httpapi.SubmitResult, error) {
 	id := sever.IncidentID(s.Credential)
 	if s.Drill {
@@ -80,20 +90,156 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 		}
 		id = "drill-" + id
 	}
+	if s.Receipt == "" {
+		// The receipt tells this submission from a resend of the same event.
+		s.Receipt = uuid.NewString()
+	}
+	if httpapi.RespondAsync(ctx) {
+		return e.submitAsync(ctx, id, s, pick)
+	}
 	rb, err := pick()
 	if err != nil {
 		// No runbook would start an incident for this kind of signal, but one already
 		// open for the credential still records it (a vendor's follow-up, say).
+		res, uerr := e.deliver(ctx, id, s, nil)
+		if uerr == nil {
+			return res.SubmitResult, nil
+		}
+		if !isNotFound(uerr) {
+			r, rerr := e.resend(ctx, id, s, nil, uerr)
+			if !isNotFound(rerr) {
+				return r, rerr
+			}
+		}
+		return httpapi.SubmitResult{}, err
+	}
+	// An open incident takes the update without a start, so only a new incident is
+	// charged to the quota, exactly as on the asynchronous path: a credential with
+	// no open incident answers not found at once, without a workflow task.
+	res, err := e.deliver(ctx, id, s, nil)
+	if err == nil {
+		return res.SubmitResult, nil
+	}
+	if !isNotFound(err) {
+		// The open incident did not answer: make the submission durable there. If it
+		// ended meanwhile, a new one opens below.
+		r, rerr := e.resend(ctx, id, s, nil, err)
+		if !isNotFound(rerr) {
+			return r, rerr
+		}
+	}
+	release, err := httpapi.ReserveIncidentOpen(ctx)
+	if err != nil {
+		return httpapi.SubmitResult{}, err
+	}
+	res, err = e.deliver(ctx, id, s, rb)
+	if err != nil {
+		if isRejected(err) && !isUnknownUpdate(err) {
+			release()
+		}
+		return e.resend(ctx, id, s, rb, err)
+	}
+	if !res.opened {
+		// Another submission opened the incident meanwhile: this one joined it.
+		release()
+	}
+	return res.SubmitResult, nil
+}
+
+// delivered is the answer of the intake update and whether it opened the incident.
+type delivered struct {
+	httpapi.SubmitResult
+	opened bool
+}
+
+// deliver sends s as the intake update and waits, at most StatusWait, for its
+// answer. With rb it opens the incident if none is open (Update-With-Start);
+// without, a credential with no open incident answers not found.
+func (e *Engine) deliver(ctx context.Context, id string, s sever.Signal, rb *sever.Runbook) (delivered, error) {
+	ctx, cancel := context.WithTimeout(ctx, e.statusWait())
+	defer cancel()
+	upd := client.UpdateWorkflowOptions{
+		WorkflowID: id, UpdateName: workflows.UpdateSignal, Args: []any{s},
+		// One ID per submission: a retried call gets the first outcome again.
+		UpdateID:     "signal/" + s.Receipt,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+	}
+	var (
+		h   client.WorkflowUpdateHandle
+		err error
+	)
+	if rb == nil {
+		h, err = e.Client.UpdateWorkflow(ctx, upd)
+	} else {
+		in := e.input(id, s, rb)
+		in.First = &s
+		opts := e.startOptions(id, s, rb)
+		opts.WorkflowIDConflictPolicy = enums.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING
+		op := e.Client.NewWithStartWorkflowOperation(opts, workflows.IncidentWorkflow, in)
+		h, err = e.Client.UpdateWithStartWorkflow(ctx, client.UpdateWithStartWorkflowOptions{
+			StartWorkflowOperation: op, UpdateOptions: upd,
+		})
+	}
+	var res workflows.SignalResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		return delivered{}, err
+	}
+	out := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: res.Status, Duplicate: res.Duplicate}
+	return delivered{SubmitResult: out, opened: res.Opened}, nil
+}
+
+// resend makes a submission whose update did not answer durable the way the
+// asynchronous path does, so a 202 is never lost: a signal (with rb, a
+// SignalWithStart). Runs of the intake version take a second delivery of the same
+// submission as a no-op, so an update that landed after all is not counted twice.
+// A worker from before the intake update rejects it; its incidents get the signal
+// and the status query. The validator's refusal is final.
+func (e *Engine) resend(ctx context.Context, id string, s sever.Signal, rb *sever.Runbook, cause error) (httpapi.SubmitResult, error) {
+	if isRejected(cause) && !isUnknownUpdate(cause) {
+		return httpapi.SubmitResult{}, sever.Errorf(sever.EINVALID, "", "submit signal %s to %s: %s", s.ID, id, rejection(cause))
+	}
+	if errors.Is(ctx.Err(), context.Canceled) {
+		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, ctx.Err())
+	}
+	e.logger().Debug("intake update did not answer; resending as a signal", "incident", id, "signal", s.ID, "err", cause)
+	var err error
+	if rb == nil {
+		err = e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s)
+	} else {
+		_, err = e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, e.startOptions(id, s, rb),
+			workflows.IncidentWorkflow, e.input(id, s, rb))
+	}
+	if err != nil {
+		if isNotFound(err) {
+			// No open incident (any more): the caller decides (isNotFound).
+			return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, err)
+		}
+		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+	}
+	if isUnknownUpdate(cause) {
+		return e.status(ctx, id, s), nil
+	}
+	return httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}, nil
+}
+
+// submitAsync is the Prefer: respond-async path: the signal is made durable by
+// SignalWorkflow or SignalWithStart and the answer is "queued".
+func (e *Engine) submitAsync(ctx context.Context, id string, s sever.Signal, pick func() (*sever.Runbook, error)) (httpapi.SubmitResult, error) {
+	queued := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}
+	rb, err := pick()
+	if err != nil {
 		if serr := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); serr == nil {
-			return e.status(ctx, id, s), nil
+			return queued, nil
 		}
 		return httpapi.SubmitResult{}, err
 	}
 	// An open incident takes the signal without a start, so only a new incident is
-	// charged to the quota. Two first signals racing may both be charged; the quota
-	// errs on the side of the limit.
+	// charged to the quota.
 	if err := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); err == nil {
-		return e.status(ctx, id, s), nil
+		return queued, nil
 	} else if !isNotFound(err) {
 		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
@@ -101,11 +247,25 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 	if err != nil {
 		return httpapi.SubmitResult{}, err
 	}
-	in := workflows.IncidentInput{
+	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, e.startOptions(id, s, rb),
+		workflows.IncidentWorkflow, e.input(id, s, rb)); err != nil {
+		release()
+		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+	}
+	return queued, nil
+}
+
+// input is the input of a new incident for s under rb.
+func (e *Engine) input(id string, s sever.Signal, rb *sever.Runbook) workflows.IncidentInput {
+	return workflows.IncidentInput{
 		IncidentID: id, Credential: s.Credential, Runbook: *rb, Policy: *e.Policy,
 		ApproverGroups: e.ApproverGroups, Hold: sever.Duration(e.Hold), Drill: s.Drill, Notify: e.Notify,
 	}
-	opts := client.StartWorkflowOptions{
+}
+
+// startOptions are the options of a new incident's workflow.
+func (e *Engine) startOptions(id string, s sever.Signal, rb *sever.Runbook) client.StartWorkflowOptions {
+	return client.StartWorkflowOptions{
 		ID:        id,
 		TaskQueue: e.TaskQueue,
 		// A closed incident does not swallow new signals: a new run opens.
@@ -115,21 +275,43 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 			workflows.MemoRunbook: rb.Name, workflows.MemoOpenedAt: s.ReceivedAt,
 		},
 	}
-	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, opts, workflows.IncidentWorkflow, in); err != nil {
-		release()
-		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+}
+
+// statusWait bounds the wait for an answer; the signal is durable either way.
+func (e *Engine) statusWait() time.Duration {
+	if e.StatusWait > 0 {
+		return e.StatusWait
 	}
-	return e.status(ctx, id, s), nil
+	// Long enough for a worker to take the signal's workflow task on a loaded
+	// machine; a slower answer is "queued".
+	return 5 * time.Second
+}
+
+// isRejected says whether an update was refused by the workflow (its validator,
+// or a worker without the handler): nothing was recorded.
+func isRejected(err error) bool {
+	var app *temporal.ApplicationError
+	return errors.As(err, &app)
+}
+
+// isUnknownUpdate says whether the incident's worker predates the intake update.
+func isUnknownUpdate(err error) bool {
+	return isRejected(err) && strings.Contains(rejection(err), "unknown update")
+}
+
+func rejection(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	return err.Error()
 }
 
 // status answers a submission: recorded or duplicate once the incident says which,
 // queued when the caller asked not to wait (Prefer: respond-async) or the answer is
 // slow; the signal is durable in every case.
 func (e *Engine) status(ctx context.Context, id string, s sever.Signal) httpapi.SubmitResult {
-	res := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: "queued"}
-	if httpapi.RespondAsync(ctx) {
-		return res
-	}
+	res := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}
 	st, err := e.signalStatus(ctx, id, s)
 	if err != nil {
 		e.logger().Debug("signal status unknown; answering queued", "incident", id, "signal", s.ID, "err", err)
@@ -145,13 +327,7 @@ func (e *Engine) status(ctx context.Context, id string, s sever.Signal) httpapi.
 }
 
 func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (workflows.SignalStatus, error) {
-	wait := e.StatusWait
-	if wait == 0 {
-		// Long enough for a worker to take the signal's workflow task on a loaded
-		// machine; the signal is durable either way, so a slower answer is "queued".
-		wait = 5 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, wait)
+	ctx, cancel := context.WithTimeout(ctx, e.statusWait())
 	defer cancel()
 	// Queries are strongly consistent: the answer reflects every signal accepted
 	// before it, this one included.

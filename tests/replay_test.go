@@ -30,6 +30,9 @@ import (
 var (
 	update    = flag.Bool("update", false, "regenerate testdata/histories from a real run of the stack")
 	updateCAN = flag.Bool("update-can", false, "regenerate only the continue-as-new histories (incident-*-can-*.json)")
+	// The intake history is recorded on its own: regenerating the others would
+	// replace histories of the SignalWithStart path that incidents in flight have.
+	updateIntake = flag.Bool("update-intake", false, "regenerate only the history of the intake update (incident-intake-update.json)")
 )
 
 const historyDir = "testdata/histories"
@@ -45,12 +48,15 @@ func TestReplayCommittedHistory(t *testing.T) {
 	if *update || *updateCAN {
 		generateCANHistories(t)
 	}
+	if *update || *updateIntake {
+		generateIntakeHistory(t)
+	}
 	files, err := filepath.Glob(filepath.Join(historyDir, "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json",
-		"incident-parked-can-run1.json", "incident-parked-can-run2.json"} {
+		"incident-parked-can-run1.json", "incident-parked-can-run2.json", "incident-intake-update.json"} {
 		if _, err := os.Stat(filepath.Join(historyDir, want)); err != nil {
 			t.Errorf("missing history %s (regenerate with -update): %v", want, err)
 		}
@@ -241,6 +247,57 @@ func generateCANHistories(t *testing.T) {
 	s.api.closeIncident(t, id, "false alarm, closed after continue-as-new")
 	writeRunHistory(t, s, id, run.GetRunID(), "incident-parked-can-run1.json")
 	writeHistory(t, s, id, "incident-parked-can-run2.json")
+}
+
+// generateIntakeHistory runs an incident whose every signal came by the
+// synchronous POST, so by the intake update (Update-With-Start for the first):
+// a new signal, the same event resent, a late signal from the vendor. It checks
+// that the history shows the update path, then closes the incident and writes it.
+func generateIntakeHistory(t *testing.T) {
+	s := startStack(t, newConfig(t))
+	if err := os.MkdirAll(historyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := tokenCred("acme-internal", "svc-history-intake")
+	s.enrol(t, c.id)
+	sub := s.api.submit(t, nativeSignal(c, "evt-history-intake-1"))
+	if sub.Status != "recorded" {
+		t.Fatalf("first signal answered %q, want recorded", sub.Status)
+	}
+	if dup := s.api.submit(t, nativeSignal(c, "evt-history-intake-1")); dup.Status != "duplicate" || !dup.Duplicate {
+		t.Fatalf("resent event answered %+v, want duplicate", dup)
+	}
+	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status != "open" })
+	if inc.Status != "contained" {
+		t.Fatalf("status %s (%s), want contained", inc.Status, inc.Reason)
+	}
+	late := nativeSignal(c, "vendor-notice-intake-1")
+	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
+	if l := s.api.submit(t, late); l.Status != "recorded" {
+		t.Fatalf("late signal answered %q, want recorded", l.Status)
+	}
+	s.api.closeIncident(t, sub.IncidentID, "token rotated")
+	writeHistory(t, s, sub.IncidentID, "incident-intake-update.json")
+
+	f, err := os.Open(filepath.Join(historyDir, "incident-intake-update.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updates := 0
+	for _, e := range h.GetEvents() {
+		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil &&
+			a.GetAcceptedRequest().GetInput().GetName() == workflows.UpdateSignal {
+			updates++
+		}
+	}
+	if updates != 3 {
+		t.Fatalf("the history shows %d intake updates, want 3 (first, resend, late)", updates)
+	}
 }
 
 // approvalRunbook is the runbook the mid-approval history runs: containment waits

@@ -97,7 +97,7 @@ func TestApprovalValidatorRejections(t *testing.T) {
 	}
 	// Refused decisions leave no fact; accepted ones each leave one.
 	var approvals []string
-	for _, f := range lastNotices.facts {
+	for _, f := range noticesOf(env).facts {
 		if f.Kind == FactApprovalDecision {
 			approvals = append(approvals, f.Actor+"="+string(f.Enforcement)+"@"+f.Detail["channel"])
 		}
@@ -112,7 +112,7 @@ func TestApprovalValidatorRejections(t *testing.T) {
 	if s.StartedAt.Sub(inc.OpenedAt) < 2*time.Minute {
 		t.Errorf("step ran %v after open, before quorum was reached", s.StartedAt.Sub(inc.OpenedAt))
 	}
-	n := lastNotices
+	n := noticesOf(env)
 	if len(n.requests) != 1 || len(n.outcomes) != 1 {
 		t.Fatalf("notices: %d requests, %d outcomes; want one of each", len(n.requests), len(n.outcomes))
 	}
@@ -181,7 +181,7 @@ func TestApprovalExpiresAfterOneEscalation(t *testing.T) {
 			if waited := s.EndedAt.Sub(inc.OpenedAt); tc.wantCalls == 0 && (waited < 20*time.Minute || waited > 21*time.Minute) {
 				t.Errorf("expired after %v, want 20m (deadline plus one extension)", waited)
 			}
-			if n := lastNotices; len(n.requests) != 2 || !n.requests[1].Escalation {
+			if n := noticesOf(env); len(n.requests) != 2 || !n.requests[1].Escalation {
 				t.Errorf("notices: %+v; want the request and one escalation", n.requests)
 			} else if tc.wantCalls == 0 && (len(n.outcomes) != 2 || n.outcomes[0].Outcome != OutcomeSuperseded || n.outcomes[0].TS != "1.1" ||
 				n.outcomes[1].Outcome != sever.ApprovalExpired || n.outcomes[1].TS != "1.2") {
@@ -254,7 +254,7 @@ func TestDecisionBoundToRequest(t *testing.T) {
 	rc0 := &recorder{}
 	rc0.register(earlier, "test.disable")
 	runIncident(t, earlier, approvalInput(1, sever.OnTimeoutDeny), signal("s1", "e1"))
-	oldRun := lastNotices.requests[0].Nonce
+	oldRun := noticesOf(earlier).requests[0].Nonce
 	if oldRun == "" {
 		t.Fatal("the approval request carries no nonce")
 	}
@@ -291,7 +291,7 @@ func TestDecisionBoundToRequest(t *testing.T) {
 	if s.Status != sever.StepSucceeded || len(s.Approvals) != 1 || s.Approvals[0].Approver != "U2" {
 		t.Fatalf("step %s approvals %+v; want succeeded on U2's decision alone", s.Status, s.Approvals)
 	}
-	n := lastNotices
+	n := noticesOf(env)
 	if len(n.requests) != 2 || n.requests[0].Nonce != first || n.requests[1].Nonce == first || n.requests[1].Nonce == "" {
 		t.Fatalf("requests %+v; want the first and an escalation with a new nonce", n.requests)
 	}
@@ -317,7 +317,7 @@ func TestCloseCancelsPostedRequest(t *testing.T) {
 	if s := stepByID(t, inc, "disable"); s.Status != sever.StepSkipped || len(rc.calls) != 0 {
 		t.Fatalf("step %s, calls %v; want skipped", s.Status, rc.calls)
 	}
-	if o := lastNotices.outcomes; len(o) != 1 || o[0].TS != "1.1" || o[0].Outcome != OutcomeCanceled {
+	if o := noticesOf(env).outcomes; len(o) != 1 || o[0].TS != "1.1" || o[0].Outcome != OutcomeCanceled {
 		t.Errorf("outcomes %+v; want the posted request marked canceled", o)
 	}
 }

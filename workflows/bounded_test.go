@@ -162,7 +162,7 @@ func TestFloodKeepsStateBounded(t *testing.T) {
 			}
 			// Every distinct signal reached the ledger (written or carried) once.
 			written := map[string]int{}
-			for _, k := range append(lastNotices.factKeys(), carriedKeys(next.Carry.Facts)...) {
+			for _, k := range append(noticesOf(env).factKeys(), carriedKeys(next.Carry.Facts)...) {
 				if id, ok := strings.CutPrefix(k, "signal/"); ok {
 					written[id]++
 				}
@@ -291,7 +291,7 @@ func TestContinueAsNewLosesNoSignalDuringItsWaits(t *testing.T) {
 			inc.SignalSummary.Total, inc.Runs, want, len(during))
 	}
 	written := map[string]int{}
-	for _, k := range append(carriedKeys(w.facts), lastNotices.factKeys()...) {
+	for _, k := range append(carriedKeys(w.facts), noticesOf(env2).factKeys()...) {
 		if id, ok := strings.CutPrefix(k, "signal/"); ok {
 			written[id]++
 		}
@@ -345,7 +345,7 @@ func TestContinueAsNewWhileParkedOnApproval(t *testing.T) {
 	if len(rc.calls) != 0 {
 		t.Fatalf("the step ran before approval: %v", rc.calls)
 	}
-	if n := len(lastNotices.requests); n != 1 {
+	if n := len(noticesOf(env).requests); n != 1 {
 		t.Errorf("%d approval requests posted, want 1", n)
 	}
 	var next IncidentInput
@@ -375,7 +375,7 @@ func TestContinueAsNewWhileParkedOnApproval(t *testing.T) {
 	if got := res.Incident.Steps[0]; got.Status != sever.StepSucceeded || len(rc2.calls) != 1 {
 		t.Errorf("resumed step %s after %v, want succeeded after one call", got.Status, rc2.calls)
 	}
-	if n := len(lastNotices.requests); n != 0 {
+	if n := len(noticesOf(env2).requests); n != 0 {
 		t.Errorf("the next run posted %d new approval requests, want none (the carried one stands)", n)
 	}
 	// The run continued after its 25th delivery; the later ones went to the run

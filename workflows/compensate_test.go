@@ -54,7 +54,7 @@ func TestFalsePositiveCloseRunsCompensations(t *testing.T) {
 	if c.Status != sever.StepSucceeded || c.PolicyRule != "tests-auto" || c.Enforcement != sever.EnterpriseEnforced || c.EndedAt == nil {
 		t.Errorf("compensation = %+v", c)
 	}
-	keys := strings.Join(lastNotices.factKeys(), " ")
+	keys := strings.Join(noticesOf(env).factKeys(), " ")
 	for _, k := range []string{"policy/disable.compensate", "step/disable.compensate/outcome", "status/closed"} {
 		if !strings.Contains(keys, k) {
 			t.Errorf("ledger has no %s: %s", k, keys)

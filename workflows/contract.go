@@ -24,7 +24,25 @@ const (
 	UpdateDecide = "decide"
 	// UpdateClose ends the incident (CloseInput → CloseResult).
 	UpdateClose = "close"
+	// UpdateSignal records one submission of a signal (sever.Signal → SignalResult):
+	// the synchronous intake's single round trip, sent with Update-With-Start.
+	UpdateSignal = "submit_signal"
 )
+
+// Answers of UpdateSignal (SignalResult.Status), as the API reports them.
+const (
+	SignalRecorded  = "recorded"
+	SignalDuplicate = "duplicate"
+)
+
+// SignalResult answers UpdateSignal once the submission is recorded.
+type SignalResult struct {
+	Status    string `json:"status"`
+	Duplicate bool   `json:"duplicate"`
+	// Opened is true when this submission is the one the run was started with:
+	// the caller's Update-With-Start opened the incident (the quota is charged).
+	Opened bool `json:"opened,omitempty"`
+}
 
 // DefaultHold is how long an incident stays open after its runbook ends, so that late
 // signals (a provider's above all) join it and are recorded with their delay.
@@ -50,6 +68,10 @@ type IncidentInput struct {
 	// continues as new (0: DefaultContinueAsNewAfter). Temporal's own suggestion and
 	// a history-length bound also trigger it; tests set a small value to force it.
 	ContinueAsNewAfter int `json:"continue_as_new_after,omitempty"`
+	// First is the signal the engine started the incident with on the synchronous
+	// path (Update-With-Start): the run records it before anything else, as it would
+	// the first signal of a SignalWithStart. Continue-as-new never carries it.
+	First *sever.Signal `json:"first,omitempty"`
 	// Carry is set only by continue-as-new and holds the state of the previous run.
 	Carry *Carry `json:"carry,omitempty"`
 }

@@ -47,8 +47,17 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	// suggestion, and write parked signals one batch each; they replay that way.
 	r.bounded = workflow.GetVersion(ctx, boundedChange, workflow.DefaultVersion, 1) >= 1
 	r.retryOn = workflow.GetVersion(ctx, retryChange, workflow.DefaultVersion, 1) >= 1
+	r.intake = workflow.GetVersion(ctx, intakeChange, workflow.DefaultVersion, 1) >= 1
+	if r.intake && r.in.Carry == nil {
+		// The engine starts every incident with this memo: writing it again would
+		// cost a command and an event per incident on the intake's hot path.
+		r.lastMemo = string(sever.IncidentOpen)
+	}
 	if r.in.Carry == nil {
 		r.statusFact(ctx)
+	}
+	if err := r.registerIntake(ctx); err != nil {
+		return IncidentResult{}, err
 	}
 	r.startLedger(ctx)
 	r.startNotifier(ctx)
@@ -73,9 +82,11 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 		}
 	}
 	// Signals that raced with the end are still recorded before the run completes,
-	// including any that arrive while the last ledger facts are written.
+	// including any that arrive while the last ledger facts are written, on the
+	// channel or by the intake update (which records them itself: deliveries).
 	for {
 		r.drainSignals(ctx)
+		seen := r.deliveries
 		r.publish(ctx)
 		if err := r.flushNotices(ctx); err != nil {
 			return IncidentResult{}, err
@@ -83,7 +94,7 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 		if err := r.flushLedger(ctx); err != nil {
 			return IncidentResult{}, err
 		}
-		if r.sigCh.Len() == 0 {
+		if r.sigCh.Len() == 0 && r.deliveries == seen {
 			return IncidentResult{Incident: r.inc}, nil
 		}
 	}
@@ -140,6 +151,9 @@ type run struct {
 	retryOn  bool
 	retries  int
 	attempts map[string]int
+
+	// intake is set on runs of the update-intake version (intake.go).
+	intake bool
 }
 
 func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
@@ -740,6 +754,9 @@ func (r *run) drainSignals(ctx workflow.Context) {
 }
 
 func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
+	if r.sameSubmission(s) {
+		return // a resend of a submission recorded already (intake.go)
+	}
 	r.changed = true
 	r.deliveries++
 	r.inc.SignalSummary.Shed += max(0, s.ShedBefore)
@@ -867,6 +884,7 @@ func (r *run) continueAsNewV0(ctx workflow.Context) error {
 // continueWith ends the run with a continue-as-new that carries the incident's state.
 func (r *run) continueWith(ctx workflow.Context) error {
 	next := r.in
+	next.First = nil // recorded in this run; the carried state has it
 	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
 		Facts: r.facts, Notices: r.notices, Thread: r.thread, Attempts: r.attempts, Retries: r.retries}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)

@@ -48,7 +48,6 @@ type recorder struct {
 	calls []string
 	res   map[string]sever.ActionResult
 	errs  map[string]error
-	delay time.Duration
 }
 
 func (rc *recorder) register(env *testsuite.TestWorkflowEnvironment, names ...string) {
@@ -58,10 +57,6 @@ func (rc *recorder) register(env *testsuite.TestWorkflowEnvironment, names ...st
 			rc.calls = append(rc.calls, in.StepID+":"+n)
 			res, err := rc.res[n], rc.errs[n]
 			rc.mu.Unlock()
-			if rc.delay > 0 {
-				// Activities run on real time in the test environment; this is short.
-				time.Sleep(rc.delay)
-			}
 			if err != nil {
 				return sever.ActionResult{}, err
 			}
@@ -83,8 +78,22 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: ActivityApprovalOutcome})
 	env.RegisterActivityWithOptions(n.ledger, activity.RegisterOptions{Name: ActivityLedgerAppend})
 	env.RegisterActivityWithOptions(n.notice, activity.RegisterOptions{Name: ActivityNotice})
-	lastNotices = n
+	envNotices.Store(env, n)
+	t.Cleanup(func() { envNotices.Delete(env) })
 	return env
+}
+
+// envNotices maps each test environment to its notices recorder, so tests that
+// run in parallel each read their own.
+var envNotices sync.Map // *testsuite.TestWorkflowEnvironment → *notices
+
+// noticesOf returns the notices recorder of an environment made by newEnv.
+func noticesOf(env *testsuite.TestWorkflowEnvironment) *notices {
+	n, ok := envNotices.Load(env)
+	if !ok {
+		panic("noticesOf: environment not made by newEnv")
+	}
+	return n.(*notices)
 }
 
 func (n *notices) ledger(_ context.Context, in LedgerAppendInput) (LedgerAppendResult, error) {
@@ -123,9 +132,6 @@ func (n *notices) notice(_ context.Context, in NoticeInput) (NoticeResult, error
 	n.notices = append(n.notices, in)
 	return NoticeResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("9.%d", len(n.notices))}, nil
 }
-
-// lastNotices is the recorder of the newest test environment (tests are sequential).
-var lastNotices *notices
 
 func (n *notices) request(_ context.Context, in ApprovalRequestInput) (ApprovalRequestResult, error) {
 	n.mu.Lock()
@@ -328,7 +334,7 @@ func TestDuplicateSignalsRecordedOnce(t *testing.T) {
 	// Every fact reaches the ledger exactly once, in the order it happened.
 	want := []string{"status/open", "signal/s1", "duplicate/s1/second-submission", "signal/s2", "policy/a",
 		"step/a/outcome", "status/contained", "status/closed"}
-	if got := lastNotices.factKeys(); strings.Join(got, " ") != strings.Join(want, " ") {
+	if got := noticesOf(env).factKeys(); strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("ledger facts\n got %v\nwant %v", got, want)
 	}
 	if !status.Known || !status.Duplicate {
@@ -396,7 +402,11 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 		for i := range 30 {
 			env.SignalWorkflow(SignalChannel, signal(fmt.Sprintf("late%d", i), fmt.Sprintf("ev%d", i)))
 		}
-		env.SignalWorkflow(SignalChannel, signal("s1", "e1")) // a duplicate of the first
+		// A duplicate of the first: the same event in another submission (receipt);
+		// the same submission delivered again is no duplicate (see intake.go).
+		dup := signal("s1", "e1")
+		dup.Receipt += "-again"
+		env.SignalWorkflow(SignalChannel, dup)
 	}, 10*time.Minute)
 	// The server refuses to complete a continue-as-new while signals are pending, so
 	// nothing delivered is lost; the test environment does not, so suggest it later.
@@ -429,7 +439,9 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	rc := &recorder{}
 	rc.register(env2, "test.a")
 	env2.RegisterDelayedCallback(func() {
-		env2.SignalWorkflow(SignalChannel, signal("late1", "ev1"))
+		again := signal("late1", "ev1")
+		again.Receipt += "-again" // another submission of the event
+		env2.SignalWorkflow(SignalChannel, again)
 		env2.UpdateWorkflow(UpdateClose, "c", &updateCB{t: t}, CloseInput{Reason: "done", By: "bob"})
 	}, time.Minute)
 	env2.ExecuteWorkflow(IncidentWorkflow, next)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestNoticesThreadUnderOneParent(t *testing.T) {
+	t.Parallel() // each environment has its own notices (noticesOf)
 	env := newEnv(t)
 	rc := &recorder{errs: map[string]error{
 		"test.flaky": temporal.NewNonRetryableApplicationError("upstream said no", "AccessDenied", errors.New("no")),
@@ -27,7 +28,7 @@ func TestNoticesThreadUnderOneParent(t *testing.T) {
 	first.Summary = "key pushed to a public repo"
 	runIncident(t, env, in, first, signal("s2", "e2"))
 
-	got := lastNotices.notices
+	got := noticesOf(env).notices
 	var kinds []string
 	for _, n := range got {
 		kinds = append(kinds, n.Kind)
@@ -53,18 +54,20 @@ func TestNoticesThreadUnderOneParent(t *testing.T) {
 }
 
 func TestNoNoticesUnlessConfigured(t *testing.T) {
+	t.Parallel() // each environment has its own notices (noticesOf)
 	env := newEnv(t)
 	rc := &recorder{}
 	rc.register(env, "test.disable")
 	runIncident(t, env, input(step("disable", "test.disable")), signal("s1", "e1"))
-	if n := len(lastNotices.notices); n != 0 {
+	if n := len(noticesOf(env).notices); n != 0 {
 		t.Fatalf("%d notices without Notify", n)
 	}
 }
 
 func TestSlackGroupResolvedWhenRequested(t *testing.T) {
+	t.Parallel() // each environment has its own notices (noticesOf)
 	env := newEnv(t)
-	lastNotices.members = map[string][]string{"S0ONCALL": {"U7", "U8"}}
+	noticesOf(env).members = map[string][]string{"S0ONCALL": {"U7", "U8"}}
 	rc := &recorder{}
 	rc.register(env, "test.disable")
 	in := approvalInput(1, sever.OnTimeoutDeny)
@@ -81,7 +84,7 @@ func TestSlackGroupResolvedWhenRequested(t *testing.T) {
 	if s := stepByID(t, inc, "disable"); s.Status != sever.StepSucceeded || s.Approvals[0].Approver != "U8" {
 		t.Fatalf("step %s approvals %+v", s.Status, s.Approvals)
 	}
-	if req := lastNotices.requests[0]; strings.Join(req.Approvers, ",") != "slack-group:S0ONCALL" {
+	if req := noticesOf(env).requests[0]; strings.Join(req.Approvers, ",") != "slack-group:S0ONCALL" {
 		t.Errorf("request approvers = %v; the group is resolved by the request itself", req.Approvers)
 	}
 }

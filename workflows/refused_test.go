@@ -68,7 +68,7 @@ func TestRefusedDecisionsNameTheirReason(t *testing.T) {
 			t.Errorf("%s: rejection %v, want type %s%s", name, err, RefusedTypePrefix, reason)
 		}
 	}
-	for _, f := range lastNotices.facts {
+	for _, f := range noticesOf(env).facts {
 		if f.Kind == FactApprovalDecision && f.Actor != "U1" && f.Actor != "U3" {
 			t.Errorf("a refused decision left a fact: %+v", f)
 		}

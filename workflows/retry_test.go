@@ -98,14 +98,14 @@ func TestRetryFailedStep(t *testing.T) {
 	if got := strings.Count(strings.Join(rc.calls, " "), "capture:"); got != 1 {
 		t.Errorf("capture ran %d times, want once (only failed steps run again): %v", got, rc.calls)
 	}
-	keys := lastNotices.factKeys()
+	keys := noticesOf(env).factKeys()
 	for _, want := range []string{"step/disable/outcome", "retry/1", "status/open/retry/1", "policy/disable/attempt/2",
 		"step/disable/attempt/2/outcome", "step/notify/attempt/2/outcome", "status/contained/retry/1"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("ledger facts lack %s: %v", want, keys)
 		}
 	}
-	for _, f := range lastNotices.facts {
+	for _, f := range noticesOf(env).facts {
 		if f.Kind == FactStepRetry && (f.Actor != "analyst" || f.Detail["attempt"] != "2" || f.Detail["previous_status"] != "failed") {
 			t.Errorf("retry fact %+v, want actor analyst, attempt 2, previous status failed", f)
 		}
@@ -157,7 +157,7 @@ func TestRetryAsksForApprovalAgain(t *testing.T) {
 	if st.Status != sever.StepSucceeded || inc.ContainedAt == nil || len(st.Approvals) != 1 {
 		t.Errorf("disable %s with %d approvals, contained_at %v; want succeeded on the second approval", st.Status, len(st.Approvals), inc.ContainedAt)
 	}
-	if got := len(lastNotices.requests); got != 2 {
+	if got := len(noticesOf(env).requests); got != 2 {
 		t.Errorf("%d approval requests posted, want 2 (one per attempt)", got)
 	}
 }
@@ -257,7 +257,7 @@ func TestRetryCarriedOverContinueAsNew(t *testing.T) {
 	if res.Attempt != 3 {
 		t.Errorf("second retry is attempt %d, want 3", res.Attempt)
 	}
-	keys := lastNotices.factKeys()
+	keys := noticesOf(env2).factKeys()
 	for _, want := range []string{"retry/2", "step/disable/attempt/3/outcome", "status/contained/retry/2"} {
 		if !slices.Contains(keys, want) {
 			t.Errorf("ledger facts of the second run lack %s: %v", want, keys)
