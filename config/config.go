@@ -122,7 +122,10 @@ type TemporalConfig struct {
 type HTTPConfig struct {
 	Listen       string `yaml:"listen"`
 	MaxBodyBytes int64  `yaml:"max_body_bytes"`
-	PublicURL    string `yaml:"public_url"` // base URL for links in Slack; optional
+	// PublicURL is where Slack reaches sever from outside (its interactivity and
+	// /sever URLs are under it); `sever config check --deploy --slack-manifest` checks
+	// the manifest's request URLs against it. Optional: Socket Mode needs none.
+	PublicURL string `yaml:"public_url"`
 }
 
 // IntakeConfig authenticates signal sources.

@@ -3,7 +3,6 @@ package deploy
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -58,30 +57,4 @@ func FuzzParseSlackManifest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = ParseSlackManifest(data)
 	})
-}
-
-func FuzzGlob(f *testing.F) {
-	f.Add("iam:*", "iam:GetUser")
-	f.Add("a*b?c*", "aXbYcZ")
-	f.Fuzz(func(t *testing.T, pattern, s string) {
-		if !glob("*", s) {
-			t.Fatalf("* does not match %q", s)
-		}
-		if !glob(s2p(s), s) {
-			t.Fatalf("a string does not match itself (or * when it has wildcards): %q", s)
-		}
-		if !strings.ContainsAny(pattern, "*?") && glob(pattern, s) != (pattern == s) {
-			t.Fatalf("glob(%q, %q) without wildcards must be equality", pattern, s)
-		}
-	})
-}
-
-// s2p returns s when it has no wildcards, else "*" (which matches anything).
-func s2p(s string) string {
-	for _, r := range s {
-		if r == '*' || r == '?' {
-			return "*"
-		}
-	}
-	return s
 }

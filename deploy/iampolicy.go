@@ -1,8 +1,6 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -12,6 +10,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/awsact"
 	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/iampolicy"
 )
 
 // LedgerCopyPermissions are what the ledger's write-once S3 copy (ledger.s3) calls on
@@ -31,71 +30,17 @@ type Policy struct {
 
 // Statement is one statement of a Policy. Conditions are not evaluated: a statement
 // with a condition counts as granting its actions.
-type Statement struct {
-	Sid         string
-	Effect      string
-	Action      stringList
-	NotAction   stringList
-	Resource    stringList
-	NotResource stringList
-	Condition   map[string]any
-}
+type Statement = iampolicy.Statement
 
-// stringList is IAM's "a string or a list of strings".
-type stringList []string
-
-func (s *stringList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = stringList{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return fmt.Errorf("want a string or a list of strings")
-	}
-	*s = many
-	return nil
-}
-
-// ParsePolicy parses an IAM policy document. Statement may be one object or a list,
-// as IAM accepts; unknown keys are errors, since IAM would refuse them too.
+// ParsePolicy parses an identity IAM policy document. Statement may be one object or
+// a list, as IAM accepts; unknown keys and a Principal are errors, since IAM would
+// refuse them too.
 func ParsePolicy(data []byte) (*Policy, error) {
-	var raw struct {
-		Version   string
-		ID        string `json:"Id"`
-		Statement json.RawMessage
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	doc, err := iampolicy.Parse(data, iampolicy.Identity)
+	if err != nil {
 		return nil, fmt.Errorf("parse IAM policy: %w", err)
 	}
-	p := &Policy{Version: raw.Version}
-	if len(bytes.TrimSpace(raw.Statement)) == 0 {
-		return nil, fmt.Errorf("parse IAM policy: no Statement")
-	}
-	if bytes.TrimSpace(raw.Statement)[0] == '{' {
-		var st Statement
-		if err := strictUnmarshal(raw.Statement, &st); err != nil {
-			return nil, fmt.Errorf("parse IAM policy: Statement: %w", err)
-		}
-		p.Statement = []Statement{st}
-	} else if err := strictUnmarshal(raw.Statement, &p.Statement); err != nil {
-		return nil, fmt.Errorf("parse IAM policy: Statement: %w", err)
-	}
-	for i, st := range p.Statement {
-		if st.Effect != "Allow" && st.Effect != "Deny" {
-			return nil, fmt.Errorf("parse IAM policy: Statement[%d] (%s): Effect %q is neither Allow nor Deny", i, st.Sid, st.Effect)
-		}
-	}
-	return p, nil
-}
-
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	return &Policy{Version: doc.Version, Statement: doc.Statement}, nil
 }
 
 // Allows says whether the policy grants action on resource: an Allow statement matches
@@ -104,7 +49,7 @@ func strictUnmarshal(b []byte, v any) error {
 func (p *Policy) Allows(action, resource string) bool {
 	allowed := false
 	for _, st := range p.Statement {
-		if !st.matches(action, resource) {
+		if !st.MatchesAction(action) || resource != "" && !st.MatchesResource(resource) {
 			continue
 		}
 		if st.Effect == "Deny" {
@@ -113,64 +58,6 @@ func (p *Policy) Allows(action, resource string) bool {
 		allowed = true
 	}
 	return allowed
-}
-
-func (st Statement) matches(action, resource string) bool {
-	actionOK := false
-	switch {
-	case len(st.NotAction) > 0:
-		actionOK = !anyMatch(st.NotAction, action, true)
-	default:
-		actionOK = anyMatch(st.Action, action, true)
-	}
-	if !actionOK {
-		return false
-	}
-	if resource == "" {
-		return true
-	}
-	if len(st.NotResource) > 0 {
-		return !anyMatch(st.NotResource, resource, false)
-	}
-	return anyMatch(st.Resource, resource, false)
-}
-
-func anyMatch(patterns []string, s string, fold bool) bool {
-	for _, p := range patterns {
-		if fold {
-			if glob(strings.ToLower(p), strings.ToLower(s)) {
-				return true
-			}
-		} else if glob(p, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// glob matches IAM's wildcards: * any run of characters, ? any one.
-func glob(pattern, s string) bool {
-	// Iterative matcher with one backtrack point: linear in practice, no recursion.
-	p, i, star, mark := 0, 0, -1, 0
-	for i < len(s) {
-		switch {
-		case p < len(pattern) && pattern[p] == '*': // before the literal case: a '*' in s is no wildcard
-			star, mark = p, i
-			p++
-		case p < len(pattern) && (pattern[p] == '?' || pattern[p] == s[i]):
-			p++
-			i++
-		case star >= 0:
-			p, mark = star+1, mark+1
-			i = mark
-		default:
-			return false
-		}
-	}
-	for p < len(pattern) && pattern[p] == '*' {
-		p++
-	}
-	return p == len(pattern)
 }
 
 // AllowedActions lists the action patterns of the policy's Allow statements, sorted and

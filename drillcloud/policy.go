@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sever-ir/sever/internal/iampolicy"
 )
 
 // Only explicit Deny statements are evaluated: the drill cloud allows
@@ -18,14 +20,10 @@ type policyDoc struct {
 	statements []statement
 }
 
+// statement is a parsed statement with its conditions decoded for evaluation.
 type statement struct {
-	sid          string
-	effect       string
-	actions      []string
-	notActions   []string
-	resources    []string
-	notResources []string
-	conditions   []condition
+	iampolicy.Statement
+	conditions []condition
 }
 
 type condition struct {
@@ -38,53 +36,16 @@ type condition struct {
 // parsePolicy parses an IAM policy document. It rejects what IAM would call
 // a MalformedPolicyDocument (bad JSON, missing Effect/Action/Resource).
 func parsePolicy(doc string) (*policyDoc, error) {
-	var raw struct {
-		Version   string          `json:"Version"`
-		Statement json.RawMessage `json:"Statement"`
+	d, err := iampolicy.Parse([]byte(doc), iampolicy.Lenient)
+	if err != nil {
+		return nil, fmt.Errorf("policy document: %w", err)
 	}
-	if err := json.Unmarshal([]byte(doc), &raw); err != nil {
-		return nil, fmt.Errorf("policy document is not valid JSON: %v", err)
-	}
-	if len(raw.Statement) == 0 {
-		return nil, errors.New("policy document has no Statement")
-	}
-	var stmts []json.RawMessage
-	if raw.Statement[0] == '[' {
-		if err := json.Unmarshal(raw.Statement, &stmts); err != nil {
-			return nil, fmt.Errorf("policy Statement: %v", err)
-		}
-	} else {
-		stmts = []json.RawMessage{raw.Statement}
-	}
-	if len(stmts) == 0 {
+	if len(d.Statement) == 0 {
 		return nil, errors.New("policy document has an empty Statement list")
 	}
 	p := &policyDoc{}
-	for i, rs := range stmts {
-		var s struct {
-			Sid          string                                `json:"Sid"`
-			Effect       string                                `json:"Effect"`
-			Action       stringOrList                          `json:"Action"`
-			NotAction    stringOrList                          `json:"NotAction"`
-			Resource     stringOrList                          `json:"Resource"`
-			NotResource  stringOrList                          `json:"NotResource"`
-			Condition    map[string]map[string]json.RawMessage `json:"Condition"`
-			Principal    json.RawMessage                       `json:"Principal"`
-			NotPrincipal json.RawMessage                       `json:"NotPrincipal"`
-		}
-		if err := json.Unmarshal(rs, &s); err != nil {
-			return nil, fmt.Errorf("policy Statement[%d]: %v", i, err)
-		}
-		if s.Effect != "Allow" && s.Effect != "Deny" {
-			return nil, fmt.Errorf("policy Statement[%d]: Effect must be Allow or Deny, got %q", i, s.Effect)
-		}
-		if len(s.Action) == 0 && len(s.NotAction) == 0 {
-			return nil, fmt.Errorf("policy Statement[%d]: needs Action or NotAction", i)
-		}
-		if len(s.Resource) == 0 && len(s.NotResource) == 0 {
-			return nil, fmt.Errorf("policy Statement[%d]: needs Resource or NotResource", i)
-		}
-		st := statement{sid: s.Sid, effect: s.Effect, actions: s.Action, notActions: s.NotAction, resources: s.Resource, notResources: s.NotResource}
+	for i, s := range d.Statement {
+		st := statement{Statement: s}
 		ops := make([]string, 0, len(s.Condition))
 		for op := range s.Condition {
 			ops = append(ops, op)
@@ -112,22 +73,6 @@ func parsePolicy(doc string) (*policyDoc, error) {
 		p.statements = append(p.statements, st)
 	}
 	return p, nil
-}
-
-type stringOrList []string
-
-func (s *stringOrList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = []string{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return fmt.Errorf("want a string or a list of strings")
-	}
-	*s = many
-	return nil
 }
 
 func conditionValues(raw json.RawMessage) ([]string, error) {
@@ -174,10 +119,10 @@ type evalRequest struct {
 // denies reports the first Deny statement that matches.
 func (p *policyDoc) denies(req evalRequest) (statement, bool) {
 	for _, s := range p.statements {
-		if s.effect != "Deny" {
+		if s.Effect != "Deny" {
 			continue
 		}
-		if !s.matchesAction(req.action) || !s.matchesResource(req.resource) {
+		if !s.MatchesAction(req.action) || !s.MatchesResource(req.resource) {
 			continue
 		}
 		if s.conditionsHold(req.ctx) {
@@ -187,59 +132,10 @@ func (p *policyDoc) denies(req evalRequest) (statement, bool) {
 	return statement{}, false
 }
 
-func (s statement) matchesAction(action string) bool {
-	if len(s.actions) > 0 {
-		return anyWildcard(s.actions, action, true)
-	}
-	return !anyWildcard(s.notActions, action, true)
-}
-
-func (s statement) matchesResource(res string) bool {
-	if len(s.resources) > 0 {
-		return anyWildcard(s.resources, res, false)
-	}
-	return !anyWildcard(s.notResources, res, false)
-}
-
-func anyWildcard(patterns []string, s string, fold bool) bool {
-	for _, p := range patterns {
-		if wildcardMatch(p, s, fold) {
-			return true
-		}
-	}
-	return false
-}
-
-// wildcardMatch implements IAM's * and ? globbing (no character classes).
+// wildcardMatch implements IAM's * and ? globbing (no character classes); EC2
+// filter values use the same wildcards.
 func wildcardMatch(pattern, s string, fold bool) bool {
-	if fold {
-		pattern, s = strings.ToLower(pattern), strings.ToLower(s)
-	}
-	if pattern == "*" {
-		return true
-	}
-	// path.Match treats '/' specially and supports [..]; IAM does neither.
-	var px, sx, starP, starS = 0, 0, -1, 0
-	for sx < len(s) {
-		switch {
-		case px < len(pattern) && (pattern[px] == '?' || pattern[px] == s[sx]):
-			px++
-			sx++
-		case px < len(pattern) && pattern[px] == '*':
-			starP, starS = px, sx
-			px++
-		case starP >= 0:
-			px = starP + 1
-			starS++
-			sx = starS
-		default:
-			return false
-		}
-	}
-	for px < len(pattern) && pattern[px] == '*' {
-		px++
-	}
-	return px == len(pattern)
+	return iampolicy.Match(pattern, s, fold)
 }
 
 func (s statement) conditionsHold(ctx map[string]string) bool {

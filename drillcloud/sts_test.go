@@ -104,3 +104,51 @@ func TestSTSOperations(t *testing.T) {
 		}
 	})
 }
+
+// AssumeRole is what sever does to act in an account through a role
+// (aws.accounts.<id>.role_arn): it must be served, not a gap tests skip over.
+func TestSTSAssumeRole(t *testing.T) {
+	c := startCloud(t, DefaultSeed())
+	ctx := ctx(t)
+	cli := stsFor(t, c, DefaultResponderKeyID)
+	roleARN := "arn:aws:iam::" + DefaultAccountID + ":role/" + DefaultInstanceRole
+	out, err := cli.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("sever"),
+		DurationSeconds: aws.Int32(900), ExternalId: aws.String("acme-ext")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := out.Credentials
+	if id := aws.ToString(cr.AccessKeyId); !strings.HasPrefix(id, "ASIA") || aws.ToString(cr.SessionToken) == "" || cr.Expiration == nil {
+		t.Fatalf("credentials = %+v", cr)
+	}
+	want := "arn:aws:sts::" + DefaultAccountID + ":assumed-role/" + DefaultInstanceRole + "/sever"
+	if got := aws.ToString(out.AssumedRoleUser.Arn); got != want {
+		t.Errorf("assumed role user %s, want %s", got, want)
+	}
+	sessCfg := noRetry(StaticConfig(c.URL(), DefaultRegion, aws.Credentials{AccessKeyID: aws.ToString(cr.AccessKeyId),
+		SecretAccessKey: aws.ToString(cr.SecretAccessKey), SessionToken: aws.ToString(cr.SessionToken)}))
+	who, err := sts.NewFromConfig(sessCfg).GetCallerIdentity(ctx, nil)
+	if err != nil || aws.ToString(who.Arn) != want {
+		t.Fatalf("session identity = %+v, %v; want %s", who, err, want)
+	}
+	if info, ok := c.Session(aws.ToString(cr.AccessKeyId)); !ok || info.SourceKey != DefaultResponderKeyID {
+		t.Errorf("session = %+v %v; want one minted by the responder's key", info, ok)
+	}
+
+	bad := []struct {
+		name, arn, session, code string
+	}{
+		{"unknown role", "arn:aws:iam::" + DefaultAccountID + ":role/nobody", "sever", "AccessDenied"},
+		{"other account", "arn:aws:iam::999988887777:role/" + DefaultInstanceRole, "sever", "AccessDenied"},
+		{"not a role arn", "arn:aws:iam::" + DefaultAccountID + ":user/ci-deployer", "sever", "ValidationError"},
+		{"bad session name", roleARN, "has space", "ValidationError"},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := cli.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(tc.arn), RoleSessionName: aws.String(tc.session)})
+			if got := errCode(err); got != tc.code {
+				t.Fatalf("err %v, want %s", err, tc.code)
+			}
+		})
+	}
+}

@@ -2,7 +2,10 @@ package drillcloud
 
 import (
 	"encoding/xml"
+	"fmt"
+	"regexp"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -10,6 +13,73 @@ var stsOps = map[string]*opDef{
 	"GetCallerIdentity": {readOnly: true, noPolicy: true, handle: stsGetCallerIdentity},
 	"GetAccessKeyInfo":  {readOnly: true, handle: stsGetAccessKeyInfo},
 	"GetSessionToken":   {readOnly: true, handle: stsGetSessionToken},
+	// AssumeRole is how sever reaches an account through aws.accounts.<id>.role_arn.
+	"AssumeRole": {readOnly: true, resource: func(cl *call) string { return cl.form.Get("RoleArn") }, handle: stsAssumeRole},
+}
+
+// roleSessionName is AWS's pattern for RoleSessionName.
+var roleSessionName = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+
+// stsAssumeRole issues role session credentials. The drill cloud evaluates only
+// explicit Deny statements, so the role's trust policy is not modelled: any caller
+// may assume any seeded role, as a trust policy naming sever's principal would
+// allow. An unknown role answers AccessDenied, as AWS does.
+func stsAssumeRole(cl *call) (*response, error) {
+	roleARN, name := cl.form.Get("RoleArn"), cl.form.Get("RoleSessionName")
+	cl.param("roleArn", roleARN)
+	cl.param("roleSessionName", name)
+	if !roleSessionName.MatchString(name) {
+		return nil, errf(400, "ValidationError", "1 validation error detected: Value '%s' at 'roleSessionName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]*", truncate(name, 70))
+	}
+	acct, rest, ok := strings.Cut(strings.TrimPrefix(roleARN, "arn:aws:iam::"), ":role/")
+	if !ok || !strings.HasPrefix(roleARN, "arn:aws:iam::") || rest == "" {
+		return nil, errf(400, "ValidationError", "%s is invalid", truncate(roleARN, 200))
+	}
+	roleName := rest[strings.LastIndex(rest, "/")+1:]
+	dur := 3600
+	if v := cl.form.Get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 900 || n > 43200 {
+			return nil, errf(400, "ValidationError", "1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", v)
+		}
+		dur = n
+	}
+	cl.param("durationSeconds", strconv.Itoa(dur))
+	c := cl.c
+	c.mu.Lock()
+	var role *principal
+	if a := c.st.accounts[acct]; a != nil {
+		role = a.roles[roleName]
+	}
+	if role == nil || role.arn != roleARN {
+		c.mu.Unlock()
+		return nil, protocolError(cl.svc, ekAccessDenied, fmt.Sprintf("User: %s is not authorized to perform: sts:AssumeRole on resource: %s", cl.id.arn(), truncate(roleARN, 200)))
+	}
+	s := &session{
+		id: newKeyID("ASIA", acct), secret: newSecretKey(), token: newSessionToken(),
+		principal: role, account: acct, name: name, issued: cl.now,
+		expires: cl.now.Add(time.Duration(dur) * time.Second), sourceKey: cl.id.keyID,
+	}
+	c.st.sessions[s.id] = s
+	c.st.keyAccount[s.id] = acct
+	c.mu.Unlock()
+	cl.applied = true
+	type creds struct {
+		AccessKeyId     string
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      isoTime
+	}
+	type user struct {
+		AssumedRoleId string
+		Arn           string
+	}
+	return queryXML(cl.svc, cl.op, cl.reqID, struct {
+		XMLName         xml.Name `xml:"AssumeRoleResult"`
+		Credentials     creds
+		AssumedRoleUser user
+	}{Credentials: creds{AccessKeyId: s.id, SecretAccessKey: s.secret, SessionToken: s.token, Expiration: isoTime(s.expires)},
+		AssumedRoleUser: user{AssumedRoleId: role.id + ":" + name, Arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", acct, role.name, name)}})
 }
 
 func stsGetCallerIdentity(cl *call) (*response, error) {

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -243,7 +244,16 @@ func (d *decoder) step(n *yaml.Node, path string, timeout sever.Duration, attemp
 	}
 	if n := m.get("containment"); n != nil {
 		if v, ok := d.boolean(n, m.field("containment")); ok {
-			st.Containment = v
+			switch {
+			case v && spec != nil && !spec.Mutating:
+				// Containment is a control put in place; an action the catalog does not
+				// declare as changing state puts none, so an incident could otherwise
+				// end "contained and verified" having done nothing.
+				d.errorf(n, m.field("containment"), "step %s: %s changes no state, so it cannot be a containment step (containment: true is legal only on actions that change state)",
+					cmp.Or(st.ID, "?"), spec.Name)
+			default:
+				st.Containment = v
+			}
 		}
 	}
 	if n := m.get("on_failure"); n != nil {

@@ -264,6 +264,16 @@ steps:
     action: sever.noop
     containment: yes
 `, wantErr{9, "steps[0].containment", `"yes" is not true or false`}},
+		// A step that changes nothing cannot contain anything: without this a runbook
+		// of no-ops would end "contained and verified".
+		{"containment on noop", header + `  - id: hold
+    action: sever.noop
+    containment: true
+`, wantErr{9, "steps[0].containment", `step hold: sever.noop changes no state`}},
+		{"containment on a read", header + `  - id: look
+    action: tokenstore.token_status
+    containment: true
+`, wantErr{9, "steps[0].containment", `step look: tokenstore.token_status changes no state`}},
 		{"duplicate key", header + `  - id: a
     action: sever.noop
     action: sever.noop

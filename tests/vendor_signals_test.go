@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/ledger"
@@ -56,7 +55,9 @@ func TestAWSHealthThenGuardDutyOneIncident(t *testing.T) {
 	}
 	id := sigs[0].(map[string]any)["incident_id"].(string)
 
-	time.Sleep(2 * time.Second)
+	// GuardDuty reports later: after the incident has taken AWS Health's signals, so
+	// its signal must join a running incident rather than arrive with the first.
+	s.api.waitIncident(t, id, "AWS Health's two signals recorded", func(i incidentJSON) bool { return len(i.Signals) == 2 })
 	gd := fixture(t, "guardduty-anomalous-model-invocation.json", "AKIAI44QH8DHBEXAMPLE", key, "123456789012", acct,
 		"bedrock-batch", user)
 	res = postAdapter(t, s, "/v1/signals/guardduty", gd)

@@ -61,36 +61,36 @@ func (s *Store) pgPut(t Token) error {
 	return nil
 }
 
-// pgSetStatus is SetStatus with the token's row locked (SELECT … FOR UPDATE) from the
+// pgUpdate is update with the token's row locked (SELECT … FOR UPDATE) from the
 // read to the write, so two workers changing one token take turns and a retried
 // change, on any host, finds its key already applied.
-func (s *Store) pgSetStatus(id, status, key, by, reason string) (Token, bool, error) {
+func (s *Store) pgUpdate(id, op string, change func(tok *Token, now time.Time) bool) (Token, bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, err)
+		return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, err)
 	}
 	defer tx.Rollback()
 	tok, err := getRow(ctx, tx, id, " FOR UPDATE")
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, ErrNotFound)
+			return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, ErrNotFound)
 		}
 		return Token{}, false, err
 	}
-	if !applyStatus(&tok, status, key, by, reason, s.now().UTC()) {
+	if !change(&tok, s.now().UTC()) {
 		return tok, false, nil
 	}
 	b, err := json.Marshal(tok)
 	if err != nil {
-		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, err)
+		return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE tokens SET doc = $1 WHERE id = $2`, string(b), id); err != nil {
-		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, err)
+		return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, err)
+		return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, err)
 	}
 	return tok, true, nil
 }

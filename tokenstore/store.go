@@ -33,7 +33,10 @@ type Token struct {
 	// Status is the state the enterprise set; gateways refuse inactive tokens.
 	Status string `json:"status"`
 	// VendorStatus is the state the issuing vendor reports for the token, when the
-	// vendor acted on its own (for example after a public leak).
+	// vendor acted on its own (for example after a public leak). It is the issuer's
+	// word, written by SetVendorStatus from the issuer's side (its notice feed), never by
+	// a containment step, so tokenstore.observe_vendor_state reads state sever did not
+	// write.
 	VendorStatus string    `json:"vendor_status,omitempty"`
 	UpdatedAt    time.Time `json:"updated_at"`
 	UpdatedBy    string    `json:"updated_by,omitempty"`
@@ -202,8 +205,35 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 	if status != Active && status != Inactive {
 		return Token{}, false, fmt.Errorf("tokenstore: set status %q: want %s or %s", status, Active, Inactive)
 	}
+	return s.update(id, "set status", func(tok *Token, now time.Time) bool {
+		return applyStatus(tok, status, key, by, reason, now)
+	})
+}
+
+// SetVendorStatus records the state the token's issuer reports for it (active or
+// inactive): what the issuer's notice feed calls when the vendor disabled (or
+// restored) the token on its own. Setting the state already recorded changes nothing.
+// The enterprise's own Status is left alone: a vendor's action is evidence, not the
+// enterprise's control.
+func (s *Store) SetVendorStatus(id, status string) (t Token, changed bool, err error) {
+	if status != Active && status != Inactive {
+		return Token{}, false, fmt.Errorf("tokenstore: set vendor status %q: want %s or %s", status, Active, Inactive)
+	}
+	return s.update(id, "set vendor status", func(tok *Token, _ time.Time) bool {
+		if tok.VendorStatus == status {
+			return false
+		}
+		tok.VendorStatus = status
+		return true
+	})
+}
+
+// update changes one token under the store's lock (the file lock, or the row lock in
+// PostgreSQL) from the read to the write; change reports whether it changed anything,
+// and nothing is written when it did not. op names the operation in errors.
+func (s *Store) update(id, op string, change func(tok *Token, now time.Time) bool) (Token, bool, error) {
 	if s.db != nil {
-		return s.pgSetStatus(id, status, key, by, reason)
+		return s.pgUpdate(id, op, change)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -218,10 +248,10 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 	}
 	i := slices.IndexFunc(f.Tokens, func(x Token) bool { return x.ID == id })
 	if i < 0 {
-		return Token{}, false, fmt.Errorf("tokenstore: set status of %q: %w", id, ErrNotFound)
+		return Token{}, false, fmt.Errorf("tokenstore: %s of %q: %w", op, id, ErrNotFound)
 	}
 	tok := &f.Tokens[i]
-	if !applyStatus(tok, status, key, by, reason, s.now().UTC()) {
+	if !change(tok, s.now().UTC()) {
 		return *tok, false, nil
 	}
 	if err := s.save(f); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,6 +164,42 @@ func TestConcurrentSetStatusAppliesOnce(t *testing.T) {
 		tok, err := b.Get("tok-1")
 		if err != nil || changed.Load() != 1 || len(tok.Changes) != 1 || tok.Status != Inactive {
 			t.Fatalf("%d callers changed it; token %+v, %v; want one change", changed.Load(), tok, err)
+		}
+	})
+}
+
+// The issuer's word on a token is written through SetVendorStatus and leaves the
+// enterprise's own status alone: what a vendor did is evidence, not the control.
+func TestSetVendorStatus(t *testing.T) {
+	eachBackend(t, func(t *testing.T, s *Store, again func() *Store) {
+		if err := s.Put(Token{ID: "tok-1", Owner: "billing"}); err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			status      string
+			wantChanged bool
+			wantErr     error
+		}{
+			{Inactive, true, nil},
+			{Inactive, false, nil}, // the same notice delivered twice
+			{Active, true, nil},
+		}
+		for i, st := range steps {
+			tok, changed, err := s.SetVendorStatus("tok-1", st.status)
+			if err != nil || changed != st.wantChanged || tok.VendorStatus != st.status || tok.Status != Active {
+				t.Fatalf("step %d: SetVendorStatus(%s) = %+v, %v, %v; want changed=%v, enterprise status untouched",
+					i, st.status, tok, changed, err, st.wantChanged)
+			}
+			got, err := again().Get("tok-1")
+			if err != nil || got.VendorStatus != st.status || got.Owner != "billing" {
+				t.Fatalf("step %d: read-back = %+v, %v", i, got, err)
+			}
+		}
+		if _, _, err := s.SetVendorStatus("nope", Inactive); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set vendor status") {
+			t.Errorf("SetVendorStatus(unknown) err = %v, want ErrNotFound naming the operation", err)
+		}
+		if _, _, err := s.SetVendorStatus("tok-1", "revoked"); err == nil {
+			t.Error("SetVendorStatus(bad status) succeeded")
 		}
 	})
 }

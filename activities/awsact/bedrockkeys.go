@@ -15,6 +15,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/iampolicy"
 )
 
 // Amazon Bedrock API keys come in two kinds, told apart by the credential id of an
@@ -316,7 +317,7 @@ func (a *Activities) setServiceCredStatus(ctx context.Context, in sever.ActionIn
 // bearerDenyDocument denies every call made with a Bedrock API key.
 func bearerDenyDocument() string {
 	b, _ := json.Marshal(policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
-		Effect: "Deny", Action: stringOrList{bearerAction}, Resource: stringOrList{"*"}}}})
+		Effect: "Deny", Action: iampolicy.StringList{bearerAction}, Resource: iampolicy.StringList{"*"}}}})
 	return string(b)
 }
 

@@ -317,10 +317,21 @@ func (a *Activities) SnapshotVolume(ctx context.Context, in sever.ActionInput) (
 	if !changed {
 		summary = "found the earlier attempt's " + summary
 	}
+	verified := snapshotComplete(snap)
+	if !verified {
+		summary += "; not verified until EBS reports it completed"
+	}
 	uri := fmt.Sprintf("arn:aws:ec2:%s:%s:snapshot/%s", c.Region, id.Account, snapID)
-	return sever.ActionResult{Verified: snap.State != ec2types.SnapshotStateError, Actor: id.ARN, Changed: changed,
+	return sever.ActionResult{Verified: verified, Actor: id.ARN, Changed: changed,
 		Summary: summary, Output: record,
 		Evidence: []sever.Artifact{{Name: "ebs-snapshot-" + snapID + ".json", URI: uri, SHA256: sever.SHA256Hex(b), Size: int64(len(b))}}}, nil
+}
+
+// snapshotComplete reports whether EBS says the snapshot is complete. A pending
+// snapshot may still fail, and sever's own request proves nothing about it, so only
+// the state EBS reports counts.
+func snapshotComplete(s *ec2types.Snapshot) bool {
+	return s.State == ec2types.SnapshotStateCompleted
 }
 
 // snapshotOnce snapshots one volume, tagged with the step's idempotency key, unless an
@@ -468,12 +479,19 @@ func (a *Activities) StoreEvidence(ctx context.Context, in sever.ActionInput) (s
 			return sever.ActionResult{}, classify(in.Action, "s3:HeadObject read-back", subject, err)
 		}
 	}
-	stored := storedSHA256(head)
+	// S3's checksum is the read of state sever did not write: S3 computes it over the
+	// bytes it stores. The metadata hash is only sever's claim, from whichever attempt
+	// wrote the object, so it decides nothing on its own.
+	s3sum := s3SHA256(head)
 	if sum == "" {
-		sum, size, retainUntil = stored, aws.ToInt64(head.ContentLength), aws.ToTime(head.ObjectLockRetainUntilDate)
+		claimed := head.Metadata["sha256"]
+		sum, size, retainUntil = cmp(s3sum, claimed), aws.ToInt64(head.ContentLength), aws.ToTime(head.ObjectLockRetainUntilDate)
+		if claimed != "" && claimed != s3sum {
+			s3sum = "" // the object is not the one the earlier attempt wrote
+		}
 	}
 	locked := head.ObjectLockMode == mode && head.ObjectLockRetainUntilDate != nil && !head.ObjectLockRetainUntilDate.Before(retainUntil.Add(-time.Second))
-	verified := locked && stored != "" && stored == sum
+	verified := locked && s3sum != "" && s3sum == sum
 	uri := "s3://" + bucket + "/" + key
 	if v := aws.ToString(head.VersionId); v != "" {
 		uri += "?versionId=" + v
@@ -482,21 +500,22 @@ func (a *Activities) StoreEvidence(ctx context.Context, in sever.ActionInput) (s
 		"lock_mode": string(head.ObjectLockMode), "retain_until": aws.ToTime(head.ObjectLockRetainUntilDate).UTC().Format(time.RFC3339)}
 	summary := fmt.Sprintf("evidence stored at %s under %s lock until %s", uri, head.ObjectLockMode, out["retain_until"])
 	switch {
-	case !changed:
+	case !changed && verified:
 		summary = "found the earlier attempt's " + summary
+	case !changed:
+		summary = "found the earlier attempt's " + summary + "; not verified: S3's own SHA-256 checksum of the object is missing or differs from the hash its metadata claims"
 	case !verified:
-		summary += "; read-back did not show the expected lock and checksum"
+		summary += "; not verified: the read-back did not show the expected lock and S3's own SHA-256 checksum of the object"
 	}
 	return sever.ActionResult{Verified: verified, Actor: id.ARN, Changed: changed, Summary: summary, Output: out,
 		Evidence: []sever.Artifact{{Name: path.Base(key), URI: uri, SHA256: sum, Size: size}}}, nil
 }
 
-// storedSHA256 is the object's SHA-256 as S3 reports it: the user metadata sever wrote,
-// else S3's own checksum (base64) of a single-part upload.
-func storedSHA256(h *s3.HeadObjectOutput) string {
-	if v := h.Metadata["sha256"]; v != "" {
-		return v
-	}
+// s3SHA256 is the object's SHA-256 as S3 computed it (x-amz-checksum-sha256 of a
+// single-part upload, asked for with ChecksumMode ENABLED), in hex; "" when S3 holds
+// none. A multipart upload's checksum of checksums does not decode to a SHA-256 and
+// counts as none.
+func s3SHA256(h *s3.HeadObjectOutput) string {
 	if b, err := base64.StdEncoding.DecodeString(aws.ToString(h.ChecksumSHA256)); err == nil && len(b) == sha256.Size {
 		return hex.EncodeToString(b)
 	}

@@ -34,7 +34,6 @@ func TestLookupEvents(t *testing.T) {
 	d := newDrill(t)
 	useExposedKey(t, d, 3)
 	res, err := d.exec(input(sever.ActionAWSLookupEvents, nil))
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +61,6 @@ func TestLookupEventsPaginatesWithinRate(t *testing.T) {
 	useExposedKey(t, d, 120)
 	start := time.Now()
 	res, err := d.exec(input(sever.ActionAWSLookupEvents, nil))
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +93,12 @@ func TestLookupEventsErrors(t *testing.T) {
 	t.Run("AccessDenied", func(t *testing.T) {
 		d := newDrill(t, denyResponder("cloudtrail:LookupEvents"))
 		_, err := d.exec(input(sever.ActionAWSLookupEvents, nil))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "AccessDenied", "cloudtrail:LookupEvents", exposedKey)
 	})
 	t.Run("ThrottledRetried", func(t *testing.T) {
 		d := newDrill(t)
 		d.fault(drillcloud.Fault{Service: "cloudtrail", Operation: "LookupEvents", Kind: drillcloud.FaultThrottle, Count: 1})
 		res, err := d.exec(input(sever.ActionAWSLookupEvents, nil))
-		skipUnserved(t, err)
 		if err != nil || !res.Verified {
 			t.Fatalf("lookup = %+v, %v", res, err)
 		}
@@ -120,7 +116,6 @@ func TestSnapshotVolume(t *testing.T) {
 	d := newDrill(t)
 	in := input(sever.ActionAWSSnapshotVolume, sever.Values{"volume_id": drillcloud.DefaultVolumeID})
 	res, err := d.exec(in)
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +138,6 @@ func TestSnapshotVolumeFaults(t *testing.T) {
 		d.fault(drillcloud.Fault{Service: "ec2", Operation: "CreateSnapshot", Kind: drillcloud.FaultDropResponse, Count: 1})
 		in := input(sever.ActionAWSSnapshotVolume, sever.Values{"volume_id": drillcloud.DefaultVolumeID})
 		_, err := d.exec(in)
-		skipUnserved(t, err)
 		wantRetryable(t, err, "ec2:CreateSnapshot", drillcloud.DefaultVolumeID)
 		res := d.mustExec(in)
 		if res.Changed || len(d.cloud.Snapshots()) != 1 || d.cloud.Applied("ec2:CreateSnapshot") != 1 {
@@ -155,7 +149,6 @@ func TestSnapshotVolumeFaults(t *testing.T) {
 		d.fault(drillcloud.Fault{Service: "ec2", Operation: "CreateSnapshot", Kind: drillcloud.FaultThrottle, Count: 1})
 		in := input(sever.ActionAWSSnapshotVolume, sever.Values{"volume_id": drillcloud.DefaultVolumeID})
 		_, err := d.exec(in)
-		skipUnserved(t, err)
 		wantRetryable(t, err, "ec2:CreateSnapshot")
 		if res := d.mustExec(in); !res.Changed || len(d.cloud.Snapshots()) != 1 {
 			t.Fatalf("retry = %+v", res)
@@ -164,13 +157,11 @@ func TestSnapshotVolumeFaults(t *testing.T) {
 	t.Run("UnknownVolume", func(t *testing.T) {
 		d := newDrill(t)
 		_, err := d.exec(input(sever.ActionAWSSnapshotVolume, sever.Values{"volume_id": "vol-0000000000000dead"}))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "NotFound", "ec2:CreateSnapshot", "vol-0000000000000dead")
 	})
 	t.Run("AccessDenied", func(t *testing.T) {
 		d := newDrill(t, denyResponder("ec2:CreateSnapshot"))
 		_, err := d.exec(input(sever.ActionAWSSnapshotVolume, sever.Values{"volume_id": drillcloud.DefaultVolumeID}))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "AccessDenied", "ec2:CreateSnapshot")
 	})
 }
@@ -181,7 +172,6 @@ func TestStoreEvidence(t *testing.T) {
 	useExposedKey(t, d, 2)
 	in := input(sever.ActionAWSStoreEvidence, nil)
 	res, err := d.exec(in)
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +213,6 @@ func TestStoreEvidenceFaults(t *testing.T) {
 		d.fault(drillcloud.Fault{Service: "s3", Operation: "PutObject", Kind: drillcloud.FaultDropResponse, Count: 1})
 		in := input(sever.ActionAWSStoreEvidence, sever.Values{"include": []any{"signals"}})
 		_, err := d.exec(in)
-		skipUnserved(t, err)
 		wantRetryable(t, err, "s3:PutObject")
 		res := d.mustExec(in)
 		if res.Changed || !res.Verified || d.cloud.Applied("s3:PutObject") != 1 {
@@ -234,7 +223,6 @@ func TestStoreEvidenceFaults(t *testing.T) {
 		d := newDrill(t, denyResponder("cloudtrail:LookupEvents"))
 		d.acts.EvidenceBucket = drillcloud.DefaultEvidenceBucket
 		res, err := d.exec(input(sever.ActionAWSStoreEvidence, nil))
-		skipUnserved(t, err)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +251,6 @@ func TestStoreEvidenceFaults(t *testing.T) {
 			d := newDrill(t, tt.opts...)
 			d.acts.EvidenceBucket = tt.bucket
 			_, err := d.exec(input(sever.ActionAWSStoreEvidence, tt.args))
-			skipUnserved(t, err)
 			wantPermanent(t, err, tt.errType, tt.want...)
 		})
 	}
@@ -272,7 +259,6 @@ func TestStoreEvidenceFaults(t *testing.T) {
 func TestBedrockLoggingState(t *testing.T) {
 	d := newDrill(t)
 	res, err := d.exec(input(sever.ActionAWSBedrockLogging, nil))
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/iampolicy"
 )
 
 // QuarantinePolicies are the managed policies AWS attaches to a user whose key it found
@@ -612,31 +613,14 @@ type policyDocument struct {
 
 type policyStatement struct {
 	Effect    string                       `json:"Effect"`
-	Action    stringOrList                 `json:"Action"`
-	Resource  stringOrList                 `json:"Resource"`
+	Action    iampolicy.StringList         `json:"Action"`
+	Resource  iampolicy.StringList         `json:"Resource"`
 	Condition map[string]map[string]string `json:"Condition,omitempty"`
-}
-
-// stringOrList reads IAM's "either a string or a list of strings" fields.
-type stringOrList []string
-
-func (s *stringOrList) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*s = []string{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*s = many
-	return nil
 }
 
 func revokeDocument(cutoff time.Time) (string, error) {
 	b, err := json.Marshal(policyDocument{Version: "2012-10-17", Statement: []policyStatement{{
-		Effect: "Deny", Action: stringOrList{"*"}, Resource: stringOrList{"*"},
+		Effect: "Deny", Action: iampolicy.StringList{"*"}, Resource: iampolicy.StringList{"*"},
 		Condition: map[string]map[string]string{"DateLessThan": {"aws:TokenIssueTime": cutoff.UTC().Format(time.RFC3339)}},
 	}}})
 	if err != nil {

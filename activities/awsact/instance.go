@@ -49,7 +49,7 @@ type instanceRecord struct {
 // temporary key is (EC2 names the role session after the instance): its instance
 // profile and attached volumes, and snapshots each volume. It contains nothing; every
 // snapshot carries the step's idempotency key, so a retry takes none twice. Verified
-// means the instance was read and no snapshot is in the error state.
+// means the instance was read and EBS reports every snapshot completed.
 func (a *Activities) InstanceEvidence(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args InstanceArgs
 	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
@@ -112,7 +112,7 @@ func (a *Activities) InstanceEvidence(ctx context.Context, in sever.ActionInput)
 			return sever.ActionResult{}, err
 		}
 		changed = changed || took
-		verified = verified && snap.State != ec2types.SnapshotStateError
+		verified = verified && snapshotComplete(snap)
 		rec.Volumes = append(rec.Volumes, instanceVolume{VolumeID: vol, Device: aws.ToString(bd.DeviceName),
 			SnapshotID: aws.ToString(snap.SnapshotId), State: string(snap.State)})
 	}
@@ -134,6 +134,9 @@ func (a *Activities) InstanceEvidence(ctx context.Context, in sever.ActionInput)
 	summary := fmt.Sprintf("%s (%s): %d volume snapshots %s", subject, profile, len(snapshots), strings.Join(snapshots, ", "))
 	if !changed && len(snapshots) > 0 {
 		summary += " (found from an earlier attempt)"
+	}
+	if !verified {
+		summary += "; not verified until EBS reports every snapshot completed"
 	}
 	uri := fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", c.Region, t.account, instanceID)
 	return sever.ActionResult{Verified: verified, Actor: id.ARN, Changed: changed, Summary: summary, Output: output,

@@ -11,21 +11,6 @@ import (
 	"github.com/sever-ir/sever/drillcloud"
 )
 
-// skipUnserved skips a test when the drill cloud does not serve an operation yet; it is
-// being built alongside, and the gap is named so it is not mistaken for a pass.
-func skipUnserved(t *testing.T, err error) {
-	t.Helper()
-	if err == nil {
-		return
-	}
-	msg := err.Error()
-	for _, gap := range []string{"Could not find operation", "is not supported by the drill cloud", "UnknownOperationException", "InvalidAction", "NotImplemented"} {
-		if strings.Contains(msg, gap) {
-			t.Skipf("drill cloud gap: %v", err)
-		}
-	}
-}
-
 // invCI lists the drill secret as the one that holds the exposed key.
 const invCI = `credentials:
   - provider: aws
@@ -69,7 +54,6 @@ func TestRotateSecretWithLambda(t *testing.T) {
 	d := newDrill(t, withInventory(invCI))
 	in := input(sever.ActionAWSRotateSecret, nil)
 	res, err := d.exec(in)
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +78,6 @@ func TestRotateSecretWithLambda(t *testing.T) {
 func TestRotateSecretStalledLambda(t *testing.T) {
 	d := newDrill(t, withInventory(invCI), withSeed(func(s *drillcloud.Seed) { s.Accounts[0].Secrets[0].RotationStalls = true }))
 	_, err := d.exec(input(sever.ActionAWSRotateSecret, nil))
-	skipUnserved(t, err)
 	wantRetryable(t, err, "still in progress", secretName)
 	// The retry must not start a second rotation on top of the stalled one.
 	_, err = d.exec(input(sever.ActionAWSRotateSecret, nil))
@@ -109,7 +92,6 @@ func TestRotateSecretPutValue(t *testing.T) {
 	old := currentVersion(t, d)
 	in := input(sever.ActionAWSRotateSecret, nil)
 	res, err := d.exec(in)
-	skipUnserved(t, err)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +121,6 @@ func TestRotateSecretAfterDroppedResponses(t *testing.T) {
 			d.fault(drillcloud.Fault{Service: "secretsmanager", Operation: op, Kind: drillcloud.FaultDropResponse, Count: 1})
 			in := input(sever.ActionAWSRotateSecret, nil)
 			_, err := d.exec(in)
-			skipUnserved(t, err)
 			wantRetryable(t, err, "secretsmanager:"+op, secretName)
 			res := d.mustExec(in)
 			if !res.Verified {
@@ -168,7 +149,6 @@ func TestRotateSecretFromEnvSource(t *testing.T) {
       - {id: prod/ci-deployer/aws, rotation: "env:SEVER_TEST_NEW_CI_KEY"}
 `))
 	res, err := d.exec(input(sever.ActionAWSRotateSecret, nil))
-	skipUnserved(t, err)
 	if err != nil || !res.Verified {
 		t.Fatalf("rotate = %+v, %v", res, err)
 	}
@@ -205,26 +185,22 @@ func TestRotateSecretTargets(t *testing.T) {
     secrets: [{id: prod/ci-deployer/aws, rotation: "env:SEVER_TEST_UNSET_SOURCE"}]
 `))
 		_, err := d.exec(input(sever.ActionAWSRotateSecret, nil))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "InvalidArgument", "SEVER_TEST_UNSET_SOURCE", secretName)
 	})
 	t.Run("UnknownSecret", func(t *testing.T) {
 		d := newDrill(t)
 		_, err := d.exec(input(sever.ActionAWSRotateSecret, sever.Values{"secret_id": "prod/nope"}))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "NotFound", "secretsmanager:DescribeSecret", "prod/nope")
 	})
 	t.Run("AccessDenied", func(t *testing.T) {
 		d := newDrill(t, withSeed(withoutLambda), denyResponder("secretsmanager:PutSecretValue"))
 		_, err := d.exec(input(sever.ActionAWSRotateSecret, sever.Values{"secret_id": secretName}))
-		skipUnserved(t, err)
 		wantPermanent(t, err, "AccessDenied", "secretsmanager:PutSecretValue", secretName)
 	})
 	t.Run("ThrottledReadsRetried", func(t *testing.T) {
 		d := newDrill(t, withInventory(invCI))
 		d.fault(drillcloud.Fault{Service: "secretsmanager", Operation: "DescribeSecret", Kind: drillcloud.FaultThrottle, Count: 2})
 		res, err := d.exec(input(sever.ActionAWSRotateSecret, nil))
-		skipUnserved(t, err)
 		if err != nil || !res.Verified {
 			t.Fatalf("rotate = %+v, %v", res, err)
 		}
@@ -237,7 +213,6 @@ func TestDeleteAccessKeyAfterRotation(t *testing.T) {
 	d := newDrill(t, withInventory(invCI), withSeed(withoutLambda), withSeed(secretFrom2024))
 	d.mustExec(input(sever.ActionAWSDeactivateKey, nil))
 	_, err := d.exec(input(sever.ActionAWSDeleteKey, nil))
-	skipUnserved(t, err)
 	wantPermanent(t, err, "Forbidden", "not rotated since the exposure", secretName, sever.ActionAWSRotateSecret)
 	if _, ok := d.cloud.Key(exposedKey); !ok {
 		t.Fatal("key deleted before rotation")
@@ -267,7 +242,6 @@ func TestResolver(t *testing.T) {
 	}
 	r := Resolver{Clients: d.acts.Clients}
 	v, err := r.AWSSecret(t.Context(), info.ARN, "UserName")
-	skipUnserved(t, err)
 	if err != nil || v != exposedUser {
 		t.Fatalf("AWSSecret(#UserName) = %q, %v", v, err)
 	}

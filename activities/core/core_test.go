@@ -44,3 +44,26 @@ func TestNotifyNeedsMessage(t *testing.T) {
 		t.Fatal("notify without a message succeeded")
 	}
 }
+
+// sever.noop does nothing, so there is nothing to read back: it must never claim a
+// verified control, or a runbook of no-ops could end "contained and verified".
+func TestNoopIsNeverVerified(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	(&Activities{}).Register(env)
+	v, err := env.ExecuteActivity(sever.ActionNoop, sever.ActionInput{Action: sever.ActionNoop,
+		Args: sever.Values{"note": "hold"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res sever.ActionResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Verified || res.Changed || res.Enforcement != "" {
+		t.Fatalf("noop result %+v: want not verified, not changed, no enforcement", res)
+	}
+	if res.Summary != "hold" {
+		t.Errorf("summary %q, want the note", res.Summary)
+	}
+}

@@ -239,13 +239,10 @@ func TestAnthropicObserve(t *testing.T) {
 	})
 	t.Run("polls until the provider acts", func(t *testing.T) {
 		d := newDrill(t)
-		go func() {
-			time.Sleep(150 * time.Millisecond)
-			_ = d.cloud.VendorDisableProviderKey(drillcloud.ProviderAnthropic, anKey)
-		}()
+		reads := d.vendorActsAfterFirstRead(drillcloud.ProviderAnthropic, anKey)
 		res := d.mustExec(anthropicInput(sever.ActionAnthropicObserveKey, sever.Values{"wait": "10s", "interval": "100ms"}))
-		if res.Enforcement != sever.VendorEnforced || !res.Verified {
-			t.Fatalf("observe with wait = %+v", res)
+		if res.Enforcement != sever.VendorEnforced || !res.Verified || reads() < 2 {
+			t.Fatalf("observe with wait = %+v after %d reads; want vendor_enforced seen by a later read", res, reads())
 		}
 	})
 	t.Run("sever's own change is not the provider's", func(t *testing.T) {

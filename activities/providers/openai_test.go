@@ -232,13 +232,10 @@ func TestOpenAIObserve(t *testing.T) {
 	})
 	t.Run("polls until the provider acts", func(t *testing.T) {
 		d := newDrill(t, withInventory(invOpenAI))
-		go func() {
-			time.Sleep(150 * time.Millisecond)
-			_ = d.cloud.VendorDisableProviderKey(drillcloud.ProviderOpenAI, oaKey)
-		}()
+		reads := d.vendorActsAfterFirstRead(drillcloud.ProviderOpenAI, oaKey)
 		res := d.mustExec(openAIInput(sever.ActionOpenAIObserveKey, sever.Values{"wait": "10s", "interval": "100ms"}))
-		if res.Enforcement != sever.VendorEnforced {
-			t.Fatalf("observe with wait = %+v", res)
+		if res.Enforcement != sever.VendorEnforced || reads() < 2 {
+			t.Fatalf("observe with wait = %+v after %d reads; want vendor_enforced seen by a later read", res, reads())
 		}
 	})
 	t.Run("wrong project: reported, not failed", func(t *testing.T) {

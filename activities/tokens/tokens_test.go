@@ -73,7 +73,10 @@ func TestVendorEnforcedOnlyWhenObserved(t *testing.T) {
 	if err != nil || res.Enforcement != "" || res.Verified {
 		t.Fatalf("vendor idle: %+v, %v; want no enforcement", res, err)
 	}
-	store.Put(tokenstore.Token{ID: "tok-1", VendorStatus: tokenstore.Inactive})
+	// The issuer's notice feed records what the vendor did; sever only reads it.
+	if _, _, err := store.SetVendorStatus("tok-1", tokenstore.Inactive); err != nil {
+		t.Fatal(err)
+	}
 	res, err = exec(t, env, in(sever.ActionTokenVendorSeen, nil))
 	if err != nil || res.Enforcement != sever.VendorEnforced || res.Actor != "vendor:acme" {
 		t.Fatalf("vendor acted: %+v, %v; want vendor_enforced by vendor:acme", res, err)

@@ -204,7 +204,11 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	}
 	c.Close()
 	stop(t, s)
-	time.Sleep(100 * time.Millisecond)
+	// The server's goroutines wind down after Stop returns: wait for them up to a
+	// deadline, then report what is left (informational; the SDK keeps a few).
+	for deadline := time.Now().Add(time.Second); runtime.NumGoroutine() > goroutinesBefore && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	t.Logf("goroutines: %d before, %d after the last Stop", goroutinesBefore, runtime.NumGoroutine())
 }
 
