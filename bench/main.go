@@ -59,6 +59,7 @@ import (
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/runbooks"
 )
 
 // awsPolicy is the policy the bench runs under (relative to the repository root,
@@ -87,6 +88,7 @@ type options struct {
 	flood                               int
 	awsN                                int
 	awsConc                             int
+	families                            int
 }
 
 func main() {
@@ -141,6 +143,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.flood, "flood", 2000, "distinct 2 KB signals about one credential, for incident history size and continue-as-new per 1,000 signals (0 skips it)")
 	fs.IntVar(&o.awsN, "aws", 50, "iterations of the AWS time to contain against the drill cloud (0 skips it)")
 	fs.IntVar(&o.awsConc, "aws-conc", 50, "AWS incidents opened at once for the time to contain under load (0 skips it)")
+	fs.IntVar(&o.families, "families", 50, "iterations of the time to contain per credential family beyond AWS (GCP, Google API, Azure, Azure OpenAI, Vault) against the drill cloud (0 skips it)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -163,6 +166,7 @@ func parseFlags(args []string) (options, error) {
 		def("parked", func() { o.parked = 50 })
 		def("aws", func() { o.awsN = 5 })
 		def("aws-conc", func() { o.awsConc = 10 })
+		def("families", func() { o.families = 5 })
 		def("flood", func() { o.flood = 300 })
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
@@ -194,8 +198,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-storm, -parked and -flood must not be negative")
 	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
 		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
-	case o.awsN < 0 || o.awsConc < 0:
-		return o, errors.New("-aws and -aws-conc must not be negative")
+	case o.awsN < 0 || o.awsConc < 0 || o.families < 0:
+		return o, errors.New("-aws, -aws-conc and -families must not be negative")
 	case o.stormConc < 1:
 		return o, errors.New("-storm-conc must be at least 1")
 	}
@@ -236,6 +240,13 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	// target is about the machine's part), and sever.noop is automatic (evidence-auto);
 	// both checked below.
 	cfg.Runbooks.Policy = awsPolicy
+	if o.families > 0 {
+		// The family runbooks' containment needs an approval under aws-preapproved;
+		// the bench runs a copy of it that pre-approves them (familiesRule).
+		if cfg.Runbooks.Policy, err = writeFamiliesPolicy(tmp); err != nil {
+			return nil, err
+		}
+	}
 	// The bench measures the engine's own throughput, one token opening thousands of
 	// incidents: admission control would measure the limits instead.
 	// Zero rates and count turn each limit off; the window, like every duration, stays positive.
@@ -294,6 +305,13 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		return nil, fmt.Errorf("policy %s decides %s for sever.noop (rule %s); the bench needs auto", d.Policy.Name, dec.Mode, dec.Rule)
 	}
 	rep.Config.Policy = d.Policy.Name + "/" + dec.Rule
+	var familiesPolicy string
+	if o.families > 0 {
+		if familiesPolicy, err = checkFamiliesPolicy(d.Policy); err != nil {
+			stopStack()
+			return nil, err
+		}
+	}
 	if d.DevToken == "" {
 		stopStack()
 		return nil, errors.New("the stack has no dev token")
@@ -323,6 +341,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		cloud: d.Cloud,
 		stamp: strconv.FormatInt(time.Now().UnixNano(), 36),
 		logf:  logf,
+
+		library: d.Library, familiesPolicy: familiesPolicy,
 	}
 	err = b.measure(ctx)
 	stopStack()
@@ -338,6 +358,11 @@ type bench struct {
 	rep   *Report
 	stamp string
 	logf  func(string, ...any)
+
+	// library selects runbooks; familiesPolicy is the policy rule that pre-approves
+	// the family containment ("" when that phase is off).
+	library        *runbooks.Library
+	familiesPolicy string
 
 	mu sync.Mutex
 }
@@ -475,6 +500,11 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	if o.awsConc > 0 {
 		if err := b.awsContainConcurrent(ctx); err != nil {
+			return err
+		}
+	}
+	if o.families > 0 {
+		if err := b.familiesContain(ctx); err != nil {
 			return err
 		}
 	}
