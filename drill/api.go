@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // apiClient submits signals and reads incidents through sever's HTTP API, the way a
@@ -29,8 +29,8 @@ func newAPIClient(base, token string) *apiClient {
 }
 
 // submit posts a native signal.
-func (c *apiClient) submit(ctx context.Context, body []byte) (httpapi.SubmitResult, error) {
-	var res httpapi.SubmitResult
+func (c *apiClient) submit(ctx context.Context, body []byte) (service.SubmitResult, error) {
+	var res service.SubmitResult
 	err := c.do(ctx, http.MethodPost, "/v1/signals", body, &res)
 	return res, err
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // poll reads every incident the drill opened, reports what changed and hands new
@@ -218,7 +218,7 @@ func (r *runner) decide(ctx context.Context, i int, incID string, st sever.Step)
 		return
 	}
 	approve := resp.Decision == decisionApprove
-	_, err := r.d.Engine.Decide(ctx, incID, httpapi.DecideRequest{Step: st.ID, Approve: approve, ArgsSHA256: st.ArgsSHA256,
+	_, err := r.d.Engine.Decide(ctx, incID, service.DecideRequest{Step: st.ID, Approve: approve, ArgsSHA256: st.ArgsSHA256,
 		Approver: who, Channel: "drill", Reason: "drill " + r.sc.Name + ": simulated responder " + resp.Name,
 		IdempotencyKey: incID + "/" + st.ID + "/" + who})
 	at := r.since()

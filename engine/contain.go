@@ -9,7 +9,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -27,22 +27,23 @@ type RunbookLister interface {
 // type is refused (EUNPROCESSABLE, listing the runbooks that match), and so is a
 // runbook other than the one an open incident already pinned (ECONFLICT): a runbook
 // is chosen once, when the incident opens.
-func (e *Engine) Contain(ctx context.Context, s sever.Signal, runbook string) (httpapi.SubmitResult, error) {
+func (e *Engine) Contain(ctx context.Context, r service.SubmitRequest, runbook string) (service.SubmitResult, error) {
 	if runbook == "" {
-		return e.SubmitSignal(ctx, s)
+		return e.SubmitSignal(ctx, r)
 	}
+	s := r.Signal
 	rb, err := e.namedRunbook(s.Credential.Type, s.Kind, runbook)
 	if err != nil {
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	id := sever.IncidentID(s.Credential)
 	if pinned, open, err := e.openRunbook(ctx, id); err != nil {
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	} else if open && pinned != rb.Name {
-		return httpapi.SubmitResult{}, sever.Errorf(sever.ECONFLICT, "runbook",
+		return service.SubmitResult{}, sever.Errorf(sever.ECONFLICT, "runbook",
 			"incident %s is already open with runbook %q; a runbook is chosen when an incident opens (leave runbook out to join it)", id, pinned)
 	}
-	return e.submit(ctx, s, func() (*sever.Runbook, error) { return rb, nil })
+	return e.submit(ctx, r, func() (*sever.Runbook, error) { return rb, nil })
 }
 
 // namedRunbook finds the runbook called name and checks that it applies to

@@ -21,6 +21,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/engine"
 	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -131,7 +132,7 @@ func TestContainPinsNamedRunbook(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e, fc := newEngine(t)
-			res, err := e.Contain(context.Background(), containSignal(awsKey), tc.runbook)
+			res, err := e.Contain(context.Background(), service.SubmitRequest{Signal: containSignal(awsKey)}, tc.runbook)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -175,7 +176,7 @@ func TestContainRefusesRunbook(t *testing.T) {
 			if tc.open != "" {
 				fc.running[sever.IncidentID(tc.cred)] = tc.open
 			}
-			_, err := e.Contain(context.Background(), containSignal(tc.cred), tc.runbook)
+			_, err := e.Contain(context.Background(), service.SubmitRequest{Signal: containSignal(tc.cred)}, tc.runbook)
 			var se *sever.Error
 			if !errors.As(err, &se) || se.Code != tc.wantCode || se.Field != "runbook" {
 				t.Fatalf("err = %v; want %s on field runbook", err, tc.wantCode)
@@ -203,7 +204,7 @@ func TestContainJoinsOpenIncident(t *testing.T) {
 	for _, rb := range []string{"", "aws-access-key-exposed"} {
 		e, fc := newEngine(t)
 		fc.running[sever.IncidentID(awsKey)] = "aws-access-key-exposed"
-		if _, err := e.Contain(context.Background(), containSignal(awsKey), rb); err != nil {
+		if _, err := e.Contain(context.Background(), service.SubmitRequest{Signal: containSignal(awsKey)}, rb); err != nil {
 			t.Fatalf("runbook %q: %v", rb, err)
 		}
 		if len(fc.started) != 0 || len(fc.signals) != 1 {

@@ -21,8 +21,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/decisionsig"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -31,7 +31,7 @@ type RunbookSelector interface {
 	Select(t sever.CredentialType, k sever.SignalKind) (*sever.Runbook, error)
 }
 
-// Engine implements httpapi.Service on a Temporal client.
+// Engine implements service.Service on a Temporal client.
 type Engine struct {
 	Client         client.Client
 	Namespace      string
@@ -61,14 +61,15 @@ type Engine struct {
 	Ledger func(drill bool) LedgerReader
 }
 
-var _ httpapi.Service = (*Engine)(nil)
+var _ service.Service = (*Engine)(nil)
 
 // SubmitSignal records a signal in the incident of its credential, starting the
 // incident if none is open. The runbook and policy are pinned at that start. Opening
-// a new incident is charged to the caller's quota (httpapi.ReserveIncidentOpen);
-// joining an open one is not.
-func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
-	return e.submit(ctx, s, func() (*sever.Runbook, error) { return e.Runbooks.Select(s.Credential.Type, s.Kind) })
+// a new incident is charged to the caller's quota (r.ReserveOpen); joining an open
+// one is not.
+func (e *Engine) SubmitSignal(ctx context.Context, r service.SubmitRequest) (service.SubmitResult, error) {
+	s := r.Signal
+	return e.submit(ctx, r, func() (*sever.Runbook, error) { return e.Runbooks.Select(s.Credential.Type, s.Kind) })
 }
 
 // submit is SubmitSignal with the runbook a new incident pins chosen by pick.
@@ -78,14 +79,15 @@ func (e *Engine) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.Subm
 // says recorded or duplicate. An open incident takes it in one call; when none is
 // open, that call answers not found at once and an Update-With-Start opens the
 // incident with the signal (only then is the quota charged, as before). Its answer is part of the workflow task that records
-// the signal, so it is durable before the caller hears it. Prefer: respond-async
-// keeps SignalWithStart, which answers "queued" as soon as the signal is durable.
-func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever.Runbook, error)) (httpapi.SubmitResult, error) {
+// the signal, so it is durable before the caller hears it. r.RespondAsync keeps
+// SignalWithStart, which answers "queued" as soon as the signal is durable.
+func (e *Engine) submit(ctx context.Context, req service.SubmitRequest, pick func() (*sever.Runbook, error)) (service.SubmitResult, error) {
+	s := req.Signal
 	id := sever.IncidentID(s.Credential)
 	if s.Drill {
 		if !e.Drills {
 			// The API refuses these first; this guards every other caller.
-			return httpapi.SubmitResult{}, sever.Errorf(httpapi.EFORBIDDEN, "drill",
+			return service.SubmitResult{}, sever.Errorf(service.EFORBIDDEN, "drill",
 				"drill incidents are off on this stack: they run only where every action goes to the drill cloud")
 		}
 		id = "drill-" + id
@@ -94,8 +96,8 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 		// The receipt tells this submission from a resend of the same event.
 		s.Receipt = uuid.NewString()
 	}
-	if httpapi.RespondAsync(ctx) {
-		return e.submitAsync(ctx, id, s, pick)
+	if req.RespondAsync {
+		return e.submitAsync(ctx, id, s, req.ReserveIncidentOpen, pick)
 	}
 	rb, err := pick()
 	if err != nil {
@@ -111,7 +113,7 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 				return r, rerr
 			}
 		}
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	// An open incident takes the update without a start, so only a new incident is
 	// charged to the quota, exactly as on the asynchronous path: a credential with
@@ -128,9 +130,9 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 			return r, rerr
 		}
 	}
-	release, err := httpapi.ReserveIncidentOpen(ctx)
+	release, err := req.ReserveIncidentOpen()
 	if err != nil {
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	res, err = e.deliver(ctx, id, s, rb)
 	if err != nil {
@@ -148,7 +150,7 @@ func (e *Engine) submit(ctx context.Context, s sever.Signal, pick func() (*sever
 
 // delivered is the answer of the intake update and whether it opened the incident.
 type delivered struct {
-	httpapi.SubmitResult
+	service.SubmitResult
 	opened bool
 }
 
@@ -187,7 +189,7 @@ func (e *Engine) deliver(ctx context.Context, id string, s sever.Signal, rb *sev
 	if err != nil {
 		return delivered{}, err
 	}
-	out := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: res.Status, Duplicate: res.Duplicate}
+	out := service.SubmitResult{IncidentID: id, SignalID: s.ID, Status: res.Status, Duplicate: res.Duplicate}
 	return delivered{SubmitResult: out, opened: res.Opened}, nil
 }
 
@@ -197,12 +199,12 @@ func (e *Engine) deliver(ctx context.Context, id string, s sever.Signal, rb *sev
 // submission as a no-op, so an update that landed after all is not counted twice.
 // A worker from before the intake update rejects it; its incidents get the signal
 // and the status query. The validator's refusal is final.
-func (e *Engine) resend(ctx context.Context, id string, s sever.Signal, rb *sever.Runbook, cause error) (httpapi.SubmitResult, error) {
+func (e *Engine) resend(ctx context.Context, id string, s sever.Signal, rb *sever.Runbook, cause error) (service.SubmitResult, error) {
 	if isRejected(cause) && !isUnknownUpdate(cause) {
-		return httpapi.SubmitResult{}, sever.Errorf(sever.EINVALID, "", "submit signal %s to %s: %s", s.ID, id, rejection(cause))
+		return service.SubmitResult{}, sever.Errorf(sever.EINVALID, "", "submit signal %s to %s: %s", s.ID, id, rejection(cause))
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, ctx.Err())
+		return service.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, ctx.Err())
 	}
 	e.logger().Debug("intake update did not answer; resending as a signal", "incident", id, "signal", s.ID, "err", cause)
 	var err error
@@ -215,42 +217,43 @@ func (e *Engine) resend(ctx context.Context, id string, s sever.Signal, rb *seve
 	if err != nil {
 		if isNotFound(err) {
 			// No open incident (any more): the caller decides (isNotFound).
-			return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, err)
+			return service.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, err)
 		}
-		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+		return service.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
 	if isUnknownUpdate(cause) {
 		return e.status(ctx, id, s), nil
 	}
-	return httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}, nil
+	return service.SubmitResult{IncidentID: id, SignalID: s.ID, Status: service.SubmitQueued}, nil
 }
 
-// submitAsync is the Prefer: respond-async path: the signal is made durable by
-// SignalWorkflow or SignalWithStart and the answer is "queued".
-func (e *Engine) submitAsync(ctx context.Context, id string, s sever.Signal, pick func() (*sever.Runbook, error)) (httpapi.SubmitResult, error) {
-	queued := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}
+// submitAsync is the RespondAsync path: the signal is made durable by
+// SignalWorkflow or SignalWithStart and the answer is "queued". reserve charges a
+// new incident to the caller's quota.
+func (e *Engine) submitAsync(ctx context.Context, id string, s sever.Signal, reserve func() (func(), error), pick func() (*sever.Runbook, error)) (service.SubmitResult, error) {
+	queued := service.SubmitResult{IncidentID: id, SignalID: s.ID, Status: service.SubmitQueued}
 	rb, err := pick()
 	if err != nil {
 		if serr := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); serr == nil {
 			return queued, nil
 		}
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	// An open incident takes the signal without a start, so only a new incident is
 	// charged to the quota.
 	if err := e.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, s); err == nil {
 		return queued, nil
 	} else if !isNotFound(err) {
-		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+		return service.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
-	release, err := httpapi.ReserveIncidentOpen(ctx)
+	release, err := reserve()
 	if err != nil {
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	if _, err := e.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, s, e.startOptions(id, s, rb),
 		workflows.IncidentWorkflow, e.input(id, s, rb)); err != nil {
 		release()
-		return httpapi.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
+		return service.SubmitResult{}, fmt.Errorf("submit signal %s to %s: %w", s.ID, id, unavailable(err))
 	}
 	return queued, nil
 }
@@ -308,10 +311,10 @@ func rejection(err error) string {
 }
 
 // status answers a submission: recorded or duplicate once the incident says which,
-// queued when the caller asked not to wait (Prefer: respond-async) or the answer is
+// queued when the caller asked not to wait (SubmitRequest.RespondAsync) or the answer is
 // slow; the signal is durable in every case.
-func (e *Engine) status(ctx context.Context, id string, s sever.Signal) httpapi.SubmitResult {
-	res := httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}
+func (e *Engine) status(ctx context.Context, id string, s sever.Signal) service.SubmitResult {
+	res := service.SubmitResult{IncidentID: id, SignalID: s.ID, Status: service.SubmitQueued}
 	st, err := e.signalStatus(ctx, id, s)
 	if err != nil {
 		e.logger().Debug("signal status unknown; answering queued", "incident", id, "signal", s.ID, "err", err)
@@ -371,7 +374,7 @@ func (e *Engine) GetIncident(ctx context.Context, id string) (*sever.Incident, e
 
 // ListIncidents lists incidents newest first from Temporal's visibility store, using
 // the memo the workflow keeps current, so a listing costs no query per incident.
-func (e *Engine) ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+func (e *Engine) ListIncidents(ctx context.Context, f service.ListFilter) ([]sever.IncidentSummary, error) {
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -421,7 +424,7 @@ func (e *Engine) ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sev
 // CloseIncident ends an incident through the close Update; the workflow's validator
 // refuses a close without a reason or of an incident already closed. By names the
 // token for the record; Approver is the identity its close decides compensations as.
-func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRequest) error {
+func (e *Engine) CloseIncident(ctx context.Context, id string, r service.CloseRequest) error {
 	in := workflows.CloseInput{Reason: r.Reason, By: r.By, Approver: r.Approver, FalsePositive: r.FalsePositive}
 	if e.DecisionKey != nil {
 		in.Signature = e.DecisionKey.SignClose(id, in)
@@ -447,14 +450,14 @@ func (e *Engine) CloseIncident(ctx context.Context, id string, r httpapi.CloseRe
 // An API, CLI or drill decision without an argument hash or a nonce is bound to the
 // step as the incident has it now: the approval request it is waiting on. A Slack
 // click always carries its button's nonce, so a stale button is refused.
-func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+func (e *Engine) Decide(ctx context.Context, id string, r service.DecideRequest) (service.DecideResult, error) {
 	// Only a Slack click can be stale by construction (an old message's button);
 	// every other caller without a nonce means the request the step waits on now.
 	fillNonce := r.Nonce == "" && !strings.HasPrefix(r.Channel, "slack-")
 	if r.ArgsSHA256 == "" || fillNonce {
 		inc, err := e.GetIncident(ctx, id)
 		if err != nil {
-			return httpapi.DecideResult{}, err
+			return service.DecideResult{}, err
 		}
 		found := false
 		for _, st := range inc.Steps {
@@ -470,7 +473,7 @@ func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest)
 			}
 		}
 		if !found || r.ArgsSHA256 == "" {
-			return httpapi.DecideResult{}, sever.Errorf(sever.ENOTFOUND, "step", "incident %s has no step %q", id, r.Step)
+			return service.DecideResult{}, sever.Errorf(sever.ENOTFOUND, "step", "incident %s has no step %q", id, r.Step)
 		}
 	}
 	updateID := r.IdempotencyKey
@@ -488,14 +491,14 @@ func (e *Engine) Decide(ctx context.Context, id string, r httpapi.DecideRequest)
 	})
 	if err != nil {
 		e.refusedDecision(ctx, id, r, err)
-		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
+		return service.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
 	var res workflows.DecisionResult
 	if err := h.Get(ctx, &res); err != nil {
 		e.refusedDecision(ctx, id, r, err)
-		return httpapi.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
+		return service.DecideResult{}, updateErr("decide "+id+"/"+r.Step, id, err)
 	}
-	return httpapi.DecideResult{IncidentID: id, Step: res.StepID, Status: string(res.Status), Remaining: res.Remaining}, nil
+	return service.DecideResult{IncidentID: id, Step: res.StepID, Status: string(res.Status), Remaining: res.Remaining}, nil
 }
 
 func (e *Engine) logger() *slog.Logger {

@@ -9,10 +9,10 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/report"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -24,7 +24,7 @@ type RefusalRecorder interface {
 // refusedDecision records a decision the workflow's validator, or the worker's
 // signature check, refused. The validator leaves no trace in the incident's history,
 // so this is where the refusal is seen; err is what Decide got from the Update.
-func (e *Engine) refusedDecision(ctx context.Context, id string, r httpapi.DecideRequest, err error) {
+func (e *Engine) refusedDecision(ctx context.Context, id string, r service.DecideRequest, err error) {
 	if e.Refusals == nil {
 		return
 	}
@@ -65,7 +65,7 @@ type LedgerReader interface {
 	Entries(ctx context.Context, incident string) ([]ledger.Entry, error)
 }
 
-var _ httpapi.RefusalSource = (*Engine)(nil)
+var _ service.RefusalSource = (*Engine)(nil)
 
 // RefusedAttempts reads the refused decisions of an incident from the ledger, for
 // its report. Without a ledger it returns none.

@@ -11,8 +11,8 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -45,7 +45,7 @@ func TestRefusedDecisionRecorded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var sink refusalSink
 			e := &Engine{Refusals: &sink}
-			e.refusedDecision(context.Background(), tc.id, httpapi.DecideRequest{Step: "disable", Approve: true, Approver: "U9", Channel: "cli"}, tc.err)
+			e.refusedDecision(context.Background(), tc.id, service.DecideRequest{Step: "disable", Approve: true, Approver: "U9", Channel: "cli"}, tc.err)
 			if !tc.record {
 				if len(sink) != 0 {
 					t.Fatalf("recorded %+v for a non-refusal", sink)
@@ -66,7 +66,7 @@ func TestRefusedDecisionRecorded(t *testing.T) {
 		})
 	}
 	// Without a recorder nothing happens.
-	(&Engine{}).refusedDecision(context.Background(), "inc-1", httpapi.DecideRequest{}, refused(refusal.Outsider))
+	(&Engine{}).refusedDecision(context.Background(), "inc-1", service.DecideRequest{}, refused(refusal.Outsider))
 }
 
 // The reasons the workflow's validator gives are the ledger's vocabulary.

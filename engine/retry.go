@@ -8,11 +8,11 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
-var _ httpapi.Retrier = (*Engine)(nil)
+var _ service.Retrier = (*Engine)(nil)
 
 // RetryStep runs a failed step of an incident again through the retry Update. The
 // step passes the pinned policy gate again (a new approval where the policy or the
@@ -21,13 +21,13 @@ var _ httpapi.Retrier = (*Engine)(nil)
 //
 // The incident is read first so the common refusals name the problem plainly; the
 // workflow's validator decides races (a close or another retry in between).
-func (e *Engine) RetryStep(ctx context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error) {
+func (e *Engine) RetryStep(ctx context.Context, id string, r service.RetryRequest) (service.RetryResult, error) {
 	inc, err := e.GetIncident(ctx, id)
 	if err != nil {
-		return httpapi.RetryResult{}, err
+		return service.RetryResult{}, err
 	}
 	if inc.Status == sever.IncidentClosed {
-		return httpapi.RetryResult{}, sever.Errorf(sever.ECONFLICT, "", "retry: incident %s is closed; a new signal about the credential opens a new incident", id)
+		return service.RetryResult{}, sever.Errorf(sever.ECONFLICT, "", "retry: incident %s is closed; a new signal about the credential opens a new incident", id)
 	}
 	var st *sever.Step
 	ids := make([]string, 0, len(inc.Steps))
@@ -38,10 +38,10 @@ func (e *Engine) RetryStep(ctx context.Context, id string, r httpapi.RetryReques
 		}
 	}
 	if st == nil {
-		return httpapi.RetryResult{}, sever.Errorf(sever.ENOTFOUND, "step", "retry: incident %s has no step %q (steps: %s)", id, r.Step, strings.Join(ids, ", "))
+		return service.RetryResult{}, sever.Errorf(sever.ENOTFOUND, "step", "retry: incident %s has no step %q (steps: %s)", id, r.Step, strings.Join(ids, ", "))
 	}
 	if st.Status != sever.StepFailed {
-		return httpapi.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step %s of incident %s is %s, not failed; only a failed step can be retried", r.Step, id, st.Status)
+		return service.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step %s of incident %s is %s, not failed; only a failed step can be retried", r.Step, id, st.Status)
 	}
 	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateID: uuid.NewString(), UpdateName: workflows.UpdateRetry,
@@ -49,12 +49,12 @@ func (e *Engine) RetryStep(ctx context.Context, id string, r httpapi.RetryReques
 		Args:         []any{workflows.RetryInput{StepID: r.Step, Reason: r.Reason, By: r.By}},
 	})
 	if err != nil {
-		return httpapi.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
+		return service.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
 	}
 	var res workflows.RetryResult
 	if err := h.Get(ctx, &res); err != nil {
-		return httpapi.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
+		return service.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)
 	}
-	return httpapi.RetryResult{IncidentID: id, Step: res.StepID, Attempt: res.Attempt, Steps: res.Steps,
+	return service.RetryResult{IncidentID: id, Step: res.StepID, Attempt: res.Attempt, Steps: res.Steps,
 		Status: string(sever.IncidentOpen)}, nil
 }

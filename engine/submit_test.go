@@ -14,7 +14,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -208,11 +208,7 @@ func TestSubmitIntake(t *testing.T) {
 			if tc.noRunbook {
 				e.Runbooks = noRunbook{}
 			}
-			ctx := context.Background()
-			if tc.async {
-				ctx = httpapi.WithRespondAsync(ctx)
-			}
-			res, err := e.SubmitSignal(ctx, s)
+			res, err := e.SubmitSignal(context.Background(), service.SubmitRequest{Signal: s, RespondAsync: tc.async})
 			got := res.Status
 			if err != nil {
 				var se *sever.Error

@@ -16,6 +16,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/internal/secretscan"
+	"github.com/sever-ir/sever/service"
 )
 
 // Values of AdapterResult.Status.
@@ -27,13 +28,13 @@ const (
 
 // AdapterResult is the answer of the adapter endpoints POST /v1/signals/{source}.
 // One delivery can yield several signals (an AWS exposure event is also a vendor
-// action), so Signals holds one SubmitResult per signal, in submission order.
+// action), so Signals holds one service.SubmitResult per signal, in submission order.
 type AdapterResult struct {
-	Source  string         `json:"source"`
-	Event   string         `json:"event,omitempty"`
-	Status  string         `json:"status"`
-	Reason  string         `json:"reason,omitempty"`
-	Signals []SubmitResult `json:"signals"`
+	Source  string                 `json:"source"`
+	Event   string                 `json:"event,omitempty"`
+	Status  string                 `json:"status"`
+	Reason  string                 `json:"reason,omitempty"`
+	Signals []service.SubmitResult `json:"signals"`
 }
 
 // githubWebhookPrincipal is who a request authenticated only by GitHub's webhook
@@ -147,7 +148,7 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Event == adapters.GitHubEventPing {
 		writeJSON(w, http.StatusOK, AdapterResult{Source: adapters.SourceGitHub, Event: res.Event,
-			Status: AdapterPong, Reason: res.Ignored, Signals: []SubmitResult{}})
+			Status: AdapterPong, Reason: res.Ignored, Signals: []service.SubmitResult{}})
 		return
 	}
 	reason := s.resolveGitHubAWSKey(ctx, &res)
@@ -265,7 +266,7 @@ func githubMediaType(ct string) (form bool, err error) {
 // note, when not empty, is the answer's reason for an accepted delivery.
 func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, source string, res adapters.Result, reporter, note string) {
 	ctx := r.Context()
-	out := AdapterResult{Source: source, Event: res.Event, Reason: note, Signals: []SubmitResult{}}
+	out := AdapterResult{Source: source, Event: res.Event, Reason: note, Signals: []service.SubmitResult{}}
 	if len(res.Signals) == 0 {
 		out.Status, out.Reason = AdapterIgnored, res.Ignored
 		s.log.InfoContext(ctx, "adapter payload ignored", "source", source, "event", res.Event,

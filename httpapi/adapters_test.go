@@ -14,6 +14,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 var githubSecret = []byte("github-webhook-secret-0123456789")
@@ -35,14 +36,14 @@ type recorder struct {
 }
 
 func (r *recorder) service() *fakeService {
-	return &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	return &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (service.SubmitResult, error) {
 		r.mu.Lock()
 		r.signals = append(r.signals, s)
 		n := len(r.signals)
 		r.mu.Unlock()
 		if r.fail != nil {
 			if err := r.fail(n); err != nil {
-				return httpapi.SubmitResult{}, err
+				return service.SubmitResult{}, err
 			}
 		}
 		return acceptAll(ctx, s)

@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/service"
 )
 
 // ETOOMANY is the code of a refusal by admission control (HTTP 429): a rate or a
@@ -282,31 +283,19 @@ func (k *keyedLimiters) len() int {
 	return k.lru.Len()
 }
 
-type openQuotaKey struct{}
-
-// ReserveIncidentOpen is called by a Service before it opens a new incident for a
-// signal (not when the signal joins an open one). It charges the opening to the
-// per-token incident quota of the request in ctx: the error is a *LimitError when
-// the quota is used up, and release gives the opening back if the incident was not
-// opened after all. Outside a request served by this package it allows everything.
-func ReserveIncidentOpen(ctx context.Context) (release func(), err error) {
-	if f, ok := ctx.Value(openQuotaKey{}).(func() (func(), error)); ok {
-		return f()
-	}
-	return func() {}, nil
-}
-
 // submit hands sig to the engine through admission control: the per-credential and
 // per-token rates first, then, if the engine is about to open a new incident, the
 // token's incident quota. A refused signal is counted (metric and the credential's
 // shed count); an accepted one carries the count of those shed before it.
-func (s *Server) submit(ctx context.Context, sig sever.Signal) (SubmitResult, error) {
-	return s.submitWith(ctx, sig, s.svc.SubmitSignal)
+func (s *Server) submit(ctx context.Context, sig sever.Signal) (service.SubmitResult, error) {
+	return s.submitWith(ctx, sig, false, s.svc.SubmitSignal)
 }
 
 // submitWith is submit with the engine call send (SubmitSignal, or Contain for an
-// on-demand containment), so both go through the same admission control.
-func (s *Server) submitWith(ctx context.Context, sig sever.Signal, send func(context.Context, sever.Signal) (SubmitResult, error)) (SubmitResult, error) {
+// on-demand containment), so both go through the same admission control. The
+// request asks for an asynchronous answer when async is set or the client sent
+// "Prefer: respond-async".
+func (s *Server) submitWith(ctx context.Context, sig sever.Signal, async bool, send func(context.Context, service.SubmitRequest) (service.SubmitResult, error)) (service.SubmitResult, error) {
 	token := Principal(ctx)
 	key := sever.IncidentID(sig.Credential)
 	if sig.Drill {
@@ -314,26 +303,28 @@ func (s *Server) submitWith(ctx context.Context, sig sever.Signal, send func(con
 	}
 	if reason, le := s.admission.admit(token, key); le != nil {
 		s.countShed(reason)
-		return SubmitResult{}, le
+		return service.SubmitResult{}, le
 	}
 	sig.ShedBefore = s.admission.creds.take(key)
 	quotaRefused := false
-	ctx = context.WithValue(ctx, openQuotaKey{}, func() (func(), error) {
+	// The engine charges a new incident to the token's quota through ReserveOpen;
+	// its error is a *LimitError when the quota is used up.
+	reserve := func() (func(), error) {
 		release, err := s.admission.reserveOpen(token, key)
 		if err != nil {
 			quotaRefused = true
 			s.countShed(ShedIncidentQuota)
 		}
 		return release, err
-	})
-	res, err := send(ctx, sig)
+	}
+	res, err := send(ctx, service.SubmitRequest{Signal: sig, RespondAsync: async || respondAsync(ctx), ReserveOpen: reserve})
 	if err != nil {
 		n := sig.ShedBefore
 		if quotaRefused {
 			n++
 		}
 		s.admission.creds.giveBack(key, n)
-		return SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	return res, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/telemetry"
 )
 
@@ -42,14 +43,15 @@ type signalRecorder struct {
 	open    map[string]bool
 }
 
-func (r *signalRecorder) submit(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+func (r *signalRecorder) submit(ctx context.Context, req service.SubmitRequest) (service.SubmitResult, error) {
+	s := req.Signal
 	id := sever.IncidentID(s.Credential)
 	r.mu.Lock()
 	known := r.open[id]
 	r.mu.Unlock()
 	if !known {
-		if _, err := httpapi.ReserveIncidentOpen(ctx); err != nil {
-			return httpapi.SubmitResult{}, err
+		if _, err := req.ReserveIncidentOpen(); err != nil {
+			return service.SubmitResult{}, err
 		}
 	}
 	r.mu.Lock()
@@ -59,7 +61,7 @@ func (r *signalRecorder) submit(ctx context.Context, s sever.Signal) (httpapi.Su
 	}
 	r.open[id] = true
 	r.signals = append(r.signals, s)
-	return httpapi.SubmitResult{IncidentID: id, SignalID: s.ID, Status: httpapi.SubmitQueued}, nil
+	return service.SubmitResult{IncidentID: id, SignalID: s.ID, Status: service.SubmitQueued}, nil
 }
 
 func (r *signalRecorder) last() sever.Signal {
@@ -103,7 +105,7 @@ func TestDrillNeedsScope(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			rec := &signalRecorder{}
-			a := newAPI(t, &fakeService{SubmitSignalFunc: rec.submit}, withDriller, func(o *httpapi.Options) { o.Drills = tt.drills })
+			a := newAPI(t, &fakeService{SubmitFunc: rec.submit}, withDriller, func(o *httpapi.Options) { o.Drills = tt.drills })
 			resp := a.do(t, req{method: "POST", path: "/v1/signals", token: tt.token, contentType: "application/json", body: tt.body})
 			if resp.Code != tt.wantStatus {
 				t.Fatalf("status %d, want %d: %s", resp.Code, tt.wantStatus, resp.Body)
@@ -134,7 +136,7 @@ func TestRateLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = m.Close(context.Background()) })
-	a := newAPI(t, &fakeService{SubmitSignalFunc: rec.submit}, func(o *httpapi.Options) {
+	a := newAPI(t, &fakeService{SubmitFunc: rec.submit}, func(o *httpapi.Options) {
 		o.Now = c.now
 		o.Metrics = m
 		o.Limits = &httpapi.Limits{CredentialRate: 1, CredentialBurst: 3, TokenRate: 2, TokenBurst: 6}
@@ -207,7 +209,7 @@ func TestIncidentQuota(t *testing.T) {
 	t.Parallel()
 	c := &clock{t: fixedNow}
 	rec := &signalRecorder{}
-	a := newAPI(t, &fakeService{SubmitSignalFunc: rec.submit}, func(o *httpapi.Options) {
+	a := newAPI(t, &fakeService{SubmitFunc: rec.submit}, func(o *httpapi.Options) {
 		o.Now = c.now
 		o.Limits = &httpapi.Limits{IncidentsPerToken: 2, IncidentWindow: time.Hour}
 	})
@@ -266,14 +268,14 @@ func TestIdempotencyKeyPerToken(t *testing.T) {
 	)
 	var mu sync.Mutex
 	keys := map[string]string{} // token name → key the service got
-	a := newAPI(t, &fakeService{DecideFunc: func(ctx context.Context, _ string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+	a := newAPI(t, &fakeService{DecideFunc: func(ctx context.Context, _ string, r service.DecideRequest) (service.DecideResult, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if prev, ok := keys[httpapi.Principal(ctx)]; ok && prev != r.IdempotencyKey {
 			t.Errorf("a retry by %s got key %q, first %q", httpapi.Principal(ctx), r.IdempotencyKey, prev)
 		}
 		keys[httpapi.Principal(ctx)] = r.IdempotencyKey
-		return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, nil
+		return service.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, nil
 	}}, func(o *httpapi.Options) {
 		o.Tokens = append(o.Tokens,
 			httpapi.Token{Name: "alice", Value: aliceToken, Scopes: []string{httpapi.ScopeApprovalsWrite}, Approver: "U012AB3CD"},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 func TestDecide(t *testing.T) {
@@ -22,15 +23,15 @@ func TestDecide(t *testing.T) {
 		svcErr     error
 		wantStatus int
 		wantField  string
-		wantReq    httpapi.DecideRequest
+		wantReq    service.DecideRequest
 	}{
 		{name: "approve", body: `{"step":"disable","decision":"approve","reason":"confirmed leak"}`, token: approverToken, wantStatus: 200,
-			wantReq: httpapi.DecideRequest{Step: "disable", Approve: true, Reason: "confirmed leak", Approver: "U012AB3CD", Channel: "api"}},
+			wantReq: service.DecideRequest{Step: "disable", Approve: true, Reason: "confirmed leak", Approver: "U012AB3CD", Channel: "api"}},
 		{name: "deny from the CLI with hash and key", body: `{"step":"disable","decision":"deny","args_sha256":"` + hash + `","channel":"cli","as":"U012AB3CD"}`,
 			token: approverToken, header: map[string]string{"Idempotency-Key": "k-1"}, wantStatus: 200,
-			wantReq: httpapi.DecideRequest{Step: "disable", ArgsSHA256: hash, Approver: "U012AB3CD", Channel: "cli", IdempotencyKey: httpapi.ScopedIdempotencyKey("alice", "k-1")}},
+			wantReq: service.DecideRequest{Step: "disable", ArgsSHA256: hash, Approver: "U012AB3CD", Channel: "cli", IdempotencyKey: httpapi.ScopedIdempotencyKey("alice", "k-1")}},
 		{name: "bound to a request", body: `{"step":"disable","decision":"approve","nonce":"0123456789abcdef0123456789abcdef"}`, token: approverToken, wantStatus: 200,
-			wantReq: httpapi.DecideRequest{Step: "disable", Approve: true, Approver: "U012AB3CD", Channel: "api", Nonce: "0123456789abcdef0123456789abcdef"}},
+			wantReq: service.DecideRequest{Step: "disable", Approve: true, Approver: "U012AB3CD", Channel: "api", Nonce: "0123456789abcdef0123456789abcdef"}},
 		{name: "bad nonce", body: `{"step":"disable","decision":"approve","nonce":"not-a-nonce"}`, token: approverToken, wantStatus: 400, wantField: "nonce"},
 		{name: "as someone else", body: `{"step":"disable","decision":"approve","as":"U999"}`, token: approverToken, wantStatus: 403, wantField: "as"},
 		{name: "approver is not taken from the body", body: `{"step":"disable","decision":"approve","approver":"U999"}`, token: approverToken, wantStatus: 400, wantField: "approver"},
@@ -46,13 +47,13 @@ func TestDecide(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var got *httpapi.DecideRequest
-			a := newAPI(t, &fakeService{DecideFunc: func(_ context.Context, gotID string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+			var got *service.DecideRequest
+			a := newAPI(t, &fakeService{DecideFunc: func(_ context.Context, gotID string, r service.DecideRequest) (service.DecideResult, error) {
 				if gotID != id {
 					t.Errorf("id = %q, want %q", gotID, id)
 				}
 				got = &r
-				return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, tt.svcErr
+				return service.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, tt.svcErr
 			}}, func(o *httpapi.Options) {
 				o.Tokens = append(o.Tokens, httpapi.Token{Name: "alice", Value: approverToken,
 					Scopes: []string{httpapi.ScopeApprovalsWrite}, Approver: "U012AB3CD"})
@@ -93,8 +94,8 @@ func TestCloseCarriesApproverIdentity(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			var got *httpapi.CloseRequest
-			a := newAPI(t, &fakeService{CloseIncidentFunc: func(_ context.Context, _ string, r httpapi.CloseRequest) error {
+			var got *service.CloseRequest
+			a := newAPI(t, &fakeService{CloseIncidentFunc: func(_ context.Context, _ string, r service.CloseRequest) error {
 				got = &r
 				return nil
 			}}, func(o *httpapi.Options) {

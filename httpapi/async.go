@@ -8,11 +8,10 @@ import (
 
 type asyncKey struct{}
 
-// RespondAsync reports whether the client asked not to wait for the incident's
-// answer (HTTP "Prefer: respond-async", RFC 7240): the submission is durable when it
-// is accepted, and a sender flooding signals need not pay a round trip through the
-// workflow for each to learn whether it was a duplicate.
-func RespondAsync(ctx context.Context) bool {
+// respondAsync reports whether the client asked not to wait for the incident's
+// answer (HTTP "Prefer: respond-async", RFC 7240); submitWith turns it into
+// service.SubmitRequest.RespondAsync, so the engine never reads a transport's context.
+func respondAsync(ctx context.Context) bool {
 	v, _ := ctx.Value(asyncKey{}).(bool)
 	return v
 }

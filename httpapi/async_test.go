@@ -20,8 +20,8 @@ func TestPreferRespondAsync(t *testing.T) {
 		for _, p := range tc.prefer {
 			r.Header.Add("Prefer", p)
 		}
-		if got := RespondAsync(withPreferences(r).Context()); got != tc.want {
-			t.Errorf("Prefer %q: RespondAsync = %v, want %v", tc.prefer, got, tc.want)
+		if got := respondAsync(withPreferences(r).Context()); got != tc.want {
+			t.Errorf("Prefer %q: respondAsync = %v, want %v", tc.prefer, got, tc.want)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/internal/secretscan"
+	"github.com/sever-ir/sever/service"
 )
 
 // signalWire is the native signal schema as clients send it: sever.Signal without the
@@ -160,18 +161,18 @@ func checkLabels(labels []string) error {
 }
 
 // decodeCloseRequest parses the body of POST /v1/incidents/{id}/close.
-func decodeCloseRequest(body []byte) (CloseRequest, error) {
+func decodeCloseRequest(body []byte) (service.CloseRequest, error) {
 	var w closeWire
 	if err := decodeStrict(body, closeSchema, nil, &w); err != nil {
-		return CloseRequest{}, err
+		return service.CloseRequest{}, err
 	}
 	switch reason := strings.TrimSpace(w.Reason); {
 	case reason == "":
-		return CloseRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is required")
+		return service.CloseRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is required")
 	case utf8.RuneCountInString(reason) > maxReasonLength:
-		return CloseRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
+		return service.CloseRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
 	default:
-		return CloseRequest{Reason: reason, FalsePositive: w.FalsePositive}, nil
+		return service.CloseRequest{Reason: reason, FalsePositive: w.FalsePositive}, nil
 	}
 }
 
@@ -502,29 +503,29 @@ var argsHashPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // noncePattern is the form of a step's approval_nonce.
 var noncePattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-func decodeDecideRequest(body []byte) (DecideRequest, string, error) {
+func decodeDecideRequest(body []byte) (service.DecideRequest, string, error) {
 	var w decideWire
 	if err := decodeStrict(body, decideSchema, nil, &w); err != nil {
-		return DecideRequest{}, "", err
+		return service.DecideRequest{}, "", err
 	}
-	r := DecideRequest{Step: strings.TrimSpace(w.Step), ArgsSHA256: w.ArgsSHA256, Reason: strings.TrimSpace(w.Reason), Channel: w.Channel, Nonce: w.Nonce}
+	r := service.DecideRequest{Step: strings.TrimSpace(w.Step), ArgsSHA256: w.ArgsSHA256, Reason: strings.TrimSpace(w.Reason), Channel: w.Channel, Nonce: w.Nonce}
 	switch {
 	case r.Step == "":
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is required")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is required")
 	case len(r.Step) > 128:
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is longer than 128 characters")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "step", "step is longer than 128 characters")
 	case w.Decision != "approve" && w.Decision != "deny":
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "decision", "decision must be approve or deny")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "decision", "decision must be approve or deny")
 	case r.ArgsSHA256 != "" && !argsHashPattern.MatchString(r.ArgsSHA256):
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "args_sha256", "args_sha256 must be 64 lowercase hex digits")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "args_sha256", "args_sha256 must be 64 lowercase hex digits")
 	case r.Nonce != "" && !noncePattern.MatchString(r.Nonce):
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "nonce", "nonce must be 32 lowercase hex digits (the step's approval_nonce)")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "nonce", "nonce must be 32 lowercase hex digits (the step's approval_nonce)")
 	case utf8.RuneCountInString(r.Reason) > maxReasonLength:
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
 	case r.Channel == "":
 		r.Channel = "api"
 	case r.Channel != "api" && r.Channel != "cli":
-		return DecideRequest{}, "", sever.Errorf(sever.EINVALID, "channel", "channel must be api or cli")
+		return service.DecideRequest{}, "", sever.Errorf(sever.EINVALID, "channel", "channel must be api or cli")
 	}
 	r.Approve = w.Decision == "approve"
 	return r, strings.TrimSpace(w.As), nil

@@ -8,12 +8,13 @@ import (
 	"strconv"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/service"
 )
 
 // Error codes the API uses beyond those in package sever. They travel in the same
 // {"error": {"code", ...}} shape.
 const (
-	EFORBIDDEN        = "forbidden"
+	EFORBIDDEN        = service.EFORBIDDEN
 	EUNSUPPORTEDMEDIA = "unsupported_media_type"
 	EMETHODNOTALLOWED = "method_not_allowed"
 )

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // vendorEventID is the vendor's event ID in an adapter's source event ID: the
@@ -29,12 +30,12 @@ type dedupService struct {
 }
 
 func (d *dedupService) service() *fakeService {
-	return &fakeService{SubmitSignalFunc: func(_ context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	return &fakeService{SubmitSignalFunc: func(_ context.Context, s sever.Signal) (service.SubmitResult, error) {
 		d.mu.Lock()
 		defer d.mu.Unlock()
-		r := httpapi.SubmitResult{IncidentID: sever.IncidentID(s.Credential), SignalID: s.ID, Status: httpapi.SubmitRecorded}
+		r := service.SubmitResult{IncidentID: sever.IncidentID(s.Credential), SignalID: s.ID, Status: service.SubmitRecorded}
 		if d.seen[s.DedupKey()] {
-			r.Duplicate, r.Status = true, httpapi.SubmitDuplicate
+			r.Duplicate, r.Status = true, service.SubmitDuplicate
 			return r, nil
 		}
 		if d.seen == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/report"
+	"github.com/sever-ir/sever/service"
 )
 
 func (s *Server) submitSignal(w http.ResponseWriter, r *http.Request) {
@@ -83,16 +84,16 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 	}{incs})
 }
 
-func parseListFilter(r *http.Request) (ListFilter, error) {
+func parseListFilter(r *http.Request) (service.ListFilter, error) {
 	q := r.URL.Query()
-	f := ListFilter{Status: q.Get("status"), Limit: defaultListLimit}
+	f := service.ListFilter{Status: q.Get("status"), Limit: defaultListLimit}
 	if f.Status != "" && !slices.Contains(incidentStatuses, sever.IncidentStatus(f.Status)) {
-		return ListFilter{}, sever.Errorf(sever.EINVALID, "status", "unknown status %q (one of %s)", shorten(f.Status), joinStatuses())
+		return service.ListFilter{}, sever.Errorf(sever.EINVALID, "status", "unknown status %q (one of %s)", shorten(f.Status), joinStatuses())
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > maxListLimit {
-			return ListFilter{}, sever.Errorf(sever.EINVALID, "limit", "limit must be a whole number from 1 to %d", maxListLimit)
+			return service.ListFilter{}, sever.Errorf(sever.EINVALID, "limit", "limit must be a whole number from 1 to %d", maxListLimit)
 		}
 		f.Limit = n
 	}

@@ -16,30 +16,37 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // fakeService answers with whatever its function fields say; a call to a method
 // without one is a test bug and comes back as an error the test will notice.
 type fakeService struct {
-	SubmitSignalFunc  func(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error)
-	ListIncidentsFunc func(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error)
+	SubmitSignalFunc func(ctx context.Context, s sever.Signal) (service.SubmitResult, error)
+	// SubmitFunc, when set, takes the whole request instead of SubmitSignalFunc, for
+	// tests of what the request carries beside the signal (the quota, async).
+	SubmitFunc        func(ctx context.Context, r service.SubmitRequest) (service.SubmitResult, error)
+	ListIncidentsFunc func(ctx context.Context, f service.ListFilter) ([]sever.IncidentSummary, error)
 	GetIncidentFunc   func(ctx context.Context, id string) (*sever.Incident, error)
-	CloseIncidentFunc func(ctx context.Context, id string, r httpapi.CloseRequest) error
-	DecideFunc        func(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error)
+	CloseIncidentFunc func(ctx context.Context, id string, r service.CloseRequest) error
+	DecideFunc        func(ctx context.Context, id string, r service.DecideRequest) (service.DecideResult, error)
 }
 
-var _ httpapi.Service = (*fakeService)(nil)
+var _ service.Service = (*fakeService)(nil)
 
 var errUnexpectedCall = errors.New("fakeService: unexpected call")
 
-func (f *fakeService) SubmitSignal(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
-	if f.SubmitSignalFunc == nil {
-		return httpapi.SubmitResult{}, errUnexpectedCall
+func (f *fakeService) SubmitSignal(ctx context.Context, r service.SubmitRequest) (service.SubmitResult, error) {
+	if f.SubmitFunc != nil {
+		return f.SubmitFunc(ctx, r)
 	}
-	return f.SubmitSignalFunc(ctx, s)
+	if f.SubmitSignalFunc == nil {
+		return service.SubmitResult{}, errUnexpectedCall
+	}
+	return f.SubmitSignalFunc(ctx, r.Signal)
 }
 
-func (f *fakeService) ListIncidents(ctx context.Context, fl httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+func (f *fakeService) ListIncidents(ctx context.Context, fl service.ListFilter) ([]sever.IncidentSummary, error) {
 	if f.ListIncidentsFunc == nil {
 		return nil, errUnexpectedCall
 	}
@@ -53,14 +60,14 @@ func (f *fakeService) GetIncident(ctx context.Context, id string) (*sever.Incide
 	return f.GetIncidentFunc(ctx, id)
 }
 
-func (f *fakeService) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+func (f *fakeService) Decide(ctx context.Context, id string, r service.DecideRequest) (service.DecideResult, error) {
 	if f.DecideFunc == nil {
-		return httpapi.DecideResult{}, errUnexpectedCall
+		return service.DecideResult{}, errUnexpectedCall
 	}
 	return f.DecideFunc(ctx, id, r)
 }
 
-func (f *fakeService) CloseIncident(ctx context.Context, id string, r httpapi.CloseRequest) error {
+func (f *fakeService) CloseIncident(ctx context.Context, id string, r service.CloseRequest) error {
 	if f.CloseIncidentFunc == nil {
 		return errUnexpectedCall
 	}
@@ -107,7 +114,7 @@ type api struct {
 	logs *syncBuffer
 }
 
-func newAPI(t testing.TB, svc httpapi.Service, tweak ...func(*httpapi.Options)) *api {
+func newAPI(t testing.TB, svc service.Service, tweak ...func(*httpapi.Options)) *api {
 	t.Helper()
 	logs := &syncBuffer{}
 	o := httpapi.Options{
@@ -232,6 +239,6 @@ func signalJSON(t testing.TB, mut func(m map[string]any)) string {
 
 func cred(m map[string]any) map[string]any { return m["credential"].(map[string]any) }
 
-func acceptAll(_ context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
-	return httpapi.SubmitResult{IncidentID: sever.IncidentID(s.Credential), SignalID: s.ID, Status: httpapi.SubmitQueued}, nil
+func acceptAll(_ context.Context, s sever.Signal) (service.SubmitResult, error) {
+	return service.SubmitResult{IncidentID: sever.IncidentID(s.Credential), SignalID: s.ID, Status: service.SubmitQueued}, nil
 }

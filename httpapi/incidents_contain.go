@@ -11,6 +11,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/internal/secretscan"
+	"github.com/sever-ir/sever/service"
 )
 
 // Channels an on-demand containment can come through; each is a label on its signal.
@@ -49,6 +50,11 @@ type ContainRequest struct {
 	// IdempotencyKey, when set, makes a retry of the same request one signal: it is
 	// the signal's source event ID. Scope it to the operator (ScopedIdempotencyKey).
 	IdempotencyKey string
+	// RespondAsync asks not to wait for the incident's answer, for front ends with a
+	// deadline of their own such as Slack's three seconds: the answer is "queued"
+	// once the signal is durable (service.SubmitRequest.RespondAsync). It never comes
+	// from a request body; the API takes it from "Prefer: respond-async".
+	RespondAsync bool
 }
 
 // containWire is the body of POST /v1/incidents.
@@ -211,12 +217,12 @@ func (s *Server) containIncident(w http.ResponseWriter, r *http.Request) {
 // than the API (a Slack slash command, the web UI's form): the same checks
 // (CheckContain), the same admission control with r.Operator as the token, and the
 // same answer as POST /v1/incidents. The caller has authenticated the operator.
-func (s *Server) Contain(ctx context.Context, r ContainRequest) (SubmitResult, error) {
+func (s *Server) Contain(ctx context.Context, r ContainRequest) (service.SubmitResult, error) {
 	if strings.TrimSpace(r.Operator) == "" || strings.TrimSpace(r.Reporter) == "" {
-		return SubmitResult{}, sever.Errorf(EFORBIDDEN, "", "a containment needs an authenticated operator")
+		return service.SubmitResult{}, sever.Errorf(EFORBIDDEN, "", "a containment needs an authenticated operator")
 	}
 	if err := CheckContain(&r); err != nil {
-		return SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	// Admission control keys on the token in the context; the operator stands in for it.
 	ctx = context.WithValue(ctx, principalKey{}, &tokenEntry{name: r.Operator, approver: r.Reporter,
@@ -224,17 +230,17 @@ func (s *Server) Contain(ctx context.Context, r ContainRequest) (SubmitResult, e
 	return s.contain(ctx, r)
 }
 
-func (s *Server) contain(ctx context.Context, r ContainRequest) (SubmitResult, error) {
+func (s *Server) contain(ctx context.Context, r ContainRequest) (service.SubmitResult, error) {
 	sig, err := containSignal(r, s.now().UTC())
 	if err != nil {
-		return SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	runbook := r.Runbook
-	res, err := s.submitWith(ctx, sig, func(ctx context.Context, sig sever.Signal) (SubmitResult, error) {
-		return s.svc.Contain(ctx, sig, runbook)
+	res, err := s.submitWith(ctx, sig, r.RespondAsync, func(ctx context.Context, sr service.SubmitRequest) (service.SubmitResult, error) {
+		return s.svc.Contain(ctx, sr, runbook)
 	})
 	if err != nil {
-		return SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	s.signalAccepted(sig)
 	s.log.InfoContext(ctx, "containment requested", "signal_id", sig.ID, "incident_id", res.IncidentID,
@@ -252,11 +258,4 @@ func (s *TokenSet) Identity(name, scope string) (approver string, ok bool) {
 		}
 	}
 	return "", false
-}
-
-// WithRespondAsync marks ctx as a request that does not wait for the incident's
-// answer (as "Prefer: respond-async" does), for front ends with a deadline of their
-// own, such as Slack's three seconds: the answer is "queued" once the signal is durable.
-func WithRespondAsync(ctx context.Context) context.Context {
-	return context.WithValue(ctx, asyncKey{}, true)
 }

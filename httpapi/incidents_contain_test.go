@@ -11,11 +11,12 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // Contain on the plain fake is a test bug, like its other methods without a func.
-func (f *fakeService) Contain(context.Context, sever.Signal, string) (httpapi.SubmitResult, error) {
-	return httpapi.SubmitResult{}, errUnexpectedCall
+func (f *fakeService) Contain(context.Context, service.SubmitRequest, string) (service.SubmitResult, error) {
+	return service.SubmitResult{}, errUnexpectedCall
 }
 
 // containService is a fakeService whose Contain records what it was given.
@@ -24,17 +25,17 @@ type containService struct {
 	mu      sync.Mutex
 	got     []sever.Signal
 	runbook []string
-	answer  func(ctx context.Context, s sever.Signal, runbook string) (httpapi.SubmitResult, error)
+	answer  func(ctx context.Context, r service.SubmitRequest, runbook string) (service.SubmitResult, error)
 }
 
-func (c *containService) Contain(ctx context.Context, s sever.Signal, runbook string) (httpapi.SubmitResult, error) {
+func (c *containService) Contain(ctx context.Context, r service.SubmitRequest, runbook string) (service.SubmitResult, error) {
 	c.mu.Lock()
-	c.got, c.runbook = append(c.got, s), append(c.runbook, runbook)
+	c.got, c.runbook = append(c.got, r.Signal), append(c.runbook, runbook)
 	c.mu.Unlock()
 	if c.answer != nil {
-		return c.answer(ctx, s, runbook)
+		return c.answer(ctx, r, runbook)
 	}
-	return acceptAll(ctx, s)
+	return acceptAll(ctx, r.Signal)
 }
 
 const oscarToken = "oscar-0123456789abcdef"
@@ -116,15 +117,15 @@ func TestContainIncidentSubmitsOperatorSignal(t *testing.T) {
 func TestContainIncidentRejects(t *testing.T) {
 	t.Parallel()
 	const anthropicKey = "sk-ant-api03-Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"
-	mismatch := func(context.Context, sever.Signal, string) (httpapi.SubmitResult, error) {
-		return httpapi.SubmitResult{}, sever.Errorf(sever.EUNPROCESSABLE, "runbook",
+	mismatch := func(context.Context, service.SubmitRequest, string) (service.SubmitResult, error) {
+		return service.SubmitResult{}, sever.Errorf(sever.EUNPROCESSABLE, "runbook",
 			`runbook "github-token-exposed" does not exist or does not contain a aws_access_key; runbooks that do: aws-access-key-exposed`)
 	}
 	tests := []struct {
 		name       string
 		token      string // default oscar
 		body       string
-		answer     func(context.Context, sever.Signal, string) (httpapi.SubmitResult, error)
+		answer     func(context.Context, service.SubmitRequest, string) (service.SubmitResult, error)
 		wantStatus int
 		wantField  string
 		wantMsg    []string
@@ -232,13 +233,13 @@ func TestContainIncidentIdempotencyKeyIsPerToken(t *testing.T) {
 // incident quota counts the incidents it opens this way too.
 func TestContainIncidentAdmission(t *testing.T) {
 	t.Parallel()
-	svc := &containService{answer: func(ctx context.Context, s sever.Signal, _ string) (httpapi.SubmitResult, error) {
-		release, err := httpapi.ReserveIncidentOpen(ctx)
+	svc := &containService{answer: func(ctx context.Context, r service.SubmitRequest, _ string) (service.SubmitResult, error) {
+		release, err := r.ReserveIncidentOpen()
 		if err != nil {
-			return httpapi.SubmitResult{}, err
+			return service.SubmitResult{}, err
 		}
 		_ = release
-		return acceptAll(ctx, s)
+		return acceptAll(ctx, r.Signal)
 	}}
 	a := newAPI(t, svc, withOscar, func(o *httpapi.Options) {
 		o.Limits = &httpapi.Limits{IncidentsPerToken: 1, IncidentWindow: time.Hour}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 func TestListIncidents(t *testing.T) {
@@ -22,16 +23,16 @@ func TestListIncidents(t *testing.T) {
 		token      string
 		result     []sever.IncidentSummary
 		wantStatus int
-		wantFilter httpapi.ListFilter
+		wantFilter service.ListFilter
 		wantField  string
 		wantBody   string
 	}{
-		{name: "defaults", query: "", result: summaries, wantStatus: 200, wantFilter: httpapi.ListFilter{Limit: 100}},
+		{name: "defaults", query: "", result: summaries, wantStatus: 200, wantFilter: service.ListFilter{Limit: 100}},
 		{name: "status and limit", query: "?status=open&limit=5", result: summaries, wantStatus: 200,
-			wantFilter: httpapi.ListFilter{Status: "open", Limit: 5}},
-		{name: "max limit", query: "?limit=1000", wantStatus: 200, wantFilter: httpapi.ListFilter{Limit: 1000}},
+			wantFilter: service.ListFilter{Status: "open", Limit: 5}},
+		{name: "max limit", query: "?limit=1000", wantStatus: 200, wantFilter: service.ListFilter{Limit: 1000}},
 		{name: "nothing is an empty list", query: "?status=closed", result: nil, wantStatus: 200,
-			wantFilter: httpapi.ListFilter{Status: "closed", Limit: 100}, wantBody: `{"incidents":[]}`},
+			wantFilter: service.ListFilter{Status: "closed", Limit: 100}, wantBody: `{"incidents":[]}`},
 		{name: "unknown status", query: "?status=resolved", wantStatus: 400, wantField: "status"},
 		{name: "limit zero", query: "?limit=0", wantStatus: 400, wantField: "limit"},
 		{name: "limit negative", query: "?limit=-3", wantStatus: 400, wantField: "limit"},
@@ -43,8 +44,8 @@ func TestListIncidents(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var got *httpapi.ListFilter
-			a := newAPI(t, &fakeService{ListIncidentsFunc: func(_ context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+			var got *service.ListFilter
+			a := newAPI(t, &fakeService{ListIncidentsFunc: func(_ context.Context, f service.ListFilter) ([]sever.IncidentSummary, error) {
 				got = &f
 				return tt.result, nil
 			}})
@@ -178,14 +179,14 @@ func TestCloseIncident(t *testing.T) {
 		svcErr      error
 		wantStatus  int
 		wantField   string
-		wantReq     httpapi.CloseRequest
+		wantReq     service.CloseRequest
 	}{
 		{name: "closes", body: `{"reason":"  key rotated, owner confirmed  "}`, token: closerToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: "key rotated, owner confirmed", By: "closer", Approver: "closer"}},
+			wantReq: service.CloseRequest{Reason: "key rotated, owner confirmed", By: "closer", Approver: "closer"}},
 		{name: "false positive", body: `{"reason":"test key","false_positive":true}`, token: adminToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: "test key", By: "admin", Approver: "admin", FalsePositive: true}},
+			wantReq: service.CloseRequest{Reason: "test key", By: "admin", Approver: "admin", FalsePositive: true}},
 		{name: "reason at the limit", body: `{"reason":"` + strings.Repeat("é", 1024) + `"}`, token: closerToken, wantStatus: 200,
-			wantReq: httpapi.CloseRequest{Reason: strings.Repeat("é", 1024), By: "closer", Approver: "closer"}},
+			wantReq: service.CloseRequest{Reason: strings.Repeat("é", 1024), By: "closer", Approver: "closer"}},
 		{name: "missing reason", body: `{"false_positive":true}`, token: closerToken, wantStatus: 400, wantField: "reason"},
 		{name: "blank reason", body: `{"reason":" "}`, token: closerToken, wantStatus: 400, wantField: "reason"},
 		{name: "reason too long", body: `{"reason":"` + strings.Repeat("x", 1025) + `"}`, token: closerToken, wantStatus: 400, wantField: "reason"},
@@ -202,8 +203,8 @@ func TestCloseIncident(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			var got *httpapi.CloseRequest
-			a := newAPI(t, &fakeService{CloseIncidentFunc: func(_ context.Context, gotID string, r httpapi.CloseRequest) error {
+			var got *service.CloseRequest
+			a := newAPI(t, &fakeService{CloseIncidentFunc: func(_ context.Context, gotID string, r service.CloseRequest) error {
 				if gotID != id {
 					t.Errorf("id = %q, want %q", gotID, id)
 				}
@@ -286,7 +287,7 @@ func TestRoutingAndHealth(t *testing.T) {
 
 func TestAuthHeaderForms(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, &fakeService{ListIncidentsFunc: func(context.Context, httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+	a := newAPI(t, &fakeService{ListIncidentsFunc: func(context.Context, service.ListFilter) ([]sever.IncidentSummary, error) {
 		return nil, nil
 	}})
 	tests := []struct {

@@ -2,12 +2,12 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"net/http"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/report"
+	"github.com/sever-ir/sever/service"
 )
 
 // defaultReportFormat is what GET /v1/incidents/{id}/report answers without ?format.
@@ -62,7 +62,7 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, runbook 
 		}
 	}
 	o := report.Options{Runbook: rb, Now: s.now()}
-	if rs, ok := s.svc.(RefusalSource); ok {
+	if rs, ok := s.svc.(service.RefusalSource); ok {
 		// The refused attempts are in the ledger, not the incident; a report without
 		// them is still the incident's report, so a failed read is logged, not fatal.
 		if o.Refused, err = rs.RefusedAttempts(r.Context(), id); err != nil {
@@ -90,11 +90,4 @@ func (s *Server) incidentReport(w http.ResponseWriter, r *http.Request, runbook 
 	}
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(buf.Bytes()) // the status is sent; a failed write means the client left
-}
-
-// RefusalSource is the part of a Service that reads an incident's refused attempts
-// from the ledger for its report. It is separate from Service so services without
-// a ledger need not implement it.
-type RefusalSource interface {
-	RefusedAttempts(ctx context.Context, id string) ([]report.RefusedAttempt, error)
 }

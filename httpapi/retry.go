@@ -1,39 +1,14 @@
 package httpapi
 
 import (
-	"context"
 	"net/http"
 	"reflect"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/service"
 )
-
-// RetryRequest asks for a failed step of an incident to run again.
-type RetryRequest struct {
-	Step   string `json:"step"`
-	Reason string `json:"reason,omitempty"`
-	// By is the name of the token that asked; it never comes from the body.
-	By string `json:"-"`
-}
-
-// RetryResult is the answer to a retry: the step's new attempt and every step set
-// back to pending with it.
-type RetryResult struct {
-	IncidentID string   `json:"incident_id"`
-	Step       string   `json:"step"`
-	Attempt    int      `json:"attempt"`
-	Steps      []string `json:"steps"`
-	Status     string   `json:"status"`
-}
-
-// Retrier is the part of a Service that retries failed steps. It is separate from
-// Service so that services without retries (test fakes, read-only front ends) need
-// not implement it; the route answers 501 for them.
-type Retrier interface {
-	RetryStep(ctx context.Context, id string, r RetryRequest) (RetryResult, error)
-}
 
 // retryWire is the body of POST /v1/incidents/{id}/retry.
 type retryWire struct {
@@ -45,21 +20,21 @@ var retrySchema = schemaOf(reflect.TypeFor[retryWire]())
 
 const maxStepIDLength = 128
 
-func decodeRetryRequest(body []byte) (RetryRequest, error) {
+func decodeRetryRequest(body []byte) (service.RetryRequest, error) {
 	var w retryWire
 	if err := decodeStrict(body, retrySchema, nil, &w); err != nil {
-		return RetryRequest{}, err
+		return service.RetryRequest{}, err
 	}
 	step, reason := strings.TrimSpace(w.Step), strings.TrimSpace(w.Reason)
 	switch {
 	case step == "":
-		return RetryRequest{}, sever.Errorf(sever.EINVALID, "step", "step is required: the id of the failed step to run again")
+		return service.RetryRequest{}, sever.Errorf(sever.EINVALID, "step", "step is required: the id of the failed step to run again")
 	case len(step) > maxStepIDLength:
-		return RetryRequest{}, sever.Errorf(sever.EINVALID, "step", "step is longer than %d bytes", maxStepIDLength)
+		return service.RetryRequest{}, sever.Errorf(sever.EINVALID, "step", "step is longer than %d bytes", maxStepIDLength)
 	case utf8.RuneCountInString(reason) > maxReasonLength:
-		return RetryRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
+		return service.RetryRequest{}, sever.Errorf(sever.EINVALID, "reason", "reason is longer than %d characters", maxReasonLength)
 	}
-	return RetryRequest{Step: step, Reason: reason}, nil
+	return service.RetryRequest{Step: step, Reason: reason}, nil
 }
 
 // retryStep serves POST /v1/incidents/{id}/retry (scope incidents:write, like a
@@ -67,7 +42,7 @@ func decodeRetryRequest(body []byte) (RetryRequest, error) {
 // gate, approval included, before it acts).
 func (s *Server) retryStep(w http.ResponseWriter, r *http.Request) {
 	const op = "httpapi.retryStep"
-	rt, ok := s.svc.(Retrier)
+	rt, ok := s.svc.(service.Retrier)
 	if !ok {
 		s.fail(w, r, op, &sever.Error{Code: sever.EUNAVAILABLE, Message: "retrying steps is not available on this server"})
 		return

@@ -7,35 +7,35 @@ import (
 	"testing"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // retryService is a fakeService that also retries steps.
 type retryService struct {
 	fakeService
-	RetryFunc func(ctx context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error)
+	RetryFunc func(ctx context.Context, id string, r service.RetryRequest) (service.RetryResult, error)
 }
 
-func (f *retryService) RetryStep(ctx context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error) {
+func (f *retryService) RetryStep(ctx context.Context, id string, r service.RetryRequest) (service.RetryResult, error) {
 	return f.RetryFunc(ctx, id, r)
 }
 
 func TestRetryRoute(t *testing.T) {
-	var got httpapi.RetryRequest
+	var got service.RetryRequest
 	var gotID string
-	svc := &retryService{RetryFunc: func(_ context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error) {
+	svc := &retryService{RetryFunc: func(_ context.Context, id string, r service.RetryRequest) (service.RetryResult, error) {
 		gotID, got = id, r
 		switch r.Step {
 		case "done":
-			return httpapi.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step done is succeeded, not failed")
+			return service.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step done is succeeded, not failed")
 		case "nope":
-			return httpapi.RetryResult{}, sever.Errorf(sever.ENOTFOUND, "step", "retry: incident has no step \"nope\"")
+			return service.RetryResult{}, sever.Errorf(sever.ENOTFOUND, "step", "retry: incident has no step \"nope\"")
 		}
-		return httpapi.RetryResult{IncidentID: id, Step: r.Step, Attempt: 2, Steps: []string{r.Step}, Status: "open"}, nil
+		return service.RetryResult{IncidentID: id, Step: r.Step, Attempt: 2, Steps: []string{r.Step}, Status: "open"}, nil
 	}}
 	cases := []struct {
 		name   string
-		svc    httpapi.Service
+		svc    service.Service
 		token  string
 		body   string
 		status int
@@ -53,7 +53,7 @@ func TestRetryRoute(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got = httpapi.RetryRequest{}
+			got = service.RetryRequest{}
 			a := newAPI(t, tc.svc)
 			rec := a.do(t, req{method: "POST", path: "/v1/incidents/inc-1/retry", token: tc.token,
 				contentType: "application/json", body: tc.body})
@@ -65,7 +65,7 @@ func TestRetryRoute(t *testing.T) {
 	a := newAPI(t, svc)
 	a.do(t, req{method: "POST", path: "/v1/incidents/inc-1/retry", token: closerToken, contentType: "application/json",
 		body: `{"step":" deactivate ","reason":"permission granted"}`})
-	if gotID != "inc-1" || got != (httpapi.RetryRequest{Step: "deactivate", Reason: "permission granted", By: "closer"}) {
+	if gotID != "inc-1" || got != (service.RetryRequest{Step: "deactivate", Reason: "permission granted", By: "closer"}) {
 		t.Errorf("service got %s %+v, want the trimmed step and reason, by the token's name", gotID, got)
 	}
 }
@@ -75,11 +75,11 @@ func FuzzDecodeRetryBody(f *testing.F) {
 	f.Add(`{"step":""}`)
 	f.Add(`{"step":"a","step":"b"}`)
 	f.Add(`[]`)
-	svc := &retryService{RetryFunc: func(_ context.Context, id string, r httpapi.RetryRequest) (httpapi.RetryResult, error) {
+	svc := &retryService{RetryFunc: func(_ context.Context, id string, r service.RetryRequest) (service.RetryResult, error) {
 		if strings.TrimSpace(r.Step) == "" || r.Step != strings.TrimSpace(r.Step) {
 			panic("the service got an untrimmed or empty step: " + r.Step)
 		}
-		return httpapi.RetryResult{IncidentID: id, Step: r.Step, Attempt: 2}, nil
+		return service.RetryResult{IncidentID: id, Step: r.Step, Attempt: 2}, nil
 	}}
 	a := newAPI(f, svc)
 	f.Fuzz(func(t *testing.T, body string) {

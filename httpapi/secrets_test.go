@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/secretscan/secrettest"
+	"github.com/sever-ir/sever/service"
 )
 
 // fakeKey builds key-shaped values at run time (see secrettest).
@@ -48,9 +48,9 @@ func TestIntakeRefusesHiddenSecrets(t *testing.T) {
 			func(m map[string]any, v string) { m["source_event_id"] = v }},
 	}
 	var calls int
-	a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (httpapi.SubmitResult, error) {
+	a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (service.SubmitResult, error) {
 		calls++
-		return httpapi.SubmitResult{}, nil
+		return service.SubmitResult{}, nil
 	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,12 +1,11 @@
 // Package httpapi is sever's HTTP API: signal intake and the incident endpoints.
 //
-// It knows nothing about Temporal; it talks to the engine through Service, so the same
+// It knows nothing about Temporal; it talks to the engine through service.Service, so the same
 // handlers run against the real engine, an in-process one, or a test fake.
 package httpapi
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,86 +13,8 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/service"
 )
-
-// Service is what the API needs from the engine.
-type Service interface {
-	// SubmitSignal hands a validated, normalized signal to the engine.
-	SubmitSignal(ctx context.Context, s sever.Signal) (SubmitResult, error)
-	ListIncidents(ctx context.Context, f ListFilter) ([]sever.IncidentSummary, error)
-	// GetIncident returns *sever.Error{Code: sever.ENOTFOUND} when id is unknown.
-	GetIncident(ctx context.Context, id string) (*sever.Incident, error)
-	CloseIncident(ctx context.Context, id string, r CloseRequest) error
-	// Decide passes a person's approval decision on a step waiting for one. The
-	// workflow refuses approvers outside the step's set, self-approval, stale and
-	// repeated decisions; those refusals come back as ECONFLICT.
-	Decide(ctx context.Context, id string, r DecideRequest) (DecideResult, error)
-	// Contain is SubmitSignal for an operator's on-demand containment (POST
-	// /v1/incidents). A non-empty runbook pins a new incident to that runbook; one that
-	// does not exist or does not match the credential's type is EUNPROCESSABLE, and
-	// the message lists the runbooks that do.
-	Contain(ctx context.Context, s sever.Signal, runbook string) (SubmitResult, error)
-}
-
-// DecideRequest is one decision on a step. Approver and Channel are set by the
-// server from the authenticated token, never from the body.
-type DecideRequest struct {
-	Step    string `json:"step"`
-	Approve bool   `json:"-"`
-	// ArgsSHA256 binds the decision to the exact arguments the person saw; empty
-	// means the step's arguments as they stand (runbooks are pinned, so they cannot
-	// change under the decision).
-	ArgsSHA256 string `json:"args_sha256"`
-	Reason     string `json:"reason"`
-	Approver   string `json:"-"`
-	Channel    string `json:"-"`
-	// Nonce names the approval request the decision answers (the step's
-	// approval_nonce, or a Slack button's). Empty from the API or CLI means the
-	// request the step waits on now.
-	Nonce string `json:"nonce"`
-	// IdempotencyKey dedupes a retried request (the Idempotency-Key header).
-	IdempotencyKey string `json:"-"`
-}
-
-// DecideResult says where the step stands after the decision.
-type DecideResult struct {
-	IncidentID string `json:"incident_id"`
-	Step       string `json:"step"`
-	Status     string `json:"status"`
-	Remaining  int    `json:"remaining"`
-}
-
-// Values of SubmitResult.Status.
-const (
-	SubmitRecorded  = "recorded"  // the incident recorded the signal
-	SubmitDuplicate = "duplicate" // the incident already had this source event
-	SubmitQueued    = "queued"    // accepted; the incident will record it
-)
-
-// SubmitResult is the answer to POST /v1/signals.
-type SubmitResult struct {
-	IncidentID string `json:"incident_id"`
-	SignalID   string `json:"signal_id"`
-	Duplicate  bool   `json:"duplicate"`
-	Status     string `json:"status"`
-}
-
-// ListFilter narrows GET /v1/incidents. An empty Status means every status.
-type ListFilter struct {
-	Status string
-	Limit  int
-}
-
-// CloseRequest is the body of POST /v1/incidents/{id}/close.
-type CloseRequest struct {
-	Reason string `json:"reason"`
-	// By is the name of the token that asked; it never comes from the body.
-	By string `json:"-"`
-	// Approver is that token's approver identity (Approver), the one mapping from
-	// token to approver used for decisions and closes alike.
-	Approver      string `json:"-"`
-	FalsePositive bool   `json:"false_positive"`
-}
 
 // Scopes a Token may carry. A token with no scopes may do everything.
 const (
@@ -126,7 +47,7 @@ const DefaultMaxBodyBytes int64 = 1 << 20
 
 // Options configures a Server.
 type Options struct {
-	Service      Service
+	Service      service.Service
 	Tokens       []Token
 	MaxBodyBytes int64            // 0 means DefaultMaxBodyBytes
 	Logger       *slog.Logger     // nil discards
@@ -156,7 +77,7 @@ type Options struct {
 
 // Server serves the API. It is safe for concurrent use.
 type Server struct {
-	svc     Service
+	svc     service.Service
 	tokens  []tokenEntry
 	maxBody int64
 	log     *slog.Logger

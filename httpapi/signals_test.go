@@ -13,6 +13,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 func TestSubmitSignalRejects(t *testing.T) {
@@ -132,9 +133,9 @@ func TestSubmitSignalRejects(t *testing.T) {
 			wantStatus: 403, wantCode: httpapi.EFORBIDDEN, wantMsg: []string{`"reader"`, "signals:write"}},
 	}
 	var calls int
-	a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (httpapi.SubmitResult, error) {
+	a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (service.SubmitResult, error) {
 		calls++ // subtests run sequentially, so no lock
-		return httpapi.SubmitResult{}, nil
+		return service.SubmitResult{}, nil
 	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,12 +191,12 @@ func credentialTypeNames() []string {
 func TestSubmitSignalAccepted(t *testing.T) {
 	t.Parallel()
 	var got sever.Signal
-	a := newAPI(t, &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	a := newAPI(t, &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (service.SubmitResult, error) {
 		if p := httpapi.Principal(ctx); p != "writer" {
 			t.Errorf("Principal = %q, want writer", p)
 		}
 		got = s
-		return httpapi.SubmitResult{IncidentID: "inc-1", SignalID: s.ID, Duplicate: false, Status: httpapi.SubmitRecorded}, nil
+		return service.SubmitResult{IncidentID: "inc-1", SignalID: s.ID, Duplicate: false, Status: service.SubmitRecorded}, nil
 	}}, func(o *httpapi.Options) {
 		// A drill signal needs drills:write and a server that runs drills.
 		o.Drills = true
@@ -255,7 +256,7 @@ func TestSubmitSignalAccepted(t *testing.T) {
 func TestSignalIDs(t *testing.T) {
 	t.Parallel()
 	var signals []sever.Signal
-	a := newAPI(t, &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (httpapi.SubmitResult, error) {
+	a := newAPI(t, &fakeService{SubmitSignalFunc: func(ctx context.Context, s sever.Signal) (service.SubmitResult, error) {
 		signals = append(signals, s)
 		return acceptAll(ctx, s)
 	}})
@@ -265,7 +266,7 @@ func TestSignalIDs(t *testing.T) {
 		if rec.Code != http.StatusAccepted {
 			t.Fatalf("status = %d; body %s", rec.Code, rec.Body)
 		}
-		return decodeJSON[httpapi.SubmitResult](t, rec).SignalID
+		return decodeJSON[service.SubmitResult](t, rec).SignalID
 	}
 
 	t.Run("same source_event_id, same signal_id", func(t *testing.T) {
@@ -313,8 +314,8 @@ func TestSubmitSignalServiceErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (httpapi.SubmitResult, error) {
-				return httpapi.SubmitResult{}, tt.err
+			a := newAPI(t, &fakeService{SubmitSignalFunc: func(context.Context, sever.Signal) (service.SubmitResult, error) {
+				return service.SubmitResult{}, tt.err
 			}})
 			rec := a.postSignal(t, signalJSON(t, nil))
 			if rec.Code != tt.wantStatus {
@@ -396,5 +397,51 @@ func TestOverTheWire(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("healthz: status %d", resp.StatusCode)
+	}
+}
+
+// TestPreferReachesTheEngineAsAField checks that "Prefer: respond-async" reaches
+// the engine in the request it is handed (service.SubmitRequest.RespondAsync),
+// with the caller's incident quota beside it, and not as a value of the HTTP
+// request's context that the engine would have to know about.
+func TestPreferReachesTheEngineAsAField(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		prefer string
+		want   bool
+	}{
+		{name: "no preference", want: false},
+		{name: "respond-async", prefer: "respond-async", want: true},
+		{name: "among others", prefer: "handling=lenient, Respond-Async", want: true},
+		{name: "another preference", prefer: "return=minimal", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []service.SubmitRequest
+			a := newAPI(t, &fakeService{SubmitFunc: func(ctx context.Context, r service.SubmitRequest) (service.SubmitResult, error) {
+				got = append(got, r)
+				return acceptAll(ctx, r.Signal)
+			}})
+			h := map[string]string{}
+			if tt.prefer != "" {
+				h["Prefer"] = tt.prefer
+			}
+			rec := a.do(t, req{method: "POST", path: "/v1/signals", token: writerToken, contentType: "application/json",
+				body: signalJSON(t, nil), header: h})
+			if rec.Code != http.StatusAccepted {
+				t.Fatalf("status = %d, want 202; body %s", rec.Code, rec.Body)
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d submissions, want 1", len(got))
+			}
+			if got[0].RespondAsync != tt.want {
+				t.Errorf("RespondAsync = %v, want %v", got[0].RespondAsync, tt.want)
+			}
+			if got[0].ReserveOpen == nil {
+				t.Error("the request carries no incident quota (ReserveOpen)")
+			}
+		})
 	}
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
+	"github.com/sever-ir/sever/service"
 )
 
 // InteractivityPath is where Slack's interactivity Request URL should point.
@@ -47,9 +47,9 @@ const (
 )
 
 // Decider takes a verified person's decision to the engine. *engine.Engine and any
-// httpapi.Service implement it.
+// service.Service implement it.
 type Decider interface {
-	Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error)
+	Decide(ctx context.Context, id string, r service.DecideRequest) (service.DecideResult, error)
 }
 
 // Handler serves Slack's interactivity requests (POST InteractivityPath): it checks
@@ -367,7 +367,7 @@ func (h *Handler) process(ctx context.Context, cb *slack.InteractionCallback, vi
 	}
 	log = log.With("approver", approver)
 
-	req := httpapi.DecideRequest{Step: c.Step, Approve: c.Approve, ArgsSHA256: c.ArgsSHA256,
+	req := service.DecideRequest{Step: c.Step, Approve: c.Approve, ArgsSHA256: c.ArgsSHA256,
 		Approver: approver, Channel: via, Nonce: c.Nonce, IdempotencyKey: c.idempotencyKey()}
 	timeout := h.DecideTimeout
 	if timeout <= 0 {
@@ -407,7 +407,7 @@ func retryable(err error) bool {
 }
 
 // report logs the outcome of a decision and tells the clicker.
-func (h *Handler) report(log *slog.Logger, c click, res httpapi.DecideResult, err error) {
+func (h *Handler) report(log *slog.Logger, c click, res service.DecideResult, err error) {
 	if err == nil {
 		log.Info("slack interactivity: decision recorded", "status", res.Status, "remaining", res.Remaining)
 		h.respond(c.ResponseURL, recordedText(c, res))
@@ -424,7 +424,7 @@ func (h *Handler) report(log *slog.Logger, c click, res httpapi.DecideResult, er
 		code(c.Step), code(c.Incident)))
 }
 
-func recordedText(c click, res httpapi.DecideResult) string {
+func recordedText(c click, res service.DecideResult) string {
 	verb := "denial"
 	if c.Approve {
 		verb = "approval"

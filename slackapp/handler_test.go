@@ -21,7 +21,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 const (
@@ -114,17 +114,17 @@ func signedRequest(body []byte, secret string, ts time.Time) *http.Request {
 
 type decideCall struct {
 	ID  string
-	Req httpapi.DecideRequest
+	Req service.DecideRequest
 }
 
 // fakeDecider records calls; fn decides what each returns (default: running).
 type fakeDecider struct {
 	mu    sync.Mutex
 	calls []decideCall
-	fn    func(ctx context.Context, n int, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error)
+	fn    func(ctx context.Context, n int, id string, r service.DecideRequest) (service.DecideResult, error)
 }
 
-func (f *fakeDecider) Decide(ctx context.Context, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+func (f *fakeDecider) Decide(ctx context.Context, id string, r service.DecideRequest) (service.DecideResult, error) {
 	f.mu.Lock()
 	f.calls = append(f.calls, decideCall{ID: id, Req: r})
 	n := len(f.calls)
@@ -132,7 +132,7 @@ func (f *fakeDecider) Decide(ctx context.Context, id string, r httpapi.DecideReq
 	if f.fn != nil {
 		return f.fn(ctx, n, id, r)
 	}
-	return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: string(sever.StepRunning)}, nil
+	return service.DecideResult{IncidentID: id, Step: r.Step, Status: string(sever.StepRunning)}, nil
 }
 
 func (f *fakeDecider) Calls() []decideCall {
@@ -188,9 +188,9 @@ func newTestHandler(d Decider, logs io.Writer) *Handler {
 
 func TestInteractivity(t *testing.T) {
 	req := testRequest()
-	refused := func(code, msg string) func(context.Context, int, string, httpapi.DecideRequest) (httpapi.DecideResult, error) {
-		return func(context.Context, int, string, httpapi.DecideRequest) (httpapi.DecideResult, error) {
-			return httpapi.DecideResult{}, sever.Errorf(code, "", "%s", msg)
+	refused := func(code, msg string) func(context.Context, int, string, service.DecideRequest) (service.DecideResult, error) {
+		return func(context.Context, int, string, service.DecideRequest) (service.DecideResult, error) {
+			return service.DecideResult{}, sever.Errorf(code, "", "%s", msg)
 		}
 	}
 	now := time.Now()
@@ -207,39 +207,39 @@ func TestInteractivity(t *testing.T) {
 		method    string
 		mutate    func(*http.Request)
 		handler   func(*Handler)
-		decide    func(context.Context, int, string, httpapi.DecideRequest) (httpapi.DecideResult, error)
+		decide    func(context.Context, int, string, service.DecideRequest) (service.DecideResult, error)
 		status    int
-		wantCall  *httpapi.DecideRequest
+		wantCall  *service.DecideRequest
 		wantReply string // substring of the ephemeral reply; "" means no reply
 	}{
 		{name: "approve", approve: true, status: 200,
-			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
+			wantCall: &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
 				Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "Your approval of step `disable_key` in incident `inc-aws-0123456789abcdef0123` was recorded; the step runs now."},
 		// The button carries its request's nonce, so the workflow can refuse a click on
 		// an escalated request or on one of an earlier run of the incident.
 		{name: "approve with nonce", approve: true, status: 200, spec: clickSpec{req: withNonceReq(req)},
-			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
+			wantCall: &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
 				Channel: "slack-http", Nonce: testNonce, IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "was recorded"},
 		{name: "deny", approve: false, status: 200,
-			decide: func(_ context.Context, _ int, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
-				return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "skipped"}, nil
+			decide: func(_ context.Context, _ int, id string, r service.DecideRequest) (service.DecideResult, error) {
+				return service.DecideResult{IncidentID: id, Step: r.Step, Status: "skipped"}, nil
 			},
-			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: false, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
+			wantCall: &service.DecideRequest{Step: req.StepID, Approve: false, ArgsSHA256: req.ArgsSHA256, Approver: testUser,
 				Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "Your denial of step `disable_key`"},
 		{name: "quorum pending", approve: true, status: 200,
-			decide: func(_ context.Context, _ int, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
-				return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "waiting_approval", Remaining: 1}, nil
+			decide: func(_ context.Context, _ int, id string, r service.DecideRequest) (service.DecideResult, error) {
+				return service.DecideResult{IncidentID: id, Step: r.Step, Status: "waiting_approval", Remaining: 1}, nil
 			},
-			wantCall:  &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantCall:  &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "1 more approval(s) needed"},
 		{name: "mapped identity", approve: true, status: 200,
 			handler: func(h *Handler) {
 				h.Identities = func(u, team string) (string, bool) { return "alice@example.com", u == testUser && team == testTeam }
 			},
-			wantCall: &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: "alice@example.com",
+			wantCall: &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: "alice@example.com",
 				Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "was recorded"},
 		{name: "unmapped identity", approve: true, status: 200,
@@ -250,24 +250,24 @@ func TestInteractivity(t *testing.T) {
 			wantReply: "this Slack workspace may not decide"},
 		{name: "allowed team", approve: true, status: 200,
 			handler:   func(h *Handler) { h.TeamID, h.AppID = testTeam, "A0SEVER" },
-			wantCall:  &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantCall:  &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "was recorded"},
 		{name: "other app", approve: true, spec: clickSpec{appID: "A0OTHER"}, status: 200,
 			handler:   func(h *Handler) { h.AppID = "A0SEVER" },
 			wantReply: "another Slack app"},
 		{name: "refused conflict", approve: true, status: 200,
 			decide:    refused(sever.ECONFLICT, "decide: U012AB3CD may not decide step disable_key (approvers: U045EF6GH)"),
-			wantCall:  &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantCall:  &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "Your decision was not recorded: decide: U012AB3CD may not decide step disable_key (approvers: U045EF6GH)"},
 		{name: "refused not found", approve: false, status: 200,
 			decide:    refused(sever.ENOTFOUND, "incident inc-aws-0123456789abcdef0123 not found or no longer open"),
-			wantCall:  &httpapi.DecideRequest{Step: req.StepID, Approve: false, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantCall:  &service.DecideRequest{Step: req.StepID, Approve: false, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "not found or no longer open"},
 		{name: "internal error", approve: true, status: 200,
-			decide: func(context.Context, int, string, httpapi.DecideRequest) (httpapi.DecideResult, error) {
-				return httpapi.DecideResult{}, io.ErrUnexpectedEOF
+			decide: func(context.Context, int, string, service.DecideRequest) (service.DecideResult, error) {
+				return service.DecideResult{}, io.ErrUnexpectedEOF
 			},
-			wantCall:  &httpapi.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
+			wantCall:  &service.DecideRequest{Step: req.StepID, Approve: true, ArgsSHA256: req.ArgsSHA256, Approver: testUser, Channel: "slack-http", IdempotencyKey: "slack-T0TEAM." + testActionTS + "." + testUser},
 			wantReply: "could not be recorded right now"},
 
 		{name: "forged signature", approve: true, secret: "not-the-secret", status: 401},
@@ -435,12 +435,12 @@ func TestInteractivityReplay(t *testing.T) {
 func TestInteractivitySlowDecide(t *testing.T) {
 	req := testRequest()
 	sink := newResponseSink(t)
-	d := &fakeDecider{fn: func(ctx context.Context, n int, id string, r httpapi.DecideRequest) (httpapi.DecideResult, error) {
+	d := &fakeDecider{fn: func(ctx context.Context, n int, id string, r service.DecideRequest) (service.DecideResult, error) {
 		if n == 1 {
 			<-ctx.Done()
-			return httpapi.DecideResult{}, &sever.Error{Code: sever.EUNAVAILABLE, Message: "the workflow service is unavailable; retry"}
+			return service.DecideResult{}, &sever.Error{Code: sever.EUNAVAILABLE, Message: "the workflow service is unavailable; retry"}
 		}
-		return httpapi.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, nil
+		return service.DecideResult{IncidentID: id, Step: r.Step, Status: "running"}, nil
 	}}
 	h := newTestHandler(d, io.Discard)
 	h.DecideTimeout = 100 * time.Millisecond
@@ -467,9 +467,9 @@ func TestInteractivityAckDeadline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for the default decide timeout")
 	}
-	d := &fakeDecider{fn: func(ctx context.Context, n int, _ string, _ httpapi.DecideRequest) (httpapi.DecideResult, error) {
+	d := &fakeDecider{fn: func(ctx context.Context, n int, _ string, _ service.DecideRequest) (service.DecideResult, error) {
 		<-ctx.Done()
-		return httpapi.DecideResult{}, ctx.Err()
+		return service.DecideResult{}, ctx.Err()
 	}}
 	h := newTestHandler(d, io.Discard)
 	h.FollowUpTimeout = 10 * time.Millisecond

@@ -1,7 +1,7 @@
 // Package slackapp is sever's Slack surface for human approvals: the Block Kit
 // approval request (and its decided/expired replacements), a Poster that posts and
 // updates those messages, and the signed interactivity endpoint (HTTP, and optionally
-// Socket Mode) that turns a button click into an httpapi.DecideRequest.
+// Socket Mode) that turns a button click into a service.DecideRequest.
 //
 // The package knows nothing about Temporal. It authenticates the click at the edge
 // (Slack's request signature, team, app, optional identity mapping, replay cache) and

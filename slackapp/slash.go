@@ -18,6 +18,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
+	"github.com/sever-ir/sever/service"
 )
 
 // SlashPath is where the Request URL of sever's slash command (/sever) should point.
@@ -29,7 +30,7 @@ const DefaultContainTimeout = 2500 * time.Millisecond
 // Container contains a credential for an operator the caller has authenticated;
 // *httpapi.Server implements it with the API's checks and admission control.
 type Container interface {
-	Contain(ctx context.Context, r httpapi.ContainRequest) (httpapi.SubmitResult, error)
+	Contain(ctx context.Context, r httpapi.ContainRequest) (service.SubmitResult, error)
 }
 
 // Operator is who a Slack user is to sever: the operator's name (what the
@@ -207,7 +208,9 @@ func (h *SlashHandler) command(ctx context.Context, c slashCommand) string {
 		log.Error("slack command: no containment service configured")
 		return ":warning: sever is misconfigured (no containment service). Use `sever contain` or the API."
 	}
-	req.Operator, req.Reporter, req.Channel = op.Name, op.Approver, httpapi.ContainChannelSlack
+	// Slack wants its answer within three seconds: the reply says "queued" once the
+	// signal is durable rather than waiting for the incident.
+	req.Operator, req.Reporter, req.Channel, req.RespondAsync = op.Name, op.Approver, httpapi.ContainChannelSlack, true
 	if c.Trigger != "" {
 		// Slack's own redelivery of one invocation is one signal.
 		req.IdempotencyKey = httpapi.ScopedIdempotencyKey(op.Name, "slack-"+team+"."+c.Trigger)
@@ -216,7 +219,7 @@ func (h *SlashHandler) command(ctx context.Context, c slashCommand) string {
 	if timeout <= 0 {
 		timeout = DefaultContainTimeout
 	}
-	cctx, cancel := context.WithTimeout(httpapi.WithRespondAsync(ctx), timeout)
+	cctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	res, err := h.Container.Contain(cctx, req)
 	log = log.With("operator", op.Name, "type", string(req.Credential.Type))

@@ -21,24 +21,24 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // fakeContainer records containment requests; fn decides the answer.
 type fakeContainer struct {
 	mu    sync.Mutex
 	calls []httpapi.ContainRequest
-	async []bool
-	fn    func(r httpapi.ContainRequest) (httpapi.SubmitResult, error)
+	fn    func(r httpapi.ContainRequest) (service.SubmitResult, error)
 }
 
-func (f *fakeContainer) Contain(ctx context.Context, r httpapi.ContainRequest) (httpapi.SubmitResult, error) {
+func (f *fakeContainer) Contain(ctx context.Context, r httpapi.ContainRequest) (service.SubmitResult, error) {
 	f.mu.Lock()
-	f.calls, f.async = append(f.calls, r), append(f.async, httpapi.RespondAsync(ctx))
+	f.calls = append(f.calls, r)
 	f.mu.Unlock()
 	if f.fn != nil {
 		return f.fn(r)
 	}
-	return httpapi.SubmitResult{IncidentID: "inc-aws-0123", SignalID: "sig-1", Status: httpapi.SubmitQueued}, nil
+	return service.SubmitResult{IncidentID: "inc-aws-0123", SignalID: "sig-1", Status: service.SubmitQueued}, nil
 }
 
 const slashOperator = "U0OSCAR"
@@ -101,12 +101,11 @@ func TestSlashContain(t *testing.T) {
 		Runbook:    "aws-access-key-exposed", Reason: "key & token in a <paste>",
 		Operator: "oscar", Reporter: "U0OSCAR", Channel: httpapi.ContainChannelSlack,
 		IdempotencyKey: httpapi.ScopedIdempotencyKey("oscar", "slack-"+testTeam+".1.2.abc"),
+		// Slack allows three seconds: the answer is "queued" once the signal is durable.
+		RespondAsync: true,
 	}
 	if got != want {
 		t.Errorf("request\n got %+v\nwant %+v", got, want)
-	}
-	if !c.async[0] {
-		t.Error("Contain waits for the incident's answer; Slack allows three seconds")
 	}
 }
 
@@ -118,7 +117,7 @@ func TestSlashRefuses(t *testing.T) {
 		name       string
 		req        func() *http.Request
 		handler    func(h *SlashHandler)
-		answer     func(httpapi.ContainRequest) (httpapi.SubmitResult, error)
+		answer     func(httpapi.ContainRequest) (service.SubmitResult, error)
 		wantStatus int    // default 200
 		wantText   string // in the ephemeral reply
 		wantCalls  int
@@ -156,12 +155,12 @@ func TestSlashRefuses(t *testing.T) {
 			return signedSlash(ok(slashOperator, "contain aws_access_key AKIAIOSFODNN7EXAMPLE runbook=x"), testSecret, time.Now())
 		}, wantText: "a reason is required"},
 		{name: "refused by sever", req: func() *http.Request { return signedSlash(good, testSecret, time.Now()) },
-			answer: func(httpapi.ContainRequest) (httpapi.SubmitResult, error) {
-				return httpapi.SubmitResult{}, sever.Errorf(sever.EUNPROCESSABLE, "runbook", "runbooks that do: aws-access-key-exposed")
+			answer: func(httpapi.ContainRequest) (service.SubmitResult, error) {
+				return service.SubmitResult{}, sever.Errorf(sever.EUNPROCESSABLE, "runbook", "runbooks that do: aws-access-key-exposed")
 			}, wantText: "Not contained: runbooks that do: aws-access-key-exposed", wantCalls: 1},
 		{name: "engine failure stays generic", req: func() *http.Request { return signedSlash(good, testSecret, time.Now()) },
-			answer: func(httpapi.ContainRequest) (httpapi.SubmitResult, error) {
-				return httpapi.SubmitResult{}, io.ErrUnexpectedEOF
+			answer: func(httpapi.ContainRequest) (service.SubmitResult, error) {
+				return service.SubmitResult{}, io.ErrUnexpectedEOF
 			}, wantText: "could not confirm", wantCalls: 1, notInReply: "EOF"},
 		{name: "secret typed in the command is not echoed", req: func() *http.Request {
 			return signedSlash(ok(slashOperator, "revoke "+secretKey), testSecret, time.Now())

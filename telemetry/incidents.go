@@ -11,12 +11,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
-// Incidents is the part of the engine (httpapi.Service) the incident gauges read.
+// Incidents is the part of the engine (service.Service) the incident gauges read.
 type Incidents interface {
-	ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error)
+	ListIncidents(ctx context.Context, f service.ListFilter) ([]sever.IncidentSummary, error)
 	GetIncident(ctx context.Context, id string) (*sever.Incident, error)
 }
 
@@ -136,7 +136,7 @@ func (c *incidentCollector) current() (*incidentSnapshot, float64) {
 }
 
 func (c *incidentCollector) take(ctx context.Context) (*incidentSnapshot, error) {
-	list, err := c.src.ListIncidents(ctx, httpapi.ListFilter{Limit: c.listLimit})
+	list, err := c.src.ListIncidents(ctx, service.ListFilter{Limit: c.listLimit})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -166,14 +167,14 @@ func memoStatus(v any) (sever.IncidentStatus, bool) {
 func (o *incidentOutbound) ExecuteActivity(ctx workflow.Context, activityType string, args ...any) workflow.Future {
 	count := !workflow.IsReplaying(ctx)
 	switch activityType {
-	case workflows.ActivityRequestApproval:
-		if r, ok := firstArg[workflows.ApprovalRequestInput](args); ok && !r.Escalation && count {
+	case contract.ActivityRequestApproval:
+		if r, ok := firstArg[contract.ApprovalRequestInput](args); ok && !r.Escalation && count {
 			o.in.m.ApprovalRequested()
 		}
-	case workflows.ActivityLedgerAppend:
-		if b, ok := firstArg[workflows.LedgerAppendInput](args); ok {
+	case contract.ActivityLedgerAppend:
+		if b, ok := firstArg[contract.LedgerAppendInput](args); ok {
 			for _, f := range b.Facts {
-				if f.Kind != workflows.FactApprovalDecision || o.in.seen[f.Key] {
+				if f.Kind != contract.FactApprovalDecision || o.in.seen[f.Key] {
 					continue
 				}
 				// Keys are remembered during replay too, so a batch replayed and then

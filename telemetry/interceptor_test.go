@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/telemetry"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -53,25 +54,25 @@ func fakeIncident(ctx workflow.Context, in workflows.IncidentInput) error {
 	if in.Carry != nil {
 		return nil
 	}
-	req := workflows.ApprovalRequestInput{IncidentID: in.IncidentID, StepID: "deactivate", Credential: in.Credential}
-	if err := workflow.ExecuteActivity(ctx, workflows.ActivityRequestApproval, req).Get(ctx, nil); err != nil {
+	req := contract.ApprovalRequestInput{IncidentID: in.IncidentID, StepID: "deactivate", Credential: in.Credential}
+	if err := workflow.ExecuteActivity(ctx, contract.ActivityRequestApproval, req).Get(ctx, nil); err != nil {
 		return err
 	}
 	req.Escalation = true // the same approval asked again louder, not a new one
-	if err := workflow.ExecuteActivity(ctx, workflows.ActivityRequestApproval, req).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(ctx, contract.ActivityRequestApproval, req).Get(ctx, nil); err != nil {
 		return err
 	}
 	if err := workflow.Sleep(ctx, 90*time.Second); err != nil {
 		return err
 	}
-	facts := workflows.LedgerAppendInput{IncidentID: in.IncidentID, Facts: []workflows.LedgerFact{
-		{Kind: workflows.FactSignal, Key: "1/signal/sig-1"},
-		{Kind: workflows.FactApprovalDecision, Enforcement: sever.HumanApproved, Actor: "alice", Key: "1/approval/deactivate/alice"},
-		{Kind: workflows.FactApprovalDecision, Enforcement: sever.ApprovalExpired, Actor: "nobody", Key: "1/approval/revoke/expired"},
+	facts := contract.LedgerAppendInput{IncidentID: in.IncidentID, Facts: []contract.LedgerFact{
+		{Kind: contract.FactSignal, Key: "1/signal/sig-1"},
+		{Kind: contract.FactApprovalDecision, Enforcement: sever.HumanApproved, Actor: "alice", Key: "1/approval/deactivate/alice"},
+		{Kind: contract.FactApprovalDecision, Enforcement: sever.ApprovalExpired, Actor: "nobody", Key: "1/approval/revoke/expired"},
 	}}
 	// The same batch twice, as after a failed append: each fact counts once.
 	for range 2 {
-		if err := workflow.ExecuteActivity(ctx, workflows.ActivityLedgerAppend, facts).Get(ctx, nil); err != nil {
+		if err := workflow.ExecuteActivity(ctx, contract.ActivityLedgerAppend, facts).Get(ctx, nil); err != nil {
 			return err
 		}
 	}
@@ -90,12 +91,12 @@ type activities struct {
 	deactivateCalls atomic.Int32
 }
 
-func (a *activities) requestApproval(context.Context, workflows.ApprovalRequestInput) (workflows.ApprovalRequestResult, error) {
-	return workflows.ApprovalRequestResult{}, nil
+func (a *activities) requestApproval(context.Context, contract.ApprovalRequestInput) (contract.ApprovalRequestResult, error) {
+	return contract.ApprovalRequestResult{}, nil
 }
 
-func (a *activities) ledgerAppend(_ context.Context, in workflows.LedgerAppendInput) (workflows.LedgerAppendResult, error) {
-	return workflows.LedgerAppendResult{Appended: len(in.Facts)}, nil
+func (a *activities) ledgerAppend(_ context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
+	return contract.LedgerAppendResult{Appended: len(in.Facts)}, nil
 }
 
 // deactivate fails its first attempt with a retryable error, then succeeds.
@@ -117,8 +118,8 @@ func newWorkflowEnv(t *testing.T, m *telemetry.Metrics) *testsuite.TestWorkflowE
 	env.SetWorkerOptions(worker.Options{Interceptors: []interceptor.WorkerInterceptor{m.WorkerInterceptor()}})
 	env.RegisterWorkflowWithOptions(fakeIncident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
 	a := &activities{}
-	env.RegisterActivityWithOptions(a.requestApproval, activity.RegisterOptions{Name: workflows.ActivityRequestApproval})
-	env.RegisterActivityWithOptions(a.ledgerAppend, activity.RegisterOptions{Name: workflows.ActivityLedgerAppend})
+	env.RegisterActivityWithOptions(a.requestApproval, activity.RegisterOptions{Name: contract.ActivityRequestApproval})
+	env.RegisterActivityWithOptions(a.ledgerAppend, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
 	env.RegisterActivityWithOptions(a.deactivate, activity.RegisterOptions{Name: "aws.deactivate_access_key"})
 	env.RegisterActivityWithOptions(a.attachDenyPolicy, activity.RegisterOptions{Name: "aws.attach_deny_policy"})
 	return env
@@ -157,7 +158,7 @@ func TestWorkerInterceptor(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	if m := metric(fams, "sever_activity_failures_total", map[string]string{"activity": workflows.ActivityLedgerAppend}); m != nil {
+	if m := metric(fams, "sever_activity_failures_total", map[string]string{"activity": contract.ActivityLedgerAppend}); m != nil {
 		t.Error("a successful activity was counted as failed")
 	}
 	h := metric(fams, "sever_time_to_contain_seconds", map[string]string{"drill": "false"}).GetHistogram()

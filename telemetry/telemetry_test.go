@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/telemetry"
 )
 
@@ -223,7 +223,7 @@ type fakeIncidents struct {
 	lists atomic.Int32
 }
 
-func (f *fakeIncidents) ListIncidents(ctx context.Context, fl httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+func (f *fakeIncidents) ListIncidents(ctx context.Context, fl service.ListFilter) ([]sever.IncidentSummary, error) {
 	f.lists.Add(1)
 	if f.err != nil {
 		return nil, f.err

@@ -13,9 +13,9 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/internal/decisionsig"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/tokenstore"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -154,7 +154,7 @@ func TestGenerateDecisionHistories(t *testing.T) {
 		})
 		return id, st
 	}
-	decide := func(id string, d httpapi.DecideRequest) error {
+	decide := func(id string, d service.DecideRequest) error {
 		d.Step = "disable"
 		_, err := s.Engine.Decide(ctx, id, d)
 		return err
@@ -174,11 +174,11 @@ func TestGenerateDecisionHistories(t *testing.T) {
 		}
 		return errNotYet
 	})
-	if err := decide(id, httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "slack-http",
+	if err := decide(id, service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "slack-http",
 		ArgsSHA256: first.ArgsSHA256, Nonce: first.ApprovalNonce}); err == nil || !strings.Contains(err.Error(), "earlier or other approval request") {
 		t.Fatalf("click on the superseded request: %v", err)
 	}
-	if err := decide(id, httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", Nonce: escalated.ApprovalNonce}); err != nil {
+	if err := decide(id, service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", Nonce: escalated.ApprovalNonce}); err != nil {
 		t.Fatalf("approval of the escalated request: %v", err)
 	}
 	s.api.waitIncident(t, id, "contained", func(inc incidentJSON) bool { return inc.Status == "contained" })
@@ -187,10 +187,10 @@ func TestGenerateDecisionHistories(t *testing.T) {
 
 	// Denied; a later approval is refused with the reason.
 	id, st := start("denied", 2, time.Hour)
-	if err := decide(id, httpapi.DecideRequest{Approve: false, Approver: "U0E2ELATE", Channel: "cli", Nonce: st.ApprovalNonce, Reason: "owner confirms a test token"}); err != nil {
+	if err := decide(id, service.DecideRequest{Approve: false, Approver: "U0E2ELATE", Channel: "cli", Nonce: st.ApprovalNonce, Reason: "owner confirms a test token"}); err != nil {
 		t.Fatalf("deny: %v", err)
 	}
-	if err := decide(id, httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", Nonce: st.ApprovalNonce}); err == nil {
+	if err := decide(id, service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", Nonce: st.ApprovalNonce}); err == nil {
 		t.Fatal("an approval after the deny was accepted")
 	}
 	s.api.waitIncident(t, id, "failed", func(inc incidentJSON) bool { return inc.Status == "failed" })

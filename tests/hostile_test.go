@@ -12,6 +12,7 @@ import (
 
 	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // TestBadInputHostile is the chaos suite's bad-input phase for a hostile client
@@ -31,7 +32,7 @@ func TestBadInputHostile(t *testing.T) {
 			t.Fatal(err)
 		}
 		sig := adapters.SignGitHub(bytes.TrimSpace(secret), body)
-		var answers []httpapi.SubmitResult
+		var answers []service.SubmitResult
 		for i := range 3 {
 			r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
 			r.Header.Set("Content-Type", "application/json")

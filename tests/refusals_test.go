@@ -13,9 +13,9 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
 	"github.com/sever-ir/sever/ledger"
+	"github.com/sever-ir/sever/service"
 )
 
 // selfApprovalRunbook lets "dev" (the stack's own token, which also raises the
@@ -60,18 +60,18 @@ func TestRefusedDecisionsInLedger(t *testing.T) {
 		return inc.step("disable").Status == "waiting_approval"
 	})
 	id := sub.IncidentID
-	decide := func(d httpapi.DecideRequest) error {
+	decide := func(d service.DecideRequest) error {
 		d.Step = "disable"
 		_, err := s.Engine.Decide(ctx, id, d)
 		return err
 	}
 	cases := []struct {
 		reason string
-		d      httpapi.DecideRequest
+		d      service.DecideRequest
 	}{
-		{refusal.Outsider, httpapi.DecideRequest{Approve: true, Approver: "U0NOBODY", Channel: "cli"}},
-		{refusal.WrongArguments, httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", ArgsSHA256: strings.Repeat("0", 64)}},
-		{refusal.StaleRequest, httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "slack-http", Nonce: "0123456789abcdef"}},
+		{refusal.Outsider, service.DecideRequest{Approve: true, Approver: "U0NOBODY", Channel: "cli"}},
+		{refusal.WrongArguments, service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli", ArgsSHA256: strings.Repeat("0", 64)}},
+		{refusal.StaleRequest, service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "slack-http", Nonce: "0123456789abcdef"}},
 	}
 	for _, tc := range cases {
 		if err := decide(tc.d); err == nil {
@@ -102,11 +102,11 @@ func TestRefusedDecisionsInLedger(t *testing.T) {
 		t.Fatalf("forged request: %d, want 401", fr.StatusCode)
 	}
 	// Approved for real; a late decision after the quorum is refused too.
-	if err := decide(httpapi.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli"}); err != nil {
+	if err := decide(service.DecideRequest{Approve: true, Approver: "U0E2EHOLD", Channel: "cli"}); err != nil {
 		t.Fatalf("approval: %v", err)
 	}
 	s.api.waitIncident(t, id, "contained", func(inc incidentJSON) bool { return inc.Status == "contained" })
-	if err := decide(httpapi.DecideRequest{Approve: false, Approver: "dev", Channel: "cli", Nonce: "x"}); err == nil {
+	if err := decide(service.DecideRequest{Approve: false, Approver: "dev", Channel: "cli", Nonce: "x"}); err == nil {
 		t.Fatal("a decision after the step ran was accepted")
 	}
 

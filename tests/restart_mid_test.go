@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/ledger"
+	"github.com/sever-ir/sever/service"
 )
 
 // The embedded server is stopped while an incident waits for its approval and
@@ -37,7 +37,7 @@ func TestRestartMidIncident(t *testing.T) {
 		t.Fatalf("after the restart: %s, disable %s; want open and still waiting", inc.Status, inc.step("disable").Status)
 	}
 	// The lead approves from the CLI (the dev token raised the incident and may not).
-	if _, err := second.Engine.Decide(context.Background(), sub.IncidentID, httpapi.DecideRequest{
+	if _, err := second.Engine.Decide(context.Background(), sub.IncidentID, service.DecideRequest{
 		Step: "disable", Approve: true, Approver: "U0LEAD", Channel: "cli"}); err != nil {
 		t.Fatalf("approve after the restart: %v", err)
 	}

@@ -21,8 +21,8 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/internal/app"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // Environment of a worker process started by a test: the test binary runs itself as
@@ -125,7 +125,7 @@ func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.Exe
 		a.c.crash()
 		return res, err
 	}
-	if name != workflows.ActivityLedgerAppend {
+	if name != contract.ActivityLedgerAppend {
 		return a.Next.ExecuteActivity(ctx, in)
 	}
 	if a.c.where == "before-ledger" {

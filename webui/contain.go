@@ -11,12 +11,13 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // Container contains a credential for an operator the UI has authenticated;
 // *httpapi.Server implements it with the API's checks and admission control.
 type Container interface {
-	Contain(ctx context.Context, r httpapi.ContainRequest) (httpapi.SubmitResult, error)
+	Contain(ctx context.Context, r httpapi.ContainRequest) (service.SubmitResult, error)
 }
 
 // runbookLister is a Runbooks that can list its runbooks (*runbooks.Library), for
@@ -159,7 +160,7 @@ func containError(err error) (int, string) {
 	return http.StatusInternalServerError, "Internal error; the server log has the details."
 }
 
-func (u *ui) renderContain(w http.ResponseWriter, r *http.Request, status int, name string, f containForm, msg string, res *httpapi.SubmitResult) {
+func (u *ui) renderContain(w http.ResponseWriter, r *http.Request, status int, name string, f containForm, msg string, res *service.SubmitResult) {
 	csrf, _ := u.csrfToken(r, name)
 	var names []string
 	if l, ok := u.runbooks.(runbookLister); ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/webui"
 )
 
@@ -25,17 +26,17 @@ type fakeContainer struct {
 	fail  error
 }
 
-func (f *fakeContainer) Contain(_ context.Context, r httpapi.ContainRequest) (httpapi.SubmitResult, error) {
+func (f *fakeContainer) Contain(_ context.Context, r httpapi.ContainRequest) (service.SubmitResult, error) {
 	if err := httpapi.CheckContain(&r); err != nil {
-		return httpapi.SubmitResult{}, err
+		return service.SubmitResult{}, err
 	}
 	if f.fail != nil {
-		return httpapi.SubmitResult{}, f.fail
+		return service.SubmitResult{}, f.fail
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, r)
-	return httpapi.SubmitResult{IncidentID: sever.IncidentID(r.Credential), SignalID: "sig-1", Status: httpapi.SubmitQueued}, nil
+	return service.SubmitResult{IncidentID: sever.IncidentID(r.Credential), SignalID: "sig-1", Status: service.SubmitQueued}, nil
 }
 
 func withContain(c webui.Container) func(*webui.Options) {

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/webui"
 )
 
@@ -90,14 +90,14 @@ type fakeService struct {
 	mu      sync.Mutex
 	incs    []sever.Incident
 	listErr error
-	filters []httpapi.ListFilter
+	filters []service.ListFilter
 }
 
 var _ webui.Service = (*fakeService)(nil)
 
 func newFake(incs ...sever.Incident) *fakeService { return &fakeService{incs: incs} }
 
-func (f *fakeService) ListIncidents(_ context.Context, fl httpapi.ListFilter) ([]sever.IncidentSummary, error) {
+func (f *fakeService) ListIncidents(_ context.Context, fl service.ListFilter) ([]sever.IncidentSummary, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.filters = append(f.filters, fl)

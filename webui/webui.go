@@ -4,7 +4,7 @@
 // build step; pages print as they look. Its one write is the Contain form
 // (Options.Contain), for operators signed in with an incidents:write token.
 //
-// It reads incidents through Service, the part of httpapi.Service it needs, so the
+// It reads incidents through Service, the part of service.Service it needs, so the
 // engine serves it directly and tests use a fake.
 package webui
 
@@ -26,11 +26,12 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/report"
+	"github.com/sever-ir/sever/service"
 )
 
-// Service is what the UI reads; httpapi.Service (the engine) satisfies it.
+// Service is what the UI reads; service.Service (the engine) satisfies it.
 type Service interface {
-	ListIncidents(ctx context.Context, f httpapi.ListFilter) ([]sever.IncidentSummary, error)
+	ListIncidents(ctx context.Context, f service.ListFilter) ([]sever.IncidentSummary, error)
 	// GetIncident returns *sever.Error{Code: sever.ENOTFOUND} when id is unknown.
 	GetIncident(ctx context.Context, id string) (*sever.Incident, error)
 }
@@ -196,7 +197,7 @@ func (u *ui) style(w http.ResponseWriter, r *http.Request) {
 
 func (u *ui) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	f := httpapi.ListFilter{Status: q.Get("status"), Limit: u.listLimit}
+	f := service.ListFilter{Status: q.Get("status"), Limit: u.listLimit}
 	if f.Status != "" && !validStatus(f.Status) {
 		u.errorPage(w, r, http.StatusBadRequest, "Unknown status filter.")
 		return
@@ -314,7 +315,7 @@ func (u *ui) incident(w http.ResponseWriter, r *http.Request) {
 			o.Runbook = rb
 		}
 	}
-	if rs, ok := u.svc.(httpapi.RefusalSource); ok {
+	if rs, ok := u.svc.(service.RefusalSource); ok {
 		// As in the API's report: refused attempts live in the ledger, and a page
 		// without them is still the incident's page, so a failed read is only logged.
 		if o.Refused, err = rs.RefusedAttempts(r.Context(), id); err != nil {

@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/internal/decisionsig"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -57,18 +58,18 @@ func newSignedEnv(t *testing.T, key *decisionsig.Key) (*testsuite.TestWorkflowEn
 		*calls++
 		return sever.ActionResult{Verified: true}, nil
 	}, activity.RegisterOptions{Name: "test.disable"})
-	env.RegisterActivityWithOptions(func(context.Context, workflows.ApprovalRequestInput) (workflows.ApprovalRequestResult, error) {
-		return workflows.ApprovalRequestResult{}, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityRequestApproval})
-	env.RegisterActivityWithOptions(func(context.Context, workflows.ApprovalOutcomeInput) (workflows.ApprovalOutcomeResult, error) {
-		return workflows.ApprovalOutcomeResult{}, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityApprovalOutcome})
-	env.RegisterActivityWithOptions(func(_ context.Context, in workflows.LedgerAppendInput) (workflows.LedgerAppendResult, error) {
-		return workflows.LedgerAppendResult{Appended: len(in.Facts)}, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityLedgerAppend})
-	env.RegisterActivityWithOptions(func(context.Context, workflows.NoticeInput) (workflows.NoticeResult, error) {
-		return workflows.NoticeResult{}, nil
-	}, activity.RegisterOptions{Name: workflows.ActivityNotice})
+	env.RegisterActivityWithOptions(func(context.Context, contract.ApprovalRequestInput) (contract.ApprovalRequestResult, error) {
+		return contract.ApprovalRequestResult{}, nil
+	}, activity.RegisterOptions{Name: contract.ActivityRequestApproval})
+	env.RegisterActivityWithOptions(func(context.Context, contract.ApprovalOutcomeInput) (contract.ApprovalOutcomeResult, error) {
+		return contract.ApprovalOutcomeResult{}, nil
+	}, activity.RegisterOptions{Name: contract.ActivityApprovalOutcome})
+	env.RegisterActivityWithOptions(func(_ context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
+		return contract.LedgerAppendResult{Appended: len(in.Facts)}, nil
+	}, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
+	env.RegisterActivityWithOptions(func(context.Context, contract.NoticeInput) (contract.NoticeResult, error) {
+		return contract.NoticeResult{}, nil
+	}, activity.RegisterOptions{Name: contract.ActivityNotice})
 	return env, calls
 }
 

@@ -14,7 +14,7 @@ import (
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
-	"github.com/sever-ir/sever/workflows"
+	"github.com/sever-ir/sever/contract"
 )
 
 type names struct{ activities, workflows []string }
@@ -34,7 +34,7 @@ func TestEveryCatalogActionIsRegistered(t *testing.T) {
 	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}, AWS: awsact.New(nil, nil),
 		Providers: &providers.Activities{}})
 	slices.Sort(n.activities)
-	want := append(sever.ActionNames(), workflows.ActivityApprovalOutcome, workflows.ActivityRequestApproval, workflows.ActivityLedgerAppend, workflows.ActivityNotice)
+	want := append(sever.ActionNames(), contract.ActivityApprovalOutcome, contract.ActivityRequestApproval, contract.ActivityLedgerAppend, contract.ActivityNotice)
 	slices.Sort(want)
 	if !slices.Equal(n.activities, want) {
 		t.Errorf("registered %v\ncatalog    %v", n.activities, want)

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // Approval channels: where a decision came from. Recorded with the decision.
@@ -169,7 +170,7 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 					// The request must stop taking clicks; ctx is canceled, so post
 					// on a context the close does not cancel.
 					dctx, _ := workflow.NewDisconnectedContext(ctx)
-					r.approvalOutcome(dctx, spec, st, g, OutcomeCanceled)
+					r.approvalOutcome(dctx, spec, st, g, contract.OutcomeCanceled)
 				}
 				return false
 			}
@@ -181,7 +182,7 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 			if notify && g.Nonce != "" {
 				// The first request's buttons stop working with the new nonce; say so
 				// on the message before the escalation replaces it.
-				r.approvalOutcome(ctx, spec, st, g, OutcomeSuperseded)
+				r.approvalOutcome(ctx, spec, st, g, contract.OutcomeSuperseded)
 			}
 			g.Escalated = true
 			g.Deadline = workflow.Now(ctx).UTC().Add(g.Extension.D())
@@ -270,16 +271,16 @@ func (r *run) noticeCtx(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumAttempts: 3, NonRetryableErrorTypes: NonRetryableErrorTypes},
+			MaximumAttempts: 3, NonRetryableErrorTypes: contract.NonRetryableErrorTypes},
 	})
 }
 
-func (r *run) approvalRequest(spec *sever.RunbookStep, g *Gate, escalation bool) ApprovalRequestInput {
+func (r *run) approvalRequest(spec *sever.RunbookStep, g *Gate, escalation bool) contract.ApprovalRequestInput {
 	requester := ""
 	if len(r.inc.Signals) > 0 {
 		requester = r.inc.Signals[0].Reporter
 	}
-	return ApprovalRequestInput{
+	return contract.ApprovalRequestInput{
 		IncidentID: r.inc.ID, StepID: spec.ID, StepName: spec.Name, Action: spec.Action, Args: spec.Args,
 		ArgsSHA256: g.ArgsSHA256, Credential: r.in.Credential, Approvers: g.Approvers, Quorum: g.Quorum,
 		Deadline: g.Deadline, Destructive: spec.Mutating, Requester: requester, Escalation: escalation, Drill: r.in.Drill,
@@ -290,8 +291,8 @@ func (r *run) approvalRequest(spec *sever.RunbookStep, g *Gate, escalation bool)
 // requestApproval posts the request where people will see it. A failure to post is
 // recorded but does not fail the step: the CLI and API paths still work.
 func (r *run) requestApproval(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, g *Gate, escalation bool) {
-	var res ApprovalRequestResult
-	err := workflow.ExecuteActivity(r.noticeCtx(ctx), ActivityRequestApproval, r.approvalRequest(spec, g, escalation)).Get(ctx, &res)
+	var res contract.ApprovalRequestResult
+	err := workflow.ExecuteActivity(r.noticeCtx(ctx), contract.ActivityRequestApproval, r.approvalRequest(spec, g, escalation)).Get(ctx, &res)
 	switch {
 	case err != nil:
 		st.Summary = "approval request not posted: " + errorText(err)
@@ -312,10 +313,10 @@ func (r *run) approvalOutcome(ctx workflow.Context, spec *sever.RunbookStep, st 
 	if g.TS == "" {
 		return
 	}
-	in := ApprovalOutcomeInput{Request: r.approvalRequest(spec, g, g.Escalated), Channel: g.Channel, TS: g.TS,
+	in := contract.ApprovalOutcomeInput{Request: r.approvalRequest(spec, g, g.Escalated), Channel: g.Channel, TS: g.TS,
 		Outcome: outcome, OnTimeout: g.OnTimeout, Decisions: g.Decisions, At: workflow.Now(ctx).UTC()}
-	var res ApprovalOutcomeResult
-	if err := workflow.ExecuteActivity(r.noticeCtx(ctx), ActivityApprovalOutcome, in).Get(ctx, &res); err != nil {
+	var res contract.ApprovalOutcomeResult
+	if err := workflow.ExecuteActivity(r.noticeCtx(ctx), contract.ActivityApprovalOutcome, in).Get(ctx, &res); err != nil {
 		r.logger.Info("approval outcome not posted", "incident", r.inc.ID, "step", spec.ID, "err", errorText(err))
 	}
 }

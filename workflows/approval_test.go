@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 func approvalInput(quorum int, onTimeout string) IncidentInput {
@@ -98,7 +99,7 @@ func TestApprovalValidatorRejections(t *testing.T) {
 	// Refused decisions leave no fact; accepted ones each leave one.
 	var approvals []string
 	for _, f := range noticesOf(env).facts {
-		if f.Kind == FactApprovalDecision {
+		if f.Kind == contract.FactApprovalDecision {
 			approvals = append(approvals, f.Actor+"="+string(f.Enforcement)+"@"+f.Detail["channel"])
 		}
 	}
@@ -183,7 +184,7 @@ func TestApprovalExpiresAfterOneEscalation(t *testing.T) {
 			}
 			if n := noticesOf(env); len(n.requests) != 2 || !n.requests[1].Escalation {
 				t.Errorf("notices: %+v; want the request and one escalation", n.requests)
-			} else if tc.wantCalls == 0 && (len(n.outcomes) != 2 || n.outcomes[0].Outcome != OutcomeSuperseded || n.outcomes[0].TS != "1.1" ||
+			} else if tc.wantCalls == 0 && (len(n.outcomes) != 2 || n.outcomes[0].Outcome != contract.OutcomeSuperseded || n.outcomes[0].TS != "1.1" ||
 				n.outcomes[1].Outcome != sever.ApprovalExpired || n.outcomes[1].TS != "1.2") {
 				t.Errorf("outcomes: %+v; want the first request superseded, the escalation replaced with approval_expired", n.outcomes)
 			}
@@ -317,7 +318,7 @@ func TestCloseCancelsPostedRequest(t *testing.T) {
 	if s := stepByID(t, inc, "disable"); s.Status != sever.StepSkipped || len(rc.calls) != 0 {
 		t.Fatalf("step %s, calls %v; want skipped", s.Status, rc.calls)
 	}
-	if o := noticesOf(env).outcomes; len(o) != 1 || o[0].TS != "1.1" || o[0].Outcome != OutcomeCanceled {
+	if o := noticesOf(env).outcomes; len(o) != 1 || o[0].TS != "1.1" || o[0].Outcome != contract.OutcomeCanceled {
 		t.Errorf("outcomes %+v; want the posted request marked canceled", o)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // maxStateJSON is the bound the carried state and the query answer must stay under
@@ -176,7 +177,7 @@ func TestFloodKeepsStateBounded(t *testing.T) {
 	}
 }
 
-func carriedKeys(facts []LedgerFact) []string {
+func carriedKeys(facts []contract.LedgerFact) []string {
 	var keys []string
 	for _, f := range facts {
 		_, k, _ := strings.Cut(f.Key, "/")
@@ -193,7 +194,7 @@ type slowWriters struct {
 	mu    sync.Mutex
 	armed bool
 	sent  []string
-	facts []LedgerFact
+	facts []contract.LedgerFact
 	next  int
 }
 
@@ -209,17 +210,17 @@ func (w *slowWriters) during(kind string) {
 	w.env.SignalWorkflow(SignalChannel, s)
 }
 
-func (w *slowWriters) ledger(_ context.Context, in LedgerAppendInput) (LedgerAppendResult, error) {
+func (w *slowWriters) ledger(_ context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
 	w.during("ledger")
 	w.mu.Lock()
 	w.facts = append(w.facts, in.Facts...)
 	w.mu.Unlock()
-	return LedgerAppendResult{Appended: len(in.Facts)}, nil
+	return contract.LedgerAppendResult{Appended: len(in.Facts)}, nil
 }
 
-func (w *slowWriters) notice(_ context.Context, in NoticeInput) (NoticeResult, error) {
+func (w *slowWriters) notice(_ context.Context, in contract.NoticeInput) (contract.NoticeResult, error) {
 	w.during("notice")
-	return NoticeResult{Posted: true, Channel: "C0SOC", TS: "1.1"}, nil
+	return contract.NoticeResult{Posted: true, Channel: "C0SOC", TS: "1.1"}, nil
 }
 
 // Signals delivered during every wait inside continue-as-new (the ledger batch and
@@ -230,8 +231,8 @@ func TestContinueAsNewLosesNoSignalDuringItsWaits(t *testing.T) {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Incident, workflow.RegisterOptions{Name: IncidentWorkflow})
 	w := &slowWriters{env: env}
-	env.RegisterActivityWithOptions(w.ledger, activity.RegisterOptions{Name: ActivityLedgerAppend})
-	env.RegisterActivityWithOptions(w.notice, activity.RegisterOptions{Name: ActivityNotice})
+	env.RegisterActivityWithOptions(w.ledger, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
+	env.RegisterActivityWithOptions(w.notice, activity.RegisterOptions{Name: contract.ActivityNotice})
 	(&recorder{}).register(env, "test.a")
 	a := step("a", "test.a")
 	a.Containment = true
@@ -321,7 +322,7 @@ func TestContinueAsNewWhileParkedOnApproval(t *testing.T) {
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		mu.Lock()
 		defer mu.Unlock()
-		if parked && info.ActivityType.Name == ActivityLedgerAppend {
+		if parked && info.ActivityType.Name == contract.ActivityLedgerAppend {
 			appends++
 		}
 	})

@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // compensateChange versions false-positive compensation: incidents closed as false
@@ -77,7 +78,7 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 	if err := workflow.ExecuteActivity(r.activityCtx(ctx, spec, cur.ID, r.cancelTruth(ctx)), c.Action, in).Get(ctx, &res); err != nil {
 		cur.Status, cur.Error = sever.StepFailed, errorText(err)
 		r.end(ctx, cur)
-		r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: cur.ID, Action: cur.Action, Text: cur.Error})
+		r.notice(ctx, contract.NoticeStepFailed, contract.NoticeInput{StepID: cur.ID, Action: cur.Action, Text: cur.Error})
 		return
 	}
 	cur.Enforcement, cur.Verified, cur.Summary, cur.Output, cur.Evidence = res.Enforcement, res.Verified, res.Summary, res.Output, res.Evidence

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // Names on the wire between the engine, the API and the workflow. They are stable: a
@@ -98,10 +99,10 @@ type Carry struct {
 	Approvals map[string]*Gate `json:"approvals,omitempty"`
 	Phase     string           `json:"phase"`
 	// Facts are ledger facts not yet written.
-	Facts []LedgerFact `json:"facts,omitempty"`
+	Facts []contract.LedgerFact `json:"facts,omitempty"`
 	// Notices not yet posted, and the parent message later ones thread under.
-	Notices []NoticeInput `json:"notices,omitempty"`
-	Thread  *NoticeThread `json:"thread,omitempty"`
+	Notices []contract.NoticeInput `json:"notices,omitempty"`
+	Thread  *NoticeThread          `json:"thread,omitempty"`
 	// Attempts is the attempt of every retried step; Retries counts the retries
 	// accepted (both absent before the retry-step change).
 	Attempts map[string]int `json:"attempts,omitempty"`
@@ -201,113 +202,3 @@ const (
 	MemoRunbook    = "runbook"
 	MemoOpenedAt   = "opened_at"
 )
-
-// Internal activities the workflow calls on its own, not runbook actions: runbooks
-// cannot name them (they are not in sever.Catalog) and the policy does not gate them,
-// because they only tell people about the incident.
-const (
-	ActivityRequestApproval = "sever.internal.request_approval"
-	ActivityApprovalOutcome = "sever.internal.approval_outcome"
-)
-
-// ApprovalRequestInput asks the people in a step's approver set to decide it.
-type ApprovalRequestInput struct {
-	IncidentID  string           `json:"incident_id"`
-	StepID      string           `json:"step_id"`
-	StepName    string           `json:"step_name,omitempty"`
-	Action      string           `json:"action"`
-	Args        sever.Values     `json:"args,omitempty"`
-	ArgsSHA256  string           `json:"args_sha256"`
-	Credential  sever.Credential `json:"credential"`
-	Approvers   []string         `json:"approvers"`
-	Quorum      int              `json:"quorum"`
-	Deadline    time.Time        `json:"deadline"`
-	Destructive bool             `json:"destructive"`
-	Requester   string           `json:"requester,omitempty"`
-	Escalation  bool             `json:"escalation,omitempty"`
-	Drill       bool             `json:"drill,omitempty"`
-	// Nonce is the request's nonce, carried in its buttons (Gate.Nonce).
-	Nonce string `json:"nonce,omitempty"`
-}
-
-// ApprovalRequestResult says where the request was posted, so its outcome can
-// replace it in place.
-type ApprovalRequestResult struct {
-	Posted  bool   `json:"posted"`
-	Channel string `json:"channel,omitempty"`
-	TS      string `json:"ts,omitempty"`
-	Summary string `json:"summary,omitempty"`
-	// Approvers is set when the request resolved Slack user groups: the people who
-	// were in them when the request was posted, who replace the step's approver set.
-	Approvers []string `json:"approvers,omitempty"`
-}
-
-// ApprovalOutcomeInput replaces a posted request with its outcome.
-type ApprovalOutcomeInput struct {
-	Request   ApprovalRequestInput `json:"request"`
-	Channel   string               `json:"channel"`
-	TS        string               `json:"ts"`
-	Outcome   sever.Enforcement    `json:"outcome"` // human_approved, human_denied, approval_expired, superseded or canceled
-	OnTimeout string               `json:"on_timeout,omitempty"`
-	Decisions []sever.Decision     `json:"decisions,omitempty"`
-	At        time.Time            `json:"at"`
-}
-
-// Outcomes of a posted request that are not a step's enforcement: the request was
-// replaced by a newer one (an escalation), or the incident closed before anyone
-// decided. Either way its message stops taking clicks.
-const (
-	OutcomeSuperseded sever.Enforcement = "superseded"
-	OutcomeCanceled   sever.Enforcement = "canceled"
-)
-
-// ApprovalOutcomeResult is empty: the outcome is recorded by the workflow itself.
-type ApprovalOutcomeResult struct {
-	Updated bool `json:"updated"`
-}
-
-// ActivityLedgerAppend appends facts to the tamper-evident ledger. The workflow
-// records each fact as it happens and an activity writes them in batches, so the
-// ledger survives crashes (a retried batch appends nothing twice: each fact has a
-// stable key) without an activity per fact on the hot path.
-const ActivityLedgerAppend = "sever.internal.ledger_append"
-
-// Ledger fact kinds (the ledger's wire vocabulary).
-const (
-	FactSignal           = "signal"
-	FactDuplicateSignal  = "duplicate_signal"
-	FactPolicyDecision   = "policy_decision"
-	FactApprovalDecision = "approval_decision"
-	FactStepOutcome      = "step_outcome"
-	FactIncidentStatus   = "incident_status"
-)
-
-// LedgerFact is one fact for the ledger; the store assigns its sequence and hashes.
-type LedgerFact struct {
-	At          time.Time         `json:"at"`
-	Kind        string            `json:"kind"`
-	Actor       string            `json:"actor,omitempty"`
-	Enforcement sever.Enforcement `json:"enforcement,omitempty"`
-	PolicyRule  string            `json:"policy_rule,omitempty"`
-	Step        string            `json:"step,omitempty"`
-	Action      string            `json:"action,omitempty"`
-	ArgsSHA256  string            `json:"args_sha256,omitempty"`
-	Evidence    []sever.Artifact  `json:"evidence,omitempty"`
-	Result      string            `json:"result,omitempty"`
-	Detail      map[string]string `json:"detail,omitempty"`
-	// Key identifies the fact within the incident, stable across retries and replays.
-	Key string `json:"key"`
-}
-
-// LedgerAppendInput is one batch of facts of one incident, in order.
-type LedgerAppendInput struct {
-	IncidentID string       `json:"incident_id"`
-	Drill      bool         `json:"drill,omitempty"`
-	Facts      []LedgerFact `json:"facts"`
-}
-
-// LedgerAppendResult counts what the batch wrote.
-type LedgerAppendResult struct {
-	Appended int `json:"appended"`
-	Existing int `json:"existing"`
-}

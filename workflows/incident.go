@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/runbooks/cond"
 )
 
@@ -25,10 +25,6 @@ const (
 // ServiceActor is the actor recorded for actions sever takes with the enterprise's
 // own credentials.
 const ServiceActor = "sever"
-
-// NonRetryableErrorTypes are the stable error types activities use for permanent
-// failures; retrying them can only repeat the same refusal.
-var NonRetryableErrorTypes = []string{"InvalidArgument", "AccessDenied", "NotFound", "Forbidden", "Unsupported"}
 
 // Incident interprets the pinned runbook for one credential, records every signal
 // that arrives about it, and stays open for late signals until its hold window ends
@@ -127,12 +123,12 @@ type run struct {
 	ledgerOn    bool
 	ledgerLazy  bool
 	forceLedger bool
-	facts       []LedgerFact
+	facts       []contract.LedgerFact
 	flushing    bool
 	// parked counts steps waiting for a person.
 	parked int
 	// notices wait to be posted; thread is the parent message once posted.
-	notices  []NoticeInput
+	notices  []contract.NoticeInput
 	thread   *NoticeThread
 	noticing bool
 	logger   interface{ Info(string, ...any) }
@@ -354,7 +350,7 @@ func (r *run) schedule(ctx workflow.Context) {
 			st.Error = fmt.Sprintf("policy %s@%s forbids %s (rule %s)", r.in.Policy.Name, r.in.Policy.Version, spec.Action, d.Rule)
 			r.end(ctx, st)
 			r.onFailure(spec, st)
-			r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: st.ID, Action: st.Action, Text: st.Error})
+			r.notice(ctx, contract.NoticeStepFailed, contract.NoticeInput{StepID: st.ID, Action: st.Action, Text: st.Error})
 			continue
 		}
 		gate := r.gateFor(ctx, spec, st, d)
@@ -400,80 +396,6 @@ func (r *run) quiescent() bool {
 		}
 	}
 	return true
-}
-
-// gateFor returns the approval gate a step must pass, or nil. The runbook can ask for
-// approval and so can the policy; when both do, the stricter quorum wins.
-func (r *run) gateFor(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, d sever.PolicyDecision) *Gate {
-	if g, ok := r.gates[spec.ID]; ok {
-		return g // carried over continue-as-new
-	}
-	a := spec.Approval
-	if a == nil && d.Mode != sever.ModeApproval {
-		return nil
-	}
-	g := &Gate{Quorum: 1, OnTimeout: sever.OnTimeoutDeny, ArgsSHA256: st.ArgsSHA256, Rule: d.Rule}
-	deadline := 15 * time.Minute
-	if d.Mode == sever.ModeApproval {
-		g.Approvers = append(g.Approvers, d.Approvers...)
-		g.Quorum = max(g.Quorum, d.Quorum)
-		if d.Deadline > 0 {
-			deadline = d.Deadline.D()
-		}
-	}
-	if a != nil {
-		if len(a.Approvers) > 0 {
-			// A runbook may narrow who approves, never widen what the policy allows.
-			if len(g.Approvers) == 0 {
-				g.Approvers = append(g.Approvers, a.Approvers...)
-			} else {
-				g.Approvers = intersect(r.expand(g.Approvers), r.expand(a.Approvers))
-			}
-		}
-		g.Quorum = max(g.Quorum, a.Quorum)
-		if a.Deadline > 0 {
-			deadline = a.Deadline.D()
-		}
-		if a.OnTimeout != "" {
-			g.OnTimeout = a.OnTimeout
-		}
-	}
-	if g.OnTimeout == sever.OnTimeoutProceed && !d.AllowProceedOnTimeout {
-		// Proceeding without a human is a pre-approved fallback only where policy says so.
-		g.OnTimeout = sever.OnTimeoutDeny
-	}
-	g.Approvers = r.expand(g.Approvers)
-	g.Extension = sever.Duration(deadline)
-	g.Deadline = workflow.Now(ctx).UTC().Add(deadline)
-	r.gates[spec.ID] = g
-	return g
-}
-
-// expand resolves "group:NAME" entries into members, keeping order and dropping repeats.
-func (r *run) expand(list []string) []string {
-	var out []string
-	for _, a := range list {
-		members := []string{a}
-		if name, ok := strings.CutPrefix(a, "group:"); ok {
-			members = r.in.ApproverGroups[name]
-		}
-		for _, m := range members {
-			if !slices.Contains(out, m) {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}
-
-func intersect(a, b []string) []string {
-	var out []string
-	for _, x := range a {
-		if slices.Contains(b, x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step, gate *Gate) {
@@ -586,7 +508,7 @@ func (r *run) activityCtx(ctx workflow.Context, spec *sever.RunbookStep, id stri
 			BackoffCoefficient:     2,
 			MaximumInterval:        30 * time.Second,
 			MaximumAttempts:        int32(attempts),
-			NonRetryableErrorTypes: NonRetryableErrorTypes,
+			NonRetryableErrorTypes: contract.NonRetryableErrorTypes,
 		},
 	})
 }
@@ -595,7 +517,7 @@ func (r *run) fail(ctx workflow.Context, spec *sever.RunbookStep, st *sever.Step
 	st.Status, st.Error = sever.StepFailed, msg
 	r.end(ctx, st)
 	r.onFailure(spec, st)
-	r.notice(ctx, NoticeStepFailed, NoticeInput{StepID: st.ID, Action: st.Action, Text: msg})
+	r.notice(ctx, contract.NoticeStepFailed, contract.NoticeInput{StepID: st.ID, Action: st.Action, Text: msg})
 }
 
 func (r *run) onFailure(spec *sever.RunbookStep, st *sever.Step) {
@@ -663,10 +585,10 @@ func (r *run) finishRunbook(ctx workflow.Context) {
 	}
 	if ok {
 		r.inc.Status, r.inc.ContainedAt = sever.IncidentContained, &now
-		r.notice(ctx, NoticeContained, NoticeInput{Text: "contained and verified " + now.Sub(r.inc.OpenedAt).Round(time.Millisecond).String() + " after the first signal"})
+		r.notice(ctx, contract.NoticeContained, contract.NoticeInput{Text: "contained and verified " + now.Sub(r.inc.OpenedAt).Round(time.Millisecond).String() + " after the first signal"})
 	} else {
 		r.inc.Status, r.inc.Reason = sever.IncidentFailed, why
-		r.notice(ctx, NoticeFailed, NoticeInput{Text: why})
+		r.notice(ctx, contract.NoticeFailed, contract.NoticeInput{Text: why})
 	}
 	r.statusFact(ctx)
 	hold := r.in.Hold.D()
@@ -726,7 +648,7 @@ func (r *run) closeIncident(ctx workflow.Context) {
 	r.inc.Status = sever.IncidentClosed
 	r.phase = phaseClosed
 	r.statusFact(ctx)
-	r.notice(ctx, NoticeClosed, NoticeInput{Text: r.inc.Reason})
+	r.notice(ctx, contract.NoticeClosed, contract.NoticeInput{Text: r.inc.Reason})
 }
 
 // openedText says what opened the incident, for the parent notice.
@@ -783,7 +705,7 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 	keepSignal(&r.inc, sever.RecordedSignal{Signal: s, DelaySeconds: delay})
 	r.signalFact(ctx, s, delay)
 	if r.inc.SignalSummary.Total == 1 {
-		r.notice(ctx, NoticeOpened, NoticeInput{Text: r.openedText()})
+		r.notice(ctx, contract.NoticeOpened, contract.NoticeInput{Text: r.openedText()})
 	}
 	if r.phase == phaseHolding {
 		r.logger.Info("late signal joined incident", "incident", r.inc.ID, "signal", s.ID,

@@ -15,6 +15,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 var cred = sever.Credential{Provider: "acme", Type: sever.CredGenericToken, ID: "tok-123", Principal: "svc-billing"}
@@ -74,10 +75,10 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Incident, workflow.RegisterOptions{Name: IncidentWorkflow})
 	n := &notices{}
-	env.RegisterActivityWithOptions(n.request, activity.RegisterOptions{Name: ActivityRequestApproval})
-	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: ActivityApprovalOutcome})
-	env.RegisterActivityWithOptions(n.ledger, activity.RegisterOptions{Name: ActivityLedgerAppend})
-	env.RegisterActivityWithOptions(n.notice, activity.RegisterOptions{Name: ActivityNotice})
+	env.RegisterActivityWithOptions(n.request, activity.RegisterOptions{Name: contract.ActivityRequestApproval})
+	env.RegisterActivityWithOptions(n.outcome, activity.RegisterOptions{Name: contract.ActivityApprovalOutcome})
+	env.RegisterActivityWithOptions(n.ledger, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
+	env.RegisterActivityWithOptions(n.notice, activity.RegisterOptions{Name: contract.ActivityNotice})
 	envNotices.Store(env, n)
 	t.Cleanup(func() { envNotices.Delete(env) })
 	return env
@@ -96,11 +97,11 @@ func noticesOf(env *testsuite.TestWorkflowEnvironment) *notices {
 	return n.(*notices)
 }
 
-func (n *notices) ledger(_ context.Context, in LedgerAppendInput) (LedgerAppendResult, error) {
+func (n *notices) ledger(_ context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.facts = append(n.facts, in.Facts...)
-	return LedgerAppendResult{Appended: len(in.Facts)}, nil
+	return contract.LedgerAppendResult{Appended: len(in.Facts)}, nil
 }
 
 // factKeys lists the written facts' keys without the per-incident prefix.
@@ -118,26 +119,26 @@ func (n *notices) factKeys() []string {
 // notices records the approval notices a test workflow sent.
 type notices struct {
 	mu       sync.Mutex
-	requests []ApprovalRequestInput
-	outcomes []ApprovalOutcomeInput
-	facts    []LedgerFact
-	notices  []NoticeInput
+	requests []contract.ApprovalRequestInput
+	outcomes []contract.ApprovalOutcomeInput
+	facts    []contract.LedgerFact
+	notices  []contract.NoticeInput
 	// members resolves Slack groups in approval requests, as the Slack activity does.
 	members map[string][]string
 }
 
-func (n *notices) notice(_ context.Context, in NoticeInput) (NoticeResult, error) {
+func (n *notices) notice(_ context.Context, in contract.NoticeInput) (contract.NoticeResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.notices = append(n.notices, in)
-	return NoticeResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("9.%d", len(n.notices))}, nil
+	return contract.NoticeResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("9.%d", len(n.notices))}, nil
 }
 
-func (n *notices) request(_ context.Context, in ApprovalRequestInput) (ApprovalRequestResult, error) {
+func (n *notices) request(_ context.Context, in contract.ApprovalRequestInput) (contract.ApprovalRequestResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.requests = append(n.requests, in)
-	res := ApprovalRequestResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("1.%d", len(n.requests))}
+	res := contract.ApprovalRequestResult{Posted: true, Channel: "C0SOC", TS: fmt.Sprintf("1.%d", len(n.requests))}
 	for _, a := range in.Approvers {
 		if g, ok := strings.CutPrefix(a, "slack-group:"); ok {
 			res.Approvers = append(res.Approvers, n.members[g]...)
@@ -146,11 +147,11 @@ func (n *notices) request(_ context.Context, in ApprovalRequestInput) (ApprovalR
 	return res, nil
 }
 
-func (n *notices) outcome(_ context.Context, in ApprovalOutcomeInput) (ApprovalOutcomeResult, error) {
+func (n *notices) outcome(_ context.Context, in contract.ApprovalOutcomeInput) (contract.ApprovalOutcomeResult, error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.outcomes = append(n.outcomes, in)
-	return ApprovalOutcomeResult{Updated: true}, nil
+	return contract.ApprovalOutcomeResult{Updated: true}, nil
 }
 
 // start sends the first signal the way SignalWithStart does, then closes the
@@ -484,7 +485,7 @@ func TestQueryShowsPinnedRunbookAndLiveSteps(t *testing.T) {
 func TestSignalDuringTheLastLedgerWriteIsRecorded(t *testing.T) {
 	env := newEnv(t)
 	(&recorder{}).register(env, "test.a")
-	env.OnActivity(ActivityLedgerAppend, mockAny, mockAny).After(time.Minute).Return(LedgerAppendResult{}, nil)
+	env.OnActivity(contract.ActivityLedgerAppend, mockAny, mockAny).After(time.Minute).Return(contract.LedgerAppendResult{}, nil)
 	a := step("a", "test.a")
 	a.Containment = true
 	in := input(a)

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // ledgerChange versions the ledger facts: histories from before it replay without.
@@ -21,7 +22,7 @@ const maxFactsPerBatch = 200
 // fact queues one fact for the ledger. Keys are prefixed with the opening time of
 // this incident, so a later incident about the same credential (same ID) never
 // collides with this one's facts.
-func (r *run) fact(ctx workflow.Context, f LedgerFact) {
+func (r *run) fact(ctx workflow.Context, f contract.LedgerFact) {
 	if !r.ledgerOn {
 		return
 	}
@@ -46,7 +47,7 @@ func (r *run) startLedger(ctx workflow.Context) {
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    5 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: NonRetryableErrorTypes},
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: contract.NonRetryableErrorTypes},
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -64,10 +65,10 @@ func (r *run) startLedger(ctx workflow.Context) {
 				}
 			}
 			n := min(len(r.facts), maxFactsPerBatch)
-			in := LedgerAppendInput{IncidentID: r.inc.ID, Drill: r.in.Drill, Facts: append([]LedgerFact(nil), r.facts[:n]...)}
+			in := contract.LedgerAppendInput{IncidentID: r.inc.ID, Drill: r.in.Drill, Facts: append([]contract.LedgerFact(nil), r.facts[:n]...)}
 			r.flushing = true
-			var res LedgerAppendResult
-			err := workflow.ExecuteActivity(actx, ActivityLedgerAppend, in).Get(ctx, &res)
+			var res contract.LedgerAppendResult
+			err := workflow.ExecuteActivity(actx, contract.ActivityLedgerAppend, in).Get(ctx, &res)
 			r.flushing = false
 			if err != nil {
 				r.logger.Info("ledger append failed; retrying in a minute", "incident", r.inc.ID, "facts", n, "err", errorText(err))
@@ -125,8 +126,8 @@ func (r *run) signalFact(ctx workflow.Context, s sever.Signal, delay float64) {
 	if s.Origin == sever.OriginVendor {
 		enf = sever.VendorNotified
 	}
-	r.fact(ctx, LedgerFact{
-		Kind: FactSignal, Actor: cmp.Or(s.Reporter, s.Source), Enforcement: enf,
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactSignal, Actor: cmp.Or(s.Reporter, s.Source), Enforcement: enf,
 		Result: fmt.Sprintf("%s %s from %s", s.Origin, s.Kind, s.Source),
 		Detail: map[string]string{"signal_id": s.ID, "source": s.Source, "source_event_id": s.SourceEventID,
 			"origin": string(s.Origin), "kind": string(s.Kind), "severity": s.Severity,
@@ -137,16 +138,16 @@ func (r *run) signalFact(ctx workflow.Context, s sever.Signal, delay float64) {
 }
 
 func (r *run) duplicateFact(ctx workflow.Context, s sever.Signal) {
-	r.fact(ctx, LedgerFact{
-		Kind: FactDuplicateSignal, Actor: cmp.Or(s.Reporter, s.Source), Result: "resent " + s.Source + " event, recorded once",
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactDuplicateSignal, Actor: cmp.Or(s.Reporter, s.Source), Result: "resent " + s.Source + " event, recorded once",
 		Detail: map[string]string{"signal_id": s.ID, "source_event_id": s.SourceEventID},
 		Key:    "duplicate/" + s.ID + "/" + s.Receipt,
 	})
 }
 
 func (r *run) policyFact(ctx workflow.Context, st *sever.Step, d sever.PolicyDecision) {
-	r.fact(ctx, LedgerFact{
-		Kind: FactPolicyDecision, Actor: ServiceActor, PolicyRule: d.Rule, Step: st.ID, Action: st.Action,
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactPolicyDecision, Actor: ServiceActor, PolicyRule: d.Rule, Step: st.ID, Action: st.Action,
 		ArgsSHA256: st.ArgsSHA256, Result: d.Mode,
 		Detail: map[string]string{"policy": r.in.Policy.Name + "@" + r.in.Policy.Version, "policy_sha256": r.in.Policy.SHA256},
 		Key:    "policy/" + r.attemptKey(st.ID),
@@ -158,16 +159,16 @@ func (r *run) approvalFact(ctx workflow.Context, st *sever.Step, d sever.Decisio
 	if !d.Approve {
 		enf = sever.HumanDenied
 	}
-	r.fact(ctx, LedgerFact{
-		Kind: FactApprovalDecision, Actor: d.Approver, Enforcement: enf, PolicyRule: g.Rule, Step: st.ID,
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactApprovalDecision, Actor: d.Approver, Enforcement: enf, PolicyRule: g.Rule, Step: st.ID,
 		Action: st.Action, ArgsSHA256: d.ArgsSHA256, Result: d.Reason,
 		Detail: map[string]string{"channel": d.Channel}, Key: key,
 	})
 }
 
 func (r *run) expiryFact(ctx workflow.Context, st *sever.Step, g *Gate) {
-	r.fact(ctx, LedgerFact{
-		Kind: FactApprovalDecision, Actor: "nobody", Enforcement: sever.ApprovalExpired, PolicyRule: g.Rule,
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactApprovalDecision, Actor: "nobody", Enforcement: sever.ApprovalExpired, PolicyRule: g.Rule,
 		Step: st.ID, Action: st.Action, ArgsSHA256: g.ArgsSHA256, Result: "approval expired; on_timeout " + g.OnTimeout,
 		Detail: map[string]string{"approvals": strconv.Itoa(g.approvals()), "quorum": strconv.Itoa(g.Quorum)},
 		Key:    "approval/" + r.attemptKey(st.ID) + "/expired",
@@ -184,8 +185,8 @@ func (r *run) outcomeFact(ctx workflow.Context, st *sever.Step) {
 	} else if st.Summary != "" {
 		result += ": " + st.Summary
 	}
-	r.fact(ctx, LedgerFact{
-		Kind: FactStepOutcome, Actor: st.Actor, Enforcement: st.Enforcement, PolicyRule: st.PolicyRule,
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactStepOutcome, Actor: st.Actor, Enforcement: st.Enforcement, PolicyRule: st.PolicyRule,
 		Step: st.ID, Action: st.Action, ArgsSHA256: st.ArgsSHA256, Evidence: st.Evidence, Result: result,
 		Detail: map[string]string{"status": string(st.Status), "verified": strconv.FormatBool(st.Verified)},
 		Key:    "step/" + r.attemptKey(st.ID) + "/outcome",
@@ -193,8 +194,8 @@ func (r *run) outcomeFact(ctx workflow.Context, st *sever.Step) {
 }
 
 func (r *run) statusFact(ctx workflow.Context) {
-	r.fact(ctx, LedgerFact{
-		Kind: FactIncidentStatus, Actor: ServiceActor, Result: cmp.Or(r.inc.Reason, string(r.inc.Status)),
+	r.fact(ctx, contract.LedgerFact{
+		Kind: contract.FactIncidentStatus, Actor: ServiceActor, Result: cmp.Or(r.inc.Reason, string(r.inc.Status)),
 		Detail: map[string]string{"status": string(r.inc.Status), "runbook": r.inc.Runbook.Name + "@" + r.inc.Runbook.Version,
 			"runbook_sha256": r.inc.Runbook.SHA256},
 		Key: r.statusKey(),

@@ -6,47 +6,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
-
-// Notice kinds: what the people watching an incident's channel are told.
-const (
-	NoticeOpened     = "opened"
-	NoticeContained  = "contained"
-	NoticeFailed     = "failed"
-	NoticeStepFailed = "step_failed"
-	NoticeClosed     = "closed"
-)
-
-// ActivityNotice posts a short notice about an incident. The first notice of an
-// incident becomes the parent message; every later one is threaded under it, so a
-// channel shows one line per incident however much happens to it.
-const ActivityNotice = "sever.internal.notice"
-
-// NoticeInput is one notice.
-type NoticeInput struct {
-	IncidentID string               `json:"incident_id"`
-	Kind       string               `json:"kind"`
-	Credential sever.Credential     `json:"credential"`
-	Status     sever.IncidentStatus `json:"status"`
-	Runbook    string               `json:"runbook,omitempty"`
-	StepID     string               `json:"step_id,omitempty"`
-	Action     string               `json:"action,omitempty"`
-	// Text is the detail line: why a step failed, how long containment took.
-	Text string    `json:"text,omitempty"`
-	At   time.Time `json:"at"`
-	// Channel and ThreadTS locate the parent message; empty for the first notice.
-	Channel  string `json:"channel,omitempty"`
-	ThreadTS string `json:"thread_ts,omitempty"`
-	Drill    bool   `json:"drill,omitempty"`
-}
-
-// NoticeResult says where the notice went.
-type NoticeResult struct {
-	Posted  bool   `json:"posted"`
-	Channel string `json:"channel,omitempty"`
-	TS      string `json:"ts,omitempty"`
-}
 
 // NoticeThread is the parent message of an incident's notices.
 type NoticeThread struct {
@@ -56,7 +17,7 @@ type NoticeThread struct {
 
 // notice queues a notice; the notifier posts them in order, off the runbook's path,
 // so a slow or absent Slack never delays containment.
-func (r *run) notice(ctx workflow.Context, kind string, n NoticeInput) {
+func (r *run) notice(ctx workflow.Context, kind string, n contract.NoticeInput) {
 	if !r.in.Notify {
 		return
 	}
@@ -83,7 +44,7 @@ func (r *run) startNotifier(ctx workflow.Context) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 15 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: NonRetryableErrorTypes},
+			MaximumInterval: 30 * time.Second, MaximumAttempts: 5, NonRetryableErrorTypes: contract.NonRetryableErrorTypes},
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -95,8 +56,8 @@ func (r *run) startNotifier(ctx workflow.Context) {
 				n.Channel, n.ThreadTS = r.thread.Channel, r.thread.TS
 			}
 			r.noticing = true
-			var res NoticeResult
-			err := workflow.ExecuteActivity(actx, ActivityNotice, n).Get(ctx, &res)
+			var res contract.NoticeResult
+			err := workflow.ExecuteActivity(actx, contract.ActivityNotice, n).Get(ctx, &res)
 			r.noticing = false
 			r.notices = r.notices[1:]
 			switch {

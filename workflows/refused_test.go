@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // Every refused decision carries its reason in a stable error type, so the caller
@@ -69,7 +70,7 @@ func TestRefusedDecisionsNameTheirReason(t *testing.T) {
 		}
 	}
 	for _, f := range noticesOf(env).facts {
-		if f.Kind == FactApprovalDecision && f.Actor != "U1" && f.Actor != "U3" {
+		if f.Kind == contract.FactApprovalDecision && f.Actor != "U1" && f.Actor != "U3" {
 			t.Errorf("a refused decision left a fact: %+v", f)
 		}
 	}

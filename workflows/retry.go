@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 )
 
 // retryChange versions retries of failed steps. A run from before it refuses every
@@ -118,7 +119,7 @@ func (r *run) retry(ctx workflow.Context, in RetryInput) (RetryResult, error) {
 	}
 	res.Attempt = r.attempt(in.StepID)
 	st := &r.inc.Steps[i]
-	r.fact(ctx, LedgerFact{
+	r.fact(ctx, contract.LedgerFact{
 		Kind: FactStepRetry, Actor: in.By, Step: st.ID, Action: st.Action, ArgsSHA256: st.ArgsSHA256,
 		Result: strings.TrimSpace("retry requested: " + in.Reason),
 		Detail: map[string]string{"attempt": strconv.Itoa(res.Attempt), "steps": strings.Join(res.Steps, ","),

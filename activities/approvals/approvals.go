@@ -14,9 +14,9 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/slackapp"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // Poster is the part of slackapp.Poster the activities use.
@@ -77,27 +77,27 @@ func (a *Activities) blastRadius(c sever.Credential) []string {
 
 // Register registers the internal approval activities.
 func (a *Activities) Register(r activities.Registrar) {
-	r.RegisterActivityWithOptions(a.RequestApproval, activity.RegisterOptions{Name: workflows.ActivityRequestApproval})
-	r.RegisterActivityWithOptions(a.ApprovalOutcome, activity.RegisterOptions{Name: workflows.ActivityApprovalOutcome})
-	r.RegisterActivityWithOptions(a.Notice, activity.RegisterOptions{Name: workflows.ActivityNotice})
+	r.RegisterActivityWithOptions(a.RequestApproval, activity.RegisterOptions{Name: contract.ActivityRequestApproval})
+	r.RegisterActivityWithOptions(a.ApprovalOutcome, activity.RegisterOptions{Name: contract.ActivityApprovalOutcome})
+	r.RegisterActivityWithOptions(a.Notice, activity.RegisterOptions{Name: contract.ActivityNotice})
 }
 
 // Notice posts a short notice about an incident: the first one of an incident is the
 // parent message, the rest go into its thread.
-func (a *Activities) Notice(ctx context.Context, in workflows.NoticeInput) (workflows.NoticeResult, error) {
+func (a *Activities) Notice(ctx context.Context, in contract.NoticeInput) (contract.NoticeResult, error) {
 	if a.Slack == nil {
-		return workflows.NoticeResult{}, nil
+		return contract.NoticeResult{}, nil
 	}
 	n := slackapp.Notice{IncidentID: in.IncidentID, Kind: in.Kind, Credential: in.Credential, Status: in.Status,
 		Runbook: in.Runbook, StepID: in.StepID, Action: in.Action, Text: in.Text, At: in.At, Drill: in.Drill}
 	if _, _, err := slackapp.NoticeMessage(n); err != nil {
-		return workflows.NoticeResult{}, activities.Permanent(activities.ErrInvalidArgument, "notice", err)
+		return contract.NoticeResult{}, activities.Permanent(activities.ErrInvalidArgument, "notice", err)
 	}
 	channel, ts, err := a.Slack.PostNotice(ctx, in.Channel, in.ThreadTS, n)
 	if err != nil {
-		return workflows.NoticeResult{}, err
+		return contract.NoticeResult{}, err
 	}
-	return workflows.NoticeResult{Posted: true, Channel: channel, TS: ts}, nil
+	return contract.NoticeResult{Posted: true, Channel: channel, TS: ts}, nil
 }
 
 // SlackGroupPrefix marks an approver entry that names a Slack user group (S…); its
@@ -135,7 +135,7 @@ func (a *Activities) resolve(ctx context.Context, p Poster, approvers []string) 
 	return out, resolved, nil
 }
 
-func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
+func request(in contract.ApprovalRequestInput) slackapp.ApprovalRequest {
 	name := in.StepName
 	if in.Escalation {
 		name = "ESCALATED: " + cmp.Or(name, in.StepID)
@@ -148,34 +148,34 @@ func request(in workflows.ApprovalRequestInput) slackapp.ApprovalRequest {
 }
 
 // RequestApproval posts the Block Kit request with Approve and Deny buttons.
-func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalRequestInput) (workflows.ApprovalRequestResult, error) {
+func (a *Activities) RequestApproval(ctx context.Context, in contract.ApprovalRequestInput) (contract.ApprovalRequestResult, error) {
 	p := a.Slack
 	if in.Escalation && a.Escalation != nil {
 		p = a.Escalation
 	}
 	if p == nil {
-		return workflows.ApprovalRequestResult{Summary: "waiting for approval via `sever approve` or the API (Slack is not configured)"}, nil
+		return contract.ApprovalRequestResult{Summary: "waiting for approval via `sever approve` or the API (Slack is not configured)"}, nil
 	}
 	approvers, resolved, err := a.resolve(ctx, p, in.Approvers)
 	if err != nil {
-		return workflows.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: resolve approvers: %w", in.IncidentID, in.StepID, err)
+		return contract.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: resolve approvers: %w", in.IncidentID, in.StepID, err)
 	}
 	if resolved && len(approvers) == 0 {
-		return workflows.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
+		return contract.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("request approval for %s/%s: the approver groups %s have no members", in.IncidentID, in.StepID, strings.Join(in.Approvers, ", ")), nil)
 	}
 	in.Approvers = approvers
 	r := request(in)
 	r.BlastRadius = a.blastRadius(in.Credential)
 	if err := r.Validate(); err != nil {
-		return workflows.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
+		return contract.ApprovalRequestResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("request approval for %s/%s", in.IncidentID, in.StepID), err)
 	}
 	channel, ts, err := p.RequestApproval(ctx, r)
 	if err != nil {
-		return workflows.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: %w", in.IncidentID, in.StepID, err)
+		return contract.ApprovalRequestResult{}, fmt.Errorf("request approval for %s/%s: %w", in.IncidentID, in.StepID, err)
 	}
-	res := workflows.ApprovalRequestResult{Posted: true, Channel: channel, TS: ts, Summary: "approval requested in Slack"}
+	res := contract.ApprovalRequestResult{Posted: true, Channel: channel, TS: ts, Summary: "approval requested in Slack"}
 	if resolved {
 		res.Approvers = approvers
 	}
@@ -184,9 +184,9 @@ func (a *Activities) RequestApproval(ctx context.Context, in workflows.ApprovalR
 
 // ApprovalOutcome replaces the request with who decided what, or with a notice that
 // it no longer takes clicks (escalated or closed), buttons removed either way.
-func (a *Activities) ApprovalOutcome(ctx context.Context, in workflows.ApprovalOutcomeInput) (workflows.ApprovalOutcomeResult, error) {
+func (a *Activities) ApprovalOutcome(ctx context.Context, in contract.ApprovalOutcomeInput) (contract.ApprovalOutcomeResult, error) {
 	if a.Slack == nil || in.TS == "" {
-		return workflows.ApprovalOutcomeResult{}, nil
+		return contract.ApprovalOutcomeResult{}, nil
 	}
 	r := request(in.Request)
 	r.BlastRadius = a.blastRadius(in.Request.Credential)
@@ -197,17 +197,17 @@ func (a *Activities) ApprovalOutcome(ctx context.Context, in workflows.ApprovalO
 			slackapp.Decided{Approved: in.Outcome == sever.HumanApproved, Decisions: in.Decisions, At: in.At})
 	case sever.ApprovalExpired:
 		err = a.Slack.MarkExpired(ctx, in.Channel, in.TS, r, slackapp.Expired{OnTimeout: in.OnTimeout, Decisions: in.Decisions, At: in.At})
-	case workflows.OutcomeSuperseded, workflows.OutcomeCanceled:
+	case contract.OutcomeSuperseded, contract.OutcomeCanceled:
 		// The request's buttons stop working (its nonce is no longer current); the
 		// message says so instead of inviting clicks that will be refused.
 		err = a.Slack.MarkSuperseded(ctx, in.Channel, in.TS, r,
-			slackapp.Superseded{Canceled: in.Outcome == workflows.OutcomeCanceled, At: in.At})
+			slackapp.Superseded{Canceled: in.Outcome == contract.OutcomeCanceled, At: in.At})
 	default:
-		return workflows.ApprovalOutcomeResult{}, activities.Permanent(activities.ErrInvalidArgument,
+		return contract.ApprovalOutcomeResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			"approval outcome", errors.New("unknown outcome "+string(in.Outcome)))
 	}
 	if err != nil {
-		return workflows.ApprovalOutcomeResult{}, fmt.Errorf("approval outcome for %s/%s: %w", in.Request.IncidentID, in.Request.StepID, err)
+		return contract.ApprovalOutcomeResult{}, fmt.Errorf("approval outcome for %s/%s: %w", in.Request.IncidentID, in.Request.StepID, err)
 	}
-	return workflows.ApprovalOutcomeResult{Updated: true}, nil
+	return contract.ApprovalOutcomeResult{Updated: true}, nil
 }

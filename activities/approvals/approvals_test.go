@@ -11,9 +11,9 @@ import (
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/slackapp"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // fakePoster records what would have been posted; compile-time checked against Poster.
@@ -63,7 +63,7 @@ func (f *fakePoster) GroupMembers(_ context.Context, group string) ([]string, er
 	return m, nil
 }
 
-var req = workflows.ApprovalRequestInput{
+var req = contract.ApprovalRequestInput{
 	IncidentID: "inc-1", StepID: "disable", Action: sever.ActionTokenDisable, ArgsSHA256: sever.ArgsSHA256(sever.ActionTokenDisable, sever.Credential{}, nil),
 	Credential: sever.Credential{Provider: "acme", Type: sever.CredGenericToken, ID: "tok-1"},
 	Approvers:  []string{"U0ALICE"}, Quorum: 1, Deadline: time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC),
@@ -77,11 +77,11 @@ func env(a *Activities) *testsuite.TestActivityEnvironment {
 }
 
 func TestWithoutSlackNothingIsPosted(t *testing.T) {
-	v, err := env(&Activities{}).ExecuteActivity(workflows.ActivityRequestApproval, req)
+	v, err := env(&Activities{}).ExecuteActivity(contract.ActivityRequestApproval, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res workflows.ApprovalRequestResult
+	var res contract.ApprovalRequestResult
 	if err := v.Get(&res); err != nil || res.Posted || res.Summary == "" {
 		t.Fatalf("result = %+v, %v; want not posted, with a summary naming the fallback", res, err)
 	}
@@ -90,19 +90,19 @@ func TestWithoutSlackNothingIsPosted(t *testing.T) {
 func TestRequestEscalationAndOutcome(t *testing.T) {
 	main, esc := &fakePoster{}, &fakePoster{}
 	e := env(&Activities{Slack: main, Escalation: esc})
-	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, req); err != nil {
+	if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, req); err != nil {
 		t.Fatal(err)
 	}
 	escalated := req
 	escalated.Escalation = true
-	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, escalated); err != nil {
+	if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, escalated); err != nil {
 		t.Fatal(err)
 	}
 	if len(main.requests) != 1 || len(esc.requests) != 1 || esc.requests[0].StepName != "ESCALATED: disable" {
 		t.Fatalf("main %+v escalation %+v", main.requests, esc.requests)
 	}
 	for _, out := range []sever.Enforcement{sever.HumanDenied, sever.ApprovalExpired} {
-		if _, err := e.ExecuteActivity(workflows.ActivityApprovalOutcome, workflows.ApprovalOutcomeInput{
+		if _, err := e.ExecuteActivity(contract.ActivityApprovalOutcome, contract.ApprovalOutcomeInput{
 			Request: req, Channel: "C0SOC", TS: "1.1", Outcome: out, OnTimeout: "deny"}); err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestRequestEscalationAndOutcome(t *testing.T) {
 	if len(main.decided) != 1 || main.decided[0].Approved || len(main.expired) != 1 {
 		t.Fatalf("decided %+v expired %+v", main.decided, main.expired)
 	}
-	if _, err := e.ExecuteActivity(workflows.ActivityApprovalOutcome, workflows.ApprovalOutcomeInput{
+	if _, err := e.ExecuteActivity(contract.ActivityApprovalOutcome, contract.ApprovalOutcomeInput{
 		Request: req, Channel: "C0SOC", TS: "1.1", Outcome: sever.VendorEnforced}); err == nil {
 		t.Error("an outcome that is no approval outcome was accepted")
 	}
@@ -121,11 +121,11 @@ func TestSlackGroupsResolvedWhenRequested(t *testing.T) {
 	e := env(&Activities{Slack: p})
 	in := req
 	in.Approvers = []string{"U0ALICE", "slack-group:S0ONCALL"}
-	v, err := e.ExecuteActivity(workflows.ActivityRequestApproval, in)
+	v, err := e.ExecuteActivity(contract.ActivityRequestApproval, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res workflows.ApprovalRequestResult
+	var res contract.ApprovalRequestResult
 	if err := v.Get(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -140,14 +140,14 @@ func TestSlackGroupsResolvedWhenRequested(t *testing.T) {
 		{"slack-group:S0GONE", "no_such_subteam"},
 	} {
 		in.Approvers = []string{tc.group}
-		if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, in); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, in); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want an error naming %q", tc.group, err, tc.want)
 		}
 	}
 	// Without groups the approver set stays the step's own.
 	in.Approvers = []string{"U0ALICE"}
-	v, _ = e.ExecuteActivity(workflows.ActivityRequestApproval, in)
-	res = workflows.ApprovalRequestResult{}
+	v, _ = e.ExecuteActivity(contract.ActivityRequestApproval, in)
+	res = contract.ApprovalRequestResult{}
 	if err := v.Get(&res); err != nil || res.Approvers != nil {
 		t.Errorf("plain approvers: %+v %v", res, err)
 	}
@@ -156,29 +156,29 @@ func TestSlackGroupsResolvedWhenRequested(t *testing.T) {
 func TestNoticesPostedInTheThread(t *testing.T) {
 	p := &fakePoster{}
 	e := env(&Activities{Slack: p})
-	n := workflows.NoticeInput{IncidentID: "inc-1", Kind: workflows.NoticeOpened, Credential: req.Credential, Status: sever.IncidentOpen}
-	v, err := e.ExecuteActivity(workflows.ActivityNotice, n)
+	n := contract.NoticeInput{IncidentID: "inc-1", Kind: contract.NoticeOpened, Credential: req.Credential, Status: sever.IncidentOpen}
+	v, err := e.ExecuteActivity(contract.ActivityNotice, n)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var res workflows.NoticeResult
+	var res contract.NoticeResult
 	if err := v.Get(&res); err != nil || !res.Posted || res.TS != "2.1" {
 		t.Fatalf("parent notice: %+v %v", res, err)
 	}
-	n.Kind, n.Channel, n.ThreadTS = workflows.NoticeContained, res.Channel, res.TS
-	if _, err := e.ExecuteActivity(workflows.ActivityNotice, n); err != nil {
+	n.Kind, n.Channel, n.ThreadTS = contract.NoticeContained, res.Channel, res.TS
+	if _, err := e.ExecuteActivity(contract.ActivityNotice, n); err != nil {
 		t.Fatal(err)
 	}
 	if p.threads[0] != "" || p.threads[1] != "2.1" {
 		t.Errorf("threads = %q; want the parent top-level and the second in its thread", p.threads)
 	}
 	n.Kind = "party"
-	if _, err := e.ExecuteActivity(workflows.ActivityNotice, n); err == nil || !strings.Contains(err.Error(), "unknown kind") {
+	if _, err := e.ExecuteActivity(contract.ActivityNotice, n); err == nil || !strings.Contains(err.Error(), "unknown kind") {
 		t.Errorf("unknown notice kind: %v", err)
 	}
 	// No Slack: nothing posted, no error.
-	v, err = env(&Activities{}).ExecuteActivity(workflows.ActivityNotice, n)
-	res = workflows.NoticeResult{}
+	v, err = env(&Activities{}).ExecuteActivity(contract.ActivityNotice, n)
+	res = contract.NoticeResult{}
 	if err != nil || v.Get(&res) != nil || res.Posted {
 		t.Errorf("without Slack: %+v %v", res, err)
 	}
@@ -201,7 +201,7 @@ func TestRequestShowsBlastRadius(t *testing.T) {
 	}
 	p := &fakePoster{}
 	e := env(&Activities{Slack: p, Inventory: inv})
-	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, req); err != nil {
+	if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, req); err != nil {
 		t.Fatal(err)
 	}
 	want := "owner platform@example.com (team platform)|held in secret prod/ci/token (eu-west-1)|service ci-pipeline (high): deploys production"
@@ -210,7 +210,7 @@ func TestRequestShowsBlastRadius(t *testing.T) {
 	}
 	other := req
 	other.Credential.ID = "tok-unknown"
-	if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, other); err != nil {
+	if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, other); err != nil {
 		t.Fatal(err)
 	}
 	if got := p.requests[1].BlastRadius; len(got) != 1 || !strings.Contains(got[0], "not in the inventory") {
@@ -225,22 +225,22 @@ func TestSupersededAndCanceledRequestsUpdated(t *testing.T) {
 		outcome  sever.Enforcement
 		canceled bool
 	}{
-		{workflows.OutcomeSuperseded, false},
-		{workflows.OutcomeCanceled, true},
+		{contract.OutcomeSuperseded, false},
+		{contract.OutcomeCanceled, true},
 	} {
 		t.Run(string(tc.outcome), func(t *testing.T) {
 			p := &fakePoster{}
 			e := env(&Activities{Slack: p})
 			r := req
 			r.Nonce = "0123456789abcdef0123456789abcdef"
-			if _, err := e.ExecuteActivity(workflows.ActivityRequestApproval, r); err != nil {
+			if _, err := e.ExecuteActivity(contract.ActivityRequestApproval, r); err != nil {
 				t.Fatal(err)
 			}
 			if got := p.requests[0].Nonce; got != r.Nonce {
 				t.Errorf("posted request nonce %q, want %q", got, r.Nonce)
 			}
 			at := time.Date(2026, 11, 30, 1, 5, 0, 0, time.UTC)
-			if _, err := e.ExecuteActivity(workflows.ActivityApprovalOutcome, workflows.ApprovalOutcomeInput{
+			if _, err := e.ExecuteActivity(contract.ActivityApprovalOutcome, contract.ApprovalOutcomeInput{
 				Request: r, Channel: "C0SOC", TS: "1.1", Outcome: tc.outcome, At: at}); err != nil {
 				t.Fatalf("outcome %s: %v", tc.outcome, err)
 			}

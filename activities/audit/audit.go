@@ -11,8 +11,8 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/ledger"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // Ledger is the part of the ledger store the activity uses.
@@ -42,7 +42,7 @@ type Activities struct {
 
 // Register registers the ledger append under its internal name.
 func (a *Activities) Register(r activities.Registrar) {
-	r.RegisterActivityWithOptions(a.Append, activity.RegisterOptions{Name: workflows.ActivityLedgerAppend})
+	r.RegisterActivityWithOptions(a.Append, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
 }
 
 // Append writes a batch of facts in order. Each fact has a stable key, so a retried
@@ -54,15 +54,15 @@ func (a *Activities) Register(r activities.Registrar) {
 // one, also when the ledger already held it: a crash between the append and the copy
 // leaves the copy one entry behind, and the retry fills it in. A failed copy fails
 // the batch with a retryable error; the retry appends nothing and only redoes the copy.
-func (a *Activities) Append(ctx context.Context, in workflows.LedgerAppendInput) (workflows.LedgerAppendResult, error) {
+func (a *Activities) Append(ctx context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
 	l, m := a.Ledger, a.Mirror
 	if in.Drill && a.Drill != nil {
 		l, m = a.Drill, a.DrillMirror
 	}
 	if l == nil {
-		return workflows.LedgerAppendResult{}, activities.Permanent(activities.ErrUnsupported, "ledger append: no ledger is configured", nil)
+		return contract.LedgerAppendResult{}, activities.Permanent(activities.ErrUnsupported, "ledger append: no ledger is configured", nil)
 	}
-	var res workflows.LedgerAppendResult
+	var res contract.LedgerAppendResult
 	for _, f := range in.Facts {
 		e := ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: f.Actor,
 			Enforcement: f.Enforcement, PolicyRule: f.PolicyRule, Step: f.Step, Action: f.Action,

@@ -9,8 +9,8 @@ import (
 
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/ledger"
-	"github.com/sever-ir/sever/workflows"
 )
 
 func open(t *testing.T, name string) *ledger.Store {
@@ -29,17 +29,17 @@ func TestAppendIsIdempotentSeparatesDrillsAndRecordsRefusals(t *testing.T) {
 	env := s.NewTestActivityEnvironment()
 	(&Activities{Ledger: prod, Drill: drill}).Register(env)
 	at := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
-	in := workflows.LedgerAppendInput{IncidentID: "inc-1", Facts: []workflows.LedgerFact{
-		{At: at, Kind: workflows.FactSignal, Actor: "siem", Key: "1/signal/s1"},
+	in := contract.LedgerAppendInput{IncidentID: "inc-1", Facts: []contract.LedgerFact{
+		{At: at, Kind: contract.FactSignal, Actor: "siem", Key: "1/signal/s1"},
 		// A secret pasted into a summary must not reach the ledger.
-		{At: at, Kind: workflows.FactStepOutcome, Step: "disable", Result: "key sk-ant-api03-" + strings.Repeat("x", 40), Key: "1/step/disable/outcome"},
+		{At: at, Kind: contract.FactStepOutcome, Step: "disable", Result: "key sk-ant-api03-" + strings.Repeat("x", 40), Key: "1/step/disable/outcome"},
 	}}
-	for i, want := range []workflows.LedgerAppendResult{{Appended: 2}, {Existing: 2}} {
-		v, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in)
+	for i, want := range []contract.LedgerAppendResult{{Appended: 2}, {Existing: 2}} {
+		v, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got workflows.LedgerAppendResult
+		var got contract.LedgerAppendResult
 		if err := v.Get(&got); err != nil || got != want {
 			t.Fatalf("batch %d = %+v, %v; want %+v", i, got, err, want)
 		}
@@ -49,7 +49,7 @@ func TestAppendIsIdempotentSeparatesDrillsAndRecordsRefusals(t *testing.T) {
 		t.Fatalf("entries = %+v", entries)
 	}
 	in.Drill = true
-	if _, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in); err != nil {
+	if _, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in); err != nil {
 		t.Fatal(err)
 	}
 	if d, _ := drill.Entries(context.Background(), "inc-1"); len(d) != 2 {

@@ -12,10 +12,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/ledger/worm"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // s3Mirror is a WORM mirror on the drill cloud's Object Lock bucket, through the SDK.
@@ -73,11 +73,11 @@ func (r *recorder) Put(_ context.Context, e ledger.Entry) error {
 	return nil
 }
 
-func facts(n int) []workflows.LedgerFact {
+func facts(n int) []contract.LedgerFact {
 	at := time.Date(2026, 11, 30, 1, 0, 0, 0, time.UTC)
-	out := make([]workflows.LedgerFact, n)
+	out := make([]contract.LedgerFact, n)
 	for i := range out {
-		out[i] = workflows.LedgerFact{At: at.Add(time.Duration(i) * time.Second), Kind: workflows.FactStepOutcome,
+		out[i] = contract.LedgerFact{At: at.Add(time.Duration(i) * time.Second), Kind: contract.FactStepOutcome,
 			Actor: "sever", Step: fmt.Sprintf("s%d", i), Result: "succeeded", Key: fmt.Sprintf("1/step/s%d/outcome", i)}
 	}
 	return out
@@ -92,8 +92,8 @@ func TestAppendMirrorsEveryEntry(t *testing.T) {
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestActivityEnvironment()
 		(&Activities{Ledger: prod, Mirror: m}).Register(env)
-		in := workflows.LedgerAppendInput{IncidentID: "inc-both", Facts: facts(3)}
-		if _, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in); err != nil {
+		in := contract.LedgerAppendInput{IncidentID: "inc-both", Facts: facts(3)}
+		if _, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in); err != nil {
 			t.Fatal(err)
 		}
 		if brk, err := m.Verify(ctx, "inc-both"); err != nil || brk != nil {
@@ -110,9 +110,9 @@ func TestAppendMirrorsEveryEntry(t *testing.T) {
 		env := s.NewTestActivityEnvironment()
 		f := &flaky{Mirror: m, n: 1}
 		(&Activities{Ledger: prod, Mirror: f}).Register(env)
-		in := workflows.LedgerAppendInput{IncidentID: "inc-crash", Facts: facts(3)}
+		in := contract.LedgerAppendInput{IncidentID: "inc-crash", Facts: facts(3)}
 
-		_, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in)
+		_, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in)
 		var ae *temporal.ApplicationError
 		if !errors.As(err, &ae) || ae.Type() != ErrMirror || ae.NonRetryable() {
 			t.Fatalf("err = %v, want a retryable %s error", err, ErrMirror)
@@ -124,12 +124,12 @@ func TestAppendMirrorsEveryEntry(t *testing.T) {
 		}
 
 		// The retry appends nothing twice and copies what the crash left behind.
-		v, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in)
+		v, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var res workflows.LedgerAppendResult
-		if err := v.Get(&res); err != nil || res != (workflows.LedgerAppendResult{Appended: 2, Existing: 1}) {
+		var res contract.LedgerAppendResult
+		if err := v.Get(&res); err != nil || res != (contract.LedgerAppendResult{Appended: 2, Existing: 1}) {
 			t.Fatalf("retry = %+v, %v", res, err)
 		}
 		if brk, err := m.Verify(ctx, "inc-crash"); err != nil || brk != nil {
@@ -146,16 +146,16 @@ func TestAppendMirrorsEveryEntry(t *testing.T) {
 
 	t.Run("EntryAppendedBeforeTheMirrorWasConfigured", func(t *testing.T) {
 		prod := open(t, "ledger.db")
-		in := workflows.LedgerAppendInput{IncidentID: "inc-late", Facts: facts(2)}
+		in := contract.LedgerAppendInput{IncidentID: "inc-late", Facts: facts(2)}
 		var s testsuite.WorkflowTestSuite
 		env := s.NewTestActivityEnvironment()
 		(&Activities{Ledger: prod}).Register(env)
-		if _, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in); err != nil {
+		if _, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in); err != nil {
 			t.Fatal(err)
 		}
 		env = s.NewTestActivityEnvironment()
 		(&Activities{Ledger: prod, Mirror: m}).Register(env)
-		if _, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in); err != nil {
+		if _, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in); err != nil {
 			t.Fatal(err)
 		}
 		if d, err := m.Compare(ctx, prod, "inc-late"); err != nil || len(d) != 0 {
@@ -186,8 +186,8 @@ func TestDrillFactsGoToTheDrillMirror(t *testing.T) {
 			var s testsuite.WorkflowTestSuite
 			env := s.NewTestActivityEnvironment()
 			a.Register(env)
-			in := workflows.LedgerAppendInput{IncidentID: "inc-1", Drill: tc.drill, Facts: facts(2)}
-			if _, err := env.ExecuteActivity(workflows.ActivityLedgerAppend, in); err != nil {
+			in := contract.LedgerAppendInput{IncidentID: "inc-1", Drill: tc.drill, Facts: facts(2)}
+			if _, err := env.ExecuteActivity(contract.ActivityLedgerAppend, in); err != nil {
 				t.Fatal(err)
 			}
 			if len(prodM.seqs) != tc.wantProd || len(drillM.seqs) != tc.wantDrl {

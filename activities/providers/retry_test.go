@@ -12,9 +12,9 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/runbooks"
-	"github.com/sever-ir/sever/workflows"
 )
 
 // runAction runs one action the way the incident workflow does: capped retries, and
@@ -22,7 +22,7 @@ import (
 func runAction(ctx workflow.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 20 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 100 * time.Millisecond, BackoffCoefficient: 2,
-			MaximumAttempts: 5, NonRetryableErrorTypes: workflows.NonRetryableErrorTypes}})
+			MaximumAttempts: 5, NonRetryableErrorTypes: contract.NonRetryableErrorTypes}})
 	var res sever.ActionResult
 	err := workflow.ExecuteActivity(ctx, in.Action, in).Get(ctx, &res)
 	return res, err

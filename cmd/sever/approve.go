@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // newApproveCmd is the approval path for when Slack is down: the decision goes through
@@ -60,7 +60,7 @@ incident, a second decision by the same person, and decisions after the deadline
 				"reason": reason, "args_sha256": argsHash, "channel": "cli", "nonce": nonce})
 			key := make([]byte, 12)
 			_, _ = rand.Read(key)
-			var res httpapi.DecideResult
+			var res service.DecideResult
 			err = c.doWith(cmd.Context(), http.MethodPost, "/v1/incidents/"+url.PathEscape(args[0])+"/approvals",
 				bytes.NewReader(body), &res, map[string]string{"Idempotency-Key": "cli-" + hex.EncodeToString(key)})
 			if err != nil {

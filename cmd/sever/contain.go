@@ -12,6 +12,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 )
 
 // newContainCmd opens (or joins) a credential's incident on an operator's word,
@@ -59,7 +60,7 @@ ARM id, a Vault token's accessor.`,
 			// One key per invocation: a retry of this request by the transport is one signal.
 			key := make([]byte, 12)
 			_, _ = rand.Read(key)
-			var res httpapi.SubmitResult
+			var res service.SubmitResult
 			if err := c.doWith(cmd.Context(), http.MethodPost, "/v1/incidents", bytes.NewReader(body), &res,
 				map[string]string{"Idempotency-Key": "cli-" + hex.EncodeToString(key)}); err != nil {
 				return err

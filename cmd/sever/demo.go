@@ -13,8 +13,8 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/service"
 )
 
 // Demo responder: a simulated SOC lead, recorded as such (channel "drill"), who
@@ -94,7 +94,7 @@ func runDemo(ctx context.Context, d *app.Dev, w io.Writer) error {
 			if time.Since(asked[st.ID]) >= demoApproveDelay {
 				delete(asked, st.ID)
 				asked[st.ID] = time.Now().Add(time.Hour) // once
-				if _, err := d.Engine.Decide(ctx, inc.ID, httpapi.DecideRequest{Step: st.ID, Approve: true,
+				if _, err := d.Engine.Decide(ctx, inc.ID, service.DecideRequest{Step: st.ID, Approve: true,
 					Approver: demoApprover, Channel: "drill", Reason: "demo: simulated SOC lead approves",
 					IdempotencyKey: inc.ID + "/" + st.ID + "/demo"}); err != nil {
 					return fmt.Errorf("demo: simulated approval of %s: %w", st.ID, err)

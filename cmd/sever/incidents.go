@@ -18,6 +18,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/report"
+	"github.com/sever-ir/sever/service"
 )
 
 func newSignalCmd(g *globals) *cobra.Command {
@@ -47,7 +48,7 @@ func newSignalCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res httpapi.SubmitResult
+			var res service.SubmitResult
 			if err := c.do(cmd.Context(), http.MethodPost, "/v1/signals", bytes.NewReader(b), &res); err != nil {
 				return err
 			}
@@ -158,7 +159,7 @@ func newIncidentsCmd(g *globals) *cobra.Command {
 				return err
 			}
 			b, _ := json.Marshal(map[string]any{"step": retryStep, "reason": retryReason})
-			var res httpapi.RetryResult
+			var res service.RetryResult
 			if err := c.do(cmd.Context(), http.MethodPost, "/v1/incidents/"+url.PathEscape(args[0])+"/retry", bytes.NewReader(b), &res); err != nil {
 				return err
 			}

@@ -45,6 +45,7 @@ import (
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/ledger/worm"
 	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/slackapp"
 	"github.com/sever-ir/sever/telemetry"
 	"github.com/sever-ir/sever/tokenstore"
@@ -370,7 +371,7 @@ type HTTPOptions struct {
 
 // NewHTTP builds the HTTP server: the API and its adapters, /metrics, the web UI at
 // /, and Slack's interactivity endpoint when a signing secret is known.
-func (p *Parts) NewHTTP(svc httpapi.Service, o HTTPOptions) (*http.Server, error) {
+func (p *Parts) NewHTTP(svc service.Service, o HTTPOptions) (*http.Server, error) {
 	var runbook func(string) (*sever.Runbook, bool) // reports map the pinned runbook when the library has it
 	if p.Library != nil {
 		runbook = p.Library.Get

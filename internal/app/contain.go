@@ -7,6 +7,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/service"
 	"github.com/sever-ir/sever/slackapp"
 )
 
@@ -39,10 +40,10 @@ type lazyContainer struct {
 func (l *lazyContainer) set(s *httpapi.Server) { l.api.Store(s) }
 
 // Contain implements slackapp.Container.
-func (l *lazyContainer) Contain(ctx context.Context, r httpapi.ContainRequest) (httpapi.SubmitResult, error) {
+func (l *lazyContainer) Contain(ctx context.Context, r httpapi.ContainRequest) (service.SubmitResult, error) {
 	s := l.api.Load()
 	if s == nil {
-		return httpapi.SubmitResult{}, sever.Errorf(sever.EUNAVAILABLE, "", "the API is not serving yet; retry")
+		return service.SubmitResult{}, sever.Errorf(sever.EUNAVAILABLE, "", "the API is not serving yet; retry")
 	}
 	return s.Contain(ctx, r)
 }
