@@ -20,6 +20,7 @@ package azureact
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -313,4 +314,37 @@ func SecretCredential(tenant, clientID, secret string, hc *http.Client) (azcore.
 		return nil, fmt.Errorf("azure client secret credential for application %s in tenant %s: %w", clientID, tenant, err)
 	}
 	return c, nil
+}
+
+// readPages follows a Graph or ARM collection from first, page by page, until it
+// ends or holds max items (truncated then says so). Every next link must stay under
+// base: a next link elsewhere would carry sever's bearer token off the API. Graph
+// names the link "@odata.nextLink", ARM "nextLink"; both are read.
+func readPages[T any](ctx context.Context, s *session, op, first, base, scope, what string, max int) (items []T, truncated bool, err error) {
+	for next := first; next != ""; {
+		if !strings.HasPrefix(next, base+"/") {
+			return nil, false, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": next link leaves "+base, nil)
+		}
+		st, body, err := s.do(ctx, op, http.MethodGet, next, scope, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		if st != http.StatusOK {
+			return nil, false, s.classify(op, st, body)
+		}
+		var page struct {
+			Value     []T    `json:"value"`
+			ODataNext string `json:"@odata.nextLink"`
+			ARMNext   string `json:"nextLink"`
+		}
+		if err := json.Unmarshal(body, &page); err != nil {
+			return nil, false, fmt.Errorf("%s: %s: response is not a page of %s", s.action, op, what)
+		}
+		items = append(items, page.Value...)
+		next = cmp.Or(page.ODataNext, page.ARMNext)
+		if len(items) >= max {
+			return items[:max], true, nil
+		}
+	}
+	return items, false, nil
 }

@@ -215,32 +215,9 @@ func (a *Activities) SignInLogs(ctx context.Context, in sever.ActionInput) (seve
 	since := a.now().Add(-lookback).UTC().Format(time.RFC3339)
 	filter := fmt.Sprintf("appId eq '%s' and createdDateTime ge %s and signInEventTypes/any(t: t eq 'servicePrincipal')", appID, since)
 	next := s.a.graphURL() + "/beta/auditLogs/signIns?$filter=" + url.QueryEscape(filter) + "&$top=" + fmt.Sprint(min(max, 1000))
-	var events []signIn
-	truncated := false
-	for next != "" {
-		op := "read sign-in logs of application " + appID
-		if !strings.HasPrefix(next, s.a.graphURL()+"/") {
-			return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": next link leaves Graph", nil)
-		}
-		st, body, err := s.do(ctx, op, http.MethodGet, next, GraphScope, nil)
-		if err != nil {
-			return sever.ActionResult{}, err
-		}
-		if st != http.StatusOK {
-			return sever.ActionResult{}, s.classify(op, st, body)
-		}
-		var page struct {
-			Value    []signIn `json:"value"`
-			NextLink string   `json:"@odata.nextLink"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return sever.ActionResult{}, fmt.Errorf("%s: %s: response is not a page of sign-ins", s.action, op)
-		}
-		events = append(events, page.Value...)
-		next = page.NextLink
-		if len(events) >= max {
-			events, truncated, next = events[:max], true, ""
-		}
+	events, truncated, err := readPages[signIn](ctx, s, "read sign-in logs of application "+appID, next, s.a.graphURL(), GraphScope, "sign-ins", max)
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	slices.SortFunc(events, func(x, y signIn) int { return strings.Compare(x.CreatedDateTime+x.ID, y.CreatedDateTime+y.ID) })
 	var ips []string

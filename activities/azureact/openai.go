@@ -315,32 +315,9 @@ func (a *Activities) ActivityLog(ctx context.Context, in sever.ActionInput) (sev
 	filter := fmt.Sprintf("eventTimestamp ge '%s' and resourceUri eq '%s'", since, ac.ID())
 	next := s.a.armURL() + "/subscriptions/" + url.PathEscape(ac.Subscription) +
 		"/providers/Microsoft.Insights/eventtypes/management/values?api-version=" + ActivityLogAPIVersion + "&$filter=" + url.QueryEscape(filter)
-	var events []activityEvent
-	truncated := false
-	for next != "" {
-		op := "read the activity log of account " + ac.ID()
-		if !strings.HasPrefix(next, s.a.armURL()+"/") {
-			return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": next link leaves ARM", nil)
-		}
-		st, body, err := s.do(ctx, op, http.MethodGet, next, ARMScope, nil)
-		if err != nil {
-			return sever.ActionResult{}, err
-		}
-		if st != http.StatusOK {
-			return sever.ActionResult{}, s.classify(op, st, body)
-		}
-		var page struct {
-			Value    []activityEvent `json:"value"`
-			NextLink string          `json:"nextLink"`
-		}
-		if err := json.Unmarshal(body, &page); err != nil {
-			return sever.ActionResult{}, fmt.Errorf("%s: %s: response is not a page of events", s.action, op)
-		}
-		events = append(events, page.Value...)
-		next = page.NextLink
-		if len(events) >= max {
-			events, truncated, next = events[:max], true, ""
-		}
+	events, truncated, err := readPages[activityEvent](ctx, s, "read the activity log of account "+ac.ID(), next, s.a.armURL(), ARMScope, "events", max)
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	slices.SortFunc(events, func(x, y activityEvent) int {
 		return strings.Compare(x.EventTimestamp+x.EventDataID, y.EventTimestamp+y.EventDataID)
