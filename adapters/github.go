@@ -138,9 +138,10 @@ func GitHubCredentialType(secretType string) (provider string, t sever.Credentia
 //
 // The alert carries the secret's type but neither the secret nor the key's ID, so
 // the credential ID is the alert's place: "<owner>/<repo>/secret-scanning/<number>".
-// The webhook handler resolves an alert about an AWS key ID to that key through
-// sever's GitHub App when it has one (httpapi.GitHubAlerts), so the alert joins
-// the key's incident; otherwise it is not the incident an AWS or provider signal
+// The webhook handler resolves an alert about an AWS key ID to that key, and one
+// about a Google API key to the key's resource name (Google's keys:lookupKey, with
+// the key string held in memory only), through sever's GitHub App when it has one
+// (httpapi.GitHubAlerts), so the alert joins the key's incident; otherwise it is not the incident an AWS or provider signal
 // about the same key lands in. Severity follows validity (active,
 // unknown, inactive) and whether the secret is public (publicly_leaked, or found
 // in a public repository).

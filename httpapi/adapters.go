@@ -151,38 +151,62 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 			Status: AdapterPong, Reason: res.Ignored, Signals: []service.SubmitResult{}})
 		return
 	}
-	reason := s.resolveGitHubAWSKey(ctx, &res)
+	reason := s.resolveGitHubAlert(ctx, &res)
 	s.submitAdapted(w, r, op, adapters.SourceGitHub, res, tok.approver, reason)
 }
 
 // GitHubAlerts reads a GitHub secret-scanning alert through sever's GitHub App
-// (implemented by githubact.Activities). The webhook never carries the secret;
-// the REST alert does.
+// (implemented in internal/app with githubact and gcpact). The webhook never
+// carries the secret; the REST alert does.
 type GitHubAlerts interface {
 	// AlertAWSKeyID returns the secret of alert number in repo ("owner/name") when
 	// it is an AWS access key ID, and an error otherwise: it never returns any
 	// other secret.
 	AlertAWSKeyID(ctx context.Context, repo string, number int) (string, error)
+	// AlertGoogleAPIKeyName returns the resource name
+	// ("projects/<project>/locations/global/keys/<key id>") of the Google API key
+	// alert number in repo holds, looked up with the alert's key string (API Keys
+	// keys.lookupKey), which stays in memory inside the call and is never
+	// returned, logged or put in an error. When Google knows no key by that string
+	// that sever can see, the error wraps ErrGoogleAPIKeyUnknown.
+	AlertGoogleAPIKeyName(ctx context.Context, repo string, number int) (string, error)
 }
+
+// ErrGoogleAPIKeyUnknown is wrapped by GitHubAlerts.AlertGoogleAPIKeyName when
+// Google's lookupKey knows no key by the alert's string that sever's credentials
+// can see (deleted, never a key, or in another project): nothing sever can
+// contain, so the alert is ignored with that reason.
+var ErrGoogleAPIKeyUnknown = errors.New("no API key Google knows by the alert's key string that sever's credentials can see")
 
 // githubAWSKeyTypes are the GitHub secret types whose secret is an AWS access key
 // ID, the credential ID an AWS incident is keyed by. The secret access key and the
 // session token types are not: they cannot name the key.
 var githubAWSKeyTypes = map[string]bool{"aws_access_key_id": true, "aws_temporary_access_key_id": true}
 
+// githubGoogleAPIKeyType is GitHub's secret type of a Google API key; its secret
+// is the key string, a secret that lookupKey maps to the key's resource name.
+const githubGoogleAPIKeyType = "google_api_key"
+
 // awsKeyID is an AWS access key ID: AKIA (long-term) or ASIA (temporary).
 var awsKeyID = regexp.MustCompile(`^(AKIA|ASIA)[A-Z0-9]{16}$`)
 
-// resolveGitHubAWSKey turns an alert about an AWS key ID into a vendor signal
-// about that key, so it joins the key's incident instead of opening one for the
-// alert's place, which no aws.* action can act on. The alert's place stays in a
-// label and the summary. It returns why the alert kept its place, or "" when it
-// did not need to (not an AWS key ID alert) or was resolved. The key ID is never
-// logged; lookup errors are logged without it.
+// googleAPIKeyName is a Google API key's resource name; nothing else an alert
+// lookup returns becomes a credential ID.
+var googleAPIKeyName = regexp.MustCompile(`^projects/([a-z][a-z0-9.:-]{3,61}[a-z0-9]|[0-9]{1,20})/locations/global/keys/([A-Za-z0-9-]{1,64})$`)
+
 // githubAlertLookupTimeout bounds the alert lookup inside a webhook request.
 const githubAlertLookupTimeout = 5 * time.Second
 
-func (s *Server) resolveGitHubAWSKey(ctx context.Context, res *adapters.Result) string {
+// resolveGitHubAlert turns an alert about a key sever can name, an AWS access
+// key ID or a Google API key, into a vendor signal about that key, so it joins
+// the key's incident instead of opening one for the alert's place, which no
+// aws.* or gcp.* action can act on. The alert's place stays in a label and the
+// summary. It returns why the alert kept its place, or "" when it did not need
+// to (not such an alert) or was resolved. An alert about a Google API key that
+// Google does not know is ignored: res loses its signal and says why. Neither
+// the key ID nor the key string is ever logged; lookup errors are logged
+// without them.
+func (s *Server) resolveGitHubAlert(ctx context.Context, res *adapters.Result) string {
 	if len(res.Signals) != 1 {
 		return ""
 	}
@@ -193,14 +217,20 @@ func (s *Server) resolveGitHubAWSKey(ctx context.Context, res *adapters.Result) 
 			secretType = v
 		}
 	}
-	if !githubAWSKeyTypes[secretType] {
+	var what string
+	switch {
+	case githubAWSKeyTypes[secretType]:
+		what = "the AWS key"
+	case secretType == githubGoogleAPIKeyType:
+		what = "the Google API key"
+	default:
 		return ""
 	}
 	place := sig.Credential.ID
-	const keep = "; the incident is for the alert's place, not the AWS key"
+	keep := "; the incident is for the alert's place, not " + what
 	if s.githubAlerts == nil {
-		return "sever has no GitHub App (github.app_id, github.installation_id, github.private_key), so the AWS key ID of alert " +
-			place + " could not be read" + keep
+		return "sever has no GitHub App (github.app_id, github.installation_id, github.private_key), so " + what +
+			" of alert " + place + " could not be read" + keep
 	}
 	repo, num, ok := strings.Cut(place, "/secret-scanning/")
 	n, err := strconv.Atoi(num)
@@ -211,27 +241,50 @@ func (s *Server) resolveGitHubAWSKey(ctx context.Context, res *adapters.Result) 
 	// never the signal (it is recorded under the alert's place instead).
 	lctx, cancel := context.WithTimeout(ctx, githubAlertLookupTimeout)
 	defer cancel()
-	id, err := s.githubAlerts.AlertAWSKeyID(lctx, repo, n)
-	if err != nil {
-		s.log.WarnContext(ctx, "github alert: AWS key ID lookup failed", "alert", place, "error", err.Error())
-		return "reading alert " + place + " through the GitHub App failed" + keep
+	var cred sever.Credential
+	var resolved string
+	if what == "the AWS key" {
+		id, err := s.githubAlerts.AlertAWSKeyID(lctx, repo, n)
+		if err != nil {
+			s.log.WarnContext(ctx, "github alert: AWS key ID lookup failed", "alert", place, "error", err.Error())
+			return "reading alert " + place + " through the GitHub App failed" + keep
+		}
+		// Never trust the lookup with the shape: anything but a key ID stays out.
+		if !awsKeyID.MatchString(id) {
+			return "alert " + place + " does not hold an AWS access key ID" + keep
+		}
+		cred = sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: id}
+		if strings.HasPrefix(id, "ASIA") {
+			cred.Type = sever.CredAWSTemporaryCredentials
+		}
+		resolved = "Resolved through sever's GitHub App to the AWS access key ID the alert holds"
+	} else {
+		name, err := s.githubAlerts.AlertGoogleAPIKeyName(lctx, repo, n)
+		if errors.Is(err, ErrGoogleAPIKeyUnknown) {
+			res.Signals = nil
+			res.Ignored = "alert " + place + ": " + ErrGoogleAPIKeyUnknown.Error() +
+				" (already deleted, or in a project sever cannot see); no incident"
+			return ""
+		}
+		if err != nil {
+			s.log.WarnContext(ctx, "github alert: Google API key lookup failed", "alert", place, "error", err.Error())
+			return "reading alert " + place + " through the GitHub App and Google's lookupKey failed" + keep
+		}
+		// Never trust the lookup with the shape: anything but a key's name stays out.
+		if !googleAPIKeyName.MatchString(name) {
+			return "the lookup of alert " + place + " did not answer with an API key's resource name" + keep
+		}
+		cred = sever.Credential{Provider: "gcp", Type: sever.CredGoogleAPIKey, ID: name}
+		resolved = "Resolved through sever's GitHub App and Google's lookupKey to the API key's resource name"
 	}
-	// Never trust the lookup with the shape: anything but a key ID stays out.
-	if !awsKeyID.MatchString(id) {
-		return "alert " + place + " does not hold an AWS access key ID" + keep
-	}
-	typ := sever.CredAWSAccessKey
-	if strings.HasPrefix(id, "ASIA") {
-		typ = sever.CredAWSTemporaryCredentials
-	}
-	sig.Credential = sever.Credential{Provider: "aws", Type: typ, ID: id}
+	sig.Credential = cred
 	// The summary names the alert and its repository; the label, when it fits the
 	// label limit, names the alert exactly.
 	if l := "github_alert:" + place; utf8.RuneCountInString(l) <= maxLabelLength && len(sig.Labels) < maxLabels {
 		sig.Labels = append(sig.Labels, l)
 	}
 	head, _, _ := strings.Cut(sig.Summary, ". The alert names no key ID")
-	sig.Summary = head + ". Resolved through sever's GitHub App to the AWS access key ID the alert holds"
+	sig.Summary = head + ". " + resolved
 	return ""
 }
 

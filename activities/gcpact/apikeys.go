@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 
+	"go.temporal.io/sdk/temporal"
 	apikeys "google.golang.org/api/apikeys/v2"
 	"google.golang.org/api/googleapi"
 
@@ -210,6 +211,17 @@ func (a *Activities) waitOperation(ctx context.Context, s *apikeys.Service, acti
 	return retryableErr(ErrUnavailable, fmt.Sprintf("%s: %s: operation %s not done yet", action, op, o.Name))
 }
 
+// ErrAPIKeyUnknown is the error type of LookupAPIKeyName when Google knows no key
+// by the string that sever's credentials can see (deleted, never existed, or in
+// another project): permanent.
+const ErrAPIKeyUnknown = "GCPAPIKeyUnknown"
+
+// IsAPIKeyUnknown reports whether err is LookupAPIKeyName's ErrAPIKeyUnknown.
+func IsAPIKeyUnknown(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.Type() == ErrAPIKeyUnknown
+}
+
 // LookupAPIKeyName maps a Google API key's key string to the key's resource name
 // (API Keys keys.lookupKey), for the intake that received the string: the string
 // stays in this call, travels only in the request to Google, and is never
@@ -229,7 +241,13 @@ func (a *Activities) LookupAPIKeyName(ctx context.Context, keyString string) (st
 	if err != nil {
 		var ge *googleapi.Error
 		if errors.As(err, &ge) {
-			// Google's message is about the key, never echoes it; checked anyway.
+			// Google does not know the key, or it is in a project sever's credentials
+			// cannot see: a permanent answer about this key, not a failure of sever.
+			if ge.Code == 404 || ge.Code == 403 {
+				return "", activities.Permanent(ErrAPIKeyUnknown, fmt.Sprintf(
+					"%s: look up an API key: Google answered %d: no key sever's credentials can see has this key string", action, ge.Code), nil)
+			}
+			// Google's message is about the key, never echoes it; withheld anyway.
 			return "", classify(action, "look up an API key", &googleapi.Error{Code: ge.Code, Message: "(message withheld)"})
 		}
 		return "", retryableErr(ErrUnavailable, action+": look up an API key: the request to Google failed")

@@ -2,6 +2,7 @@ package gcpact_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -80,14 +81,31 @@ func TestAPIKeyErrors(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	const unknown = "AIzaSyUNKNOWNunknownUNKNOWNunknown12345"
-	_, err := h.acts.LookupAPIKeyName(ctx, unknown)
-	if errType(err) != activities.ErrNotFound || strings.Contains(err.Error(), unknown) {
-		t.Fatalf("lookup of an unknown key: %v; want NotFound without the key", err)
-	}
-	h.twin.InjectGCPFault(drillcloud.GCPOpLookupAPIKey, 503, 1)
-	_, err = h.acts.LookupAPIKeyName(ctx, unknown)
-	if errType(err) != gcpact.ErrUnavailable || !isRetryable(err) || strings.Contains(err.Error(), unknown) {
-		t.Fatalf("lookup during an outage: %v", err)
+	// A key Google does not know, or one in a project sever cannot see, is a
+	// permanent answer of its own type (an intake ignores the alert on it); an
+	// outage is retryable. None quotes the key string.
+	for _, tc := range []struct {
+		name      string
+		fault     int // status the twin answers lookupKey with once; 0 = none
+		wantType  string
+		retryable bool
+	}{
+		{"unknown key", 0, gcpact.ErrAPIKeyUnknown, false},
+		{"key in a project sever cannot see", 403, gcpact.ErrAPIKeyUnknown, false},
+		{"outage", 503, gcpact.ErrUnavailable, true},
+	} {
+		t.Run("lookup "+tc.name, func(t *testing.T) {
+			if tc.fault != 0 {
+				h.twin.InjectGCPFault(drillcloud.GCPOpLookupAPIKey, tc.fault, 1)
+			}
+			_, err := h.acts.LookupAPIKeyName(ctx, unknown)
+			if errType(err) != tc.wantType || isRetryable(err) != tc.retryable || gcpact.IsAPIKeyUnknown(err) != (tc.wantType == gcpact.ErrAPIKeyUnknown) {
+				t.Fatalf("lookup: %v (type %q); want type %s, retryable %v", err, errType(err), tc.wantType, tc.retryable)
+			}
+			if strings.Contains(fmt.Sprintf("%v %+v", err, err), unknown) {
+				t.Errorf("error quotes the key string: %v", err)
+			}
+		})
 	}
 	for _, tc := range []struct {
 		name string

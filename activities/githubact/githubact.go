@@ -559,3 +559,39 @@ func (a *Activities) AlertAWSKeyID(ctx context.Context, repo string, number int)
 	}
 	return v, nil
 }
+
+// ErrSecretTypeMismatch is the error type of UseAlertSecret when the alert's
+// secret type is not the one the caller can use: permanent.
+const ErrSecretTypeMismatch = "GitHubAlertSecretTypeMismatch"
+
+// UseAlertSecret fetches secret-scanning alert number of repo ("owner/name") and,
+// when its secret type is secretType, hands the secret to use and returns what use
+// returns. The secret stays in memory in this call and use: it is never returned,
+// logged or quoted in an error here, and use must not return it either (it is for
+// an intake that maps a secret to the ID it is known by, such as a Google API key
+// string to the key's resource name).
+func (a *Activities) UseAlertSecret(ctx context.Context, repo string, number int, secretType string,
+	use func(ctx context.Context, secret string) (string, error)) (string, error) {
+	const action = "github.secret_scanning.use_alert_secret"
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok {
+		return "", activities.Permanent(activities.ErrInvalidArgument, fmt.Sprintf("%s: repository %q is not <owner>/<repo>", action, repo), nil)
+	}
+	in := sever.ActionInput{Action: action, Credential: sever.Credential{Type: sever.CredGitHubToken,
+		ID: fmt.Sprintf("%s/%s/secret-scanning/%d", owner, name, number)}}
+	s, ref, err := a.begin(ctx, in, &Args{})
+	if err != nil {
+		return "", err
+	}
+	al, err := s.getAlert(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	v := al.Secret
+	al.Secret = ""
+	if al.SecretType != secretType || v == "" {
+		return "", activities.Permanent(ErrSecretTypeMismatch, fmt.Sprintf("%s: alert %s holds a secret of type %q, not %q",
+			action, ref, al.SecretType, secretType), nil)
+	}
+	return use(ctx, v)
+}

@@ -408,13 +408,40 @@ func (p *Parts) NewHTTP(svc service.Service, o HTTPOptions) (*http.Server, error
 		ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}, nil
 }
 
-// githubAlerts is the GitHub App the webhook resolves AWS key alerts through, or
-// nil when none is configured (a nil *Activities in the interface would not be).
+// githubAlerts is the GitHub App the webhook resolves key alerts through, or nil
+// when none is configured (a nil *Activities in the interface would not be).
+// Google API keys are looked up with the gcp.* actions' client: the drill
+// cloud's twin under sever dev, Application Default Credentials otherwise.
 func (p *Parts) githubAlerts() httpapi.GitHubAlerts {
-	if g := p.GitHub; g != nil && g.AppID != "" && g.InstallationID != "" && g.PrivateKey != nil {
-		return g
+	g := p.GitHub
+	if g == nil || g.AppID == "" || g.InstallationID == "" || g.PrivateKey == nil {
+		return nil
 	}
-	return nil
+	gcp := p.GCP
+	if gcp == nil {
+		gcp = &gcpact.Activities{}
+	}
+	return githubKeyAlerts{Activities: g, gcp: gcp}
+}
+
+// githubKeyAlerts reads alerts through the GitHub App and, for a Google API key,
+// hands the alert's key string straight to lookupKey: the string goes from one
+// call to the other in memory and only the key's resource name comes back.
+type githubKeyAlerts struct {
+	*githubact.Activities
+	gcp *gcpact.Activities
+}
+
+// githubGoogleAPIKeyType is GitHub's secret type of a Google API key.
+const githubGoogleAPIKeyType = "google_api_key"
+
+// AlertGoogleAPIKeyName implements httpapi.GitHubAlerts.
+func (a githubKeyAlerts) AlertGoogleAPIKeyName(ctx context.Context, repo string, number int) (string, error) {
+	name, err := a.UseAlertSecret(ctx, repo, number, githubGoogleAPIKeyType, a.gcp.LookupAPIKeyName)
+	if gcpact.IsAPIKeyUnknown(err) {
+		return "", fmt.Errorf("alert %s/secret-scanning/%d: %w", repo, number, httpapi.ErrGoogleAPIKeyUnknown)
+	}
+	return name, err
 }
 
 // APILimits turns intake.limits into the API's admission control.
