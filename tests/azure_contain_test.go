@@ -5,15 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/temporalproto"
 
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
@@ -94,7 +89,6 @@ func TestAzureContained(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, tw := startAzureStack(t)
-			ctx := context.Background()
 			id, secret, attack, contained := tc.setup(t, s, tw)
 			if err := attack(); err != nil {
 				t.Fatalf("attacker call before containment: %v", err)
@@ -135,38 +129,8 @@ func TestAzureContained(t *testing.T) {
 			}
 
 			// The secret is in no record: workflow history, reports, data dir.
-			var corpus []struct{ where, text string }
-			add := func(where string, b []byte) { corpus = append(corpus, struct{ where, text string }{where, string(b)}) }
-			it := s.Client.GetWorkflowHistory(ctx, sub.IncidentID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
-				add(fmt.Sprintf("history event %d", ev.GetEventId()), b)
-			}
-			for _, f := range []string{"md", "json", "ocsf"} {
-				_, body := get(t, s, "/v1/incidents/"+sub.IncidentID+"/report?format="+f, true)
-				add("report "+f, []byte(body))
-			}
-			files := 0
-			_ = filepath.WalkDir(s.Config.DataDir, func(path string, d fs.DirEntry, err error) error {
-				if err == nil && !d.IsDir() {
-					if b, err := os.ReadFile(path); err == nil {
-						add(path, b)
-						files++
-					}
-				}
-				return nil
-			})
-			if files == 0 || len(corpus) < 5 {
-				t.Fatalf("scanned %d documents, %d files; the scan saw nothing", len(corpus), files)
-			}
-			for _, c := range corpus {
-				if strings.Contains(c.text, secret) {
-					t.Errorf("the %s is in %s", tc.ct, c.where)
-				}
+			if n := secretsInNoRecord(t, s, sub.IncidentID, nil, map[string]string{"the " + tc.ct: secret}); n < 5 {
+				t.Fatalf("scanned %d documents; the scan saw nothing", n)
 			}
 		})
 	}
