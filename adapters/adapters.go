@@ -341,7 +341,7 @@ func safeURL(u string) string {
 		return ""
 	}
 	p.User = nil
-	if !isAWSConsole(p.Hostname()) {
+	if !isAWSConsole(p.Hostname()) && !isAzurePortal(p.Hostname()) {
 		p.RawQuery, p.ForceQuery, p.Fragment, p.RawFragment = "", false, "", ""
 	}
 	s := p.String()
@@ -359,6 +359,13 @@ func safeURL(u string) string {
 func isAWSConsole(host string) bool {
 	host = strings.ToLower(host)
 	return host == "console.aws.amazon.com" || strings.HasSuffix(host, ".console.aws.amazon.com")
+}
+
+// isAzurePortal says whether host is the Azure portal, whose links name the
+// alert in the fragment (#blade/…/alertId/…); like an AWS console link, it grants
+// nothing without a signed-in session.
+func isAzurePortal(host string) bool {
+	return strings.EqualFold(host, "portal.azure.com")
 }
 
 func meta(u string) *sever.SignalMeta {

@@ -64,7 +64,9 @@ func FuzzGitHubSignature(f *testing.F) {
 
 func FuzzOCSF(f *testing.F) {
 	seed(f, "ocsf-detection-finding-aws-key.json", "ocsf-detection-finding-anthropic-key.json",
-		"vendor/ocsf-2004-sechub-guardduty-iam-accesskey.ocsf-examples.json", "vendor/ocsf-2004-okta-login-failures.ocsf-examples.json")
+		"vendor/ocsf-2004-sechub-guardduty-iam-accesskey.ocsf-examples.json", "vendor/ocsf-2004-okta-login-failures.ocsf-examples.json",
+		"ocsf-detection-finding-gcp-sa-key.json", "ocsf-detection-finding-google-api-key.json", "ocsf-detection-finding-azure-app-secret.json",
+		"ocsf-detection-finding-azure-openai.json", "ocsf-detection-finding-vault-token.json")
 	f.Fuzz(func(t *testing.T, body []byte) {
 		res, err := adapters.ParseOCSF(body)
 		checkResult(t, body, res, err)

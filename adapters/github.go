@@ -122,6 +122,19 @@ var githubSecretTypes = map[string]struct {
 	"github_test_token":                    {"github", sever.CredGitHubToken},
 }
 
+// GitHubAzureOpenAIKeyType is GitHub's secret type of an Azure OpenAI key.
+const GitHubAzureOpenAIKeyType = "azure_openai_key"
+
+// GitHubAzureOpenAIUnresolved says why an alert about an Azure OpenAI key keeps the
+// alert's place as its credential ID. Azure has no counterpart of Google's
+// keys:lookupKey that maps a key to its account, and finding the account by
+// comparing the key with every account's keys (listKeys) would put every key of
+// every account in sever's memory to name one, so sever does not resolve it.
+const GitHubAzureOpenAIUnresolved = "sever cannot resolve an Azure OpenAI key to its account: Azure has no lookup from a key to the account " +
+	"it belongs to, and sever does not read every account's keys to find it; the credential ID is the alert's place. " +
+	"Contain the account through a Defender for AI services alert (POST /v1/signals/defender), an OCSF finding, or a signal " +
+	"naming its ARM resource id (azure_openai_key)"
+
 // GitHubCredentialType returns the provider and credential type of a GitHub secret
 // type, and whether it is one sever knows.
 func GitHubCredentialType(secretType string) (provider string, t sever.CredentialType, known bool) {
@@ -242,14 +255,18 @@ func ParseGitHub(d GitHubDelivery, body []byte) (Result, error) {
 	if a.SecretTypeDisplayName != "" {
 		name = clip(a.SecretTypeDisplayName, 128) + " (" + a.SecretType + ")"
 	}
+	summary := fmt.Sprintf("GitHub secret scanning alert %d in %s (%s): %s, %s. The alert names no key ID; "+
+		"the credential ID is the alert's place", alertNo, p.Repository.FullName, p.Action, name, strings.Join(facts, ", "))
+	if a.SecretType == GitHubAzureOpenAIKeyType {
+		summary += ". " + GitHubAzureOpenAIUnresolved
+	}
 	res := Result{Event: event, Signals: []sever.Signal{{
 		Source: SourceGitHub, SourceEventID: alertID + "/" + p.Action, Origin: sever.OriginVendor, Kind: sever.KindCredentialExposed,
 		ObservedAt: observed, Severity: githubSeverity(a.Validity, public),
 		Credential: sever.Credential{Provider: provider, Type: typ, ID: alertID},
-		Summary: fmt.Sprintf("GitHub secret scanning alert %d in %s (%s): %s, %s. The alert names no key ID; "+
-			"the credential ID is the alert's place", alertNo, p.Repository.FullName, p.Action, name, strings.Join(facts, ", ")),
-		Labels: labels("secret_type:" + a.SecretType),
-		Extra:  meta(a.HTMLURL),
+		Summary:    summary,
+		Labels:     labels("secret_type:" + a.SecretType),
+		Extra:      meta(a.HTMLURL),
 	}}}
 	return finish(res, body, eventKey{version: version, payload: payload})
 }

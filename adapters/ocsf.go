@@ -22,6 +22,7 @@ type ocsfFinding struct {
 	ActivityID number `json:"activity_id"`
 	SeverityID number `json:"severity_id"`
 	StatusID   number `json:"status_id"`
+	StatusCode string `json:"status_code"`
 	Time       number `json:"time"`
 	TimeDT     string `json:"time_dt"`
 	Metadata   struct {
@@ -37,8 +38,14 @@ type ocsfFinding struct {
 		SrcURL string   `json:"src_url"`
 	} `json:"finding_info"`
 	Resources []ocsfResource `json:"resources"`
-	Cloud     *struct {
-		Account *struct {
+	// Evidences (OCSF 1.1 and later) carry the cloud resources responsible for
+	// the activity, where a detection names the credential that acted.
+	Evidences []struct {
+		Resources []ocsfResource `json:"resources"`
+	} `json:"evidences"`
+	Cloud *struct {
+		Provider string `json:"provider"`
+		Account  *struct {
 			UID string `json:"uid"`
 		} `json:"account"`
 	} `json:"cloud"`
@@ -124,12 +131,19 @@ var ocsfAccessKeyTypes = []string{"AwsIamAccessKey", "AWS::IAM::AccessKey"}
 //     explicit form a SIEM rule can emit for any credential type;
 //  2. a resources[] entry of type AwsIamAccessKey or AWS::IAM::AccessKey, whose uid
 //     (optionally prefixed "AWS::IAM::AccessKey:") is the access key ID;
-//  3. actor.user.credential_uid, when it is an AWS access key ID.
+//  3. a resources[] entry, then an evidences[].resources[] entry, that names a
+//     credential of another family sever contains (ocsfFamilyOf): a GCP
+//     service-account key, a Google API key, an Entra application secret, an Azure
+//     OpenAI (Cognitive Services) account or a Vault token accessor; a resource
+//     of such a family whose uid does not name the credential in the form the
+//     runbooks act on is refused (422) naming the field, never dropped;
+//  4. actor.user.credential_uid, when it is an AWS access key ID.
 //
 // The kind is unmapped.sever.kind, or anomalous_usage. The origin is
 // unmapped.sever.origin, or vendor when metadata.product.vendor_name is AWS,
-// Amazon or Amazon Web Services (a Security Hub finding from an AWS detector), or
-// enterprise (the SIEM's own rule). A finding that names no credential is ignored
+// Amazon or Amazon Web Services (a Security Hub finding from an AWS detector) or
+// the credential's own vendor (Google for gcp, Microsoft for azure, HashiCorp
+// for vault), or enterprise (the SIEM's own rule). A finding that names no credential is ignored
 // before its time and severity are read.
 // Other classes, closed findings (activity_id 3) and suppressed, resolved, archived
 // or deleted ones (status_id 3–6), and findings that name no credential are
@@ -183,8 +197,17 @@ func ParseOCSF(body []byte) (Result, error) {
 		return Result{}, err
 	}
 	if from == "" {
-		return ignored(event, "OCSF finding %s names no credential sever knows (unmapped.sever.credential, an access-key resource, "+
+		return ignored(event, "OCSF finding %s names no credential sever knows (unmapped.sever.credential; a resource that is an AWS access key, "+
+			"a GCP service-account key, a Google API key, an Entra application secret, an Azure OpenAI account or a Vault token; "+
 			"or actor.user.credential_uid); no incident", clip(fi.UID, 64)), nil
+	}
+	if ocsfPostureCheck(f.StatusCode) && from != "unmapped.sever.credential" && !isAWSKeyType(cred.Type) {
+		// A posture scanner (Prowler writes its check results as Detection
+		// Findings, status_code PASS or FAIL) says how a credential is configured,
+		// not that anyone else holds it: containing the key would stop its owner
+		// for a hygiene finding.
+		return ignored(event, "OCSF finding %s is a posture check result (status_code %s) about %s %s, not a detection of its exposure or use; no incident",
+			clip(fi.UID, 64), clip(f.StatusCode, 16), cred.Type, clip(cred.ID, 200)), nil
 	}
 	observed, err := ocsfTime(f)
 	if err != nil {
@@ -209,7 +232,7 @@ func ParseOCSF(body []byte) (Result, error) {
 			return Result{}, invalid("unmapped.sever.origin", "unknown unmapped.sever.origin %q (enterprise or vendor)", clip(string(sv.Origin), 64))
 		}
 		origin = sv.Origin
-	case isAWSVendor(vendor):
+	case isAWSVendor(vendor), isCredentialVendor(vendor, cred.Provider):
 		origin = sever.OriginVendor
 	}
 	product := strings.TrimSpace(strings.Join([]string{f.Metadata.Product.VendorName, f.Metadata.Product.Name}, " "))
@@ -253,21 +276,50 @@ func ocsfCredential(f ocsfFinding, sv ocsfSever) (c sever.Credential, from strin
 		c.Principal, c.Account = or(sc.Principal, c.Principal), or(sc.Account, c.Account)
 		return c, p, nil
 	}
+	// The finding's own resources first, then the resources its evidence names
+	// as responsible for the activity.
+	type located struct {
+		path string
+		r    ocsfResource
+	}
+	var rs []located
 	for i, r := range f.Resources {
-		if !slices.Contains(ocsfAccessKeyTypes, r.Type) {
+		rs = append(rs, located{fmt.Sprintf("resources[%d]", i), r})
+	}
+	for i, e := range f.Evidences {
+		for j, r := range e.Resources {
+			rs = append(rs, located{fmt.Sprintf("evidences[%d].resources[%d]", i, j), r})
+		}
+	}
+	provider := ""
+	if f.Cloud != nil {
+		provider = f.Cloud.Provider
+	}
+	for _, l := range rs {
+		r, field := l.r, l.path+".uid"
+		if slices.Contains(ocsfAccessKeyTypes, r.Type) {
+			id := strings.TrimPrefix(r.UID, "AWS::IAM::AccessKey:")
+			if err := checkAccessKeyID(field, id); err != nil {
+				return c, "", err
+			}
+			c.Provider, c.Type, c.ID = "aws", awsKeyType(id), id
+			if r.Owner != nil && r.Owner.Name != "" {
+				c.Principal = r.Owner.Name
+			} else if p := asffPrincipal(r.Data); p != "" {
+				c.Principal = p
+			}
+			return c, field, nil
+		}
+		t := ocsfFamilyOf(r, provider, f.Metadata.Product.VendorName)
+		if t == "" {
 			continue
 		}
-		field := fmt.Sprintf("resources[%d].uid", i)
-		id := strings.TrimPrefix(r.UID, "AWS::IAM::AccessKey:")
-		if err := checkAccessKeyID(field, id); err != nil {
+		fc, err := ocsfFamilyCredential(t, r, l.path)
+		if err != nil {
 			return c, "", err
 		}
-		c.Provider, c.Type, c.ID = "aws", awsKeyType(id), id
-		if r.Owner != nil && r.Owner.Name != "" {
-			c.Principal = r.Owner.Name
-		} else if p := asffPrincipal(r.Data); p != "" {
-			c.Principal = p
-		}
+		c.Provider, c.Type, c.ID = fc.Provider, fc.Type, fc.ID
+		c.Principal, c.Account = or(fc.Principal, c.Principal), or(fc.Account, c.Account)
 		return c, field, nil
 	}
 	if f.Actor != nil && f.Actor.User != nil && accessKeyID.MatchString(f.Actor.User.CredentialUID) {

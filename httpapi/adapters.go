@@ -53,6 +53,7 @@ func (s *Server) adapterRoutes() {
 		{adapters.SourceGCPSCC, adapters.ParseGCPSCC},
 		{adapters.SourceEntra, adapters.ParseEntraRisk},
 		{adapters.SourceVaultAudit, adapters.ParseVaultAudit},
+		{adapters.SourceDefender, adapters.ParseDefender},
 	} {
 		s.mux.Handle("POST /v1/signals/"+a.source, s.auth(ScopeSignalsWrite, s.adapter(a.source, a.parse)))
 	}
@@ -223,6 +224,8 @@ func (s *Server) resolveGitHubAlert(ctx context.Context, res *adapters.Result) s
 		what = "the AWS key"
 	case secretType == githubGoogleAPIKeyType:
 		what = "the Google API key"
+	case secretType == adapters.GitHubAzureOpenAIKeyType:
+		return adapters.GitHubAzureOpenAIUnresolved
 	default:
 		return ""
 	}
