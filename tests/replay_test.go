@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,14 @@ func TestReplayCommittedHistory(t *testing.T) {
 			t.Errorf("missing history %s (regenerate with -update): %v", want, err)
 		}
 	}
+	// Histories the current code records carry one version marker, the bundle's:
+	// each change of its own would cost a marker and a search-attribute upsert.
+	for _, name := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json",
+		"incident-parked-can-run1.json", "incident-intake-update.json"} {
+		if got := versionMarkers(t, filepath.Join(historyDir, name)); !slices.Equal(got, []string{workflows.CurrentChange}) {
+			t.Errorf("%s: version markers %q, want only %q", name, got, workflows.CurrentChange)
+		}
+	}
 	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
 	for _, file := range files {
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".json"), func(t *testing.T) {
@@ -105,8 +114,9 @@ func TestReplayCommittedHistory(t *testing.T) {
 	})
 }
 
-// recordedResult is the incident a history's run completed with.
-func recordedResult(t *testing.T, file string) workflows.IncidentResult {
+// readHistory reads the events of a history file written as the Temporal CLI
+// writes them.
+func readHistory(t *testing.T, file string) []*historypb.HistoryEvent {
 	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
@@ -115,9 +125,33 @@ func recordedResult(t *testing.T, file string) workflows.IncidentResult {
 	defer f.Close()
 	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("read %s: %v", file, err)
 	}
-	events := h.GetEvents()
+	return h.GetEvents()
+}
+
+// versionMarkers lists the change IDs of a history's version markers, in order.
+func versionMarkers(t *testing.T, file string) []string {
+	t.Helper()
+	var ids []string
+	for _, e := range readHistory(t, file) {
+		m := e.GetMarkerRecordedEventAttributes()
+		if m == nil || m.GetMarkerName() != "Version" {
+			continue
+		}
+		var id string
+		if err := converter.GetDefaultDataConverter().FromPayloads(m.GetDetails()["change-id"], &id); err != nil {
+			t.Fatalf("%s: change id of event %d: %v", file, e.GetEventId(), err)
+		}
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// recordedResult is the incident a history's run completed with.
+func recordedResult(t *testing.T, file string) workflows.IncidentResult {
+	t.Helper()
+	events := readHistory(t, file)
 	var res workflows.IncidentResult
 	payloads := events[len(events)-1].GetWorkflowExecutionCompletedEventAttributes().GetResult()
 	if err := converter.GetDefaultDataConverter().FromPayloads(payloads, &res); err != nil {
@@ -142,16 +176,7 @@ func outcome(r workflows.IncidentResult) string {
 // Incident run that scheduled activities.
 func checkHistoryShape(t *testing.T, file string) {
 	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatalf("read %s: %v", file, err)
-	}
-	events := h.GetEvents()
+	events := readHistory(t, file)
 	if len(events) < 2 {
 		t.Fatalf("%s has %d events", file, len(events))
 	}
@@ -279,17 +304,8 @@ func generateIntakeHistory(t *testing.T) {
 	s.api.closeIncident(t, sub.IncidentID, "token rotated")
 	writeHistory(t, s, sub.IncidentID, "incident-intake-update.json")
 
-	f, err := os.Open(filepath.Join(historyDir, "incident-intake-update.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h, err := client.HistoryFromJSON(f, client.HistoryJSONOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	updates := 0
-	for _, e := range h.GetEvents() {
+	for _, e := range readHistory(t, filepath.Join(historyDir, "incident-intake-update.json")) {
 		if a := e.GetWorkflowExecutionUpdateAcceptedEventAttributes(); a != nil &&
 			a.GetAcceptedRequest().GetInput().GetName() == workflows.UpdateSignal {
 			updates++

@@ -143,11 +143,11 @@ func (r *run) awaitApproval(ctx workflow.Context, spec *sever.RunbookStep, st *s
 	r.changed = true
 	r.publish(ctx)
 	// Histories recorded before approval notices existed replay without them.
-	notify := workflow.GetVersion(ctx, approvalNoticeChange, workflow.DefaultVersion, 1) == 1
+	notify := r.version(ctx, approvalNoticeChange) == 1
 	// A gate carried over continue-as-new keeps its nonce; a new one gets one unless
 	// the history predates nonces (its decisions carry none).
 	if g.Nonce == "" && !g.Escalated && g.TS == "" && len(g.Decisions) == 0 &&
-		workflow.GetVersion(ctx, approvalNonceChange, workflow.DefaultVersion, 1) == 1 {
+		r.version(ctx, approvalNonceChange) == 1 {
 		g.Nonce = r.approvalNonce(spec.ID, 0)
 	}
 	st.ApprovalNonce = g.Nonce

@@ -33,7 +33,7 @@ const (
 // cancelTruth reports whether this run follows cancelTruthChange. Every call site
 // asks, so histories from before it replay unchanged; the first call records it.
 func (r *run) cancelTruth(ctx workflow.Context) bool {
-	return workflow.GetVersion(ctx, cancelTruthChange, workflow.DefaultVersion, 1) >= 1
+	return r.version(ctx, cancelTruthChange) >= 1
 }
 
 // readBackCanceled records a mutating step whose activity ended without an answer

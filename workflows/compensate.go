@@ -29,7 +29,7 @@ func (r *run) compensate(ctx workflow.Context) {
 			todo = append(todo, i)
 		}
 	}
-	if len(todo) == 0 || workflow.GetVersion(ctx, compensateChange, workflow.DefaultVersion, 1) < 1 {
+	if len(todo) == 0 || r.version(ctx, compensateChange) < 1 {
 		return
 	}
 	for _, i := range todo {

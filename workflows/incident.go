@@ -37,13 +37,14 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	if err := r.register(ctx); err != nil {
 		return IncidentResult{}, err
 	}
-	v := workflow.GetVersion(ctx, ledgerChange, workflow.DefaultVersion, 2)
+	r.startVersions(ctx)
+	v := r.version(ctx, ledgerChange)
 	r.ledgerOn, r.ledgerLazy = v >= 1, v >= 2
 	// Runs from before bounded-state continue as new only when quiet, on Temporal's
 	// suggestion, and write parked signals one batch each; they replay that way.
-	r.bounded = workflow.GetVersion(ctx, boundedChange, workflow.DefaultVersion, 1) >= 1
-	r.retryOn = workflow.GetVersion(ctx, retryChange, workflow.DefaultVersion, 1) >= 1
-	r.intake = workflow.GetVersion(ctx, intakeChange, workflow.DefaultVersion, 1) >= 1
+	r.bounded = r.version(ctx, boundedChange) >= 1
+	r.retryOn = r.version(ctx, retryChange) >= 1
+	r.intake = r.version(ctx, intakeChange) >= 1
 	if r.intake && r.in.Carry == nil {
 		// The engine starts every incident with this memo: writing it again would
 		// cost a command and an event per incident on the intake's hot path.
@@ -132,6 +133,10 @@ type run struct {
 	thread   *NoticeThread
 	noticing bool
 	logger   interface{ Info(string, ...any) }
+
+	// current is set on runs of currentChange: every bundled change applies
+	// without a marker of its own.
+	current bool
 
 	// bounded is set on runs of the bounded-state version. draining stops new steps
 	// so the run can continue as new once every step left waits for a person;
