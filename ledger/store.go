@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -157,38 +158,89 @@ func defaultNow() time.Time { return time.Now() }
 // *sever.Error naming the field; free text (result, detail values) is normalized as
 // the package comment describes.
 func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
-	now := s.now().UTC()
-	if err := prepare(&e, now); err != nil {
+	out, err := s.AppendBatch(ctx, []Entry{e})
+	if err != nil {
+		if be, ok := errors.AsType[*BatchError](err); ok {
+			return Entry{}, false, be.Err
+		}
 		return Entry{}, false, err
+	}
+	return out[0].Entry, out[0].Added, nil
+}
+
+// Appended is one entry of a batch as the ledger holds it; Added is false when the
+// incident already had an entry with its key.
+type Appended struct {
+	Entry Entry
+	Added bool
+}
+
+// BatchError is a batch refused before anything was written: entry Index failed
+// validation with Err (a *sever.Error naming the field).
+type BatchError struct {
+	Index int
+	Err   error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("ledger: batch entry %d: %v", e.Index, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// AppendBatch records es in order, each as Append would, in one transaction: one
+// write lock and one commit (one sync to disk) for the batch instead of one per
+// entry, which is what lets incidents that write their facts at the same time share
+// the ledger without queueing on it. Every entry is validated before anything is
+// written; a refused one fails the whole batch with a *BatchError naming it.
+func (s *Store) AppendBatch(ctx context.Context, es []Entry) ([]Appended, error) {
+	now := s.now().UTC()
+	es = slices.Clone(es)
+	for i := range es {
+		if err := prepare(&es[i], now); err != nil {
+			return nil, &BatchError{Index: i, Err: err}
+		}
 	}
 	tx, err := s.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one writer at a time
 	if err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
 	defer tx.Rollback()
 	if err := s.lockAppends(ctx, tx); err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
+	out := make([]Appended, 0, len(es))
+	for _, e := range es {
+		a, err := appendTx(ctx, tx, e, now)
+		if err != nil {
+			return nil, fmt.Errorf("ledger: append %s %q: %w", e.Incident, e.Key, err)
+		}
+		out = append(out, a)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("ledger: append: %w", err)
+	}
+	return out, nil
+}
 
+// appendTx appends one prepared entry inside the batch's transaction.
+func appendTx(ctx context.Context, tx tx, e Entry, now time.Time) (Appended, error) {
 	var body, hash string
-	err = tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)
+	err := tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)
 	switch {
 	case err == nil:
 		stored, err := decodeEntry([]byte(body))
 		if err != nil {
-			return Entry{}, false, fmt.Errorf("ledger: append: stored entry for key %q of %s does not decode (run ledger verify): %w", e.Key, e.Incident, err)
+			return Appended{}, fmt.Errorf("stored entry for key %q of %s does not decode (run ledger verify): %w", e.Key, e.Incident, err)
 		}
 		stored.Hash = hash
-		return stored, false, nil
+		return Appended{Entry: stored}, nil
 	case !errors.Is(err, sql.ErrNoRows):
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
 
 	var seq int64
 	var prev string
 	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM incidents WHERE incident = ?`, e.Incident).Scan(&seq, &prev)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
 	e.Seq, e.Prev = seq+1, prev
 	canon := e.Canonical()
@@ -196,7 +248,7 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
 
 	tip, err := latestDay(ctx, tx, "")
 	if err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
 	day := dayOf(now)
 	if tip != nil && tip.Day > day {
@@ -212,11 +264,11 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (gseq, incident, seq, key, kind, at, day, prev, hash, chain, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		gseq, e.Incident, e.Seq, e.Key, string(e.Kind), formatTime(e.At), day, e.Prev, e.Hash, chain, string(canon)); err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (incident, seq, hash) VALUES (?, ?, ?)
 		ON CONFLICT (incident) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, e.Incident, e.Seq, e.Hash); err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
 	if tip != nil && tip.Day == day {
 		_, err = tx.ExecContext(ctx, `UPDATE days SET head = ?, last = ?, last_incident = ?, last_seq = ? WHERE day = ?`,
@@ -226,12 +278,9 @@ func (s *Store) Append(ctx context.Context, e Entry) (Entry, bool, error) {
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, day, tipHead, chain, gseq, gseq, e.Incident, e.Seq)
 	}
 	if err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
+		return Appended{}, err
 	}
-	if err := tx.Commit(); err != nil {
-		return Entry{}, false, fmt.Errorf("ledger: append: %w", err)
-	}
-	return e, true, nil
+	return Appended{Entry: e, Added: true}, nil
 }
 
 // Entries returns an incident's entries in seq order (none for an unknown incident).

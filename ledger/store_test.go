@@ -299,6 +299,62 @@ func TestDayHeads(t *testing.T) {
 	}
 }
 
+// A batch is appended as its entries would be one by one, in one transaction: a
+// key seen before (in the ledger or earlier in the batch) is a no-op, and a refused
+// entry fails the batch, names its index and writes nothing.
+func TestAppendBatch(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if _, _, err := s.Append(ctx, fact("inc-a", 0)); err != nil {
+		t.Fatal(err)
+	}
+	batch := []Entry{fact("inc-a", 0), fact("inc-a", 1), fact("inc-b", 0), fact("inc-a", 1), fact("inc-a", 2)}
+	out, err := s.AppendBatch(ctx, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added []bool
+	for _, a := range out {
+		added = append(added, a.Added)
+	}
+	if want := []bool{false, true, true, false, true}; !reflect.DeepEqual(added, want) {
+		t.Fatalf("added = %v, want %v", added, want)
+	}
+	if out[3].Entry.Hash != out[1].Entry.Hash || out[4].Entry.Prev != out[1].Entry.Hash || out[4].Entry.Seq != 3 {
+		t.Fatalf("batch entries not chained in order: %+v", out)
+	}
+	mustVerify(t, s, "inc-a")
+	mustVerify(t, s, "inc-b")
+
+	bad := fact("inc-c", 1)
+	bad.Detail = map[string]string{"token": "ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"}
+	_, err = s.AppendBatch(ctx, []Entry{fact("inc-c", 0), bad})
+	be, ok := errors.AsType[*BatchError](err)
+	var se *sever.Error
+	if !ok || be.Index != 1 || !errors.As(err, &se) || se.Field != "detail.token" || strings.Contains(err.Error(), "ghp_") {
+		t.Fatalf("AppendBatch with a secret = %v; want a BatchError for entry 1 naming detail.token", err)
+	}
+	if es, err := s.Entries(ctx, "inc-c"); err != nil || len(es) != 0 {
+		t.Fatalf("refused batch wrote %d entries (%v); want none", len(es), err)
+	}
+}
+
+func BenchmarkAppendBatch(b *testing.B) {
+	s, _ := newStore(b)
+	ctx := context.Background()
+	i := 0
+	for b.Loop() {
+		batch := make([]Entry, 8)
+		for j := range batch {
+			batch[j] = fact(fmt.Sprintf("inc-%d", i%100), i*8+j)
+		}
+		if _, err := s.AppendBatch(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 func BenchmarkAppend(b *testing.B) {
 	s, _ := newStore(b)
 	ctx := context.Background()

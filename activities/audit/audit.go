@@ -17,7 +17,7 @@ import (
 
 // Ledger is the part of the ledger store the activity uses.
 type Ledger interface {
-	Append(ctx context.Context, e ledger.Entry) (ledger.Entry, bool, error)
+	AppendBatch(ctx context.Context, es []ledger.Entry) ([]ledger.Appended, error)
 }
 
 // ErrMirror is the error type of a failed mirror copy. It is retryable: the copy may
@@ -45,15 +45,15 @@ func (a *Activities) Register(r activities.Registrar) {
 	r.RegisterActivityWithOptions(a.Append, activity.RegisterOptions{Name: contract.ActivityLedgerAppend})
 }
 
-// Append writes a batch of facts in order. Each fact has a stable key, so a retried
-// batch appends nothing twice. A fact the ledger refuses (a value that looks like
-// secret material) is replaced by an entry that says so, naming the field, never the
-// value: the chain keeps a record that something was refused.
+// Append writes a batch of facts in order, in one ledger transaction. Each fact has a
+// stable key, so a retried batch appends nothing twice. A fact the ledger refuses (a
+// value that looks like secret material) is replaced by an entry that says so, naming
+// the field, never the value: the chain keeps a record that something was refused.
 //
-// With a mirror, each entry is copied right after it is appended, before the next
-// one, also when the ledger already held it: a crash between the append and the copy
-// leaves the copy one entry behind, and the retry fills it in. A failed copy fails
-// the batch with a retryable error; the retry appends nothing and only redoes the copy.
+// With a mirror, the batch's entries are copied right after it is appended, also
+// those the ledger already held: a crash between the append and the copies leaves
+// the copy behind, and the retry fills it in. A failed copy fails the batch with a
+// retryable error; the retry appends nothing and only redoes the copies.
 func (a *Activities) Append(ctx context.Context, in contract.LedgerAppendInput) (contract.LedgerAppendResult, error) {
 	l, m := a.Ledger, a.Mirror
 	if in.Drill && a.Drill != nil {
@@ -62,27 +62,38 @@ func (a *Activities) Append(ctx context.Context, in contract.LedgerAppendInput) 
 	if l == nil {
 		return contract.LedgerAppendResult{}, activities.Permanent(activities.ErrUnsupported, "ledger append: no ledger is configured", nil)
 	}
-	var res contract.LedgerAppendResult
-	for _, f := range in.Facts {
-		e := ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: f.Actor,
+	es := make([]ledger.Entry, len(in.Facts))
+	for i, f := range in.Facts {
+		es[i] = ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: f.Actor,
 			Enforcement: f.Enforcement, PolicyRule: f.PolicyRule, Step: f.Step, Action: f.Action,
 			ArgsSHA256: f.ArgsSHA256, Evidence: f.Evidence, Result: f.Result, Detail: f.Detail, Key: f.Key}
-		stored, added, err := l.Append(ctx, e)
-		if err != nil && ctx.Err() == nil && isRefusal(err) {
-			refused := ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: ledger.Kind(f.Kind), Actor: "sever",
-				Step: f.Step, Action: f.Action, Key: f.Key, Result: "fact refused by the ledger: " + err.Error()}
-			stored, added, err = l.Append(ctx, refused)
+	}
+	var res contract.LedgerAppendResult
+	stored, err := l.AppendBatch(ctx, es)
+	// Each refused fact is replaced once; a replacement the ledger refuses too (it
+	// never should) fails the batch.
+	for replaced := make([]bool, len(es)); err != nil && ctx.Err() == nil; {
+		be, ok := errors.AsType[*ledger.BatchError](err)
+		if !ok || !isRefusal(be.Err) || be.Index < 0 || be.Index >= len(es) || replaced[be.Index] {
+			break
 		}
-		if err != nil {
-			return res, fmt.Errorf("ledger append %s %s: %w", in.IncidentID, f.Key, err)
-		}
+		f := es[be.Index]
+		es[be.Index] = ledger.Entry{Incident: in.IncidentID, At: f.At, Kind: f.Kind, Actor: "sever",
+			Step: f.Step, Action: f.Action, Key: f.Key, Result: "fact refused by the ledger: " + be.Err.Error()}
+		replaced[be.Index] = true
+		stored, err = l.AppendBatch(ctx, es)
+	}
+	if err != nil {
+		return res, fmt.Errorf("ledger append %s (%d facts): %w", in.IncidentID, len(es), err)
+	}
+	for i, st := range stored {
 		if m != nil {
-			if err := m.Put(ctx, stored); err != nil {
+			if err := m.Put(ctx, st.Entry); err != nil {
 				return res, temporal.NewApplicationErrorWithCause(
-					fmt.Sprintf("ledger mirror %s seq %d (%s): %v", in.IncidentID, stored.Seq, f.Key, err), ErrMirror, err)
+					fmt.Sprintf("ledger mirror %s seq %d (%s): %v", in.IncidentID, st.Entry.Seq, es[i].Key, err), ErrMirror, err)
 			}
 		}
-		if added {
+		if st.Added {
 			res.Appended++
 		} else {
 			res.Existing++
