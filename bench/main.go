@@ -84,7 +84,7 @@ type options struct {
 	async bool
 
 	stormSignals, stormCreds, stormConc int
-	parked                              int
+	parked                              []int
 	flood                               int
 	awsN                                int
 	awsConc                             int
@@ -139,7 +139,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
 	fs.IntVar(&o.stormConc, "storm-conc", 50, "concurrent senders in the storm")
-	fs.IntVar(&o.parked, "parked", 1000, "incidents parked on approvals for the memory figure (0 skips it)")
+	parkedLevels := fs.String("parked", "1000,5000", "open incidents parked on approvals at which memory is read, increasing and comma-separated; the per-incident figure is the slope through them (0 skips the phase)")
 	fs.IntVar(&o.flood, "flood", 2000, "distinct 2 KB signals about one credential, for incident history size and continue-as-new per 1,000 signals (0 skips it)")
 	fs.IntVar(&o.awsN, "aws", 50, "iterations of the AWS time to contain against the drill cloud (0 skips it)")
 	fs.IntVar(&o.awsConc, "aws-conc", 50, "AWS incidents opened at once for the time to contain under load (0 skips it)")
@@ -163,11 +163,21 @@ func parseFlags(args []string) (options, error) {
 		def("out", func() { o.out = filepath.Join(os.TempDir(), "sever-bench-quick.json") })
 		def("storm", func() { o.stormSignals = 500 })
 		def("storm-creds", func() { o.stormCreds = 10 })
-		def("parked", func() { o.parked = 50 })
+		def("parked", func() { *parkedLevels = "50,100" })
 		def("aws", func() { o.awsN = 5 })
 		def("aws-conc", func() { o.awsConc = 10 })
 		def("families", func() { o.families = 5 })
 		def("flood", func() { o.flood = 300 })
+	}
+	for f := range strings.SplitSeq(*parkedLevels, ",") {
+		if f = strings.TrimSpace(f); f == "" || f == "0" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 1 || (len(o.parked) > 0 && n <= o.parked[len(o.parked)-1]) {
+			return o, fmt.Errorf("-parked: %q is not a count larger than the level before it", f)
+		}
+		o.parked = append(o.parked, n)
 	}
 	for f := range strings.SplitSeq(*conc, ",") {
 		if f = strings.TrimSpace(f); f == "" {
@@ -194,8 +204,8 @@ func parseFlags(args []string) (options, error) {
 		return o, fmt.Errorf("-floor-wait: %q is neither get nor history", o.fwait)
 	case o.poll <= 0:
 		return o, errors.New("-poll must be positive")
-	case o.stormSignals < 0 || o.parked < 0 || o.flood < 0:
-		return o, errors.New("-storm, -parked and -flood must not be negative")
+	case o.stormSignals < 0 || o.flood < 0:
+		return o, errors.New("-storm and -flood must not be negative")
 	case o.stormSignals > 0 && (o.stormCreds < 1 || o.stormSignals%o.stormCreds != 0):
 		return o, fmt.Errorf("-storm %d must be a multiple of -storm-creds %d", o.stormSignals, o.stormCreds)
 	case o.awsN < 0 || o.awsConc < 0 || o.families < 0:
@@ -343,6 +353,8 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		logf:  logf,
 
 		library: d.Library, familiesPolicy: familiesPolicy,
+		// sever leaves the SDK's default (10,000 workflows) in place.
+		stickyCache: 10000,
 	}
 	err = b.measure(ctx)
 	stopStack()
@@ -363,6 +375,8 @@ type bench struct {
 	// the family containment ("" when that phase is off).
 	library        *runbooks.Library
 	familiesPolicy string
+	// stickyCache is the worker's sticky workflow cache size.
+	stickyCache int
 
 	mu sync.Mutex
 }
@@ -519,7 +533,7 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 	// Last: the parked incidents stay in memory for the rest of the run.
-	if o.parked > 0 {
+	if len(o.parked) > 0 {
 		if err := b.parked(ctx); err != nil {
 			return err
 		}

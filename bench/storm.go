@@ -40,21 +40,53 @@ type Storm struct {
 	Errors    int            `json:"errors"`
 }
 
-// Parked is the memory of the whole process with many incidents waiting for people.
+// Parked is the memory of the whole process with many incidents waiting for people,
+// measured at several counts of open incidents in the same process so the cost of
+// one is a slope, not a guess from a single point.
 type Parked struct {
-	Incidents int     `json:"incidents"`
-	Parked    int     `json:"parked"`
-	WallS     float64 `json:"wall_s"`
-	RSSMB     float64 `json:"rss_mb"`
-	PeakRSSMB float64 `json:"peak_rss_mb"`
-	HeapMB    float64 `json:"go_heap_mb"`
-	Errors    int     `json:"errors"`
-	// BaseRSSMB and BaseHeapMB are the same figures just before the phase parked its
-	// incidents; the slopes are the growth per parked incident between the two.
-	BaseRSSMB  float64 `json:"base_rss_mb"`
-	BaseHeapMB float64 `json:"base_go_heap_mb"`
-	RSSPerKB   float64 `json:"rss_per_incident_kb"`
-	HeapPerKB  float64 `json:"go_heap_per_incident_kb"`
+	// Incidents is the largest level asked for; Parked how many of them ended up
+	// waiting for approval.
+	Incidents int `json:"incidents"`
+	Parked    int `json:"parked"`
+	// BaseRSSMB and BaseHeapMB are the figures before the phase parked anything
+	// (level 0: server, worker, API and the incidents of earlier phases).
+	BaseRSSMB  float64       `json:"base_rss_mb"`
+	BaseHeapMB float64       `json:"base_go_heap_mb"`
+	Levels     []ParkedLevel `json:"levels"`
+	// RSSPerKB and HeapPerKB are the least-squares slopes through level 0 and every
+	// level: memory per parked incident.
+	RSSPerKB  float64 `json:"rss_per_incident_kb"`
+	HeapPerKB float64 `json:"go_heap_per_incident_kb"`
+	// StickyCache is the worker's sticky workflow cache size during the run: parked
+	// incidents beyond it are evicted and replayed when a person decides.
+	StickyCache int     `json:"sticky_cache"`
+	WallS       float64 `json:"wall_s"`
+	PeakRSSMB   float64 `json:"peak_rss_mb"`
+	Errors      int     `json:"errors"`
+}
+
+// ParkedLevel is the process's memory with Parked incidents waiting.
+type ParkedLevel struct {
+	Parked int     `json:"parked"`
+	RSSMB  float64 `json:"rss_mb"`
+	HeapMB float64 `json:"go_heap_mb"`
+}
+
+// slope is the least-squares slope of y over x.
+func slope(x, y []float64) float64 {
+	n := float64(len(x))
+	if n < 2 {
+		return 0
+	}
+	var sx, sy, sxx, sxy float64
+	for i := range x {
+		sx, sy, sxx, sxy = sx+x[i], sy+y[i], sxx+x[i]*x[i], sxy+x[i]*y[i]
+	}
+	d := n*sxx - sx*sx
+	if d == 0 {
+		return 0
+	}
+	return (n*sxy - sx*sy) / d
 }
 
 // memNow collects garbage and reads the process's RSS and Go heap (MB).
@@ -209,35 +241,60 @@ func (b *bench) storm(ctx context.Context) error {
 
 func (b *bench) parked(ctx context.Context) error {
 	o := b.o
-	p := &Parked{Incidents: o.parked}
+	p := &Parked{Incidents: o.parked[len(o.parked)-1], StickyCache: b.stickyCache}
 	b.rep.Parked = p
 	var errs atomic.Int64
 	fail := func(err error) { errs.Add(1); b.fail(err) }
 	b.pause(ctx)
-	b.logf("parked: %d incidents waiting for approval", o.parked)
 	p.BaseRSSMB, p.BaseHeapMB = memNow()
 	p.BaseRSSMB, p.BaseHeapMB = round(p.BaseRSSMB), round(p.BaseHeapMB)
+	xs, rss, heap := []float64{0}, []float64{p.BaseRSSMB}, []float64{p.BaseHeapMB}
 	start := time.Now()
-	ids := make([]string, o.parked)
-	spread(ctx, 20, o.parked, func(ctx context.Context, i int) error {
+	from := 0
+	for _, level := range o.parked {
+		b.logf("parked: %d more incidents waiting for approval (%d in all)", level-from, level)
+		p.Parked += b.park(ctx, from, level, fail)
+		from = level
+		r, h := memNow()
+		l := ParkedLevel{Parked: p.Parked, RSSMB: round(r), HeapMB: round(h)}
+		p.Levels = append(p.Levels, l)
+		xs, rss, heap = append(xs, float64(l.Parked)), append(rss, l.RSSMB), append(heap, l.HeapMB)
+		b.logf("parked: %d waiting; RSS %.0f MB, Go heap %.0f MB", l.Parked, l.RSSMB, l.HeapMB)
+	}
+	p.WallS = round(time.Since(start).Seconds())
+	p.PeakRSSMB = procMB("VmHWM")
+	p.Errors = int(errs.Load())
+	// A slope, not a ratio: the baseline (server, worker, API and the incidents of
+	// earlier phases) is not part of what a parked incident costs.
+	p.RSSPerKB, p.HeapPerKB = round(slope(xs, rss)*1024), round(slope(xs, heap)*1024)
+	b.logf("parked: %.0f KB RSS, %.0f KB Go heap per incident (sticky cache %d)", p.RSSPerKB, p.HeapPerKB, p.StickyCache)
+	return nil
+}
+
+// park opens incidents from..to-1 on the parked runbook and waits until each waits
+// for its approval; it returns how many do.
+func (b *bench) park(ctx context.Context, from, to int, fail func(error)) int {
+	n := to - from
+	ids := make([]string, n)
+	spread(ctx, 20, n, func(ctx context.Context, i int) error {
 		body, _ := json.Marshal(map[string]any{
 			"source": "bench-parked", "origin": "enterprise", "kind": "anomalous_usage",
 			"observed_at": time.Now().UTC().Format(time.RFC3339),
-			"credential":  map[string]any{"provider": "bench", "type": "generic_token", "id": b.id("parked", i)},
+			"credential":  map[string]any{"provider": "bench", "type": "generic_token", "id": b.id("parked", from+i)},
 		})
 		var sub submitResult
 		if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
-			return fmt.Errorf("parked signal %d: %w", i, err)
+			return fmt.Errorf("parked signal %d: %w", from+i, err)
 		}
 		ids[i] = sub.IncidentID
 		return nil
 	}, fail)
 	var parked atomic.Int64
-	spread(ctx, 20, o.parked, func(ctx context.Context, i int) error {
+	spread(ctx, 20, n, func(ctx context.Context, i int) error {
 		if ids[i] == "" {
 			return nil
 		}
-		deadline := time.Now().Add(2 * time.Minute)
+		deadline := time.Now().Add(5 * time.Minute)
 		for {
 			inc, err := b.eng.incident(ctx, ids[i])
 			if err == nil && inc.Runbook.Name == parkedRunbook && len(inc.Steps) == 1 && inc.Steps[0].Status == sever.StepWaitingApproval {
@@ -250,23 +307,7 @@ func (b *bench) parked(ctx context.Context) error {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}, fail)
-	p.WallS = round(time.Since(start).Seconds())
-	p.Parked = int(parked.Load())
-	runtime.GC()
-	var m runtime.MemStats
-	runtime.ReadMemStats(&m)
-	p.HeapMB = round(float64(m.HeapAlloc) / (1 << 20))
-	p.RSSMB, p.PeakRSSMB = procMB("VmRSS"), procMB("VmHWM")
-	p.Errors = int(errs.Load())
-	if p.Parked > 0 {
-		// A slope, not a ratio: the baseline (server, worker, API and the incidents of
-		// earlier phases) is not part of what a parked incident costs.
-		p.RSSPerKB = round((p.RSSMB - p.BaseRSSMB) * 1024 / float64(p.Parked))
-		p.HeapPerKB = round((p.HeapMB - p.BaseHeapMB) * 1024 / float64(p.Parked))
-	}
-	b.logf("parked: %d of %d waiting; RSS %.0f MB (peak %.0f MB, %.0f before), Go heap %.0f MB (%.0f before): %.0f KB RSS, %.0f KB heap per incident",
-		p.Parked, p.Incidents, p.RSSMB, p.PeakRSSMB, p.BaseRSSMB, p.HeapMB, p.BaseHeapMB, p.RSSPerKB, p.HeapPerKB)
-	return nil
+	return int(parked.Load())
 }
 
 // procMB reads a memory figure of this process from /proc/self/status (Linux): the
