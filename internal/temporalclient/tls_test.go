@@ -2,14 +2,8 @@ package temporalclient
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,64 +18,9 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/sever-ir/sever/internal/testpki"
 )
-
-// pki is a CA and the certificates it signed, as PEM.
-type pki struct {
-	caPEM []byte
-	ca    *x509.Certificate
-	caKey *ecdsa.PrivateKey
-}
-
-func newCA(t *testing.T, name string) *pki {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &pki{caPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), ca: ca, caKey: key}
-}
-
-// issue signs a leaf certificate for dnsName; client selects the client-auth usage.
-func (p *pki) issue(t *testing.T, dnsName string, client bool) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	usage := x509.ExtKeyUsageServerAuth
-	if client {
-		usage = x509.ExtKeyUsageClientAuth
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial, Subject: pkix.Name{CommonName: dnsName}, DNSNames: []string{dnsName},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.ca, &key.PublicKey, p.caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})
-}
 
 // frontend is a stand-in Temporal frontend: the SDK's Dial only needs
 // GetSystemInfo. It checks the API key when one is expected.
@@ -102,9 +41,9 @@ func (f *frontend) GetSystemInfo(ctx context.Context, _ *workflowservice.GetSyst
 
 // startFrontend serves TLS on loopback with the server certificate of p; with
 // clientCAs, it requires and verifies a client certificate (mutual TLS).
-func startFrontend(t *testing.T, p *pki, clientCAs *x509.CertPool, apiKey string) string {
+func startFrontend(t *testing.T, p *testpki.CA, clientCAs *x509.CertPool, apiKey string) string {
 	t.Helper()
-	certPEM, keyPEM := p.issue(t, "frontend.sever.test", false)
+	certPEM, keyPEM := p.Issue(t, "frontend.sever.test", x509.ExtKeyUsageServerAuth)
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)
@@ -140,17 +79,17 @@ func writeSecret(t *testing.T, dir, name string, b []byte) string {
 // API keys go out as bearer tokens over TLS.
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	good, other := newCA(t, "sever test CA"), newCA(t, "someone else's CA")
+	good, other := testpki.NewCA(t, "sever test CA"), testpki.NewCA(t, "someone else's CA")
 	pool := x509.NewCertPool()
-	pool.AddCert(good.ca)
+	pool.AddCert(good.Cert)
 	mtlsAddr := startFrontend(t, good, pool, "")
 	keyAddr := startFrontend(t, good, nil, "cloud-api-key-0123")
 
-	ca := writeSecret(t, dir, "ca.pem", good.caPEM)
-	otherCA := writeSecret(t, dir, "other-ca.pem", other.caPEM)
-	cert, key := good.issue(t, "sever-worker", true)
+	ca := writeSecret(t, dir, "ca.pem", good.PEM)
+	otherCA := writeSecret(t, dir, "other-ca.pem", other.PEM)
+	cert, key := good.Issue(t, "sever-worker", x509.ExtKeyUsageClientAuth)
 	goodCert, goodKey := writeSecret(t, dir, "client.pem", cert), writeSecret(t, dir, "client.key", key)
-	cert, key = other.issue(t, "sever-worker", true)
+	cert, key = other.Issue(t, "sever-worker", x509.ExtKeyUsageClientAuth)
 	badCert, badKey := writeSecret(t, dir, "bad-client.pem", cert), writeSecret(t, dir, "bad-client.key", key)
 	t.Setenv("SEVER_TEST_TEMPORAL_API_KEY", "cloud-api-key-0123")
 	t.Setenv("SEVER_TEST_TEMPORAL_WRONG_KEY", "not-the-key")
