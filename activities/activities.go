@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -191,4 +193,21 @@ func SentBefore(ctx context.Context, marker string) bool {
 		}
 	}
 	return d == marker
+}
+
+// Expect reads a status action's expect argument: "" means states[0], the
+// default, and a value not among states is a permanent InvalidArgument that names
+// them. Every status action parses expect this way, so they answer alike.
+func Expect(action, expect string, states ...string) (string, error) {
+	if expect == "" {
+		return states[0], nil
+	}
+	if slices.Contains(states, expect) {
+		return expect, nil
+	}
+	list := states[len(states)-1]
+	if len(states) > 1 {
+		list = strings.Join(states[:len(states)-1], ", ") + " or " + list
+	}
+	return "", Permanent(ErrInvalidArgument, fmt.Sprintf("%s: expect %q is not %s", action, expect, list), nil)
 }

@@ -191,22 +191,36 @@ func orAmbient(account string) string {
 // identity is sts:GetCallerIdentity, cached per account: it is sever's actor of record
 // on every result, and it does not change while the worker runs.
 func (a *Activities) identity(ctx context.Context, action, account string, c *Clients) (identity, error) {
+	return cached(a, func() *lru[string, identity] { return a.identities }, account, func() (identity, error) {
+		out, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+		if err != nil {
+			return identity{}, classify(action, "sts:GetCallerIdentity", "for account "+orAmbient(account), err)
+		}
+		return identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}, nil
+	})
+}
+
+// cached is the value of k in the cache of a that pick chooses, else what fetch
+// finds, remembered once found. a.mu is held only around the cache, never
+// around fetch's AWS call; two callers that miss at once both fetch, and both
+// find the same answer.
+func cached[V any](a *Activities, pick func() *lru[string, V], k string, fetch func() (V, error)) (V, error) {
 	a.mu.Lock()
 	a.initCaches()
-	id, ok := a.identities.get(account)
+	c := pick()
+	v, ok := c.get(k)
 	a.mu.Unlock()
 	if ok {
-		return id, nil
+		return v, nil
 	}
-	out, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	v, err := fetch()
 	if err != nil {
-		return identity{}, classify(action, "sts:GetCallerIdentity", "for account "+orAmbient(account), err)
+		return v, err
 	}
-	id = identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
 	a.mu.Lock()
-	a.identities.put(account, id)
+	c.put(k, v)
 	a.mu.Unlock()
-	return id, nil
+	return v, nil
 }
 
 // ours reports whether sever acts in account: a configured account, or the one its
@@ -252,30 +266,22 @@ func (a *Activities) keyAccount(ctx context.Context, in sever.ActionInput, expli
 }
 
 func (a *Activities) lookupKeyAccount(ctx context.Context, action, keyID string) (string, error) {
-	a.mu.Lock()
-	a.initCaches()
-	acct, ok := a.keyAccounts.get(keyID)
-	a.mu.Unlock()
-	if ok {
+	return cached(a, func() *lru[string, string] { return a.keyAccounts }, keyID, func() (string, error) {
+		c, err := a.Clients.Clients(ctx, "", "")
+		if err != nil {
+			return "", fmt.Errorf("%s: ambient credentials: %w", action, err)
+		}
+		out, err := c.STS.GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(keyID)})
+		if err != nil {
+			return "", classify(action, "sts:GetAccessKeyInfo", "key "+keyID, err)
+		}
+		acct := aws.ToString(out.Account)
+		if acct == "" {
+			return "", activities.Permanent(activities.ErrNotFound,
+				fmt.Sprintf("%s: sts:GetAccessKeyInfo named no account for key %s", action, keyID), nil)
+		}
 		return acct, nil
-	}
-	c, err := a.Clients.Clients(ctx, "", "")
-	if err != nil {
-		return "", fmt.Errorf("%s: ambient credentials: %w", action, err)
-	}
-	out, err := c.STS.GetAccessKeyInfo(ctx, &sts.GetAccessKeyInfoInput{AccessKeyId: aws.String(keyID)})
-	if err != nil {
-		return "", classify(action, "sts:GetAccessKeyInfo", "key "+keyID, err)
-	}
-	acct = aws.ToString(out.Account)
-	if acct == "" {
-		return "", activities.Permanent(activities.ErrNotFound,
-			fmt.Sprintf("%s: sts:GetAccessKeyInfo named no account for key %s", action, keyID), nil)
-	}
-	a.mu.Lock()
-	a.keyAccounts.put(keyID, acct)
-	a.mu.Unlock()
-	return acct, nil
+	})
 }
 
 // arnAccount returns the account field of an ARN, or "".

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -279,39 +278,29 @@ func (a *Activities) setServiceCredStatus(ctx context.Context, in sever.ActionIn
 		return sever.ActionResult{}, activities.Permanent(activities.ErrUnsupported, fmt.Sprintf(
 			"%s: %s have no IAM credential to set %s; use %s", in.Action, k, want, sever.ActionAWSContainShortTermBedrockKeys), nil)
 	}
-	before := k.status
-	changed := before != want
-	if changed {
-		_, err := k.c.IAM.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{
-			UserName: aws.String(k.user), ServiceSpecificCredentialId: aws.String(k.credID), Status: want}, iamOnce)
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "iam:UpdateServiceSpecificCredential", k.String(), err)
-		}
-	}
-	var after iamtypes.StatusType
-	verified, err := readBack(ctx, func() (bool, error) {
-		m, found, err := findServiceCred(ctx, in.Action+" read-back", k.c, k.user, k.credID, k.account)
-		after = m.Status
-		return found && m.Status == want, err
-	})
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	summary := fmt.Sprintf("set %s %s", k, want)
-	if !changed {
-		summary = fmt.Sprintf("%s was already %s", k, want)
-	}
-	if !verified {
-		summary += fmt.Sprintf("; read-back shows %q", after)
-	}
-	k.status = after
-	out := k.values()
-	out["previous_status"] = string(before)
-	if args.Reason != "" {
-		out["reason"] = args.Reason
-	}
-	return sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Verified: verified, Actor: k.actor.ARN,
-		Summary: summary, Changed: changed, Output: out}, nil
+	return statusChange{action: in.Action, op: "iam:UpdateServiceSpecificCredential", what: k, actor: k.actor.ARN,
+		before: k.status, want: want, reason: args.Reason,
+		update: func() error { return k.setStatus(ctx, want) },
+		read:   func() (iamtypes.StatusType, bool, error) { return k.readStatus(ctx, in.Action+" read-back") },
+		facts: func(after iamtypes.StatusType) sever.Values {
+			k.status = after
+			return k.values()
+		},
+	}.run(ctx)
+}
+
+// setStatus is iam:UpdateServiceSpecificCredential of the long-term key.
+func (k bedrockKey) setStatus(ctx context.Context, want iamtypes.StatusType) error {
+	_, err := k.c.IAM.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{
+		UserName: aws.String(k.user), ServiceSpecificCredentialId: aws.String(k.credID), Status: want}, iamOnce)
+	return err
+}
+
+// readStatus reads the long-term key's status from IAM; found is false once it
+// is gone.
+func (k bedrockKey) readStatus(ctx context.Context, action string) (status iamtypes.StatusType, found bool, err error) {
+	m, found, err := findServiceCred(ctx, action, k.c, k.user, k.credID, k.account)
+	return m.Status, found, err
 }
 
 // bearerDenyDocument denies every call made with a Bedrock API key.
@@ -324,22 +313,9 @@ func bearerDenyDocument() string {
 // isBearerDeny reports whether an inline policy document denies bearer-token calls
 // on every resource without conditions.
 func isBearerDeny(raw string) bool {
-	if dec, err := url.PathUnescape(raw); err == nil && strings.HasPrefix(strings.TrimSpace(raw), "%") {
-		raw = dec
-	}
-	var doc struct {
-		Statement json.RawMessage `json:"Statement"`
-	}
-	if json.Unmarshal([]byte(raw), &doc) != nil {
+	stmts, ok := policyStatements(raw)
+	if !ok {
 		return false
-	}
-	var stmts []policyStatement
-	if json.Unmarshal(doc.Statement, &stmts) != nil {
-		var one policyStatement
-		if json.Unmarshal(doc.Statement, &one) != nil {
-			return false
-		}
-		stmts = []policyStatement{one}
 	}
 	for _, s := range stmts {
 		if s.Effect == "Deny" && len(s.Condition) == 0 && slices.Contains(s.Resource, "*") &&

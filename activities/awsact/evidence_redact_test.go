@@ -17,15 +17,7 @@ func TestStoreEvidenceRedactsSecrets(t *testing.T) {
 	in := input(sever.ActionAWSStoreEvidence, sever.Values{"include": []any{"signals"}})
 	glpat := "gl" + "pat-" + "Zx8Kq2Lm9Rt4Vb7Np3Wd"
 	in.Signals[0].Summary = "pushed " + glpat[:8] + "\u200b" + glpat[8:] + " to a public repository"
-	res, err := d.exec(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := res.Output["key"].(string)
-	obj, ok := d.cloud.Object(drillcloud.DefaultEvidenceBucket, key)
-	if !ok {
-		t.Fatalf("no object %q; result %+v", key, res)
-	}
+	_, obj := d.storeEvidence(in)
 	if s := string(obj.Data); strings.Contains(s, glpat[8:]) || !strings.Contains(s, "[redacted]") {
 		t.Errorf("evidence bundle = %s; want the key redacted", s)
 	}

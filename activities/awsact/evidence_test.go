@@ -171,15 +171,7 @@ func TestStoreEvidence(t *testing.T) {
 	d.acts.EvidenceBucket = drillcloud.DefaultEvidenceBucket
 	useExposedKey(t, d, 2)
 	in := input(sever.ActionAWSStoreEvidence, nil)
-	res, err := d.exec(in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := res.Output["key"].(string)
-	obj, ok := d.cloud.Object(drillcloud.DefaultEvidenceBucket, key)
-	if !ok {
-		t.Fatalf("no object %q; result %+v", key, res)
-	}
+	res, obj := d.storeEvidence(in)
 	sum := sha256.Sum256(obj.Data)
 	if !res.Verified || !res.Changed || len(res.Evidence) != 1 || res.Evidence[0].SHA256 != hex.EncodeToString(sum[:]) ||
 		!strings.HasPrefix(res.Evidence[0].URI, "s3://"+drillcloud.DefaultEvidenceBucket+"/") {
@@ -201,7 +193,7 @@ func TestStoreEvidence(t *testing.T) {
 	if again.Changed || !again.Verified || again.Evidence[0].SHA256 != res.Evidence[0].SHA256 {
 		t.Fatalf("second store = %+v", again)
 	}
-	if n := len(d.cloud.ObjectVersions(drillcloud.DefaultEvidenceBucket, key)); n != 1 {
+	if n := len(d.cloud.ObjectVersions(drillcloud.DefaultEvidenceBucket, res.Output["key"].(string))); n != 1 {
 		t.Errorf("%d versions; want 1", n)
 	}
 }
@@ -272,4 +264,17 @@ func TestBedrockLoggingState(t *testing.T) {
 	d2 := newDrill(t, denyResponder("bedrock:GetModelInvocationLoggingConfiguration"))
 	_, err = d2.exec(input(sever.ActionAWSBedrockLogging, nil))
 	wantPermanent(t, err, "AccessDenied", "bedrock:GetModelInvocationLoggingConfiguration")
+}
+
+// storeEvidence runs in, an aws.s3.store_evidence step, and returns its result
+// and the object it names in the drill cloud's evidence bucket.
+func (d *drill) storeEvidence(in sever.ActionInput) (sever.ActionResult, drillcloud.ObjectInfo) {
+	d.t.Helper()
+	res := d.mustExec(in)
+	key, _ := res.Output["key"].(string)
+	obj, ok := d.cloud.Object(drillcloud.DefaultEvidenceBucket, key)
+	if !ok {
+		d.t.Fatalf("no object %q; result %+v", key, res)
+	}
+	return res, obj
 }

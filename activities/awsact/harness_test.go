@@ -2,18 +2,15 @@ package awsact
 
 import (
 	"context"
-	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/inventory"
 )
@@ -86,10 +83,7 @@ func newDrill(t *testing.T, opts ...drillOption) *drill {
 	f := NewFactory(FactoryOptions{S3UsePathStyle: true, MaxAttempts: setup.maxAttempts, MaxBackoff: 20 * time.Millisecond,
 		LoadBase: func(ctx context.Context) (aws.Config, error) { return cloud.AWSConfig(ctx, responderKey) }})
 	acts := New(f, setup.inv)
-	var s testsuite.WorkflowTestSuite
-	// Failed attempts are the point of many tests; the SDK would log each one.
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestActivityEnvironment()
+	env := acttest.Env()
 	acts.Register(env)
 	return &drill{t: t, cloud: cloud, acts: acts, env: env}
 }
@@ -113,12 +107,7 @@ func withCred(in sever.ActionInput, mut func(c *sever.Credential)) sever.ActionI
 
 func (d *drill) exec(in sever.ActionInput) (sever.ActionResult, error) {
 	d.t.Helper()
-	v, err := d.env.ExecuteActivity(in.Action, in)
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	var res sever.ActionResult
-	return res, v.Get(&res)
+	return acttest.Exec(d.env, in)
 }
 
 // mustExec runs the action and fails the test on error.
@@ -141,42 +130,7 @@ func (d *drill) fault(f drillcloud.Fault) {
 // calls counts the calls of a service-qualified operation that reached the cloud,
 // applied or not.
 func (d *drill) calls(service, op string) int {
-	n := 0
-	for _, e := range d.cloud.Calls() {
-		if e.Service == service && e.Operation == op {
-			n++
-		}
-	}
-	return n
-}
-
-// wantPermanent checks that err is a non-retryable activity error of errType whose
-// message mentions every string in want.
-func wantPermanent(t *testing.T, err error, errType string, want ...string) {
-	t.Helper()
-	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != errType || !app.NonRetryable() {
-		t.Fatalf("err = %v; want non-retryable %s", err, errType)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %v; want it to mention %q", err, w)
-		}
-	}
-}
-
-// wantRetryable checks that err is an activity error Temporal will retry.
-func wantRetryable(t *testing.T, err error, want ...string) {
-	t.Helper()
-	var app *temporal.ApplicationError
-	if err == nil || errors.As(err, &app) && app.NonRetryable() {
-		t.Fatalf("err = %v; want a retryable error", err)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %v; want it to mention %q", err, w)
-		}
-	}
+	return acttest.Calls(d.cloud, service, op)
 }
 
 // denyPolicy is an inline policy that denies sever-responder one action.
@@ -206,3 +160,9 @@ func user(s *drillcloud.Seed, name string) *drillcloud.SeedUser {
 	}
 	panic("no user " + name)
 }
+
+// The checks every action package's tests share.
+var (
+	wantPermanent = acttest.WantPermanent
+	wantRetryable = acttest.WantRetryable
+)

@@ -115,6 +115,16 @@ func (a *Activities) resolveKey(ctx context.Context, in sever.ActionInput, accou
 	return t, err
 }
 
+// decodeKey decodes in's arguments into args, then resolves the key with the
+// account and user they name: those point into args, so they are read once it is
+// decoded.
+func (a *Activities) decodeKey(ctx context.Context, in sever.ActionInput, args any, account, user *string) (keyTarget, error) {
+	if err := activities.DecodeArgs(in.Action, in.Args, args); err != nil {
+		return keyTarget{}, err
+	}
+	return a.resolveKey(ctx, in, *account, *user)
+}
+
 // resolveKeyOrGone is resolveKey for callers to whom a key that no longer exists is an
 // answer, not an error: gone is true when GetAccessKeyLastUsed no longer knows the key
 // and the worker does not remember its owner. t.user is then the supplied user, if
@@ -292,10 +302,7 @@ func (a *Activities) KeyOwner(ctx context.Context, in sever.ActionInput) (sever.
 // the key's user. AWS is the actor of record for that; sever only looked.
 func (a *Activities) DetectVendorQuarantine(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args QuarantineArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	t, err := a.resolveKey(ctx, in, args.Account, args.User)
+	t, err := a.decodeKey(ctx, in, &args, &args.Account, &args.User)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -339,10 +346,7 @@ func (a *Activities) ActivateAccessKey(ctx context.Context, in sever.ActionInput
 
 func (a *Activities) setKeyStatus(ctx context.Context, in sever.ActionInput, want iamtypes.StatusType) (sever.ActionResult, error) {
 	var args KeyChangeArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	t, err := a.resolveKey(ctx, in, args.Account, args.User)
+	t, err := a.decodeKey(ctx, in, &args, &args.Account, &args.User)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -353,37 +357,21 @@ func (a *Activities) setKeyStatus(ctx context.Context, in sever.ActionInput, wan
 	if !found {
 		return sever.ActionResult{}, notAKey(in.Action, t)
 	}
-	changed := before.Status != want
-	if changed {
-		_, err := t.c.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
-			AccessKeyId: aws.String(t.keyID), UserName: aws.String(t.user), Status: want}, iamOnce)
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "iam:UpdateAccessKey", t.String(), err)
-		}
-	}
-	var after iamtypes.AccessKeyMetadata
-	verified, err := readBack(ctx, func() (bool, error) {
-		var found bool
-		var err error
-		after, found, err = a.keyMeta(ctx, in.Action+" read-back", t)
-		return found && after.Status == want, err
-	})
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	summary := fmt.Sprintf("set %s %s", t, want)
-	if !changed {
-		summary = fmt.Sprintf("%s was already %s", t, want)
-	}
-	if !verified {
-		summary += fmt.Sprintf("; read-back shows %q", after.Status)
-	}
-	out := sever.Values{"account": t.account, "user": t.user, "status": string(after.Status), "previous_status": string(before.Status)}
-	if args.Reason != "" {
-		out["reason"] = args.Reason
-	}
-	return sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Verified: verified, Actor: t.actor.ARN,
-		Summary: summary, Changed: changed, Output: out}, nil
+	return statusChange{action: in.Action, op: "iam:UpdateAccessKey", what: t, actor: t.actor.ARN,
+		before: before.Status, want: want, reason: args.Reason,
+		update: func() error {
+			_, err := t.c.IAM.UpdateAccessKey(ctx, &iam.UpdateAccessKeyInput{
+				AccessKeyId: aws.String(t.keyID), UserName: aws.String(t.user), Status: want}, iamOnce)
+			return err
+		},
+		read: func() (iamtypes.StatusType, bool, error) {
+			m, found, err := a.keyMeta(ctx, in.Action+" read-back", t)
+			return m.Status, found, err
+		},
+		facts: func(after iamtypes.StatusType) sever.Values {
+			return sever.Values{"account": t.account, "user": t.user, "status": string(after)}
+		},
+	}.run(ctx)
 }
 
 // KeyStatus reads the key's status; verified when it is what Expect says.
@@ -407,12 +395,9 @@ func (a *Activities) KeyStatus(ctx context.Context, in sever.ActionInput) (sever
 		_, err := a.resolveKey(ctx, in, args.Account, args.User)
 		return sever.ActionResult{}, err
 	}
-	var meta iamtypes.AccessKeyMetadata
-	found := false
-	if !gone {
-		if meta, found, err = a.keyMeta(ctx, in.Action, t); err != nil {
-			return sever.ActionResult{}, err
-		}
+	meta, found, err := a.keyMetaUnlessGone(ctx, in.Action, t, gone)
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	status := expectAbsent
 	if found {
@@ -423,6 +408,64 @@ func (a *Activities) KeyStatus(ctx context.Context, in sever.ActionInput) (sever
 	return sever.ActionResult{Verified: status == args.Expect, Actor: t.actor.ARN,
 		Summary: fmt.Sprintf("%s is %s (expected %s)", t, status, args.Expect),
 		Output:  sever.Values{"account": t.account, "user": t.user, "status": status}}, nil
+}
+
+// statusChange sets a status IAM holds (an access key's, a service-specific
+// credential's) to want, unless before already is want, and reads it back. Both
+// share it so that they stay idempotent and verified alike.
+type statusChange struct {
+	action, op string       // the action and the IAM call of update, for errors
+	what       fmt.Stringer // the credential, for errors and the summary
+	actor      string
+	before     iamtypes.StatusType
+	want       iamtypes.StatusType
+	reason     string
+	update     func() error                              // the IAM call; its error is classified here
+	read       func() (iamtypes.StatusType, bool, error) // the read-back: status, found
+	facts      func(after iamtypes.StatusType) sever.Values
+}
+
+// run applies c and reads it back, polling as readBack does; verified when the
+// read-back shows want.
+func (c statusChange) run(ctx context.Context) (sever.ActionResult, error) {
+	changed := c.before != c.want
+	if changed {
+		if err := c.update(); err != nil {
+			return sever.ActionResult{}, classify(c.action, c.op, c.what.String(), err)
+		}
+	}
+	var after iamtypes.StatusType
+	verified, err := readBack(ctx, func() (bool, error) {
+		status, found, err := c.read()
+		after = status
+		return found && status == c.want, err
+	})
+	if err != nil {
+		return sever.ActionResult{}, err
+	}
+	summary := fmt.Sprintf("set %s %s", c.what, c.want)
+	if !changed {
+		summary = fmt.Sprintf("%s was already %s", c.what, c.want)
+	}
+	if !verified {
+		summary += fmt.Sprintf("; read-back shows %q", after)
+	}
+	out := c.facts(after)
+	out["previous_status"] = string(c.before)
+	if c.reason != "" {
+		out["reason"] = c.reason
+	}
+	return sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Verified: verified, Actor: c.actor,
+		Summary: summary, Changed: changed, Output: out}, nil
+}
+
+// keyMetaUnlessGone is keyMeta of a key resolveKeyOrGone found, not found when it
+// is gone.
+func (a *Activities) keyMetaUnlessGone(ctx context.Context, action string, t keyTarget, gone bool) (iamtypes.AccessKeyMetadata, bool, error) {
+	if gone {
+		return iamtypes.AccessKeyMetadata{}, false, nil
+	}
+	return a.keyMeta(ctx, action, t)
 }
 
 // DeleteAccessKey deletes the key for good. Deleting a key that a secret still holds
@@ -438,12 +481,9 @@ func (a *Activities) DeleteAccessKey(ctx context.Context, in sever.ActionInput) 
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	var meta iamtypes.AccessKeyMetadata
-	found := false
-	if !gone {
-		if meta, found, err = a.keyMeta(ctx, in.Action, t); err != nil {
-			return sever.ActionResult{}, err
-		}
+	meta, found, err := a.keyMetaUnlessGone(ctx, in.Action, t, gone)
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	out := sever.Values{"account": t.account, "user": t.user}
 	if !found {
@@ -629,10 +669,10 @@ func revokeDocument(cutoff time.Time) (string, error) {
 	return string(b), nil
 }
 
-// revokeCutoff returns the cut-off of a revoke policy that denies everything, or false
-// when the document is anything else (then it does not count as revocation).
-func revokeCutoff(raw string) (time.Time, bool) {
-	// IAM returns policy documents URL-encoded (RFC 3986).
+// policyStatements reads the statements of an inline policy document, which IAM
+// returns URL-encoded (RFC 3986); a single statement may stand without a list.
+// ok is false when raw is no policy document.
+func policyStatements(raw string) (stmts []policyStatement, ok bool) {
 	if dec, err := url.PathUnescape(raw); err == nil && strings.HasPrefix(strings.TrimSpace(raw), "%") {
 		raw = dec
 	}
@@ -640,15 +680,24 @@ func revokeCutoff(raw string) (time.Time, bool) {
 		Statement json.RawMessage `json:"Statement"`
 	}
 	if json.Unmarshal([]byte(raw), &doc) != nil {
-		return time.Time{}, false
+		return nil, false
 	}
-	var stmts []policyStatement
 	if json.Unmarshal(doc.Statement, &stmts) != nil {
 		var one policyStatement
 		if json.Unmarshal(doc.Statement, &one) != nil {
-			return time.Time{}, false
+			return nil, false
 		}
 		stmts = []policyStatement{one}
+	}
+	return stmts, true
+}
+
+// revokeCutoff returns the cut-off of a revoke policy that denies everything, or false
+// when the document is anything else (then it does not count as revocation).
+func revokeCutoff(raw string) (time.Time, bool) {
+	stmts, ok := policyStatements(raw)
+	if !ok {
+		return time.Time{}, false
 	}
 	var best time.Time
 	for _, s := range stmts {

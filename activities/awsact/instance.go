@@ -58,7 +58,7 @@ func (a *Activities) InstanceEvidence(ctx context.Context, in sever.ActionInput)
 	if in.IdempotencyKey == "" {
 		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument, in.Action+": no idempotency key to tag the snapshots with", nil)
 	}
-	t, err := a.resolveSession(ctx, in, SessionArgs{Account: args.Account, Regions: args.Regions, Lookback: args.Lookback})
+	t, err := a.findSession(ctx, in, SessionArgs{Account: args.Account, Regions: args.Regions, Lookback: args.Lookback})
 	if err != nil {
 		return sever.ActionResult{}, err
 	}

@@ -5,18 +5,15 @@ import (
 	"testing"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/runbooks"
 )
 
 // The built-in AWS runbook's steps, run in order with their exact arguments against the
 // drill cloud the way the interpreter calls them (action, then its verify), contain the
 // key: every argument the YAML passes is one the action accepts.
 func TestBuiltinRunbookAgainstDrillCloud(t *testing.T) {
-	lib, err := runbooks.Load("", sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib, _ := acttest.Builtin(t)
 	rb, err := lib.Select(sever.CredAWSAccessKey, sever.KindCredentialExposed)
 	if err != nil {
 		t.Fatal(err)

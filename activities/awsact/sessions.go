@@ -148,13 +148,28 @@ func issuerFromEvent(record, keyID string) (issuer, bool) {
 	return issuer{}, false
 }
 
-// resolveSession finds the account and the issuer of a temporary key. The account is
-// AWS's answer (sts:GetAccessKeyInfo, see keyAccount). The issuer is CloudTrail's when
+// resolveSession decodes the arguments and finds the account and the issuer of a
+// temporary key. The account is AWS's answer (sts:GetAccessKeyInfo, see keyAccount). The issuer is CloudTrail's when
 // it has events made with the key; a signal's principal that contradicts it refuses the
 // action with ErrIdentityMismatch. Without events, the signal's principal is used, as
 // GuardDuty's resource.accessKeyDetails names it: for a session only CloudTrail or the
 // finding know the role.
-func (a *Activities) resolveSession(ctx context.Context, in sever.ActionInput, args SessionArgs) (sessionTarget, error) {
+func (a *Activities) resolveSession(ctx context.Context, in sever.ActionInput) (sessionTarget, SessionArgs, error) {
+	var args SessionArgs
+	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
+		return sessionTarget{}, args, err
+	}
+	t, err := a.findSession(ctx, in, args)
+	return t, args, err
+}
+
+// subject names the issuer and account of the temporary key, for summaries.
+func (t sessionTarget) subject() string {
+	return fmt.Sprintf("%s in account %s", t.issuer, t.account)
+}
+
+// findSession is resolveSession once the arguments are decoded.
+func (a *Activities) findSession(ctx context.Context, in sever.ActionInput, args SessionArgs) (sessionTarget, error) {
 	if err := checkSessionType(in); err != nil {
 		return sessionTarget{}, err
 	}
@@ -247,15 +262,11 @@ func (t sessionTarget) values() sever.Values {
 // SessionOwner finds the role (or user) behind a temporary key and confirms it exists.
 // It changes nothing. Verified means the issuer was found and exists.
 func (a *Activities) SessionOwner(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args SessionArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	t, err := a.resolveSession(ctx, in, args)
+	t, _, err := a.resolveSession(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	subject := fmt.Sprintf("%s in account %s", t.issuer, t.account)
+	subject := t.subject()
 	var policies []string
 	if t.issuer.Kind == "role" {
 		p := iam.NewListRolePoliciesPaginator(t.c.IAM, &iam.ListRolePoliciesInput{RoleName: aws.String(t.issuer.Name)})
@@ -289,11 +300,7 @@ func (a *Activities) SessionOwner(ctx context.Context, in sever.ActionInput) (se
 // before the cut-off (when the step was first scheduled), with the AWSRevokeOlderSessions
 // inline policy, and reads it back. A policy with a later cut-off is left alone.
 func (a *Activities) RevokeRoleSessions(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args SessionArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	t, err := a.resolveSession(ctx, in, args)
+	t, args, err := a.resolveSession(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -327,15 +334,11 @@ func (a *Activities) RevokeRoleSessions(ctx context.Context, in sever.ActionInpu
 // the compensation of RevokeRoleSessions. A policy of that name that is not a session
 // revocation is someone else's and is refused with ErrForbidden.
 func (a *Activities) DeleteRoleRevokePolicy(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-	var args SessionArgs
-	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
-		return sever.ActionResult{}, err
-	}
-	t, err := a.resolveSession(ctx, in, args)
+	t, args, err := a.resolveSession(ctx, in)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	subject := fmt.Sprintf("%s in account %s", t.issuer, t.account)
+	subject := t.subject()
 	get := func() (string, bool, error) {
 		raw, found, err := getInline(ctx, t.c, t.issuer.Kind, t.issuer.Name)
 		if err != nil {

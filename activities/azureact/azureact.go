@@ -19,13 +19,11 @@
 package azureact
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -38,6 +36,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/activities/internal/restcall"
 )
 
 // Default endpoints and the token scopes of each (Azure public cloud).
@@ -200,35 +199,8 @@ func (s *session) do(ctx context.Context, op, method, url, scope string, body an
 	if err != nil {
 		return 0, nil, err
 	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": encode request", nil)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, url, rd)
-	if err != nil {
-		return 0, nil, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "sever")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		// *url.Error quotes the URL, which holds ids, never a secret.
-		return 0, nil, fmt.Errorf("%s: %s: %w", s.action, op, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %s: read response: %w", s.action, op, err)
-	}
-	return resp.StatusCode, b, nil
+	return restcall.Do(ctx, s.hc, restcall.Request{Action: s.action, Op: op, Method: method, URL: url, Body: body, MaxBody: maxBody,
+		Header: http.Header{"Authorization": {"Bearer " + tok}, "Accept": {"application/json"}}})
 }
 
 // classify turns an unexpected status into an error: 429 and 5xx are retried, the
@@ -242,22 +214,26 @@ func (s *session) classify(op string, status int, body []byte) error {
 		} `json:"error"`
 	}
 	_ = json.Unmarshal(body, &e)
-	msg := e.Error.Message
-	if len(msg) > 200 {
-		msg = msg[:200]
+	text := fmt.Sprintf("%s: %s: Azure answered %d %s %q", s.action, op, status, e.Error.Code, restcall.Bound(e.Error.Message))
+	return restcall.Status(status, restcall.Retryable{Throttled: ErrThrottled, Unavailable: ErrUnavailable}, text)
+}
+
+// getJSON reads one resource: a status other than 200 is classified, and a body
+// that does not decode or fails ok is an error that says it is not what (the
+// decoder's error is not wrapped: it could quote the body).
+func getJSON[T any](ctx context.Context, s *session, op, url, scope, what string, ok func(*T) bool) (*T, error) {
+	st, body, err := s.do(ctx, op, http.MethodGet, url, scope, nil)
+	if err != nil {
+		return nil, err
 	}
-	text := fmt.Sprintf("%s: %s: Azure answered %d %s %q", s.action, op, status, e.Error.Code, msg)
-	switch {
-	case status == http.StatusTooManyRequests:
-		return retryable(ErrThrottled, text)
-	case status >= 500:
-		return retryable(ErrUnavailable, text)
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return activities.Permanent(activities.ErrAccessDenied, text, nil)
-	case status == http.StatusNotFound:
-		return activities.Permanent(activities.ErrNotFound, text, nil)
+	if st != http.StatusOK {
+		return nil, s.classify(op, st, body)
 	}
-	return activities.Permanent(activities.ErrInvalidArgument, text, nil)
+	var v T
+	if err := json.Unmarshal(body, &v); err != nil || !ok(&v) {
+		return nil, fmt.Errorf("%s: %s: response is not %s", s.action, op, what)
+	}
+	return &v, nil
 }
 
 // retryable is an error of a stable type that Temporal retries.
@@ -277,26 +253,27 @@ func (a *Activities) armURL() string {
 	return DefaultARMURL
 }
 
-// window reads the evidence window and bound.
-func window(action string, args Args) (time.Duration, int, error) {
+// window reads the evidence window and bound: since is the window's start, as
+// the audit APIs' filters take it (RFC 3339, UTC).
+func (a *Activities) window(action string, args Args) (since string, max int, err error) {
 	lookback := 7 * 24 * time.Hour
 	if args.Lookback != "" {
 		d, err := time.ParseDuration(args.Lookback)
 		if err != nil || d <= 0 || d > 90*24*time.Hour {
-			return 0, 0, activities.Permanent(activities.ErrInvalidArgument,
+			return "", 0, activities.Permanent(activities.ErrInvalidArgument,
 				fmt.Sprintf("%s: lookback %q is not a duration between 0 and 2160h", action, args.Lookback), nil)
 		}
 		lookback = d
 	}
-	max := args.MaxEvents
+	max = args.MaxEvents
 	if max == 0 {
 		max = 1000
 	}
 	if max < 0 || max > 100000 {
-		return 0, 0, activities.Permanent(activities.ErrInvalidArgument,
+		return "", 0, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("%s: max_events %d is not between 1 and 100000", action, max), nil)
 	}
-	return lookback, max, nil
+	return a.now().Add(-lookback).UTC().Format(time.RFC3339), max, nil
 }
 
 // SecretCredential is azidentity's client-secret credential, what

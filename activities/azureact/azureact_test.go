@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
 )
 
@@ -411,9 +409,7 @@ func TestRemovePasswordRetry(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			var s testsuite.WorkflowTestSuite
-			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-			env := s.NewTestActivityEnvironment()
+			env := acttest.Suite().NewTestActivityEnvironment()
 			f.acts.Register(env)
 			in := f.secretInput(sever.ActionAzureEntraRemovePassword, sever.Values{"reason": "leak"})
 			in.Credential.ID = f.appID + "/" + tc.keyID(f)

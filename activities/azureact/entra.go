@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
@@ -61,19 +60,8 @@ func (s *session) appPath(appID string) string {
 }
 
 func (s *session) getApp(ctx context.Context, appID string) (*application, error) {
-	op := "get application " + appID
-	st, body, err := s.do(ctx, op, http.MethodGet, s.appPath(appID)+"?$select=id,appId,displayName,passwordCredentials", GraphScope, nil)
-	if err != nil {
-		return nil, err
-	}
-	if st != http.StatusOK {
-		return nil, s.classify(op, st, body)
-	}
-	var ap application
-	if err := json.Unmarshal(body, &ap); err != nil || ap.AppID == "" {
-		return nil, fmt.Errorf("%s: %s: response is not an application", s.action, op)
-	}
-	return &ap, nil
+	return getJSON(ctx, s, "get application "+appID, s.appPath(appID)+"?$select=id,appId,displayName,passwordCredentials", GraphScope,
+		"an application", func(ap *application) bool { return ap.AppID != "" })
 }
 
 func (a *Activities) beginApp(ctx context.Context, in sever.ActionInput, args *Args) (*session, string, string, error) {
@@ -163,13 +151,9 @@ func (a *Activities) PasswordStatus(ctx context.Context, in sever.ActionInput) (
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := args.Expect
-	if expect == "" {
-		expect = "absent"
-	}
-	if expect != "absent" && expect != "present" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not absent or present", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "absent", "present")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	ap, err := s.getApp(ctx, appID)
 	if err != nil {
@@ -208,11 +192,10 @@ func (a *Activities) SignInLogs(ctx context.Context, in sever.ActionInput) (seve
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	lookback, max, err := window(in.Action, args)
+	since, max, err := a.window(in.Action, args)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	since := a.now().Add(-lookback).UTC().Format(time.RFC3339)
 	filter := fmt.Sprintf("appId eq '%s' and createdDateTime ge %s and signInEventTypes/any(t: t eq 'servicePrincipal')", appID, since)
 	next := s.a.graphURL() + "/beta/auditLogs/signIns?$filter=" + url.QueryEscape(filter) + "&$top=" + fmt.Sprint(min(max, 1000))
 	events, truncated, err := readPages[signIn](ctx, s, "read sign-in logs of application "+appID, next, s.a.graphURL(), GraphScope, "sign-ins", max)

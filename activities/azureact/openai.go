@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
@@ -67,19 +66,8 @@ func (s *session) accountURL(ac Account, suffix string) string {
 }
 
 func (s *session) getAccount(ctx context.Context, ac Account) (*account, error) {
-	op := "get account " + ac.ID()
-	st, body, err := s.do(ctx, op, http.MethodGet, s.accountURL(ac, ""), ARMScope, nil)
-	if err != nil {
-		return nil, err
-	}
-	if st != http.StatusOK {
-		return nil, s.classify(op, st, body)
-	}
-	var out account
-	if err := json.Unmarshal(body, &out); err != nil || out.ID == "" {
-		return nil, fmt.Errorf("%s: %s: response is not an account", s.action, op)
-	}
-	return &out, nil
+	return getJSON(ctx, s, "get account "+ac.ID(), s.accountURL(ac, ""), ARMScope,
+		"an account", func(out *account) bool { return out.ID != "" })
 }
 
 func (a *Activities) beginAccount(ctx context.Context, in sever.ActionInput, args *Args) (*session, Account, error) {
@@ -164,13 +152,9 @@ func (a *Activities) LocalAuthStatus(ctx context.Context, in sever.ActionInput) 
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := args.Expect
-	if expect == "" {
-		expect = "disabled"
-	}
-	if expect != "disabled" && expect != "enabled" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not disabled or enabled", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "disabled", "enabled")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	cur, err := s.getAccount(ctx, ac)
 	if err != nil {
@@ -307,11 +291,10 @@ func (a *Activities) ActivityLog(ctx context.Context, in sever.ActionInput) (sev
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	lookback, max, err := window(in.Action, args)
+	since, max, err := a.window(in.Action, args)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	since := a.now().Add(-lookback).UTC().Format(time.RFC3339)
 	filter := fmt.Sprintf("eventTimestamp ge '%s' and resourceUri eq '%s'", since, ac.ID())
 	next := s.a.armURL() + "/subscriptions/" + url.PathEscape(ac.Subscription) +
 		"/providers/Microsoft.Insights/eventtypes/management/values?api-version=" + ActivityLogAPIVersion + "&$filter=" + url.QueryEscape(filter)

@@ -36,18 +36,7 @@ func ParseAPIKeyName(s string) (string, error) {
 }
 
 func (a *Activities) apiKeysService(ctx context.Context, action string) (*apikeys.Service, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.apikeys != nil {
-		return a.apikeys, nil
-	}
-	s, err := apikeys.NewService(context.WithoutCancel(ctx), a.Options...)
-	if err != nil {
-		return nil, activities.Permanent(activities.ErrAccessDenied,
-			action+": build the API Keys client (Application Default Credentials)", err)
-	}
-	a.apikeys = s
-	return s, nil
+	return client(ctx, a, &a.apikeys, apikeys.NewService, action, "build the API Keys client (Application Default Credentials)")
 }
 
 // beginAPIKey decodes the arguments and names the incident's API key.
@@ -101,28 +90,12 @@ func (a *Activities) DeleteAPIKey(ctx context.Context, in sever.ActionInput) (se
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	k, err := a.getAPIKey(ctx, s, name)
+	res, err := a.changeAPIKey(ctx, in.Action, s, name, true, func() (*apikeys.Operation, error) {
+		return s.Projects.Locations.Keys.Delete(name).Context(ctx).Do()
+	})
 	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "get API key "+name, err)
+		return sever.ActionResult{}, err
 	}
-	res := sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Actor: a.actor()}
-	if k.DeleteTime == "" {
-		op, err := s.Projects.Locations.Keys.Delete(name).Context(ctx).Do()
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "delete API key "+name, err)
-		}
-		if err := a.waitOperation(ctx, s, in.Action, "delete API key "+name, op); err != nil {
-			return sever.ActionResult{}, err
-		}
-		res.Changed = true
-		activities.RecordHeartbeat(ctx, "deleted "+name)
-	}
-	back, err := a.getAPIKey(ctx, s, name)
-	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "read back API key "+name, err)
-	}
-	res.Output = apiKeyFacts(name, back)
-	res.Verified = back.DeleteTime != ""
 	res.Summary = fmt.Sprintf("API key %s deleted; Google reports it %s (restorable for 30 days)", name, res.Output["state"])
 	if !res.Changed {
 		res.Summary = fmt.Sprintf("API key %s already deleted; not deleted again", name)
@@ -138,27 +111,12 @@ func (a *Activities) UndeleteAPIKey(ctx context.Context, in sever.ActionInput) (
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	k, err := a.getAPIKey(ctx, s, name)
+	res, err := a.changeAPIKey(ctx, in.Action, s, name, false, func() (*apikeys.Operation, error) {
+		return s.Projects.Locations.Keys.Undelete(name, &apikeys.V2UndeleteKeyRequest{}).Context(ctx).Do()
+	})
 	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "get API key "+name, err)
+		return sever.ActionResult{}, err
 	}
-	res := sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Actor: a.actor()}
-	if k.DeleteTime != "" {
-		op, err := s.Projects.Locations.Keys.Undelete(name, &apikeys.V2UndeleteKeyRequest{}).Context(ctx).Do()
-		if err != nil {
-			return sever.ActionResult{}, classify(in.Action, "undelete API key "+name, err)
-		}
-		if err := a.waitOperation(ctx, s, in.Action, "undelete API key "+name, op); err != nil {
-			return sever.ActionResult{}, err
-		}
-		res.Changed = true
-	}
-	back, err := a.getAPIKey(ctx, s, name)
-	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "read back API key "+name, err)
-	}
-	res.Output = apiKeyFacts(name, back)
-	res.Verified = back.DeleteTime == ""
 	res.Summary = fmt.Sprintf("API key %s restored", name)
 	if !res.Changed {
 		res.Summary = fmt.Sprintf("API key %s is not deleted; nothing to restore", name)
@@ -174,13 +132,9 @@ func (a *Activities) APIKeyStatus(ctx context.Context, in sever.ActionInput) (se
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := args.Expect
-	if expect == "" {
-		expect = "deleted"
-	}
-	if expect != "deleted" && expect != "active" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not deleted or active", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "deleted", "active")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	k, err := a.getAPIKey(ctx, s, name)
 	if err != nil && !isNotFound(err) {
@@ -189,6 +143,38 @@ func (a *Activities) APIKeyStatus(ctx context.Context, in sever.ActionInput) (se
 	out := apiKeyFacts(name, k)
 	return sever.ActionResult{Verified: out["state"] == expect, Actor: a.actor(), Output: out,
 		Summary: fmt.Sprintf("API key %s is %s (expected %s)", name, out["state"], expect)}, nil
+}
+
+// changeAPIKey reads API key name, deletes (deleted) or restores it with call
+// unless it is so already, waits for Google's operation, then reads the
+// key back. Only deleting records a heartbeat marker ("deleted <name>");
+// restoring never recorded one, and sharing this code does not add it.
+func (a *Activities) changeAPIKey(ctx context.Context, action string, s *apikeys.Service, name string,
+	deleted bool, call func() (*apikeys.Operation, error)) (sever.ActionResult, error) {
+	k, err := a.getAPIKey(ctx, s, name)
+	if err != nil {
+		return sever.ActionResult{}, classify(action, "get API key "+name, err)
+	}
+	verb, marker := "undelete", ""
+	if deleted {
+		verb, marker = "delete", "deleted "+name
+	}
+	res, back, err := change[*apikeys.V2Key]{action: action, what: "API key " + name, marker: marker,
+		inPlace: func(k *apikeys.V2Key) bool { return (k.DeleteTime != "") == deleted },
+		apply: func() error {
+			op, err := call()
+			if err != nil {
+				return classify(action, verb+" API key "+name, err)
+			}
+			return a.waitOperation(ctx, s, action, verb+" API key "+name, op)
+		},
+		read: func() (*apikeys.V2Key, error) { return a.getAPIKey(ctx, s, name) },
+	}.run(ctx, a.actor(), k)
+	if err != nil {
+		return sever.ActionResult{}, err
+	}
+	res.Output = apiKeyFacts(name, back)
+	return res, nil
 }
 
 // waitOperation waits for a long-running API Keys operation; an operation that is

@@ -104,36 +104,32 @@ func (a *Activities) now() time.Time {
 	return time.Now()
 }
 
-// iamService builds the IAM client once; a failure is not kept, so credentials
-// that appear later are picked up by the next attempt.
+// iamService builds the IAM client once.
 func (a *Activities) iamService(ctx context.Context, action string) (*iam.Service, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.iam != nil {
-		return a.iam, nil
-	}
-	// The client outlives this call: it must not inherit the activity's deadline.
-	s, err := iam.NewService(context.WithoutCancel(ctx), a.Options...)
-	if err != nil {
-		return nil, activities.Permanent(activities.ErrAccessDenied,
-			action+": build the IAM client (Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login, or the metadata server)", err)
-	}
-	a.iam = s
-	return s, nil
+	return client(ctx, a, &a.iam, iam.NewService, action,
+		"build the IAM client (Application Default Credentials: GOOGLE_APPLICATION_CREDENTIALS, gcloud auth application-default login, or the metadata server)")
 }
 
 func (a *Activities) loggingService(ctx context.Context, action string) (*logging.Service, error) {
+	return client(ctx, a, &a.logging, logging.NewService, action, "build the Cloud Logging client (Application Default Credentials)")
+}
+
+// client returns *kept, building it with build on first use; a failure is not
+// kept, so credentials that appear later are picked up by the next attempt. A
+// failure is AccessDenied, what names the client for the error.
+func client[S any](ctx context.Context, a *Activities, kept **S,
+	build func(context.Context, ...option.ClientOption) (*S, error), action, what string) (*S, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.logging != nil {
-		return a.logging, nil
+	if *kept != nil {
+		return *kept, nil
 	}
-	s, err := logging.NewService(context.WithoutCancel(ctx), a.Options...)
+	// The client outlives this call: it must not inherit the activity's deadline.
+	s, err := build(context.WithoutCancel(ctx), a.Options...)
 	if err != nil {
-		return nil, activities.Permanent(activities.ErrAccessDenied,
-			action+": build the Cloud Logging client (Application Default Credentials)", err)
+		return nil, activities.Permanent(activities.ErrAccessDenied, action+": "+what, err)
 	}
-	a.logging = s
+	*kept = s
 	return s, nil
 }
 
@@ -245,9 +241,90 @@ func classify(action, op string, err error) error {
 	return activities.Permanent(activities.ErrInvalidArgument, text, nil)
 }
 
+// classifyErr is classify for a call that may have succeeded: nil stays nil.
+func classifyErr(action, op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return classify(action, op, err)
+}
+
+// changeKey disables (disabled) or enables key k with call unless key, the first
+// read, shows it so already, then reads it back. The heartbeat marker and the
+// errors name the change ("disabled <key>", "disable key <key>").
+func (a *Activities) changeKey(ctx context.Context, action string, s *iam.Service, k KeyName, key *iam.ServiceAccountKey,
+	disabled bool, call func() error) (sever.ActionResult, *iam.ServiceAccountKey, error) {
+	verb := "enable"
+	if disabled {
+		verb = "disable"
+	}
+	res, back, err := change[*iam.ServiceAccountKey]{action: action, what: "key " + k.String(), marker: verb + "d " + k.String(),
+		inPlace: func(key *iam.ServiceAccountKey) bool { return key.Disabled == disabled },
+		apply:   func() error { return classifyErr(action, verb+" key "+k.String(), call()) },
+		read:    func() (*iam.ServiceAccountKey, error) { return a.getKey(ctx, s, k) },
+	}.run(ctx, a.actor(), key)
+	if err != nil {
+		return sever.ActionResult{}, nil, err
+	}
+	res.Output = facts(k, back)
+	return res, back, nil
+}
+
+// change is one reversible change of a resource's state (disable and enable,
+// delete and undelete). It is applied only when a first read shows it is not in
+// place, so a retry never acts twice, and verified by reading the resource back:
+// the actions share this so that they cannot drift apart in either respect.
+type change[T any] struct {
+	action string // the action, for errors
+	what   string // the resource, for errors: "key projects/…"
+	marker string // the heartbeat recorded once applied; "" records none
+	// inPlace reports whether a read shows the change made.
+	inPlace func(T) bool
+	// apply makes the change; its error is already classified.
+	apply func() error
+	// read reads the resource; its error is classified here.
+	read func() (T, error)
+}
+
+// run applies c unless before, the first read, shows it in place, then reads the
+// resource back. The result is enterprise enforced, Changed when c was applied
+// and Verified when the read-back shows it in place.
+func (c change[T]) run(ctx context.Context, actor string, before T) (sever.ActionResult, T, error) {
+	var zero T
+	res := sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Actor: actor}
+	if !c.inPlace(before) {
+		if err := c.apply(); err != nil {
+			return sever.ActionResult{}, zero, err
+		}
+		res.Changed = true
+		if c.marker != "" {
+			activities.RecordHeartbeat(ctx, c.marker)
+		}
+	}
+	back, err := c.read()
+	if err != nil {
+		return sever.ActionResult{}, zero, classify(c.action, "read back "+c.what, err)
+	}
+	res.Verified = c.inPlace(back)
+	return res, back, nil
+}
+
 func isNotFound(err error) bool {
 	var ge *googleapi.Error
 	return errors.As(err, &ge) && ge.Code == 404
+}
+
+// readKey builds the IAM client and reads key k, the first read of an action.
+func (a *Activities) readKey(ctx context.Context, action string, k KeyName) (*iam.Service, *iam.ServiceAccountKey, error) {
+	s, err := a.iamService(ctx, action)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := a.getKey(ctx, s, k)
+	if err != nil {
+		return nil, nil, classify(action, "get key "+k.String(), err)
+	}
+	return s, key, nil
 }
 
 // getKey reads the key (keys.get). The answer never holds private key data.
@@ -314,29 +391,18 @@ func (a *Activities) DisableKey(ctx context.Context, in sever.ActionInput) (seve
 		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
 			fmt.Sprintf("%s: disable_reason %q is not user_initiated, exposed or compromise_detected", in.Action, args.DisableReason), nil)
 	}
-	s, err := a.iamService(ctx, in.Action)
+	s, key, err := a.readKey(ctx, in.Action, k)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	key, err := a.getKey(ctx, s, k)
-	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "get key "+k.String(), err)
-	}
-	res := sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Actor: a.actor()}
-	if !key.Disabled {
+	res, back, err := a.changeKey(ctx, in.Action, s, k, key, true, func() error {
 		req := &iam.DisableServiceAccountKeyRequest{ServiceAccountKeyDisableReason: reason}
-		if _, err := s.Projects.ServiceAccounts.Keys.Disable(k.String(), req).Context(ctx).Do(); err != nil {
-			return sever.ActionResult{}, classify(in.Action, "disable key "+k.String(), err)
-		}
-		res.Changed = true
-		activities.RecordHeartbeat(ctx, "disabled "+k.String())
-	}
-	back, err := a.getKey(ctx, s, k)
+		_, err := s.Projects.ServiceAccounts.Keys.Disable(k.String(), req).Context(ctx).Do()
+		return err
+	})
 	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "read back key "+k.String(), err)
+		return sever.ActionResult{}, err
 	}
-	res.Output = facts(k, back)
-	res.Verified = back.Disabled
 	switch {
 	case !res.Changed && exposed(back):
 		res.Summary = fmt.Sprintf("key %s already disabled (Google marks it exposed); not disabled again", k)
@@ -362,32 +428,21 @@ func (a *Activities) EnableKey(ctx context.Context, in sever.ActionInput) (sever
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	s, err := a.iamService(ctx, in.Action)
+	s, key, err := a.readKey(ctx, in.Action, k)
 	if err != nil {
 		return sever.ActionResult{}, err
-	}
-	key, err := a.getKey(ctx, s, k)
-	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "get key "+k.String(), err)
 	}
 	if exposed(key) {
 		return sever.ActionResult{}, activities.Permanent(activities.ErrForbidden, fmt.Sprintf(
 			"%s: key %s: Google marks it exposed (%s); not enabling it, create a new key instead", in.Action, k, ExtendedStatusKeyExposed), nil)
 	}
-	res := sever.ActionResult{Enforcement: sever.EnterpriseEnforced, Actor: a.actor()}
-	if key.Disabled {
-		if _, err := s.Projects.ServiceAccounts.Keys.Enable(k.String(), &iam.EnableServiceAccountKeyRequest{}).Context(ctx).Do(); err != nil {
-			return sever.ActionResult{}, classify(in.Action, "enable key "+k.String(), err)
-		}
-		res.Changed = true
-		activities.RecordHeartbeat(ctx, "enabled "+k.String())
-	}
-	back, err := a.getKey(ctx, s, k)
+	res, _, err := a.changeKey(ctx, in.Action, s, k, key, false, func() error {
+		_, err := s.Projects.ServiceAccounts.Keys.Enable(k.String(), &iam.EnableServiceAccountKeyRequest{}).Context(ctx).Do()
+		return err
+	})
 	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "read back key "+k.String(), err)
+		return sever.ActionResult{}, err
 	}
-	res.Output = facts(k, back)
-	res.Verified = !back.Disabled
 	res.Summary = fmt.Sprintf("key %s enabled again", k)
 	if !res.Changed {
 		res.Summary = fmt.Sprintf("key %s already enabled; not enabled again", k)
@@ -409,13 +464,9 @@ func (a *Activities) KeyStatus(ctx context.Context, in sever.ActionInput) (sever
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := args.Expect
-	if expect == "" {
-		expect = "disabled"
-	}
-	if expect != "disabled" && expect != "enabled" && expect != "absent" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not disabled, enabled or absent", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "disabled", "enabled", "absent")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	s, err := a.iamService(ctx, in.Action)
 	if err != nil {
@@ -439,13 +490,9 @@ func (a *Activities) ObserveExposure(ctx context.Context, in sever.ActionInput) 
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	s, err := a.iamService(ctx, in.Action)
+	_, key, err := a.readKey(ctx, in.Action, k)
 	if err != nil {
 		return sever.ActionResult{}, err
-	}
-	key, err := a.getKey(ctx, s, k)
-	if err != nil {
-		return sever.ActionResult{}, classify(in.Action, "get key "+k.String(), err)
 	}
 	res := sever.ActionResult{Actor: a.actor(), Output: facts(k, key)}
 	switch {

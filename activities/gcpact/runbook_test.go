@@ -1,12 +1,11 @@
 package gcpact_test
 
 import (
-	"context"
 	"strings"
 	"testing"
 
 	"github.com/sever-ir/sever"
-	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 )
 
 // The built-in GCP runbook's steps, run in order with their exact arguments against
@@ -14,14 +13,7 @@ import (
 // key; its compensation undoes it; the default policy reads evidence without asking
 // and has a SOC lead approve the disable and its undoing.
 func TestBuiltinRunbookAgainstTwin(t *testing.T) {
-	lib, err := runbooks.Load("", sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := runbooks.DefaultPolicy(sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib, pol := acttest.Builtin(t)
 	for _, kind := range sever.SignalKinds {
 		if rb, err := lib.Select(sever.CredGCPServiceAccountKey, kind); err != nil || rb.Name != "gcp-service-account-key-exposed" {
 			t.Fatalf("runbook for %s: %v %v", kind, rb, err)
@@ -32,48 +24,15 @@ func TestBuiltinRunbookAgainstTwin(t *testing.T) {
 		t.Errorf("runbook frameworks = %+v", rb.Frameworks)
 	}
 	h := newHarness(t)
-	ctx := context.Background()
-	exec := func(action string, args sever.Values) (sever.ActionResult, error) {
-		in := h.in(action, args)
-		switch action {
-		case sever.ActionGCPDisableKey:
-			return h.acts.DisableKey(ctx, in)
-		case sever.ActionGCPEnableKey:
-			return h.acts.EnableKey(ctx, in)
-		case sever.ActionGCPKeyStatus:
-			return h.acts.KeyStatus(ctx, in)
-		case sever.ActionGCPObserveExposure:
-			return h.acts.ObserveExposure(ctx, in)
-		case sever.ActionGCPAuditEvents:
-			return h.acts.AuditEvents(ctx, in)
-		}
-		t.Fatalf("runbook names %s, which this test does not run", action)
-		return sever.ActionResult{}, nil
-	}
+	exec := h.execByName(func(action string, args sever.Values) sever.ActionInput { return h.in(action, args) })
 	seen := map[string]int{}
 	for i, st := range rb.Steps {
 		seen[st.ID] = i
-		want := sever.ModeAuto
-		if st.Mutating {
-			want = sever.ModeApproval
-		}
-		if d := pol.Decide(st.Action, sever.CredGCPServiceAccountKey, false); d.Mode != want {
-			t.Errorf("default policy: step %s (%s) is %s by %s, want %s", st.ID, st.Action, d.Mode, d.Rule, want)
-		}
+		wantDefaultMode(t, pol, st, sever.CredGCPServiceAccountKey)
 		if !strings.HasPrefix(st.Action, "gcp.") {
 			continue
 		}
-		res, err := exec(st.Action, st.Args)
-		if err != nil {
-			t.Fatalf("step %s: %v", st.ID, err)
-		}
-		if st.Verify != nil {
-			vres, err := exec(st.Verify.Action, st.Verify.Args)
-			if err != nil {
-				t.Fatalf("step %s verify: %v", st.ID, err)
-			}
-			res.Verified = vres.Verified
-		}
+		res := runStep(t, exec, st)
 		if st.Containment && !res.Verified {
 			t.Errorf("containment step %s not verified: %+v", st.ID, res)
 		}
@@ -108,54 +67,24 @@ func TestBuiltinRunbookAgainstTwin(t *testing.T) {
 // The built-in API key runbook deletes the key and its compensation restores it;
 // the default policy reads without asking and has a SOC lead approve both.
 func TestBuiltinAPIKeyRunbookAgainstTwin(t *testing.T) {
-	lib, err := runbooks.Load("", sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol, err := runbooks.DefaultPolicy(sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib, pol := acttest.Builtin(t)
 	rb, err := lib.Select(sever.CredGoogleAPIKey, sever.KindAbuseReport)
 	if err != nil || rb.Name != "gcp-google-api-key-exposed" {
 		t.Fatalf("runbook = %v %v", rb, err)
 	}
 	h := newHarness(t)
-	ctx := context.Background()
 	uid, _ := h.twin.NewAPIKey("gemini")
 	cred := sever.Credential{Provider: "gcp", Type: sever.CredGoogleAPIKey, ID: h.twin.APIKeyName(uid)}
-	exec := func(action string, args sever.Values) (sever.ActionResult, error) {
-		in := sever.ActionInput{Action: action, Args: args, Credential: cred}
-		switch action {
-		case sever.ActionGCPDeleteAPIKey:
-			return h.acts.DeleteAPIKey(ctx, in)
-		case sever.ActionGCPUndeleteAPIKey:
-			return h.acts.UndeleteAPIKey(ctx, in)
-		case sever.ActionGCPAPIKeyStatus:
-			return h.acts.APIKeyStatus(ctx, in)
-		}
-		t.Fatalf("runbook names %s, which this test does not run", action)
-		return sever.ActionResult{}, nil
-	}
+	exec := h.execByName(func(action string, args sever.Values) sever.ActionInput {
+		return sever.ActionInput{Action: action, Args: args, Credential: cred}
+	})
 	for _, st := range rb.Steps {
-		want := sever.ModeAuto
-		if st.Mutating {
-			want = sever.ModeApproval
-		}
-		if d := pol.Decide(st.Action, sever.CredGoogleAPIKey, false); d.Mode != want {
-			t.Errorf("default policy: step %s (%s) is %s, want %s", st.ID, st.Action, d.Mode, want)
-		}
+		wantDefaultMode(t, pol, st, sever.CredGoogleAPIKey)
 		if !strings.HasPrefix(st.Action, "gcp.") {
 			continue
 		}
-		res, err := exec(st.Action, st.Args)
-		if err != nil {
-			t.Fatalf("step %s: %v", st.ID, err)
-		}
-		if st.Verify != nil {
-			if res, err = exec(st.Verify.Action, st.Verify.Args); err != nil || !res.Verified {
-				t.Fatalf("step %s verify: %+v %v", st.ID, res, err)
-			}
+		if res := runStep(t, exec, st); st.Verify != nil && !res.Verified {
+			t.Fatalf("step %s verify: %+v", st.ID, res)
 		}
 		if st.Compensate != nil {
 			if d := pol.Decide(st.Compensate.Action, sever.CredGoogleAPIKey, false); d.Mode != sever.ModeApproval {
@@ -169,4 +98,46 @@ func TestBuiltinAPIKeyRunbookAgainstTwin(t *testing.T) {
 			}
 		}
 	}
+}
+
+// execByName runs actions by their catalog names, as a worker would, with the
+// input in makes.
+func (h *harness) execByName(in func(action string, args sever.Values) sever.ActionInput) func(string, sever.Values) (sever.ActionResult, error) {
+	env := acttest.Env()
+	h.acts.Register(env)
+	return func(action string, args sever.Values) (sever.ActionResult, error) {
+		return acttest.Exec(env, in(action, args))
+	}
+}
+
+// wantDefaultMode checks that the default policy has a SOC lead approve step st
+// when it changes state and runs it without asking when it only reads.
+func wantDefaultMode(t *testing.T, pol *sever.Policy, st sever.RunbookStep, cred sever.CredentialType) {
+	t.Helper()
+	want := sever.ModeAuto
+	if st.Mutating {
+		want = sever.ModeApproval
+	}
+	if d := pol.Decide(st.Action, cred, false); d.Mode != want {
+		t.Errorf("default policy: step %s (%s) is %s by %s, want %s", st.ID, st.Action, d.Mode, d.Rule, want)
+	}
+}
+
+// runStep runs step st's action and then its verify, if it has one, as the
+// interpreter does, failing the test on an error; the result is verified as the
+// verify says.
+func runStep(t *testing.T, exec func(string, sever.Values) (sever.ActionResult, error), st sever.RunbookStep) sever.ActionResult {
+	t.Helper()
+	res, err := exec(st.Action, st.Args)
+	if err != nil {
+		t.Fatalf("step %s: %v", st.ID, err)
+	}
+	if st.Verify != nil {
+		vres, err := exec(st.Verify.Action, st.Verify.Args)
+		if err != nil {
+			t.Fatalf("step %s verify: %v", st.ID, err)
+		}
+		res.Verified = vres.Verified
+	}
+	return res
 }

@@ -11,7 +11,6 @@
 package githubact
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rsa"
@@ -22,7 +21,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -34,6 +32,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/activities/internal/restcall"
 	"github.com/sever-ir/sever/config"
 )
 
@@ -305,38 +304,12 @@ func (a *Activities) installationToken(ctx context.Context, s *session) (string,
 // do sends one request. Transport failures are retryable errors; statuses are the
 // caller's to judge. Request and response bodies are never put in an error.
 func (s *session) do(ctx context.Context, op, method, path, auth string, body any) (int, []byte, error) {
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return 0, nil, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": encode request", nil)
-		}
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, rd)
-	if err != nil {
-		return 0, nil, activities.Permanent(activities.ErrInvalidArgument, s.action+": "+op+": github.api_url", err)
-	}
-	req.Header.Set("Accept", "application/vnd.github+json")
-	req.Header.Set("X-GitHub-Api-Version", APIVersion)
-	req.Header.Set("User-Agent", "sever")
+	h := http.Header{"Accept": {"application/vnd.github+json"}, "X-GitHub-Api-Version": {APIVersion}}
 	if auth != "" {
-		req.Header.Set("Authorization", auth)
+		h.Set("Authorization", auth)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := s.hc.Do(req)
-	if err != nil {
-		// *url.Error quotes the URL, which holds no secret; never the body.
-		return 0, nil, fmt.Errorf("%s: %s: %w", s.action, op, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %s: read response: %w", s.action, op, err)
-	}
-	return resp.StatusCode, b, nil
+	return restcall.Do(ctx, s.hc, restcall.Request{Action: s.action, Op: op, Method: method, URL: s.base + path, Body: body,
+		Header: h, URLSetting: "github.api_url", MaxBody: maxBody})
 }
 
 // classify turns an unexpected status into an error: 429 and 5xx are retried, the
@@ -347,22 +320,13 @@ func (s *session) classify(op string, status int, body []byte) error {
 		Message string `json:"message"`
 	}
 	_ = json.Unmarshal(body, &e)
-	msg := e.Message
-	if len(msg) > 200 {
-		msg = msg[:200]
-	}
+	msg := restcall.Bound(e.Message)
 	text := fmt.Sprintf("%s: %s: GitHub answered %d %q", s.action, op, status, msg)
-	switch {
-	case status == http.StatusTooManyRequests, status == http.StatusForbidden && strings.Contains(strings.ToLower(msg), "rate limit"):
+	// GitHub also answers a spent rate limit with 403.
+	if status == http.StatusForbidden && strings.Contains(strings.ToLower(msg), "rate limit") {
 		return retryable(ErrThrottled, text)
-	case status >= 500:
-		return retryable(ErrUnavailable, text)
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return activities.Permanent(activities.ErrAccessDenied, text, nil)
-	case status == http.StatusNotFound:
-		return activities.Permanent(activities.ErrNotFound, text, nil)
 	}
-	return activities.Permanent(activities.ErrInvalidArgument, text, nil)
+	return restcall.Status(status, restcall.Retryable{Throttled: ErrThrottled, Unavailable: ErrUnavailable}, text)
 }
 
 // getAlert fetches the alert, secret included.
@@ -383,17 +347,27 @@ func (s *session) getAlert(ctx context.Context, ref alertRef) (*alert, error) {
 	return &al, nil
 }
 
+// openAlert decodes the arguments and fetches the alert the incident's
+// credential names, secret included: the caller clears it.
+func (a *Activities) openAlert(ctx context.Context, in sever.ActionInput, args *Args) (*session, alertRef, *alert, error) {
+	s, ref, err := a.begin(ctx, in, args)
+	if err != nil {
+		return nil, alertRef{}, nil, err
+	}
+	al, err := s.getAlert(ctx, ref)
+	if err != nil {
+		return nil, alertRef{}, nil, err
+	}
+	return s, ref, al, nil
+}
+
 // RevokeAlertToken is github.secret_scanning.revoke_alert_token. It fetches the
 // alert and sends its secret to GitHub's credential revocation API, unless the alert
 // already shows the token inactive; then it fetches the alert again and is verified
 // when GitHub reports the token inactive. Revocation cannot be undone.
 func (a *Activities) RevokeAlertToken(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args Args
-	s, ref, err := a.begin(ctx, in, &args)
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	al, err := s.getAlert(ctx, ref)
+	s, ref, al, err := a.openAlert(ctx, in, &args)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -441,13 +415,9 @@ func (a *Activities) AlertStatus(ctx context.Context, in sever.ActionInput) (sev
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := args.Expect
-	if expect == "" {
-		expect = "revoked"
-	}
-	if expect != "revoked" && expect != "resolved" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not revoked or resolved", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "revoked", "resolved")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	al, err := s.getAlert(ctx, ref)
 	if err != nil {
@@ -468,11 +438,7 @@ func (a *Activities) AlertStatus(ctx context.Context, in sever.ActionInput) (sev
 // resolved is left alone.
 func (a *Activities) ResolveAlert(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args Args
-	s, ref, err := a.begin(ctx, in, &args)
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	al, err := s.getAlert(ctx, ref)
+	s, ref, al, err := a.openAlert(ctx, in, &args)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -537,27 +503,38 @@ const ErrNotAWSKeyID = "GitHubAlertNotAWSKeyID"
 // logged or quoted in an error.
 func (a *Activities) AlertAWSKeyID(ctx context.Context, repo string, number int) (string, error) {
 	const action = "github.secret_scanning.alert_aws_key_id"
-	owner, name, ok := strings.Cut(repo, "/")
-	id := fmt.Sprintf("%s/%s/secret-scanning/%d", owner, name, number)
-	if !ok {
-		return "", activities.Permanent(activities.ErrInvalidArgument, fmt.Sprintf("%s: repository %q is not <owner>/<repo>", action, repo), nil)
-	}
-	in := sever.ActionInput{Action: action, Credential: sever.Credential{Type: sever.CredGitHubToken, ID: id}}
-	s, ref, err := a.begin(ctx, in, &Args{})
+	ref, al, v, err := a.alertSecret(ctx, action, repo, number)
 	if err != nil {
 		return "", err
 	}
-	al, err := s.getAlert(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	v := al.Secret
-	al.Secret = ""
 	if !IsAWSKeyID(v) {
 		return "", activities.Permanent(ErrNotAWSKeyID, fmt.Sprintf("%s: alert %s (secret type %s) does not hold an AWS access key ID",
 			action, ref, al.SecretType), nil)
 	}
 	return v, nil
+}
+
+// alertSecret fetches secret-scanning alert number of repo ("owner/name") for
+// action and returns its reference, the alert with its secret cleared, and the
+// secret apart, which the caller must keep in memory only.
+func (a *Activities) alertSecret(ctx context.Context, action, repo string, number int) (alertRef, *alert, string, error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok {
+		return alertRef{}, nil, "", activities.Permanent(activities.ErrInvalidArgument, fmt.Sprintf("%s: repository %q is not <owner>/<repo>", action, repo), nil)
+	}
+	in := sever.ActionInput{Action: action, Credential: sever.Credential{Type: sever.CredGitHubToken,
+		ID: fmt.Sprintf("%s/%s/secret-scanning/%d", owner, name, number)}}
+	s, ref, err := a.begin(ctx, in, &Args{})
+	if err != nil {
+		return alertRef{}, nil, "", err
+	}
+	al, err := s.getAlert(ctx, ref)
+	if err != nil {
+		return alertRef{}, nil, "", err
+	}
+	v := al.Secret
+	al.Secret = ""
+	return ref, al, v, nil
 }
 
 // ErrSecretTypeMismatch is the error type of UseAlertSecret when the alert's
@@ -573,22 +550,10 @@ const ErrSecretTypeMismatch = "GitHubAlertSecretTypeMismatch"
 func (a *Activities) UseAlertSecret(ctx context.Context, repo string, number int, secretType string,
 	use func(ctx context.Context, secret string) (string, error)) (string, error) {
 	const action = "github.secret_scanning.use_alert_secret"
-	owner, name, ok := strings.Cut(repo, "/")
-	if !ok {
-		return "", activities.Permanent(activities.ErrInvalidArgument, fmt.Sprintf("%s: repository %q is not <owner>/<repo>", action, repo), nil)
-	}
-	in := sever.ActionInput{Action: action, Credential: sever.Credential{Type: sever.CredGitHubToken,
-		ID: fmt.Sprintf("%s/%s/secret-scanning/%d", owner, name, number)}}
-	s, ref, err := a.begin(ctx, in, &Args{})
+	ref, al, v, err := a.alertSecret(ctx, action, repo, number)
 	if err != nil {
 		return "", err
 	}
-	al, err := s.getAlert(ctx, ref)
-	if err != nil {
-		return "", err
-	}
-	v := al.Secret
-	al.Secret = ""
 	if al.SecretType != secretType || v == "" {
 		return "", activities.Permanent(ErrSecretTypeMismatch, fmt.Sprintf("%s: alert %s holds a secret of type %q, not %q",
 			action, ref, al.SecretType, secretType), nil)

@@ -12,22 +12,9 @@ import (
 	"github.com/sever-ir/sever/drillcloud"
 )
 
-func anthropicStatus(t *testing.T, d *drill) string {
-	t.Helper()
-	k, ok := d.cloud.ProviderKey(anKey)
-	if !ok {
-		t.Fatal("default Anthropic key missing")
-	}
-	return k.Status
-}
-
 func TestAnthropicDisableAndEnable(t *testing.T) {
 	d := newDrill(t)
-	a, err := d.cloud.StartAttacker(t.Context(), drillcloud.AttackerConfig{KeyID: anKey, Rate: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop()
+	a := d.attack(anKey)
 
 	res := d.mustExec(anthropicInput(sever.ActionAnthropicDisableKey, sever.Values{"reason": "leaked"}))
 	if res.Enforcement != sever.EnterpriseEnforced || !res.Verified || !res.Changed ||
@@ -39,18 +26,14 @@ func TestAnthropicDisableAndEnable(t *testing.T) {
 		!strings.HasPrefix(out["key_hint"].(string), "sk-ant-api03-") {
 		t.Fatalf("output = %v", out)
 	}
-	if got := anthropicStatus(t, d); got != "inactive" {
+	if got := d.keyStatus(anKey); got != "inactive" {
 		t.Fatalf("key is %s in the drill cloud", got)
 	}
 	if n := d.cloud.Applied("anthropic:UpdateAPIKey"); n != 1 {
 		t.Fatalf("UpdateAPIKey applied %d times", n)
 	}
 	// The key's holder is refused from now on.
-	select {
-	case <-a.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("attacker still running after the key was disabled")
-	}
+	d.waitRefused(a, "disabled")
 
 	v := d.mustExec(anthropicInput(sever.ActionAnthropicKeyStatus, sever.Values{"expect": "inactive"}))
 	if !v.Verified || v.Output["status"] != "inactive" {
@@ -64,7 +47,7 @@ func TestAnthropicDisableAndEnable(t *testing.T) {
 	if !res.Verified || !res.Changed || res.Output["status"] != "active" {
 		t.Fatalf("enable = %+v", res)
 	}
-	if got := anthropicStatus(t, d); got != "active" {
+	if got := d.keyStatus(anKey); got != "active" {
 		t.Fatalf("key is %s after enable", got)
 	}
 	// Again: a no-op that is still read back.
@@ -131,7 +114,7 @@ func TestAnthropicErrors(t *testing.T) {
 		d.fault(drillcloud.Fault{Service: "anthropic", Operation: "UpdateAPIKey", Kind: drillcloud.FaultServerError, Count: 1})
 		_, err := d.exec(anthropicInput(sever.ActionAnthropicDisableKey, nil))
 		wantRetryable(t, err, "HTTP 500 (api_error)")
-		if got := anthropicStatus(t, d); got != "active" {
+		if got := d.keyStatus(anKey); got != "active" {
 			t.Fatalf("key is %s after a 500", got)
 		}
 	})

@@ -2,17 +2,14 @@ package providers
 
 import (
 	"encoding/json"
-	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/inventory"
 )
@@ -101,10 +98,7 @@ func newDrill(t *testing.T, opts ...drillOption) *drill {
 // newEnv is a fresh activity environment over acts: another worker, as far as
 // in-process memory goes.
 func (d *drill) newEnv(acts *Activities) *testsuite.TestActivityEnvironment {
-	var s testsuite.WorkflowTestSuite
-	// Failed attempts are the point of many tests; the SDK would log each one.
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestActivityEnvironment()
+	env := acttest.Env()
 	acts.Register(env)
 	return env
 }
@@ -138,12 +132,7 @@ func (d *drill) exec(in sever.ActionInput) (sever.ActionResult, error) {
 }
 
 func execIn(env *testsuite.TestActivityEnvironment, in sever.ActionInput) (sever.ActionResult, error) {
-	v, err := env.ExecuteActivity(in.Action, in)
-	if err != nil {
-		return sever.ActionResult{}, err
-	}
-	var res sever.ActionResult
-	return res, v.Get(&res)
+	return acttest.Exec(env, in)
 }
 
 func (d *drill) mustExec(in sever.ActionInput) sever.ActionResult {
@@ -163,15 +152,41 @@ func (d *drill) fault(f drillcloud.Fault) {
 	}
 }
 
+// keyStatus is the drill cloud's status of provider key id.
+func (d *drill) keyStatus(id string) string {
+	d.t.Helper()
+	k, ok := d.cloud.ProviderKey(id)
+	if !ok {
+		d.t.Fatalf("drill key %s missing", id)
+	}
+	return k.Status
+}
+
+// attack starts an attacker using provider key id, stopped when the test ends.
+func (d *drill) attack(id string) *drillcloud.Attacker {
+	d.t.Helper()
+	a, err := d.cloud.StartAttacker(d.t.Context(), drillcloud.AttackerConfig{KeyID: id, Rate: 50})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(a.Stop)
+	return a
+}
+
+// waitRefused waits for the attacker to give up, refused once the key was
+// contained (how: "disabled", "revoked").
+func (d *drill) waitRefused(a *drillcloud.Attacker, how string) {
+	d.t.Helper()
+	select {
+	case <-a.Done():
+	case <-time.After(5 * time.Second):
+		d.t.Fatalf("attacker still running after the key was %s", how)
+	}
+}
+
 // calls counts the calls of an operation that reached the cloud, applied or not.
 func (d *drill) calls(service, op string) int {
-	n := 0
-	for _, e := range d.cloud.Calls() {
-		if e.Service == service && e.Operation == op {
-			n++
-		}
-	}
-	return n
+	return acttest.Calls(d.cloud, service, op)
 }
 
 // noKeyMaterial fails when a result or error holds a key value or an admin key.
@@ -199,31 +214,8 @@ func (d *drill) noKeyMaterial(res sever.ActionResult, err error) {
 	}
 }
 
-// wantPermanent checks that err is a non-retryable activity error of errType whose
-// message mentions every string in want.
-func wantPermanent(t *testing.T, err error, errType string, want ...string) {
-	t.Helper()
-	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != errType || !app.NonRetryable() {
-		t.Fatalf("err = %v; want non-retryable %s", err, errType)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %v; want it to mention %q", err, w)
-		}
-	}
-}
-
-// wantRetryable checks that err is an activity error Temporal will retry.
-func wantRetryable(t *testing.T, err error, want ...string) {
-	t.Helper()
-	var app *temporal.ApplicationError
-	if err == nil || errors.As(err, &app) && app.NonRetryable() {
-		t.Fatalf("err = %v; want a retryable error", err)
-	}
-	for _, w := range want {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("err = %v; want it to mention %q", err, w)
-		}
-	}
-}
+// The checks every action package's tests share.
+var (
+	wantPermanent = acttest.WantPermanent
+	wantRetryable = acttest.WantRetryable
+)

@@ -3,28 +3,14 @@ package providers
 import (
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
 )
 
-func openAIStatus(t *testing.T, d *drill) string {
-	t.Helper()
-	k, ok := d.cloud.ProviderKey(oaKey)
-	if !ok {
-		t.Fatal("default OpenAI key missing")
-	}
-	return k.Status
-}
-
 func TestOpenAIRevoke(t *testing.T) {
 	d := newDrill(t)
-	a, err := d.cloud.StartAttacker(t.Context(), drillcloud.AttackerConfig{KeyID: oaKey, Rate: 50})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Stop()
+	a := d.attack(oaKey)
 	if v := d.mustExec(openAIInput(sever.ActionOpenAIKeyStatus, sever.Values{"expect": "present"})); !v.Verified {
 		t.Fatalf("key_status present = %+v", v)
 	}
@@ -38,14 +24,10 @@ func TestOpenAIRevoke(t *testing.T) {
 		out["owner_type"] != "user" || !strings.HasPrefix(out["key_hint"].(string), "sk-proj-...") || out["reason"] != "leaked" {
 		t.Fatalf("output = %v", out)
 	}
-	if got := openAIStatus(t, d); got != "deleted" {
+	if got := d.keyStatus(oaKey); got != "deleted" {
 		t.Fatalf("key is %s in the drill cloud", got)
 	}
-	select {
-	case <-a.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("attacker still running after the key was revoked")
-	}
+	d.waitRefused(a, "revoked")
 	if v := d.mustExec(openAIInput(sever.ActionOpenAIKeyStatus, nil)); !v.Verified || v.Output["status"] != "absent" {
 		t.Fatalf("key_status = %+v", v)
 	}
@@ -93,7 +75,7 @@ func TestOpenAIErrors(t *testing.T) {
 		in := openAIInput(sever.ActionOpenAIRevokeKey, nil)
 		_, err := d.exec(in)
 		wantRetryable(t, err, "HTTP 429 (rate_limit_exceeded)")
-		if got := openAIStatus(t, d); got != "active" {
+		if got := d.keyStatus(oaKey); got != "active" {
 			t.Fatalf("throttled delete changed the key: %s", got)
 		}
 		if res := d.mustExec(in); !res.Verified || !res.Changed {
@@ -121,7 +103,7 @@ func TestOpenAIErrors(t *testing.T) {
 			_, err := d.exec(in)
 			wantPermanent(t, err, "NotFound", "project proj_elsewhere (from credential.account)")
 		}
-		if got := openAIStatus(t, d); got != "active" {
+		if got := d.keyStatus(oaKey); got != "active" {
 			t.Fatalf("key is %s", got)
 		}
 	})

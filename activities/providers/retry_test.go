@@ -1,20 +1,17 @@
 package providers
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
-	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/runbooks"
 )
 
 // runAction runs one action the way the incident workflow does: capped retries, and
@@ -30,9 +27,7 @@ func runAction(ctx workflow.Context, in sever.ActionInput) (sever.ActionResult, 
 
 func (d *drill) underTemporal(in sever.ActionInput) (sever.ActionResult, error) {
 	d.t.Helper()
-	var s testsuite.WorkflowTestSuite
-	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-	env := s.NewTestWorkflowEnvironment()
+	env := acttest.Suite().NewTestWorkflowEnvironment()
 	d.acts.Register(env)
 	env.RegisterWorkflow(runAction)
 	env.ExecuteWorkflow(runAction, in)
@@ -48,30 +43,39 @@ func (d *drill) underTemporal(in sever.ActionInput) (sever.ActionResult, error) 
 
 // Temporal retries what the provider throttles or drops, and each write lands once.
 func TestTemporalRetriesProviderFaults(t *testing.T) {
-	t.Run("anthropic", func(t *testing.T) {
-		d := newDrill(t)
-		d.fault(drillcloud.Fault{Service: "anthropic", Operation: "GetAPIKey", Kind: drillcloud.FaultThrottle, Count: 1})
-		d.fault(drillcloud.Fault{Service: "anthropic", Operation: "UpdateAPIKey", Kind: drillcloud.FaultDropResponse, Count: 1})
-		res, err := d.underTemporal(anthropicInput(sever.ActionAnthropicDisableKey, nil))
-		if err != nil || !res.Verified || !res.Changed {
-			t.Fatalf("disable = %+v, %v", res, err)
-		}
-		if n := d.calls("anthropic", "UpdateAPIKey"); n != 1 || len(d.cloud.PendingFaults()) != 0 {
-			t.Fatalf("UpdateAPIKey sent %d times; faults left %v", n, d.cloud.PendingFaults())
-		}
-	})
-	t.Run("openai", func(t *testing.T) {
-		d := newDrill(t)
-		d.fault(drillcloud.Fault{Service: "openai", Operation: "DeleteProjectAPIKey", Kind: drillcloud.FaultServerError, Count: 1})
-		d.fault(drillcloud.Fault{Service: "openai", Operation: "DeleteProjectAPIKey", Kind: drillcloud.FaultDropResponse, Count: 1})
-		res, err := d.underTemporal(openAIInput(sever.ActionOpenAIRevokeKey, nil))
-		if err != nil || !res.Verified || !res.Changed {
-			t.Fatalf("revoke = %+v, %v", res, err)
-		}
-		if n := d.cloud.Applied("openai:DeleteProjectAPIKey"); n != 1 || len(d.cloud.PendingFaults()) != 0 {
-			t.Fatalf("DELETE applied %d times; faults left %v", n, d.cloud.PendingFaults())
-		}
-	})
+	for _, tc := range []struct {
+		name   string
+		faults []drillcloud.Fault
+		in     sever.ActionInput
+		// landed counts the writes that reached the provider (what) once.
+		landed func(d *drill) int
+		what   string
+	}{
+		{name: "anthropic", in: anthropicInput(sever.ActionAnthropicDisableKey, nil), what: "UpdateAPIKey sent",
+			faults: []drillcloud.Fault{
+				{Service: "anthropic", Operation: "GetAPIKey", Kind: drillcloud.FaultThrottle, Count: 1},
+				{Service: "anthropic", Operation: "UpdateAPIKey", Kind: drillcloud.FaultDropResponse, Count: 1}},
+			landed: func(d *drill) int { return d.calls("anthropic", "UpdateAPIKey") }},
+		{name: "openai", in: openAIInput(sever.ActionOpenAIRevokeKey, nil), what: "DELETE applied",
+			faults: []drillcloud.Fault{
+				{Service: "openai", Operation: "DeleteProjectAPIKey", Kind: drillcloud.FaultServerError, Count: 1},
+				{Service: "openai", Operation: "DeleteProjectAPIKey", Kind: drillcloud.FaultDropResponse, Count: 1}},
+			landed: func(d *drill) int { return d.cloud.Applied("openai:DeleteProjectAPIKey") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrill(t)
+			for _, f := range tc.faults {
+				d.fault(f)
+			}
+			res, err := d.underTemporal(tc.in)
+			if err != nil || !res.Verified || !res.Changed {
+				t.Fatalf("%s = %+v, %v", tc.in.Action, res, err)
+			}
+			if n := tc.landed(d); n != 1 || len(d.cloud.PendingFaults()) != 0 {
+				t.Fatalf("%s %d times; faults left %v", tc.what, n, d.cloud.PendingFaults())
+			}
+		})
+	}
 	t.Run("permanent errors are not retried", func(t *testing.T) {
 		d := newDrill(t)
 		in := withCred(anthropicInput(sever.ActionAnthropicDisableKey, nil), func(c *sever.Credential) { c.ID = "apikey_01NoSuchKey" })
@@ -88,10 +92,7 @@ func TestTemporalRetriesProviderFaults(t *testing.T) {
 // The built-in runbook's provider steps, run with their exact arguments the way the
 // interpreter calls them (action, then its verify), contain each provider's key.
 func TestBuiltinRunbookAgainstDrillCloud(t *testing.T) {
-	lib, err := runbooks.Load("", sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib, _ := acttest.Builtin(t)
 	for _, tc := range []struct {
 		provider string
 		in       func(string, sever.Values) sever.ActionInput

@@ -1,20 +1,17 @@
 package vaultact
 
 import (
-	"log/slog"
 	"testing"
 
-	"go.temporal.io/sdk/log"
-	"go.temporal.io/sdk/testsuite"
-
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
 )
 
-// Vault applies a revocation and its answer is lost. Within the attempt the
-// client's resend finds the accessor gone, which is the revocation it sent; on a
-// later attempt, the heartbeat the first one recorded before sending says the
-// same. Without that heartbeat an accessor Vault does not know is never claimed
+// Vault applies a revocation and its answer is lost: the attempt fails
+// retryably (the client does not resend a POST), and Temporal's next attempt
+// finds the accessor gone and the heartbeat the first one recorded before
+// sending, which says the revocation was its own. Without that heartbeat an accessor Vault does not know is never claimed
 // contained. Either way Vault revokes once.
 func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
 	for _, tc := range []struct {
@@ -25,7 +22,7 @@ func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
 		wantErr         string
 		wantChanged     bool
 	}{
-		{name: "answer dropped on the wire", drop: true, wantChanged: true},
+		{name: "answer dropped on the wire", drop: true},
 		{name: "retry of the attempt that sent it", heartbeat: true},
 		{name: "gone without an earlier attempt", wantErr: "NotFound"},
 	} {
@@ -42,9 +39,7 @@ func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
 			cloud.ServeVault(twin)
 			twin.AddToken(drillcloud.TokenSpec{Accessor: drillcloud.DefaultVaultAccessor})
 			a := &Activities{Address: cloud.URL(), Token: StaticToken(responder), Getenv: noEnv}
-			var s testsuite.WorkflowTestSuite
-			s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
-			env := s.NewTestActivityEnvironment()
+			env := acttest.Suite().NewTestActivityEnvironment()
 			a.Register(env)
 			in := input(sever.ActionVaultRevokeAccessor, drillcloud.DefaultVaultAccessor, nil)
 
@@ -61,6 +56,14 @@ func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
 				env.SetHeartbeatDetails(revokeProgress + drillcloud.DefaultVaultAccessor)
 			}
 			v, err := env.ExecuteActivity(in.Action, in)
+			if tc.drop {
+				if err == nil {
+					t.Fatal("an attempt whose answer was dropped succeeded")
+				}
+				// Temporal's retry, with the heartbeat the lost attempt recorded.
+				env.SetHeartbeatDetails(revokeProgress + drillcloud.DefaultVaultAccessor)
+				v, err = env.ExecuteActivity(in.Action, in)
+			}
 			if got := errType(err); got != tc.wantErr {
 				t.Fatalf("%v (type %q), want %q", err, got, tc.wantErr)
 			}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/runbooks"
 )
@@ -16,10 +17,7 @@ import (
 // and its vault.* steps, run in order with their exact arguments against the
 // twin as the interpreter calls them (action, then its verify), revoke the token.
 func TestBuiltinVaultRunbook(t *testing.T) {
-	lib, err := runbooks.Load("", sever.Catalog)
-	if err != nil {
-		t.Fatal(err)
-	}
+	lib, _ := acttest.Builtin(t)
 	rb, ok := lib.Get("vault-token-exposed")
 	if !ok {
 		t.Fatal("vault-token-exposed not loaded")

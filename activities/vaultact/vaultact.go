@@ -350,10 +350,9 @@ func (a *Activities) AccessorStatus(ctx context.Context, in sever.ActionInput) (
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	expect := cmp.Or(args.Expect, "revoked")
-	if expect != "revoked" && expect != "active" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not revoked or active", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "revoked", "active")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	facts, err := s.lookup(ctx, acc)
 	if err != nil {
@@ -475,10 +474,9 @@ func (a *Activities) LeasePrefixStatus(ctx context.Context, in sever.ActionInput
 	if err := CheckLeasePrefix(args.Prefix); err != nil {
 		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument, in.Action, err)
 	}
-	expect := cmp.Or(args.Expect, "absent")
-	if expect != "absent" && expect != "present" {
-		return sever.ActionResult{}, activities.Permanent(activities.ErrInvalidArgument,
-			fmt.Sprintf("%s: expect %q is not absent or present", in.Action, expect), nil)
+	expect, err := activities.Expect(in.Action, args.Expect, "absent", "present")
+	if err != nil {
+		return sever.ActionResult{}, err
 	}
 	s, err := a.client(ctx, in.Action)
 	if err != nil {
