@@ -21,7 +21,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"go.temporal.io/sdk/activity"
-	"golang.org/x/time/rate"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
@@ -58,7 +57,7 @@ type Activities struct {
 	identities  *lru[string, identity]      // by account asked for ("" = ambient)
 	keyAccounts *lru[string, string]        // access key id → account, as sts:GetAccessKeyInfo said
 	keyUsers    *lru[string, string]        // access key id → IAM user, as GetAccessKeyLastUsed said
-	limiters    *lru[string, *rate.Limiter] // by account/region
+	limiters    *lru[string, *trailLimiter] // by account/region
 }
 
 // ErrIdentityMismatch is the error type of an action refused because a value the
@@ -72,7 +71,7 @@ func (a *Activities) initCaches() {
 		a.identities = newLRU[string, identity](maxCachedIdentities)
 		a.keyAccounts = newLRU[string, string](maxCachedKeys)
 		a.keyUsers = newLRU[string, string](maxCachedKeys)
-		a.limiters = newLRU[string, *rate.Limiter](maxCachedLimiters)
+		a.limiters = newLRU[string, *trailLimiter](maxCachedLimiters)
 	}
 }
 
@@ -332,14 +331,14 @@ func (a *Activities) regions(account string, explicit []string) []string {
 
 // limiter returns the shared CloudTrail rate limiter for an account and region, so
 // concurrent incidents in one worker stay inside the 2 requests per second together.
-func (a *Activities) limiter(account, region string) *rate.Limiter {
+func (a *Activities) limiter(account, region string) *trailLimiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.initCaches()
 	key := account + "/" + region
 	l, ok := a.limiters.get(key)
 	if !ok {
-		l = rate.NewLimiter(cloudTrailRate, 1)
+		l = newTrailLimiter(cloudTrailRate)
 		a.limiters.put(key, l)
 	}
 	return l

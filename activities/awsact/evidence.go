@@ -195,7 +195,7 @@ func (a *Activities) collectEvents(ctx context.Context, in sever.ActionInput, ac
 			StartTime:        aws.Time(start), MaxResults: aws.Int32(50),
 		})
 		for p.HasMorePages() && !doc.Truncated {
-			if err := lim.Wait(ctx); err != nil {
+			if err := lim.Wait(ctx, false); err != nil {
 				return trailDoc{}, "", fmt.Errorf("%s: cloudtrail:LookupEvents rate limit: %w", in.Action, err)
 			}
 			page, err := p.NextPage(ctx)

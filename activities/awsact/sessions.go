@@ -226,7 +226,8 @@ func (a *Activities) trailIssuer(ctx context.Context, in sever.ActionInput, acco
 			StartTime:        aws.Time(start), MaxResults: aws.Int32(50),
 		})
 		for page := 0; page < sessionTrailPages && p.HasMorePages(); page++ {
-			if err := lim.Wait(ctx); err != nil {
+			// The revocation waits on this lookup: it goes before evidence paging.
+			if err := lim.Wait(ctx, true); err != nil {
 				return issuer{}, false, fmt.Errorf("%s: cloudtrail:LookupEvents rate limit: %w", in.Action, err)
 			}
 			out, err := p.NextPage(ctx)
