@@ -29,10 +29,13 @@ const (
 	ScopeIncidentsWrite = "incidents:write" // contain on demand, close or re-run incidents
 	ScopeApprovalsWrite = "approvals:write" // approve or deny steps over the API/CLI
 	ScopeDrillsWrite    = "drills:write"    // start drill incidents (only where the stack runs its drill cloud)
+	// ScopeTokensVendor reports the issuer's state of a token-store token (PUT
+	// /v1/tokens/{id}/vendor-status): for the issuer's notice feed only.
+	ScopeTokensVendor = "tokens:vendor"
 )
 
 // Scopes lists every known scope.
-var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite}
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite, ScopeTokensVendor}
 
 // Defaults.
 const (
@@ -78,6 +81,9 @@ type Config struct {
 	AWS        AWSConfig        `yaml:"aws"`
 	Providers  ProvidersConfig  `yaml:"providers"`
 	GitHub     GitHubConfig     `yaml:"github"`
+	GCP        GCPConfig        `yaml:"gcp"`
+	Azure      AzureConfig      `yaml:"azure"`
+	Vault      VaultConfig      `yaml:"vault"`
 	Runbooks   RunbooksConfig   `yaml:"runbooks"`
 	Incidents  IncidentsConfig  `yaml:"incidents"`
 	TokenStore TokenStoreConfig `yaml:"tokenstore"`
@@ -273,6 +279,53 @@ type GitHubConfig struct {
 	PrivateKey     SecretRef `yaml:"private_key"` // the App's PEM private key
 	APIURL         string    `yaml:"api_url"`     // empty = https://api.github.com
 }
+
+// GCPConfig is how the gcp.* actions sign in to Google Cloud. Empty, they use
+// Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, the metadata
+// server, workload identity), as Google's own clients do.
+type GCPConfig struct {
+	// Credentials references the JSON of a service-account key, or of an
+	// external_account (workload identity federation) or impersonated_service_account
+	// configuration: the whole file is a secret, so file:/path, env:NAME or aws-sm:ARN.
+	// It is resolved when an action first calls Google, not at start.
+	Credentials SecretRef `yaml:"credentials"`
+	// QuotaProject is the project billed for the API quota of sever's calls (IAM,
+	// Cloud Logging, API Keys); empty = the credential's own project.
+	QuotaProject string `yaml:"quota_project"`
+}
+
+// AzureConfig is how the azure.* actions sign in to Entra ID (Graph) and ARM. With
+// all three keys set, sever signs in as that application with its client secret;
+// with none, it uses DefaultAzureCredential (the AZURE_* environment, workload
+// identity, a managed identity). Any one alone is refused as a half-finished setup.
+type AzureConfig struct {
+	TenantID     string    `yaml:"tenant_id"`     // directory (tenant) id, a GUID
+	ClientID     string    `yaml:"client_id"`     // application (client) id, a GUID
+	ClientSecret SecretRef `yaml:"client_secret"` // the application's client secret
+}
+
+// VaultConfig is how the vault.* actions reach HashiCorp Vault. Each key left empty
+// falls back to the Vault client's own environment (VAULT_ADDR, VAULT_TOKEN,
+// VAULT_NAMESPACE, VAULT_CACERT, VAULT_TLS_SERVER_NAME).
+type VaultConfig struct {
+	Address   string    `yaml:"address"`   // https://vault.example.com:8200
+	Namespace string    `yaml:"namespace"` // Vault Enterprise namespace, such as admin/ir
+	Token     SecretRef `yaml:"token"`     // sever's Vault token; read again for every action
+	// CACert is the absolute path of a PEM bundle that Vault's server certificate must
+	// chain to (instead of the system roots); TLSServerName is the name it must carry
+	// when that differs from the address's host.
+	CACert        string `yaml:"ca_cert"`
+	TLSServerName string `yaml:"tls_server_name"`
+}
+
+// IsZero reports whether no vault.* key is set.
+func (v VaultConfig) IsZero() bool { return v == VaultConfig{} }
+
+// IsZero reports whether no azure.* key is set.
+func (a AzureConfig) IsZero() bool { return a == AzureConfig{} }
+
+// IsZero reports whether no gcp.* key is set.
+func (g GCPConfig) IsZero() bool { return g == GCPConfig{} }
 
 // RunbooksConfig says where runbooks and the runtime policy come from.
 type RunbooksConfig struct {
@@ -486,10 +539,55 @@ func (c *Config) Warnings() []string {
 			out = append(out, fmt.Sprintf("inventory.path: %s is not a regular file", p))
 		}
 	}
+	if p := c.Vault.CACert; p != "" && filepath.IsAbs(p) {
+		if _, err := os.Stat(p); err != nil {
+			out = append(out, fmt.Sprintf("vault.ca_cert: file %s cannot be read (%v)", p, errors.Unwrap(err)))
+		}
+	}
 	walkSecrets(reflectValueOf(c), "", func(path string, r SecretRef) {
 		if w := r.check(); w != "" {
 			out = append(out, path+": "+w)
 		}
 	})
 	return out
+}
+
+// CloudCredentials says, one line per family, where the gcp.*, azure.* and vault.*
+// actions take their credentials from: the config's section (naming its secret
+// references, never a secret) or the vendor's standard chain. `sever config check`
+// prints it, so an operator sees which of the two a worker will use.
+func (c *Config) CloudCredentials() []string {
+	gcp := "gcp: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, workload identity, the metadata server)"
+	if !c.GCP.Credentials.IsZero() {
+		gcp = "gcp: credentials JSON from gcp.credentials (" + c.GCP.Credentials.String() + ")"
+	}
+	if c.GCP.QuotaProject != "" {
+		gcp += "; quota project " + c.GCP.QuotaProject
+	}
+	azure := "azure: DefaultAzureCredential (AZURE_* environment, workload identity, managed identity)"
+	if !c.Azure.IsZero() {
+		azure = "azure: application " + c.Azure.ClientID + " of tenant " + c.Azure.TenantID +
+			" with the client secret from azure.client_secret (" + c.Azure.ClientSecret.String() + ")"
+	}
+	vault := "vault: "
+	if c.Vault.Address != "" {
+		vault += "address " + c.Vault.Address
+	} else {
+		vault += "address from VAULT_ADDR"
+	}
+	if !c.Vault.Token.IsZero() {
+		vault += ", token from vault.token (" + c.Vault.Token.String() + ")"
+	} else {
+		vault += ", token from VAULT_TOKEN"
+	}
+	if c.Vault.Namespace != "" {
+		vault += ", namespace " + c.Vault.Namespace
+	}
+	if c.Vault.CACert != "" {
+		vault += ", CA " + c.Vault.CACert
+	}
+	if c.Vault.TLSServerName != "" {
+		vault += ", TLS server name " + c.Vault.TLSServerName
+	}
+	return []string{gcp, azure, vault}
 }

@@ -26,6 +26,11 @@ func FuzzLoad(f *testing.F) {
 		"? [a]\n: b\n",
 		"data_dir: !!binary aGVsbG8=\n",
 		"tokenstore: {path: \"~\"}\ndata_dir: \"null\"\n",
+		"gcp: {credentials: file:/etc/sever/gcp.json, quota_project: acme-security}\n",
+		"azure: {tenant_id: 5e7c1d2a-4b3f-4e8a-9c6d-0f1e2d3c4b5a, client_id: 0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0, client_secret: env:S}\n",
+		"azure: {client_secret: 'Q~inline'}\n",
+		"vault: {address: 'https://vault:8200', namespace: admin/ir/, token: env:VT, ca_cert: /ca.pem, tls_server_name: vault}\n",
+		"vault: {namespace: [a], tls_server_name: 10.0.0.1}\n",
 	} {
 		f.Add([]byte(s))
 	}

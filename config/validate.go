@@ -24,6 +24,15 @@ var (
 	bucketRE       = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	// openAIProjectRE is the form of OpenAI project ids, which key ids are relative to.
 	openAIProjectRE = regexp.MustCompile(`^proj_[A-Za-z0-9]{1,128}$`)
+	// gcpProjectRE is the form of a Google Cloud project id.
+	gcpProjectRE = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	// guidRE is the form of Entra tenant and application ids.
+	guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// vaultNamespaceRE is one or more namespace segments (admin, admin/ir), as Vault
+	// Enterprise names them; a trailing slash is allowed, as Vault accepts it.
+	vaultNamespaceRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,15}/?$`)
+	// hostnameRE is a DNS name (an IP address is checked separately).
+	hostnameRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 )
 
 var (
@@ -232,6 +241,10 @@ func (v *validator) run() {
 	if p := c.Providers.OpenAI.Project; p != "" && !openAIProjectRE.MatchString(p) {
 		v.add("providers.openai.project", "not an OpenAI project id (proj_…)")
 	}
+
+	v.gcp(c.GCP)
+	v.azure(c.Azure)
+	v.vault(c.Vault)
 
 	// Incidents and every other duration.
 	v.durations(reflectValueOf(c), "")
@@ -466,4 +479,44 @@ func (c *Config) CheckIntakeTokenNames(approvers []string) error {
 		return nil
 	}
 	return &Error{Problems: v.probs}
+}
+
+func (v *validator) gcp(g GCPConfig) {
+	if p := g.QuotaProject; p != "" && !gcpProjectRE.MatchString(p) {
+		v.add("gcp.quota_project", "not a Google Cloud project id (6 to 30 lower-case letters, digits and -, starting with a letter)")
+	}
+}
+
+// azure checks the application sever signs in as: all three keys or none, since
+// any one alone would silently fall back to DefaultAzureCredential.
+func (v *validator) azure(a AzureConfig) {
+	if a.IsZero() {
+		return
+	}
+	if !guidRE.MatchString(a.TenantID) {
+		v.add("azure.tenant_id", "must be the directory (tenant) id, a GUID, when any azure.* setting is given")
+	}
+	if !guidRE.MatchString(a.ClientID) {
+		v.add("azure.client_id", "must be the application (client) id, a GUID, when any azure.* setting is given")
+	}
+	if a.ClientSecret.IsZero() {
+		v.add("azure.client_secret", "must reference the application's client secret when any azure.* setting is given "+
+			"(leave every azure.* key out to use DefaultAzureCredential)")
+	}
+}
+
+func (v *validator) vault(c VaultConfig) {
+	v.url("vault.address", c.Address)
+	if c.Namespace != "" && (!vaultNamespaceRE.MatchString(c.Namespace) || strings.HasPrefix(c.Namespace, "/")) {
+		v.add("vault.namespace", "not a Vault namespace path such as admin or admin/ir")
+	}
+	if f := c.CACert; f != "" && !filepath.IsAbs(f) {
+		v.add("vault.ca_cert", "must be an absolute path of a PEM file")
+	}
+	if n := c.TLSServerName; n != "" && net.ParseIP(n) == nil && (len(n) > 253 || !hostnameRE.MatchString(n)) {
+		v.add("vault.tls_server_name", "not a host name")
+	}
+	if (c.CACert != "" || c.TLSServerName != "") && strings.HasPrefix(c.Address, "http://") {
+		v.add("vault.address", "uses http:// but vault.ca_cert or vault.tls_server_name is set; use https://")
+	}
 }

@@ -190,10 +190,11 @@ func refTarget(r config.SecretRef) (scheme, target string) {
 // Which process resolves a secret, by the prefix of its field path. `sever serve` takes
 // intake, operator and Slack-endpoint secrets; `sever worker` acts, so it holds the
 // cloud and provider credentials and the ledger signing key. A path that matches
-// neither list is needed by both.
+// neither list is needed by both: gcp.credentials is, since the API resolves a GitHub
+// alert's Google API key with the gcp.* actions' client.
 var (
 	serveOnly  = []string{"intake.", "operators[", "slack.signing_secret", "slack.app_token"}
-	workerOnly = []string{"aws.", "providers.", "ledger."}
+	workerOnly = []string{"aws.", "providers.", "ledger.", "azure.", "vault."}
 )
 
 // Roles of the sever processes a deployment runs.

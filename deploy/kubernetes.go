@@ -381,7 +381,9 @@ func checkContainer(d *Object, pod *PodSpec, c *Container, role, where string, c
 			add(file, "%s: http.listen is %s, a loopback address: the Service and the probes cannot reach it; listen on 0.0.0.0", where, cfg.HTTP.Listen)
 		}
 	} else {
-		wantPath = "/metrics"
+		// The worker's metrics listener also answers /healthz (alive) and /readyz
+		// (its Temporal worker polls and the frontend answers).
+		wantPath = ""
 		m := c.flag("metrics")
 		if m == "" {
 			add(file, "%s: a worker has no HTTP endpoint without --metrics HOST:PORT, so it cannot be probed", where)
@@ -390,6 +392,10 @@ func checkContainer(d *Object, pod *PodSpec, c *Container, role, where string, c
 		}
 	}
 	for name, p := range map[string]*Probe{"readinessProbe": c.ReadinessProbe, "livenessProbe": c.LivenessProbe} {
+		wantPath := wantPath
+		if role != RoleServe {
+			wantPath = map[string]string{"readinessProbe": "/readyz", "livenessProbe": "/healthz"}[name]
+		}
 		if p == nil || p.HTTPGet == nil {
 			add(file, "%s: no %s (httpGet %s)", where, name, wantPath)
 			continue

@@ -21,11 +21,14 @@ type tokenEntry struct {
 	name     string
 	approver string
 	digest   [sha256.Size]byte
-	scopes   []string // nil means every scope
+	scopes   []string // nil means every scope but explicitScopes
 }
 
 func (t *tokenEntry) allows(scope string) bool {
-	return t.scopes == nil || slices.Contains(t.scopes, scope)
+	if t.scopes == nil {
+		return !slices.Contains(explicitScopes, scope)
+	}
+	return slices.Contains(t.scopes, scope)
 }
 
 // compileTokens checks the configured tokens and keeps only their digests, so the

@@ -29,7 +29,7 @@ const (
 )
 
 // Scopes lists every known scope.
-var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite}
+var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite, ScopeApprovalsWrite, ScopeDrillsWrite, ScopeTokensVendor}
 
 // Token is a bearer token the API accepts. Name is what logs and the ledger see;
 // Value is the secret and is never logged.
@@ -73,6 +73,9 @@ type Options struct {
 	// the policy's drill rules, so against production clients it would be a way to
 	// act without approval.
 	Drills bool
+	// VendorStatus records the issuer's notices about tokens of the token store
+	// (PUT /v1/tokens/{id}/vendor-status, scope tokens:vendor); nil answers 503.
+	VendorStatus VendorStatusRecorder
 }
 
 // Server serves the API. It is safe for concurrent use.
@@ -93,8 +96,10 @@ type Server struct {
 	admission *admission
 	shedCount shedCounter // nil when there are no metrics
 	drills    bool
-	mux       *http.ServeMux
-	handler   http.Handler
+	// vendorStatus records issuers' notices about tokens; nil = not served.
+	vendorStatus VendorStatusRecorder
+	mux          *http.ServeMux
+	handler      http.Handler
 }
 
 // New checks o and builds a Server.
@@ -141,6 +146,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.admission = newAdmission(limits, s.now)
 	s.drills = o.Drills
+	s.vendorStatus = o.VendorStatus
 	if s.metrics != nil {
 		s.shedCount = newShedMetric(s.metrics)
 	}
@@ -165,6 +171,7 @@ func (s *Server) routes() {
 	s.mux.Handle("POST /v1/incidents/{id}/close", s.auth(ScopeIncidentsWrite, s.closeIncident))
 	s.mux.Handle("POST /v1/incidents/{id}/approvals", s.auth(ScopeApprovalsWrite, s.decide))
 	s.mux.Handle("POST /v1/incidents/{id}/retry", s.auth(ScopeIncidentsWrite, s.retryStep))
+	s.mux.Handle("PUT /v1/tokens/{id}/vendor-status", s.auth(ScopeTokensVendor, s.reportVendorStatus))
 }
 
 // route dispatches through the mux but answers "no route" and "wrong method" in the

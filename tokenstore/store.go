@@ -37,9 +37,14 @@ type Token struct {
 	// word, written by SetVendorStatus from the issuer's side (its notice feed), never by
 	// a containment step, so tokenstore.observe_vendor_state reads state sever did not
 	// write.
-	VendorStatus string    `json:"vendor_status,omitempty"`
-	UpdatedAt    time.Time `json:"updated_at"`
-	UpdatedBy    string    `json:"updated_by,omitempty"`
+	VendorStatus string `json:"vendor_status,omitempty"`
+	// VendorReportedBy names who reported VendorStatus (the API token of the
+	// issuer's notice feed) and VendorReportedAt when; the report's author is on
+	// record beside the issuer's word.
+	VendorReportedBy string    `json:"vendor_reported_by,omitempty"`
+	VendorReportedAt time.Time `json:"vendor_reported_at,omitzero"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	UpdatedBy        string    `json:"updated_by,omitempty"`
 	// Changes keeps the idempotency keys of changes already applied, so a retried
 	// request after a lost answer is recognised and not applied twice.
 	Changes []Change `json:"changes,omitempty"`
@@ -211,19 +216,23 @@ func (s *Store) SetStatus(id, status, key, by, reason string) (t Token, changed 
 }
 
 // SetVendorStatus records the state the token's issuer reports for it (active or
-// inactive): what the issuer's notice feed calls when the vendor disabled (or
-// restored) the token on its own. Setting the state already recorded changes nothing.
+// inactive) and by, who reported it: what the issuer's notice feed calls (PUT
+// /v1/tokens/{id}/vendor-status) when the vendor disabled (or restored) the token on
+// its own. Setting the state already recorded changes nothing, reporter included.
 // The enterprise's own Status is left alone: a vendor's action is evidence, not the
 // enterprise's control.
-func (s *Store) SetVendorStatus(id, status string) (t Token, changed bool, err error) {
+func (s *Store) SetVendorStatus(id, status, by string) (t Token, changed bool, err error) {
 	if status != Active && status != Inactive {
 		return Token{}, false, fmt.Errorf("tokenstore: set vendor status %q: want %s or %s", status, Active, Inactive)
 	}
-	return s.update(id, "set vendor status", func(tok *Token, _ time.Time) bool {
+	if by == "" {
+		return Token{}, false, fmt.Errorf("tokenstore: set vendor status of %q: the reporter is required", id)
+	}
+	return s.update(id, "set vendor status", func(tok *Token, now time.Time) bool {
 		if tok.VendorStatus == status {
 			return false
 		}
-		tok.VendorStatus = status
+		tok.VendorStatus, tok.VendorReportedBy, tok.VendorReportedAt = status, by, now
 		return true
 	})
 }

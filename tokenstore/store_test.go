@@ -176,30 +176,33 @@ func TestSetVendorStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		steps := []struct {
-			status      string
+			status, by  string
 			wantChanged bool
-			wantErr     error
+			wantBy      string // the reporter on record after the step
 		}{
-			{Inactive, true, nil},
-			{Inactive, false, nil}, // the same notice delivered twice
-			{Active, true, nil},
+			{Inactive, "acme-feed", true, "acme-feed"},
+			{Inactive, "other-feed", false, "acme-feed"}, // the same notice delivered twice
+			{Active, "acme-feed-2", true, "acme-feed-2"},
 		}
 		for i, st := range steps {
-			tok, changed, err := s.SetVendorStatus("tok-1", st.status)
+			tok, changed, err := s.SetVendorStatus("tok-1", st.status, st.by)
 			if err != nil || changed != st.wantChanged || tok.VendorStatus != st.status || tok.Status != Active {
 				t.Fatalf("step %d: SetVendorStatus(%s) = %+v, %v, %v; want changed=%v, enterprise status untouched",
 					i, st.status, tok, changed, err, st.wantChanged)
 			}
 			got, err := again().Get("tok-1")
-			if err != nil || got.VendorStatus != st.status || got.Owner != "billing" {
-				t.Fatalf("step %d: read-back = %+v, %v", i, got, err)
+			if err != nil || got.VendorStatus != st.status || got.Owner != "billing" || got.VendorReportedBy != st.wantBy || got.VendorReportedAt.IsZero() {
+				t.Fatalf("step %d: read-back = %+v, %v; want reported by %s", i, got, err, st.wantBy)
 			}
 		}
-		if _, _, err := s.SetVendorStatus("nope", Inactive); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set vendor status") {
+		if _, _, err := s.SetVendorStatus("nope", Inactive, "acme-feed"); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "set vendor status") {
 			t.Errorf("SetVendorStatus(unknown) err = %v, want ErrNotFound naming the operation", err)
 		}
-		if _, _, err := s.SetVendorStatus("tok-1", "revoked"); err == nil {
+		if _, _, err := s.SetVendorStatus("tok-1", "revoked", "acme-feed"); err == nil {
 			t.Error("SetVendorStatus(bad status) succeeded")
+		}
+		if _, _, err := s.SetVendorStatus("tok-1", Inactive, ""); err == nil || !strings.Contains(err.Error(), "reporter") {
+			t.Errorf("SetVendorStatus(no reporter) err = %v, want the reporter required", err)
 		}
 	})
 }

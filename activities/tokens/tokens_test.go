@@ -74,7 +74,7 @@ func TestVendorEnforcedOnlyWhenObserved(t *testing.T) {
 		t.Fatalf("vendor idle: %+v, %v; want no enforcement", res, err)
 	}
 	// The issuer's notice feed records what the vendor did; sever only reads it.
-	if _, _, err := store.SetVendorStatus("tok-1", tokenstore.Inactive); err != nil {
+	if _, _, err := store.SetVendorStatus("tok-1", tokenstore.Inactive, "acme-feed"); err != nil {
 		t.Fatal(err)
 	}
 	res, err = exec(t, env, in(sever.ActionTokenVendorSeen, nil))

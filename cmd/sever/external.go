@@ -15,6 +15,7 @@ import (
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/internal/temporalclient"
+	"github.com/sever-ir/sever/worker"
 )
 
 // dial connects to an external Temporal cluster: Temporal's environment configuration
@@ -31,9 +32,14 @@ func dial(cfg *config.Config, metrics client.MetricsHandler) (client.Client, err
 }
 
 // connect loads the config, runbooks and policy, then dials the external cluster.
+// It refuses what `sever config check` refuses before anything starts: workers on a
+// shared cluster that would keep the shared state on their own disks.
 func (g *globals) connect() (*app.Parts, client.Client, error) {
 	cfg, err := g.loadConfig()
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := cfg.CheckScaleOut(); err != nil {
 		return nil, nil, err
 	}
 	parts, err := app.LoadParts(cfg, newLogger(cfg, os.Stderr))
@@ -68,6 +74,13 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				}
 				mux := http.NewServeMux()
 				mux.Handle("GET /metrics", parts.Metrics.Handler())
+				// Kubernetes probes: /healthz (alive), /readyz (polling, frontend answers).
+				health := &worker.Health{Check: func(ctx context.Context) error {
+					_, err := c.CheckHealth(ctx, &client.CheckHealthRequest{})
+					return err
+				}}
+				health.Register(mux)
+				parts.WorkerHealth = health
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()
@@ -75,7 +88,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 			return parts.RunWorker(cmd.Context(), c)
 		},
 	}
-	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address (host:port)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on this address (host:port)")
 	return cmd
 }
 

@@ -80,6 +80,12 @@ func TestConfigCheck(t *testing.T) {
 	if err != nil || !strings.Contains(out, "config OK") {
 		t.Fatalf("example config: %v %s", err, out)
 	}
+	vault := write(t, "sever.yaml", "vault:\n  address: https://vault.example.com:8200\n  token: env:SEVER_VAULT_TOKEN_FILE_REF\n")
+	out, _, err = run(t, "config", "check", "--config", vault)
+	if err != nil || !strings.Contains(out, "vault: address https://vault.example.com:8200, token from vault.token (env:SEVER_VAULT_TOKEN_FILE_REF)") ||
+		!strings.Contains(out, "gcp: Application Default Credentials") {
+		t.Fatalf("config check does not report the cloud families' credentials: %v\n%s", err, out)
+	}
 	typo := write(t, "sever.yaml", "slack:\n  chanel: C123\n")
 	_, _, err = run(t, "config", "check", "--config", typo)
 	if err == nil || !strings.Contains(err.Error(), typo+":2: slack.chanel") || !strings.Contains(err.Error(), `"channel"`) {

@@ -83,3 +83,21 @@ func TestConfigCheckRefusesLocalStateOnASharedCluster(t *testing.T) {
 		})
 	}
 }
+
+// sever worker and sever serve refuse, before they dial anything, the config that
+// config check refuses, with the same message.
+func TestWorkerAndServeRefuseLocalStateOnASharedCluster(t *testing.T) {
+	f := write(t, "sever.yaml", "temporal:\n  address: temporal.internal:7233\n")
+	_, _, want := run(t, "config", "check", "--config", f)
+	if want == nil {
+		t.Fatal("config check accepted local state on a shared cluster")
+	}
+	for _, cmd := range []string{"worker", "serve"} {
+		t.Run(cmd, func(t *testing.T) {
+			_, _, err := run(t, cmd, "--config", f)
+			if err == nil || err.Error() != want.Error() {
+				t.Fatalf("%s = %v; want config check's refusal %q", cmd, err, want)
+			}
+		})
+	}
+}

@@ -105,6 +105,11 @@ func newConfigCmd(g *globals) *cobra.Command {
 				_, err = cmd.OutOrStdout().Write(b)
 				return err
 			}
+			// Where each cloud family's actions will sign in: the config's section or
+			// the vendor's standard chain (references only, never a secret).
+			for _, l := range cfg.CloudCredentials() {
+				fmt.Fprintln(cmd.OutOrStdout(), l)
+			}
 			fmt.Fprintln(cmd.OutOrStdout(), "config OK")
 			return nil
 		},

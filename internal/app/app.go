@@ -88,8 +88,9 @@ type Parts struct {
 	Providers *providers.Activities
 	// GitHub serves the github.* actions through the configured GitHub App.
 	GitHub *githubact.Activities
-	// GCP serves the gcp.* actions: Application Default Credentials when nil, the
-	// drill cloud's GCP twin when sever dev runs one.
+	// GCP serves the gcp.* actions: the config's gcp: section when set (cloudFamilies),
+	// Application Default Credentials when nil, the drill cloud's GCP twin when sever
+	// dev runs one. Azure and Vault likewise, from azure: and vault:.
 	GCP *gcpact.Activities
 	// Azure serves the azure.* actions: the standard credential chain
 	// (DefaultAzureCredential) when nil, the drill cloud's Azure twin when sever
@@ -109,6 +110,9 @@ type Parts struct {
 	// DecisionKey signs decisions in the engine and checks them in the worker
 	// (LoadDecisionKey); nil leaves decisions unsigned and unchecked.
 	DecisionKey *decisionsig.Key
+	// WorkerHealth, when set, is told by RunWorker whether the Temporal worker
+	// polls, for the worker's /readyz.
+	WorkerHealth *worker.Health
 }
 
 // LoadParts loads the runbook library and the policy named by the config.
@@ -136,7 +140,12 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 		return nil, err
 	}
 	aws := awsact.FromConfig(cfg.AWS, inv, nil)
+	gcp, azure, vault, err := cloudFamilies(cfg, awsact.Resolver{Clients: aws.Clients}, nil)
+	if err != nil {
+		return nil, err
+	}
 	return &Parts{
+		GCP: gcp, Azure: azure, Vault: vault,
 		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m, Inventory: inv,
 		AWS:       aws,
 		Providers: providers.FromConfig(cfg.Providers, inv, awsact.Resolver{Clients: aws.Clients}),
@@ -380,7 +389,7 @@ func (p *Parts) NewHTTP(svc service.Service, o HTTPOptions) (*http.Server, error
 	api, err := httpapi.New(httpapi.Options{Service: svc, Tokens: o.Tokens,
 		MaxBodyBytes: p.Config.HTTP.MaxBodyBytes, Logger: p.Logger, Runbook: runbook,
 		Metrics: p.Metrics, GitHubWebhookSecret: []byte(o.GitHubWebhookSecret),
-		Limits: &limits, Drills: p.Drills, GitHubAlerts: p.githubAlerts()})
+		Limits: &limits, Drills: p.Drills, GitHubAlerts: p.githubAlerts(), VendorStatus: vendorStatus{p}})
 	if err != nil {
 		return nil, fmt.Errorf("http api: %w", err)
 	}

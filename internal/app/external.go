@@ -25,6 +25,11 @@ func (p *Parts) RunWorker(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("start worker: %w", err)
 	}
 	defer w.Stop()
+	if h := p.WorkerHealth; h != nil {
+		h.SetPolling(true)
+		// Deferred after Stop, so it runs first: not ready from the moment it stops.
+		defer h.SetPolling(false)
+	}
 	p.Logger.Info("worker running", "task_queue", p.Config.Temporal.TaskQueue, "namespace", p.Config.Temporal.Namespace)
 	<-ctx.Done()
 	return nil
