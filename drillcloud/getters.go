@@ -19,13 +19,7 @@ type KeyInfo struct {
 
 // Key returns an access key's state; ok is false for unknown or deleted keys.
 func (c *Cloud) Key(id string) (KeyInfo, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k := c.st.keys[id]
-	if k == nil {
-		return KeyInfo{}, false
-	}
-	return keyInfo(k), true
+	return lookupLocked(c, func() *accessKey { return c.st.keys[id] }, keyInfo)
 }
 
 func keyInfo(k *accessKey) KeyInfo {
@@ -35,16 +29,13 @@ func keyInfo(k *accessKey) KeyInfo {
 
 // Keys returns a user's access keys, oldest first.
 func (c *Cloud) Keys(userName string) []KeyInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u := c.st.findUser(userName)
-	if u == nil {
-		return nil
-	}
-	var out []KeyInfo
-	for _, k := range c.st.userKeys(u) {
-		out = append(out, keyInfo(k))
-	}
+	out, _ := lookupLocked(c, func() *principal { return c.st.findUser(userName) }, func(u *principal) []KeyInfo {
+		var out []KeyInfo
+		for _, k := range c.st.userKeys(u) {
+			out = append(out, keyInfo(k))
+		}
+		return out
+	})
 	return out
 }
 
@@ -60,49 +51,28 @@ type SessionInfo struct {
 
 // Session returns temporary credentials' state by their ASIA… key id.
 func (c *Cloud) Session(id string) (SessionInfo, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.st.sessions[id]
-	if s == nil {
-		return SessionInfo{}, false
-	}
-	return SessionInfo{ID: s.id, Account: s.account, Principal: s.principal.name, Issued: s.issued, Expires: s.expires, SourceKey: s.sourceKey}, true
+	return lookupLocked(c, func() *session { return c.st.sessions[id] }, func(s *session) SessionInfo {
+		return SessionInfo{ID: s.id, Account: s.account, Principal: s.principal.name, Issued: s.issued, Expires: s.expires, SourceKey: s.sourceKey}
+	})
 }
 
 // UserPolicy returns a user's inline policy document as stored (not
 // URL-encoded).
 func (c *Cloud) UserPolicy(userName, policyName string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u := c.st.findUser(userName)
-	if u == nil {
-		return "", false
-	}
-	d, ok := u.inline[policyName]
-	return d, ok
+	return c.inlinePolicy(func() *principal { return c.st.findUser(userName) }, policyName)
 }
 
 // RolePolicy returns a role's inline policy document.
 func (c *Cloud) RolePolicy(roleName, policyName string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r := c.st.findRole(roleName)
-	if r == nil {
-		return "", false
-	}
-	d, ok := r.inline[policyName]
-	return d, ok
+	return c.inlinePolicy(func() *principal { return c.st.findRole(roleName) }, policyName)
 }
 
 // AttachedPolicies returns the managed policy ARNs attached to a user.
 func (c *Cloud) AttachedPolicies(userName string) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u := c.st.findUser(userName)
-	if u == nil {
-		return nil
-	}
-	return append([]string(nil), u.attached...)
+	out, _ := lookupLocked(c, func() *principal { return c.st.findUser(userName) }, func(u *principal) []string {
+		return append([]string(nil), u.attached...)
+	})
+	return out
 }
 
 // SecretInfo is a secret with all its versions. Values are included because
@@ -213,18 +183,15 @@ type ObjectInfo struct {
 
 // ObjectVersions returns every version of an object, oldest first.
 func (c *Cloud) ObjectVersions(bucketName, key string) []ObjectInfo {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b := c.st.buckets[bucketName]
-	if b == nil {
-		return nil
-	}
-	var out []ObjectInfo
-	for _, v := range b.objects[key] {
-		out = append(out, ObjectInfo{Bucket: bucketName, Key: key, VersionID: v.versionID, DeleteMarker: v.deleteMarker,
-			Data: append([]byte(nil), v.data...), ETag: v.etag, LockMode: v.lockMode, RetainUntil: v.retainUntil,
-			LegalHold: v.legalHold, ChecksumAlgo: v.checksumAlgo, Checksum: v.checksum, LastModified: v.lastModified})
-	}
+	out, _ := lookupLocked(c, func() *bucket { return c.st.buckets[bucketName] }, func(b *bucket) []ObjectInfo {
+		var out []ObjectInfo
+		for _, v := range b.objects[key] {
+			out = append(out, ObjectInfo{Bucket: bucketName, Key: key, VersionID: v.versionID, DeleteMarker: v.deleteMarker,
+				Data: append([]byte(nil), v.data...), ETag: v.etag, LockMode: v.lockMode, RetainUntil: v.retainUntil,
+				LegalHold: v.legalHold, ChecksumAlgo: v.checksumAlgo, Checksum: v.checksum, LastModified: v.lastModified})
+		}
+		return out
+	})
 	return out
 }
 

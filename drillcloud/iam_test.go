@@ -267,3 +267,75 @@ func TestAuthRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestIAMRoleAndCredentialOps covers the operations that now share handlers
+// with their user or access-key twins (GetRole with GetUser, Delete*Policy,
+// Update/DeleteServiceSpecificCredential with Update/DeleteAccessKey), through
+// the SDK so the wire format is the SDK's to parse.
+func TestIAMRoleAndCredentialOps(t *testing.T) {
+	c := defaultCloud(t)
+	resp := iamFor(t, c, DefaultResponderKeyID)
+	ctx := ctx(t)
+
+	role, err := resp.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(DefaultInstanceRole)})
+	if err != nil {
+		t.Fatalf("GetRole: %v", err)
+	}
+	r := role.Role
+	if aws.ToString(r.RoleName) != DefaultInstanceRole || !strings.HasPrefix(aws.ToString(r.RoleId), "AROA") ||
+		aws.ToString(r.Arn) != "arn:aws:iam::111122223333:role/"+DefaultInstanceRole || aws.ToString(r.Path) != "/" ||
+		r.CreateDate == nil || aws.ToString(r.AssumeRolePolicyDocument) == "" {
+		t.Fatalf("GetRole = %+v", r)
+	}
+	if _, err := resp.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String("nope")}); errCode(err) != "NoSuchEntity" {
+		t.Fatalf("GetRole of an unknown role: %v", err)
+	}
+
+	_, err = resp.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(DefaultInstanceRole), PolicyName: aws.String("none")})
+	var nse *types.NoSuchEntityException
+	if !asErr(err, &nse) || !strings.Contains(aws.ToString(nse.Message), "role policy with name none") {
+		t.Fatalf("DeleteRolePolicy of a missing policy: %v", err)
+	}
+	_, err = resp.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String(DefaultCompromisedUser), PolicyName: aws.String("none")})
+	if !asErr(err, &nse) || !strings.Contains(aws.ToString(nse.Message), "user policy with name none") {
+		t.Fatalf("DeleteUserPolicy of a missing policy: %v", err)
+	}
+
+	created, err := resp.CreateServiceSpecificCredential(ctx, &iam.CreateServiceSpecificCredentialInput{
+		UserName: aws.String(DefaultCompromisedUser), ServiceName: aws.String(BedrockServiceName)})
+	if err != nil {
+		t.Fatalf("CreateServiceSpecificCredential: %v", err)
+	}
+	id := created.ServiceSpecificCredential.ServiceSpecificCredentialId
+	cases := []struct {
+		name, user string
+		status     types.StatusType // "" deletes
+		want       string           // error code, "" for success
+		after      string           // the credential's status after the call, "" for gone
+	}{
+		{"update with a bad status", DefaultCompromisedUser, "Paused", "ValidationError", "Active"},
+		{"update as another user's", DefaultResponderUser, types.StatusTypeInactive, "NoSuchEntity", "Active"},
+		{"update", DefaultCompromisedUser, types.StatusTypeInactive, "", "Inactive"},
+		{"delete as another user's", DefaultResponderUser, "", "NoSuchEntity", "Inactive"},
+		{"delete", DefaultCompromisedUser, "", "", ""},
+		{"delete again", DefaultCompromisedUser, "", "NoSuchEntity", ""},
+	}
+	for _, tc := range cases {
+		if tc.status != "" {
+			_, err = resp.UpdateServiceSpecificCredential(ctx, &iam.UpdateServiceSpecificCredentialInput{UserName: aws.String(tc.user),
+				ServiceSpecificCredentialId: id, Status: tc.status})
+		} else {
+			_, err = resp.DeleteServiceSpecificCredential(ctx, &iam.DeleteServiceSpecificCredentialInput{UserName: aws.String(tc.user),
+				ServiceSpecificCredentialId: id})
+		}
+		if errCode(err) != tc.want {
+			t.Fatalf("%s: %v, want code %q", tc.name, err, tc.want)
+		}
+		if sc, _ := c.ServiceCredential(aws.ToString(id)); sc.Status != tc.after {
+			t.Fatalf("%s: status %q after, want %q", tc.name, sc.Status, tc.after)
+		}
+	}
+	if _, ok := c.ServiceCredential(aws.ToString(id)); ok {
+		t.Fatal("credential still there after delete")
+	}
+}

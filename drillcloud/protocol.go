@@ -76,6 +76,42 @@ const (
 	ekUnknownOp
 )
 
+// refusal is how one protocol answers one errKind: status, code and the
+// message used when the caller gives none. A fixed message is used always.
+type refusal struct {
+	status    int
+	code, msg string
+	fixedMsg  bool
+}
+
+const (
+	invalidToken = "The security token included in the request is invalid."
+	expiredToken = "The security token included in the request is expired"
+)
+
+// ec2AuthFailure is EC2's answer to any bad credential: it does not say which
+// part was wrong.
+var ec2AuthFailure = refusal{401, "AuthFailure", "AWS was not able to validate the provided access credentials", true}
+
+// refusals holds, per refusal kind, the error each protocol returns; an
+// empty code is the service's own serverCode. One row a kind keeps the
+// protocols side by side.
+var refusals = map[errKind][protoRESTJSON + 1]refusal{
+	ekInvalidKey:        {protoQuery: {403, "InvalidClientTokenId", invalidToken, false}, protoJSON: {400, "UnrecognizedClientException", invalidToken, false}, protoEC2: ec2AuthFailure, protoRESTXML: {403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.", false}, protoRESTJSON: {403, "UnrecognizedClientException", invalidToken, false}},
+	ekInvalidToken:      {protoQuery: {403, "InvalidClientTokenId", invalidToken, false}, protoJSON: {400, "UnrecognizedClientException", invalidToken, false}, protoEC2: ec2AuthFailure, protoRESTXML: {400, "InvalidToken", "The provided token is malformed or otherwise invalid.", false}, protoRESTJSON: {403, "UnrecognizedClientException", invalidToken, false}},
+	ekSigMismatch:       {protoQuery: {403, "SignatureDoesNotMatch", "", false}, protoJSON: {400, "InvalidSignatureException", "", false}, protoEC2: ec2AuthFailure, protoRESTXML: {403, "SignatureDoesNotMatch", "", false}, protoRESTJSON: {403, "InvalidSignatureException", "", false}},
+	ekSigExpired:        {protoQuery: {403, "SignatureDoesNotMatch", "", false}, protoJSON: {400, "InvalidSignatureException", "", false}, protoEC2: {400, "RequestExpired", "Request has expired.", false}, protoRESTXML: {403, "RequestTimeTooSkewed", "The difference between the request time and the current time is too large.", true}, protoRESTJSON: {403, "InvalidSignatureException", "", false}},
+	ekExpiredToken:      {protoQuery: {403, "ExpiredToken", expiredToken, false}, protoJSON: {400, "ExpiredTokenException", expiredToken, false}, protoEC2: {400, "RequestExpired", "Request has expired.", false}, protoRESTXML: {400, "ExpiredToken", "The provided token has expired.", false}, protoRESTJSON: {403, "ExpiredTokenException", expiredToken, false}},
+	ekMissingAuth:       {protoQuery: {403, "MissingAuthenticationToken", "Request is missing Authentication Token", false}, protoJSON: {400, "MissingAuthenticationTokenException", "Missing Authentication Token", false}, protoEC2: ec2AuthFailure, protoRESTXML: {403, "AccessDenied", "Access Denied", false}, protoRESTJSON: {403, "MissingAuthenticationTokenException", "Missing Authentication Token", false}},
+	ekMalformedAuth:     {protoQuery: {400, "IncompleteSignature", "", false}, protoJSON: {400, "IncompleteSignatureException", "", false}, protoEC2: ec2AuthFailure, protoRESTXML: {400, "AuthorizationHeaderMalformed", "", false}, protoRESTJSON: {403, "IncompleteSignatureException", "", false}},
+	ekPayloadMismatch:   {protoQuery: {403, "SignatureDoesNotMatch", "", false}, protoJSON: {400, "InvalidSignatureException", "", false}, protoEC2: ec2AuthFailure, protoRESTXML: {400, "XAmzContentSHA256Mismatch", "", false}, protoRESTJSON: {403, "InvalidSignatureException", "", false}},
+	ekMissingContentSHA: {protoQuery: {403, "SignatureDoesNotMatch", "", false}, protoJSON: {400, "InvalidSignatureException", "", false}, protoEC2: ec2AuthFailure, protoRESTXML: {400, "InvalidRequest", "", false}, protoRESTJSON: {403, "InvalidSignatureException", "", false}},
+	ekAccessDenied:      {protoQuery: {403, "AccessDenied", "", false}, protoJSON: {400, "AccessDeniedException", "", false}, protoEC2: {403, "UnauthorizedOperation", "", false}, protoRESTXML: {403, "AccessDenied", "", false}, protoRESTJSON: {403, "AccessDeniedException", "", false}},
+	ekThrottle:          {protoQuery: {400, "Throttling", "Rate exceeded", false}, protoJSON: {400, "ThrottlingException", "Rate exceeded", false}, protoEC2: {503, "RequestLimitExceeded", "Request limit exceeded.", false}, protoRESTXML: {503, "SlowDown", "Please reduce your request rate.", false}, protoRESTJSON: {429, "ThrottlingException", "Too many requests, please wait before trying again.", false}},
+	ekServer:            {protoQuery: {500, "", "An internal error occurred.", false}, protoJSON: {500, "", "An error occurred on the server side.", false}, protoEC2: {500, "InternalError", "An internal error has occurred", false}, protoRESTXML: {500, "InternalError", "We encountered an internal error. Please try again.", false}, protoRESTJSON: {500, "InternalServerException", "Internal server error.", false}},
+	ekUnknownOp:         {protoQuery: {400, "InvalidAction", "", false}, protoJSON: {400, "UnknownOperationException", "", false}, protoEC2: {400, "InvalidAction", "", false}, protoRESTXML: {501, "NotImplemented", "A header you provided implies functionality that is not implemented", false}, protoRESTJSON: {404, "UnknownOperationException", "", false}},
+}
+
 // protocolError maps a refusal kind to the error AWS returns on that
 // protocol, so SDK callers see the same codes they would in production.
 func protocolError(svc *serviceDef, kind errKind, msg string) *apiError {
@@ -83,125 +119,18 @@ func protocolError(svc *serviceDef, kind errKind, msg string) *apiError {
 	if svc != nil {
 		p = svc.proto
 	}
-	const invalidToken = "The security token included in the request is invalid."
-	const expiredToken = "The security token included in the request is expired"
-	e := func(status int, code, def string) *apiError {
-		if msg == "" {
-			msg = def
-		}
-		return &apiError{Status: status, Code: code, Message: msg, Receiver: kind == ekServer}
+	row, ok := refusals[kind]
+	r := refusal{500, "InternalFailure", "unmapped error", false}
+	if ok && p >= 0 && int(p) < len(row) {
+		r = row[p]
 	}
-	switch p {
-	case protoQuery:
-		switch kind {
-		case ekInvalidKey, ekInvalidToken:
-			return e(403, "InvalidClientTokenId", invalidToken)
-		case ekSigMismatch, ekSigExpired, ekPayloadMismatch, ekMissingContentSHA:
-			return e(403, "SignatureDoesNotMatch", "")
-		case ekExpiredToken:
-			return e(403, "ExpiredToken", expiredToken)
-		case ekMissingAuth:
-			return e(403, "MissingAuthenticationToken", "Request is missing Authentication Token")
-		case ekMalformedAuth:
-			return e(400, "IncompleteSignature", "")
-		case ekAccessDenied:
-			return e(403, "AccessDenied", "")
-		case ekThrottle:
-			return e(400, "Throttling", "Rate exceeded")
-		case ekServer:
-			return e(500, svc.serverCode, "An internal error occurred.")
-		case ekUnknownOp:
-			return e(400, "InvalidAction", "")
-		}
-	case protoJSON:
-		switch kind {
-		case ekInvalidKey, ekInvalidToken:
-			return e(400, "UnrecognizedClientException", invalidToken)
-		case ekSigMismatch, ekSigExpired, ekPayloadMismatch, ekMissingContentSHA:
-			return e(400, "InvalidSignatureException", "")
-		case ekExpiredToken:
-			return e(400, "ExpiredTokenException", expiredToken)
-		case ekMissingAuth:
-			return e(400, "MissingAuthenticationTokenException", "Missing Authentication Token")
-		case ekMalformedAuth:
-			return e(400, "IncompleteSignatureException", "")
-		case ekAccessDenied:
-			return e(400, "AccessDeniedException", "")
-		case ekThrottle:
-			return e(400, "ThrottlingException", "Rate exceeded")
-		case ekServer:
-			return e(500, svc.serverCode, "An error occurred on the server side.")
-		case ekUnknownOp:
-			return e(400, "UnknownOperationException", "")
-		}
-	case protoEC2:
-		switch kind {
-		case ekInvalidKey, ekInvalidToken, ekSigMismatch, ekPayloadMismatch, ekMissingContentSHA, ekMissingAuth, ekMalformedAuth:
-			// EC2 does not say which part of the credential was wrong.
-			return &apiError{Status: 401, Code: "AuthFailure", Message: "AWS was not able to validate the provided access credentials"}
-		case ekSigExpired, ekExpiredToken:
-			return e(400, "RequestExpired", "Request has expired.")
-		case ekAccessDenied:
-			return e(403, "UnauthorizedOperation", "")
-		case ekThrottle:
-			return e(503, "RequestLimitExceeded", "Request limit exceeded.")
-		case ekServer:
-			return e(500, "InternalError", "An internal error has occurred")
-		case ekUnknownOp:
-			return e(400, "InvalidAction", "")
-		}
-	case protoRESTXML:
-		switch kind {
-		case ekInvalidKey:
-			return e(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records.")
-		case ekInvalidToken:
-			return e(400, "InvalidToken", "The provided token is malformed or otherwise invalid.")
-		case ekSigMismatch:
-			return e(403, "SignatureDoesNotMatch", "")
-		case ekSigExpired:
-			return &apiError{Status: 403, Code: "RequestTimeTooSkewed", Message: "The difference between the request time and the current time is too large."}
-		case ekExpiredToken:
-			return e(400, "ExpiredToken", "The provided token has expired.")
-		case ekMissingAuth:
-			return e(403, "AccessDenied", "Access Denied")
-		case ekMalformedAuth:
-			return e(400, "AuthorizationHeaderMalformed", "")
-		case ekPayloadMismatch:
-			return e(400, "XAmzContentSHA256Mismatch", "")
-		case ekMissingContentSHA:
-			return e(400, "InvalidRequest", "")
-		case ekAccessDenied:
-			return e(403, "AccessDenied", "")
-		case ekThrottle:
-			return e(503, "SlowDown", "Please reduce your request rate.")
-		case ekServer:
-			return e(500, "InternalError", "We encountered an internal error. Please try again.")
-		case ekUnknownOp:
-			return e(501, "NotImplemented", "A header you provided implies functionality that is not implemented")
-		}
-	case protoRESTJSON:
-		switch kind {
-		case ekInvalidKey, ekInvalidToken:
-			return e(403, "UnrecognizedClientException", invalidToken)
-		case ekSigMismatch, ekSigExpired, ekPayloadMismatch, ekMissingContentSHA:
-			return e(403, "InvalidSignatureException", "")
-		case ekExpiredToken:
-			return e(403, "ExpiredTokenException", expiredToken)
-		case ekMissingAuth:
-			return e(403, "MissingAuthenticationTokenException", "Missing Authentication Token")
-		case ekMalformedAuth:
-			return e(403, "IncompleteSignatureException", "")
-		case ekAccessDenied:
-			return e(403, "AccessDeniedException", "")
-		case ekThrottle:
-			return e(429, "ThrottlingException", "Too many requests, please wait before trying again.")
-		case ekServer:
-			return e(500, "InternalServerException", "Internal server error.")
-		case ekUnknownOp:
-			return e(404, "UnknownOperationException", "")
-		}
+	if r.code == "" {
+		r.code = svc.serverCode
 	}
-	return e(500, "InternalFailure", "unmapped error")
+	if msg == "" || r.fixedMsg {
+		msg = r.msg
+	}
+	return &apiError{Status: r.status, Code: r.code, Message: msg, Receiver: kind == ekServer}
 }
 
 // response is a fully rendered HTTP response, held in memory so that a

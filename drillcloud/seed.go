@@ -360,6 +360,36 @@ type seedError struct {
 
 func (e *seedError) Error() string { return pathString(e.path) + ": " + e.msg }
 
+// seedPath extends p with more, copying so paths of siblings never share
+// their backing array.
+func seedPath(p []any, more ...any) []any {
+	return append(append([]any(nil), p...), more...)
+}
+
+// seedID checks one identifier at path: valid (else the invalid message) and
+// not yet seen under key (else the dup message), then marks it seen. Both
+// messages format id.
+func seedID(valid bool, seen map[string]bool, key, id string, path []any, invalid, dup string) error {
+	if !valid {
+		return seedErr(path, invalid, id)
+	}
+	if seen[key] {
+		return seedErr(path, dup, id)
+	}
+	seen[key] = true
+	return nil
+}
+
+// seedRegion defaults an empty region to DefaultRegion and checks a given one.
+func seedRegion(region *string, p []any) error {
+	if *region == "" {
+		*region = DefaultRegion
+	} else if !regionRE.MatchString(*region) {
+		return seedErr(append(p, "region"), "invalid region %q", *region)
+	}
+	return nil
+}
+
 func seedErr(path []any, format string, args ...any) error {
 	return &seedError{path: append([]any(nil), path...), msg: fmt.Sprintf(format, args...)}
 }
@@ -443,18 +473,15 @@ func (s *Seed) validate() error {
 	for ai := range s.Accounts {
 		a := &s.Accounts[ai]
 		p := []any{"accounts", ai}
-		if !accountIDRE.MatchString(a.ID) {
-			return seedErr(append(p, "id"), "account id %q must be 12 digits", a.ID)
+		if err := seedID(accountIDRE.MatchString(a.ID), accounts, a.ID, a.ID, append(p, "id"),
+			"account id %q must be 12 digits", "duplicate account id %s"); err != nil {
+			return err
 		}
-		if accounts[a.ID] {
-			return seedErr(append(p, "id"), "duplicate account id %s", a.ID)
-		}
-		accounts[a.ID] = true
 		if err := validatePrincipals(a, p, keys); err != nil {
 			return err
 		}
 		for i, mp := range a.ManagedPolicies {
-			pp := append(append([]any(nil), p...), "managed_policies", i)
+			pp := seedPath(p, "managed_policies", i)
 			if !policyARNRE.MatchString(mp.ARN) {
 				return seedErr(append(pp, "arn"), "invalid policy ARN %q", mp.ARN)
 			}
@@ -465,14 +492,12 @@ func (s *Seed) validate() error {
 		secretNames := map[string]bool{}
 		for i := range a.Secrets {
 			sec := &a.Secrets[i]
-			sp := append(append([]any(nil), p...), "secrets", i)
+			sp := seedPath(p, "secrets", i)
 			if !secretNameRE.MatchString(sec.Name) {
 				return seedErr(append(sp, "name"), "invalid secret name %q", sec.Name)
 			}
-			if sec.Region == "" {
-				sec.Region = DefaultRegion
-			} else if !regionRE.MatchString(sec.Region) {
-				return seedErr(append(sp, "region"), "invalid region %q", sec.Region)
+			if err := seedRegion(&sec.Region, sp); err != nil {
+				return err
 			}
 			if secretNames[sec.Region+"/"+sec.Name] {
 				return seedErr(append(sp, "name"), "duplicate secret %s in %s", sec.Name, sec.Region)
@@ -487,7 +512,7 @@ func (s *Seed) validate() error {
 			current := 0
 			vids := map[string]bool{}
 			for vi, v := range sec.Versions {
-				vp := append(append([]any(nil), sp...), "versions", vi)
+				vp := seedPath(sp, "versions", vi)
 				if v.ID != "" && !versionIDRE.MatchString(v.ID) {
 					return seedErr(append(vp, "id"), "invalid version id %q", v.ID)
 				}
@@ -515,14 +540,12 @@ func (s *Seed) validate() error {
 		}
 		for i := range a.Volumes {
 			v := &a.Volumes[i]
-			vp := append(append([]any(nil), p...), "volumes", i)
+			vp := seedPath(p, "volumes", i)
 			if !volumeIDRE.MatchString(v.ID) {
 				return seedErr(append(vp, "id"), "invalid volume id %q (want vol- and 8-17 lowercase hex/alnum)", v.ID)
 			}
-			if v.Region == "" {
-				v.Region = DefaultRegion
-			} else if !regionRE.MatchString(v.Region) {
-				return seedErr(append(vp, "region"), "invalid region %q", v.Region)
+			if err := seedRegion(&v.Region, vp); err != nil {
+				return err
 			}
 			if v.AvailabilityZone == "" {
 				v.AvailabilityZone = v.Region + "a"
@@ -539,18 +562,13 @@ func (s *Seed) validate() error {
 		}
 		for i := range a.Buckets {
 			b := &a.Buckets[i]
-			bp := append(append([]any(nil), p...), "buckets", i)
-			if !bucketNameRE.MatchString(b.Name) {
-				return seedErr(append(bp, "name"), "invalid bucket name %q", b.Name)
+			bp := seedPath(p, "buckets", i)
+			if err := seedID(bucketNameRE.MatchString(b.Name), buckets, b.Name, b.Name, append(bp, "name"),
+				"invalid bucket name %q", "duplicate bucket %s (bucket names are global)"); err != nil {
+				return err
 			}
-			if buckets[b.Name] {
-				return seedErr(append(bp, "name"), "duplicate bucket %s (bucket names are global)", b.Name)
-			}
-			buckets[b.Name] = true
-			if b.Region == "" {
-				b.Region = DefaultRegion
-			} else if !regionRE.MatchString(b.Region) {
-				return seedErr(append(bp, "region"), "invalid region %q", b.Region)
+			if err := seedRegion(&b.Region, bp); err != nil {
+				return err
 			}
 			if ol := b.ObjectLock; ol != nil {
 				switch ol.Mode {
@@ -569,11 +587,9 @@ func (s *Seed) validate() error {
 		}
 		logRegions := map[string]bool{}
 		for i, bl := range a.BedrockLogging {
-			lp := append(append([]any(nil), p...), "bedrock_logging", i)
-			if bl.Region == "" {
-				a.BedrockLogging[i].Region = DefaultRegion
-			} else if !regionRE.MatchString(bl.Region) {
-				return seedErr(append(lp, "region"), "invalid region %q", bl.Region)
+			lp := seedPath(p, "bedrock_logging", i)
+			if err := seedRegion(&a.BedrockLogging[i].Region, lp); err != nil {
+				return err
 			}
 			if logRegions[a.BedrockLogging[i].Region] {
 				return seedErr(append(lp, "region"), "duplicate bedrock logging region %s", a.BedrockLogging[i].Region)
@@ -618,14 +634,11 @@ func validatePrincipals(a *SeedAccount, p []any, keys map[string]bool) error {
 	}
 	checkSessions := func(pp []any, sessions []SeedSession) error {
 		for i, ss := range sessions {
-			sp := append(append([]any(nil), pp...), "sessions", i)
-			if !sessionKeyRE.MatchString(ss.ID) {
-				return seedErr(append(sp, "id"), "session key id %q must look like ASIA…", ss.ID)
+			sp := seedPath(pp, "sessions", i)
+			if err := seedID(sessionKeyRE.MatchString(ss.ID), keys, ss.ID, ss.ID, append(sp, "id"),
+				"session key id %q must look like ASIA…", "duplicate access key id %s"); err != nil {
+				return err
 			}
-			if keys[ss.ID] {
-				return seedErr(append(sp, "id"), "duplicate access key id %s", ss.ID)
-			}
-			keys[ss.ID] = true
 			if ss.Issued.IsZero() {
 				return seedErr(append(sp, "issued"), "issued is required")
 			}
@@ -635,68 +648,67 @@ func validatePrincipals(a *SeedAccount, p []any, keys map[string]bool) error {
 		}
 		return nil
 	}
-	for ui := range a.Users {
-		u := &a.Users[ui]
-		up := append(append([]any(nil), p...), "users", ui)
-		if !iamNameRE.MatchString(u.Name) {
-			return seedErr(append(up, "name"), "invalid user name %q", u.Name)
-		}
-		if names["user/"+u.Name] {
-			return seedErr(append(up, "name"), "duplicate user %s", u.Name)
-		}
-		names["user/"+u.Name] = true
-		if u.Path == "" {
-			u.Path = "/"
-		}
-		if len(u.Keys) > 2 {
-			return seedErr(append(up, "keys"), "a user has at most 2 access keys, got %d", len(u.Keys))
-		}
-		for ki := range u.Keys {
-			k := &u.Keys[ki]
-			kp := append(append([]any(nil), up...), "keys", ki)
-			if !longKeyIDRE.MatchString(k.ID) {
-				return seedErr(append(kp, "id"), "access key id %q must look like AKIA followed by 12+ uppercase letters or digits", k.ID)
-			}
-			if keys[k.ID] {
-				return seedErr(append(kp, "id"), "duplicate access key id %s", k.ID)
-			}
-			keys[k.ID] = true
-			switch k.Status {
-			case "":
-				k.Status = "Active"
-			case "Active", "Inactive":
-			default:
-				return seedErr(append(kp, "status"), "status must be Active or Inactive, got %q", k.Status)
-			}
-			if k.Secret != "" && len(k.Secret) < 16 {
-				return seedErr(append(kp, "secret"), "secret must be at least 16 characters")
-			}
-		}
-		if err := checkSessions(up, u.Sessions); err != nil {
+	// principal checks what users and roles share: a unique name, the
+	// default path, then more (a user's keys), sessions and policies.
+	principal := func(pp []any, kind, name string, path *string, sessions []SeedSession, inline map[string]string, attached []string, more func() error) error {
+		if err := seedID(iamNameRE.MatchString(name), names, kind+"/"+name, name, append(pp, "name"),
+			"invalid "+kind+" name %q", "duplicate "+kind+" %s"); err != nil {
 			return err
 		}
-		if err := checkPolicies(up, u.InlinePolicies, u.AttachedPolicies); err != nil {
+		if *path == "" {
+			*path = "/"
+		}
+		if more != nil {
+			if err := more(); err != nil {
+				return err
+			}
+		}
+		if err := checkSessions(pp, sessions); err != nil {
+			return err
+		}
+		return checkPolicies(pp, inline, attached)
+	}
+	for ui := range a.Users {
+		u := &a.Users[ui]
+		up := seedPath(p, "users", ui)
+		err := principal(up, "user", u.Name, &u.Path, u.Sessions, u.InlinePolicies, u.AttachedPolicies, func() error {
+			return checkKeys(u, up, keys)
+		})
+		if err != nil {
 			return err
 		}
 	}
 	for ri := range a.Roles {
 		r := &a.Roles[ri]
-		rp := append(append([]any(nil), p...), "roles", ri)
-		if !iamNameRE.MatchString(r.Name) {
-			return seedErr(append(rp, "name"), "invalid role name %q", r.Name)
-		}
-		if names["role/"+r.Name] {
-			return seedErr(append(rp, "name"), "duplicate role %s", r.Name)
-		}
-		names["role/"+r.Name] = true
-		if r.Path == "" {
-			r.Path = "/"
-		}
-		if err := checkSessions(rp, r.Sessions); err != nil {
+		err := principal(seedPath(p, "roles", ri), "role", r.Name, &r.Path, r.Sessions, r.InlinePolicies, r.AttachedPolicies, nil)
+		if err != nil {
 			return err
 		}
-		if err := checkPolicies(rp, r.InlinePolicies, r.AttachedPolicies); err != nil {
+	}
+	return nil
+}
+
+// checkKeys checks a user's access keys at up, defaulting their status.
+func checkKeys(u *SeedUser, up []any, keys map[string]bool) error {
+	if len(u.Keys) > 2 {
+		return seedErr(append(up, "keys"), "a user has at most 2 access keys, got %d", len(u.Keys))
+	}
+	for ki := range u.Keys {
+		k := &u.Keys[ki]
+		kp := seedPath(up, "keys", ki)
+		if err := seedID(longKeyIDRE.MatchString(k.ID), keys, k.ID, k.ID, append(kp, "id"),
+			"access key id %q must look like AKIA followed by 12+ uppercase letters or digits", "duplicate access key id %s"); err != nil {
 			return err
+		}
+		switch k.Status {
+		case "":
+			k.Status = "Active"
+		case "Active", "Inactive":
+		default:
+			return seedErr(append(kp, "status"), "status must be Active or Inactive, got %q", k.Status)
+		}
+		if k.Secret != "" && len(k.Secret) < 16 {
+			return seedErr(append(kp, "secret"), "secret must be at least 16 characters")
 		}
 	}
 	return nil
@@ -727,18 +739,13 @@ func checkInstances(a *SeedAccount, p []any) error {
 	ids := map[string]bool{}
 	for i := range a.Instances {
 		in := &a.Instances[i]
-		ip := append(append([]any(nil), p...), "instances", i)
-		if !instanceIDRE.MatchString(in.ID) {
-			return seedErr(append(ip, "id"), "invalid instance id %q (want i- and 8-17 lowercase hex/alnum)", in.ID)
+		ip := seedPath(p, "instances", i)
+		if err := seedID(instanceIDRE.MatchString(in.ID), ids, in.ID, in.ID, append(ip, "id"),
+			"invalid instance id %q (want i- and 8-17 lowercase hex/alnum)", "duplicate instance id %q"); err != nil {
+			return err
 		}
-		if ids[in.ID] {
-			return seedErr(append(ip, "id"), "duplicate instance id %q", in.ID)
-		}
-		ids[in.ID] = true
-		if in.Region == "" {
-			in.Region = DefaultRegion
-		} else if !regionRE.MatchString(in.Region) {
-			return seedErr(append(ip, "region"), "invalid region %q", in.Region)
+		if err := seedRegion(&in.Region, ip); err != nil {
+			return err
 		}
 		for j, v := range in.Volumes {
 			region, ok := vols[v]

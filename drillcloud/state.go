@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -426,22 +427,20 @@ func (a *account) findSecret(region, id string) *secret {
 	return nil
 }
 
-func (s *secret) version(id string) *secretVersion {
-	for _, v := range s.versions {
-		if v.id == id {
-			return v
-		}
+// firstOf returns the first element of xs that ok accepts, or nil.
+func firstOf[T any](xs []*T, ok func(*T) bool) *T {
+	if i := slices.IndexFunc(xs, ok); i >= 0 {
+		return xs[i]
 	}
 	return nil
 }
 
+func (s *secret) version(id string) *secretVersion {
+	return firstOf(s.versions, func(v *secretVersion) bool { return v.id == id })
+}
+
 func (s *secret) stageOwner(stage string) *secretVersion {
-	for _, v := range s.versions {
-		if containsString(v.stages, stage) {
-			return v
-		}
-	}
-	return nil
+	return firstOf(s.versions, func(v *secretVersion) bool { return containsString(v.stages, stage) })
 }
 
 func (v *secretVersion) removeStage(stage string) {

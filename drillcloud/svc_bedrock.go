@@ -19,19 +19,18 @@ var bedrockOps = map[string]*opDef{
 	}, handle: brInvokeModel},
 }
 
+// bedrockLoggingOps are the model invocation logging operations by method.
+var bedrockLoggingOps = map[string]string{
+	http.MethodGet:    "GetModelInvocationLoggingConfiguration",
+	http.MethodPut:    "PutModelInvocationLoggingConfiguration",
+	http.MethodDelete: "DeleteModelInvocationLoggingConfiguration",
+}
+
 // bedrockRoute maps control-plane and runtime paths; both sign as "bedrock".
 func bedrockRoute(r *http.Request) (string, map[string]string) {
 	p := map[string]string{}
 	if r.URL.Path == "/logging/modelinvocations" {
-		switch r.Method {
-		case http.MethodGet:
-			return "GetModelInvocationLoggingConfiguration", p
-		case http.MethodPut:
-			return "PutModelInvocationLoggingConfiguration", p
-		case http.MethodDelete:
-			return "DeleteModelInvocationLoggingConfiguration", p
-		}
-		return "", p
+		return bedrockLoggingOps[r.Method], p
 	}
 	// Split the escaped path so a model id containing "/" (an ARN) stays one
 	// segment.

@@ -65,9 +65,8 @@ func ctLookupEvents(cl *call) (*response, error) {
 		LookupAttributes []struct{ AttributeKey, AttributeValue string }
 		StartTime        epochSeconds
 		EndTime          epochSeconds
-		MaxResults       *int
-		NextToken        string
 		EventCategory    string
+		jsonPage
 	}
 	if e := cl.decodeJSON(&in); e != nil {
 		return nil, e
@@ -91,12 +90,11 @@ func ctLookupEvents(cl *call) (*response, error) {
 		match = func(e Event) bool { return f(e, v) }
 		cl.param("lookupAttribute", la.AttributeKey+"="+v)
 	}
-	max := 50
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 50 {
-			return nil, errf(400, "InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
-		}
-		max = *in.MaxResults
+	max, e := maxResults(in.MaxResults, 50, func(int) *apiError {
+		return errf(400, "InvalidMaxResultsException", "MaxResults must be between 1 and 50.")
+	})
+	if e != nil {
+		return nil, e
 	}
 	end := cl.now
 	if in.EndTime.set {

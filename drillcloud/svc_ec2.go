@@ -215,9 +215,8 @@ func ec2CreateSnapshot(cl *call) (*response, error) {
 func ec2Page[T any](cl *call, all []T) ([]T, string, *apiError) {
 	start := 0
 	if tok := cl.form.Get("NextToken"); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		n, err2 := strconv.Atoi(string(b))
-		if err != nil || err2 != nil || n < 0 || n > len(all) {
+		n, ok := decodeOffset(base64.RawURLEncoding, tok)
+		if !ok || n > len(all) {
 			return nil, "", errf(400, "InvalidParameterValue", "The token '%s' is invalid.", truncate(tok, 40))
 		}
 		start = n
@@ -230,84 +229,138 @@ func ec2Page[T any](cl *call, all []T) ([]T, string, *apiError) {
 		}
 		max = n
 	}
-	page := all[start:]
-	next := ""
-	if len(page) > max {
-		page = page[:max]
-		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.Itoa(start + max)))
-	}
+	page, next := pageAt(base64.RawURLEncoding, all, start, max)
 	return page, next, nil
 }
 
-func ec2DescribeSnapshots(cl *call) (*response, error) {
-	ids := ec2List(cl.form, "SnapshotId")
-	owners := ec2List(cl.form, "Owner")
-	filters := ec2Filters(cl.form)
-	for _, id := range ids {
-		cl.param("snapshotId", id)
-	}
-	c := cl.c
-	c.mu.Lock()
-	a := c.st.accounts[cl.id.account]
-	for _, id := range ids {
-		if s := a.snapshots[id]; s == nil || s.region != cl.region {
-			c.mu.Unlock()
-			return nil, errf(400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
-		}
-	}
-	for _, o := range owners {
-		if o != "self" && o != a.id && o != "amazon" {
-			c.mu.Unlock()
-			return nil, errf(400, "InvalidUserID.Malformed", "Invalid id: \"%s\"", o)
-		}
-	}
-	if e := ec2DryRun(cl); e != nil {
-		c.mu.Unlock()
+// ec2Describe is what the Describe* operations share: collect runs under c.mu
+// on the caller's account and returns the selected items in order; they are
+// then paged and answered as <OpResponse> with the items in <setName>.
+func ec2Describe[T any](cl *call, setName string, collect func(a *account, sel ec2Selection) ([]T, *apiError)) (*response, error) {
+	sel := ec2Selection{ids: ec2List(cl.form, ec2IDList[cl.op]), filters: ec2Filters(cl.form)}
+	items, e := func() ([]T, *apiError) {
+		cl.c.mu.Lock()
+		defer cl.c.mu.Unlock()
+		return collect(cl.c.st.accounts[cl.id.account], sel)
+	}()
+	if e != nil {
 		return nil, e
 	}
-	var all []*snapshot
-	for _, s := range a.snapshots {
-		if s.region != cl.region || (len(ids) > 0 && !containsString(ids, s.id)) {
-			continue
-		}
-		if len(owners) > 0 && !containsString(owners, "self") && !containsString(owners, a.id) {
-			continue
-		}
-		attrs := map[string]string{"snapshot-id": s.id, "volume-id": s.volumeID, "status": s.state(cl.now), "owner-id": s.owner,
-			"description": s.description, "volume-size": strconv.Itoa(s.size), "encrypted": strconv.FormatBool(s.encrypted)}
-		ok := true
-		for _, f := range filters {
-			if !f.matches(attrs, s.tags) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			all = append(all, s)
-		}
-	}
-	sort.Slice(all, func(i, j int) bool {
-		if !all[i].started.Equal(all[j].started) {
-			return all[i].started.Before(all[j].started)
-		}
-		return all[i].id < all[j].id
-	})
-	items := make([]ec2Snapshot, 0, len(all))
-	for _, s := range all {
-		items = append(items, s.xml(cl.now))
-	}
-	c.mu.Unlock()
 	page, next, e := ec2Page(cl, items)
 	if e != nil {
 		return nil, e
 	}
-	return cl.ec2XML(struct {
-		XMLName     xml.Name              `xml:"DescribeSnapshotsResponse"`
-		Xmlns       string                `xml:"xmlns,attr"`
-		RequestID   string                `xml:"requestId"`
-		SnapshotSet itemList[ec2Snapshot] `xml:"snapshotSet"`
-		NextToken   string                `xml:"nextToken,omitempty"`
-	}{Xmlns: cl.svc.xmlns, RequestID: cl.reqID, SnapshotSet: itemList[ec2Snapshot]{page}, NextToken: next})
+	return cl.ec2XML(ec2DescribeResponse[T]{XMLName: xml.Name{Local: cl.op + "Response"}, Xmlns: cl.svc.xmlns, RequestID: cl.reqID,
+		Set: ec2Set[T]{setName, page}, NextToken: next})
+}
+
+type ec2DescribeResponse[T any] struct {
+	XMLName   xml.Name
+	Xmlns     string `xml:"xmlns,attr"`
+	RequestID string `xml:"requestId"`
+	Set       ec2Set[T]
+	NextToken string `xml:"nextToken,omitempty"`
+}
+
+// ec2Set marshals as <name><item>…</item></name>; the name depends on the
+// operation (snapshotSet, volumeSet, reservationSet).
+type ec2Set[T any] struct {
+	name  string
+	items []T
+}
+
+func (s ec2Set[T]) MarshalXML(enc *xml.Encoder, _ xml.StartElement) error {
+	return enc.EncodeElement(itemList[T]{s.items}, xml.StartElement{Name: xml.Name{Local: s.name}})
+}
+
+// ec2Check refuses, in the order EC2 checks them: the first requested id that
+// names nothing in the caller's region, then what more checks, then a DryRun.
+// A non-empty param records each id as it is checked.
+func ec2Check(cl *call, param string, ids []string, exists func(id string) bool, notFound func(id string) *apiError, more ...func() *apiError) *apiError {
+	for _, id := range ids {
+		if param != "" {
+			cl.param(param, id)
+		}
+		if !exists(id) {
+			return notFound(id)
+		}
+	}
+	for _, check := range more {
+		if e := check(); e != nil {
+			return e
+		}
+	}
+	return ec2DryRun(cl)
+}
+
+// ec2IDList names the id list parameter of each Describe* operation.
+var ec2IDList = map[string]string{"DescribeSnapshots": "SnapshotId", "DescribeVolumes": "VolumeId", "DescribeInstances": "InstanceId"}
+
+// ec2Selection is what a Describe* request asks for: resources with these ids
+// (any when empty) that pass every filter.
+type ec2Selection struct {
+	ids     []string
+	filters []ec2Filter
+}
+
+// has reports whether a resource of region with this id and these attributes
+// and tags is selected; only the caller's region is.
+func (sel ec2Selection) has(cl *call, region, id string, attrs map[string]string, tags []tag) bool {
+	if region != cl.region || (len(sel.ids) > 0 && !containsString(sel.ids, id)) {
+		return false
+	}
+	for _, f := range sel.filters {
+		if !f.matches(attrs, tags) {
+			return false
+		}
+	}
+	return true
+}
+
+func ec2DescribeSnapshots(cl *call) (*response, error) {
+	owners := ec2List(cl.form, "Owner")
+	return ec2Describe(cl, "snapshotSet", func(a *account, sel ec2Selection) ([]ec2Snapshot, *apiError) {
+		for _, id := range sel.ids {
+			cl.param("snapshotId", id)
+		}
+		e := ec2Check(cl, "", sel.ids, func(id string) bool { s := a.snapshots[id]; return s != nil && s.region == cl.region },
+			func(id string) *apiError {
+				return errf(400, "InvalidSnapshot.NotFound", "The snapshot '%s' does not exist.", id)
+			},
+			func() *apiError {
+				for _, o := range owners {
+					if o != "self" && o != a.id && o != "amazon" {
+						return errf(400, "InvalidUserID.Malformed", "Invalid id: \"%s\"", o)
+					}
+				}
+				return nil
+			})
+		if e != nil {
+			return nil, e
+		}
+		var all []*snapshot
+		for _, s := range a.snapshots {
+			if len(owners) > 0 && !containsString(owners, "self") && !containsString(owners, a.id) {
+				continue
+			}
+			attrs := map[string]string{"snapshot-id": s.id, "volume-id": s.volumeID, "status": s.state(cl.now), "owner-id": s.owner,
+				"description": s.description, "volume-size": strconv.Itoa(s.size), "encrypted": strconv.FormatBool(s.encrypted)}
+			if sel.has(cl, s.region, s.id, attrs, s.tags) {
+				all = append(all, s)
+			}
+		}
+		sort.Slice(all, func(i, j int) bool {
+			if !all[i].started.Equal(all[j].started) {
+				return all[i].started.Before(all[j].started)
+			}
+			return all[i].id < all[j].id
+		})
+		items := make([]ec2Snapshot, 0, len(all))
+		for _, s := range all {
+			items = append(items, s.xml(cl.now))
+		}
+		return items, nil
+	})
 }
 
 type ec2Volume struct {
@@ -327,54 +380,26 @@ type ec2Volume struct {
 }
 
 func ec2DescribeVolumes(cl *call) (*response, error) {
-	ids := ec2List(cl.form, "VolumeId")
-	filters := ec2Filters(cl.form)
-	c := cl.c
-	c.mu.Lock()
-	a := c.st.accounts[cl.id.account]
-	for _, id := range ids {
-		cl.param("volumeId", id)
-		if v := a.volumes[id]; v == nil || v.region != cl.region {
-			c.mu.Unlock()
-			return nil, errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
+	return ec2Describe(cl, "volumeSet", func(a *account, sel ec2Selection) ([]ec2Volume, *apiError) {
+		e := ec2Check(cl, "volumeId", sel.ids, func(id string) bool { v := a.volumes[id]; return v != nil && v.region == cl.region },
+			func(id string) *apiError {
+				return errf(400, "InvalidVolume.NotFound", "The volume '%s' does not exist.", id)
+			})
+		if e != nil {
+			return nil, e
 		}
-	}
-	if e := ec2DryRun(cl); e != nil {
-		c.mu.Unlock()
-		return nil, e
-	}
-	var items []ec2Volume
-	for _, v := range a.volumes {
-		if v.region != cl.region || (len(ids) > 0 && !containsString(ids, v.id)) {
-			continue
-		}
-		attrs := map[string]string{"volume-id": v.id, "status": "available", "availability-zone": v.az, "size": strconv.Itoa(v.size),
-			"volume-type": "gp3", "encrypted": strconv.FormatBool(v.encrypted)}
-		ok := true
-		for _, f := range filters {
-			if !f.matches(attrs, v.tags) {
-				ok = false
-				break
+		var items []ec2Volume
+		for _, v := range a.volumes {
+			attrs := map[string]string{"volume-id": v.id, "status": "available", "availability-zone": v.az, "size": strconv.Itoa(v.size),
+				"volume-type": "gp3", "encrypted": strconv.FormatBool(v.encrypted)}
+			if sel.has(cl, v.region, v.id, attrs, v.tags) {
+				items = append(items, ec2Volume{VolumeID: v.id, Size: v.size, AvailabilityZone: v.az, Status: "available",
+					CreateTime: msTime(v.created), VolumeType: "gp3", Iops: 3000, Throughput: 125, Encrypted: v.encrypted, TagSet: ec2Tags(v.tags)})
 			}
 		}
-		if ok {
-			items = append(items, ec2Volume{VolumeID: v.id, Size: v.size, AvailabilityZone: v.az, Status: "available",
-				CreateTime: msTime(v.created), VolumeType: "gp3", Iops: 3000, Throughput: 125, Encrypted: v.encrypted, TagSet: ec2Tags(v.tags)})
-		}
-	}
-	c.mu.Unlock()
-	sort.Slice(items, func(i, j int) bool { return items[i].VolumeID < items[j].VolumeID })
-	page, next, e := ec2Page(cl, items)
-	if e != nil {
-		return nil, e
-	}
-	return cl.ec2XML(struct {
-		XMLName   xml.Name            `xml:"DescribeVolumesResponse"`
-		Xmlns     string              `xml:"xmlns,attr"`
-		RequestID string              `xml:"requestId"`
-		VolumeSet itemList[ec2Volume] `xml:"volumeSet"`
-		NextToken string              `xml:"nextToken,omitempty"`
-	}{Xmlns: cl.svc.xmlns, RequestID: cl.reqID, VolumeSet: itemList[ec2Volume]{page}, NextToken: next})
+		sort.Slice(items, func(i, j int) bool { return items[i].VolumeID < items[j].VolumeID })
+		return items, nil
+	})
 }
 
 type ec2EBS struct {
@@ -424,76 +449,54 @@ func ec2DeviceName(n int) string {
 // ec2DescribeInstances lists instances, one reservation each, with their block device
 // mappings and instance profile: what forensics needs to find the volumes to snapshot.
 func ec2DescribeInstances(cl *call) (*response, error) {
-	ids := ec2List(cl.form, "InstanceId")
-	filters := ec2Filters(cl.form)
-	c := cl.c
-	c.mu.Lock()
-	a := c.st.accounts[cl.id.account]
-	for _, id := range ids {
-		cl.param("instanceId", id)
-		if in := a.instances[id]; in == nil || in.region != cl.region {
-			c.mu.Unlock()
-			return nil, errf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", truncate(id, 40))
+	return ec2Describe(cl, "reservationSet", func(a *account, sel ec2Selection) ([]ec2Reservation, *apiError) {
+		e := ec2Check(cl, "instanceId", sel.ids, func(id string) bool { in := a.instances[id]; return in != nil && in.region == cl.region },
+			func(id string) *apiError {
+				return errf(400, "InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", truncate(id, 40))
+			})
+		if e != nil {
+			return nil, e
 		}
-	}
-	if e := ec2DryRun(cl); e != nil {
-		c.mu.Unlock()
-		return nil, e
-	}
-	var items []ec2Reservation
-	for _, in := range a.instances {
-		if in.region != cl.region || (len(ids) > 0 && !containsString(ids, in.id)) {
-			continue
-		}
-		az := in.region + "a"
-		if len(in.volumes) > 0 {
-			if v := a.volumes[in.volumes[0]]; v != nil {
-				az = v.az
+		var items []ec2Reservation
+		for _, in := range a.instances {
+			az := in.region + "a"
+			if len(in.volumes) > 0 {
+				if v := a.volumes[in.volumes[0]]; v != nil {
+					az = v.az
+				}
 			}
-		}
-		attrs := map[string]string{"instance-id": in.id, "instance-state-name": "running", "availability-zone": az}
-		if in.profile != "" {
-			attrs["iam-instance-profile.arn"] = "arn:aws:iam::" + a.id + ":instance-profile/" + in.profile
-		}
-		ok := true
-		for _, f := range filters {
-			if !f.matches(attrs, nil) {
-				ok = false
-				break
+			attrs := map[string]string{"instance-id": in.id, "instance-state-name": "running", "availability-zone": az}
+			if in.profile != "" {
+				attrs["iam-instance-profile.arn"] = "arn:aws:iam::" + a.id + ":instance-profile/" + in.profile
 			}
+			if !sel.has(cl, in.region, in.id, attrs, nil) {
+				continue
+			}
+			items = append(items, in.reservation(a.id, az, attrs["iam-instance-profile.arn"]))
 		}
-		if !ok {
-			continue
-		}
-		x := ec2Instance{InstanceID: in.id, InstanceType: "t3.medium", LaunchTime: msTime(in.launched)}
-		x.InstanceState.Code, x.InstanceState.Name = 16, "running"
-		x.Placement.AvailabilityZone = az
-		for n, vid := range in.volumes {
-			x.BlockDeviceMapping.Items = append(x.BlockDeviceMapping.Items, ec2BlockDevice{DeviceName: ec2DeviceName(n),
-				EBS: ec2EBS{VolumeID: vid, Status: "attached", AttachTime: msTime(in.launched), DeleteOnTermination: n == 0}})
-		}
-		if len(in.volumes) > 0 {
-			x.RootDeviceName = ec2DeviceName(0)
-		}
-		if in.profile != "" {
-			x.IamInstanceProfile = &ec2InstanceProfile{Arn: attrs["iam-instance-profile.arn"], ID: in.profileID}
-		}
-		items = append(items, ec2Reservation{ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: a.id,
-			InstancesSet: itemList[ec2Instance]{[]ec2Instance{x}}})
-	}
-	c.mu.Unlock()
-	sort.Slice(items, func(i, j int) bool {
-		return items[i].InstancesSet.Items[0].InstanceID < items[j].InstancesSet.Items[0].InstanceID
+		sort.Slice(items, func(i, j int) bool {
+			return items[i].InstancesSet.Items[0].InstanceID < items[j].InstancesSet.Items[0].InstanceID
+		})
+		return items, nil
 	})
-	page, next, e := ec2Page(cl, items)
-	if e != nil {
-		return nil, e
+}
+
+// reservation is the instance as DescribeInstances lists it: alone in its
+// reservation, with its block device mappings and instance profile.
+func (in *instance) reservation(owner, az, profileARN string) ec2Reservation {
+	x := ec2Instance{InstanceID: in.id, InstanceType: "t3.medium", LaunchTime: msTime(in.launched)}
+	x.InstanceState.Code, x.InstanceState.Name = 16, "running"
+	x.Placement.AvailabilityZone = az
+	for n, vid := range in.volumes {
+		x.BlockDeviceMapping.Items = append(x.BlockDeviceMapping.Items, ec2BlockDevice{DeviceName: ec2DeviceName(n),
+			EBS: ec2EBS{VolumeID: vid, Status: "attached", AttachTime: msTime(in.launched), DeleteOnTermination: n == 0}})
 	}
-	return cl.ec2XML(struct {
-		XMLName        xml.Name                 `xml:"DescribeInstancesResponse"`
-		Xmlns          string                   `xml:"xmlns,attr"`
-		RequestID      string                   `xml:"requestId"`
-		ReservationSet itemList[ec2Reservation] `xml:"reservationSet"`
-		NextToken      string                   `xml:"nextToken,omitempty"`
-	}{Xmlns: cl.svc.xmlns, RequestID: cl.reqID, ReservationSet: itemList[ec2Reservation]{page}, NextToken: next})
+	if len(in.volumes) > 0 {
+		x.RootDeviceName = ec2DeviceName(0)
+	}
+	if in.profile != "" {
+		x.IamInstanceProfile = &ec2InstanceProfile{Arn: profileARN, ID: in.profileID}
+	}
+	return ec2Reservation{ReservationID: "r-" + strings.TrimPrefix(in.id, "i-"), OwnerID: owner,
+		InstancesSet: itemList[ec2Instance]{[]ec2Instance{x}}}
 }

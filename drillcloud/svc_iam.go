@@ -10,22 +10,22 @@ import (
 )
 
 var iamOps = map[string]*opDef{
-	"CreateAccessKey":          {resource: iamUserResource, handle: iamCreateAccessKey},
-	"ListAccessKeys":           {readOnly: true, resource: iamUserResource, handle: iamListAccessKeys},
-	"UpdateAccessKey":          {resource: iamUserResource, handle: iamUpdateAccessKey},
-	"DeleteAccessKey":          {resource: iamUserResource, handle: iamDeleteAccessKey},
-	"GetAccessKeyLastUsed":     {readOnly: true, handle: iamGetAccessKeyLastUsed},
-	"PutUserPolicy":            {resource: iamUserResource, handle: iamPutUserPolicy},
-	"GetUserPolicy":            {readOnly: true, resource: iamUserResource, handle: iamGetUserPolicy},
-	"ListUserPolicies":         {readOnly: true, resource: iamUserResource, handle: iamListUserPolicies},
-	"ListAttachedUserPolicies": {readOnly: true, resource: iamUserResource, handle: iamListAttachedUserPolicies},
-	"AttachUserPolicy":         {resource: iamUserResource, handle: iamAttachUserPolicy},
-	"GetUser":                  {readOnly: true, resource: iamUserResource, handle: iamGetUser},
-	"PutRolePolicy":            {resource: iamRoleResource, handle: iamPutRolePolicy},
-	"GetRolePolicy":            {readOnly: true, resource: iamRoleResource, handle: iamGetRolePolicy},
-	"DeleteUserPolicy":         {resource: iamUserResource, handle: iamDeleteUserPolicy},
-	"DeleteRolePolicy":         {resource: iamRoleResource, handle: iamDeleteRolePolicy},
-	"ListRolePolicies":         {readOnly: true, resource: iamRoleResource, handle: iamListRolePolicies},
+	"CreateAccessKey":          {resource: iamUserResource, handle: onUser(iamCreateAccessKey)},
+	"ListAccessKeys":           {readOnly: true, resource: iamUserResource, handle: onUser(iamListAccessKeys)},
+	"UpdateAccessKey":          {resource: iamUserResource, handle: iamUpdateStatus(accessKeyCred)},
+	"DeleteAccessKey":          {resource: iamUserResource, handle: iamDeleteCred(accessKeyCred)},
+	"GetAccessKeyLastUsed":     {readOnly: true, handle: withLock(iamGetAccessKeyLastUsed)},
+	"PutUserPolicy":            {resource: iamUserResource, handle: onUser(iamPutInline)},
+	"GetUserPolicy":            {readOnly: true, resource: iamUserResource, handle: onUser(iamGetInline)},
+	"ListUserPolicies":         {readOnly: true, resource: iamUserResource, handle: onUser(iamListInline)},
+	"ListAttachedUserPolicies": {readOnly: true, resource: iamUserResource, handle: onUser(iamListAttachedUserPolicies)},
+	"AttachUserPolicy":         {resource: iamUserResource, handle: onUser(iamAttachUserPolicy)},
+	"GetUser":                  {readOnly: true, resource: iamUserResource, handle: onUser(iamGetPrincipal)},
+	"PutRolePolicy":            {resource: iamRoleResource, handle: onRole(iamPutInline)},
+	"GetRolePolicy":            {readOnly: true, resource: iamRoleResource, handle: onRole(iamGetInline)},
+	"DeleteUserPolicy":         {resource: iamUserResource, handle: onUser(iamDeleteInline)},
+	"DeleteRolePolicy":         {resource: iamRoleResource, handle: onRole(iamDeleteInline)},
+	"ListRolePolicies":         {readOnly: true, resource: iamRoleResource, handle: onRole(iamListInline)},
 }
 
 func iamUserResource(cl *call) string {
@@ -92,14 +92,8 @@ type iamAccessKey struct {
 	CreateDate      isoTime
 }
 
-func iamCreateAccessKey(cl *call) (*response, error) {
+func iamCreateAccessKey(cl *call, u *principal) (*response, error) {
 	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
 	if n := len(c.st.userKeys(u)); n >= 2 {
 		return nil, errf(409, "LimitExceeded", "Cannot exceed quota for AccessKeysPerUser: 2")
 	}
@@ -121,16 +115,9 @@ type iamKeyMeta struct {
 	CreateDate  isoTime
 }
 
-func iamListAccessKeys(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
+func iamListAccessKeys(cl *call, u *principal) (*response, error) {
 	var metas []iamKeyMeta
-	for _, k := range c.st.userKeys(u) {
+	for _, k := range cl.c.st.userKeys(u) {
 		metas = append(metas, iamKeyMeta{UserName: u.name, AccessKeyId: k.id, Status: k.status, CreateDate: isoTime(k.created)})
 	}
 	return cl.iamXML(struct {
@@ -140,68 +127,103 @@ func iamListAccessKeys(cl *call) (*response, error) {
 	}{AccessKeyMetadata: memberList[iamKeyMeta]{metas}})
 }
 
+// iamCredRef says how IAM addresses one kind of credential of a user.
+type iamCredRef struct {
+	field    string // request parameter holding the id
+	param    string // its name in the call log
+	resType  string // CloudTrail resource type
+	notFound string // NoSuchEntity message format, given the id
+}
+
+var (
+	accessKeyRef   = iamCredRef{"AccessKeyId", "accessKeyId", "AWS::IAM::AccessKey", "The Access Key with id %s cannot be found."}
+	serviceCredRef = iamCredRef{"ServiceSpecificCredentialId", "serviceSpecificCredentialId", "AWS::IAM::ServiceSpecificCredential", "No such credential %s exists"}
+)
+
+// userCredID resolves the target user and the id of the credential ref names,
+// recording both. Callers must hold c.mu.
+func (cl *call) userCredID(ref iamCredRef) (*principal, string, *apiError) {
+	u, e := cl.targetUser()
+	if e != nil {
+		return nil, "", e
+	}
+	id := cl.form.Get(ref.field)
+	if id == "" {
+		return nil, "", iamValidation("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", ref.param)
+	}
+	cl.param(ref.param, id)
+	cl.resource(ref.resType, id)
+	return u, id, nil
+}
+
 // userKey finds a key that belongs to the target user; IAM reports a key of
 // another user as not found.
 func (cl *call) userKey() (*accessKey, *principal, *apiError) {
-	u, e := cl.targetUser()
+	u, id, e := cl.userCredID(accessKeyRef)
 	if e != nil {
 		return nil, nil, e
 	}
-	id := cl.form.Get("AccessKeyId")
-	if id == "" {
-		return nil, nil, iamValidation("1 validation error detected: Value null at 'accessKeyId' failed to satisfy constraint: Member must not be null")
+	if k := cl.c.st.keys[id]; k != nil && k.user == u {
+		return k, u, nil
 	}
-	cl.param("accessKeyId", id)
-	cl.resource("AWS::IAM::AccessKey", id)
-	k := cl.c.st.keys[id]
-	if k == nil || k.user != u {
-		return nil, nil, iamNoSuchEntity("The Access Key with id %s cannot be found.", id)
-	}
-	return k, u, nil
+	return nil, nil, iamNoSuchEntity(accessKeyRef.notFound, id)
 }
 
-func iamUpdateAccessKey(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	status := cl.form.Get("Status")
-	if status != "Active" && status != "Inactive" {
-		return nil, iamValidation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
-	}
-	cl.param("status", status)
+// iamCred is a credential of the target user as Update*/Delete* handlers see
+// it: its status to set and how to delete it.
+type iamCred struct {
+	status *string
+	remove func()
+}
+
+func accessKeyCred(cl *call) (iamCred, *apiError) {
 	k, _, e := cl.userKey()
 	if e != nil {
-		return nil, e
+		return iamCred{}, e
 	}
-	if k.status != status {
-		k.status = status
+	return iamCred{&k.status, func() { delete(cl.c.st.keys, k.id) }}, nil
+}
+
+// iamUpdateStatus serves UpdateAccessKey and UpdateServiceSpecificCredential.
+// Status is checked before the credential is looked up, as IAM does.
+func iamUpdateStatus(find func(*call) (iamCred, *apiError)) opHandler {
+	return withLock(func(cl *call) (*response, error) {
+		status := cl.form.Get("Status")
+		if status != "Active" && status != "Inactive" {
+			return nil, iamValidation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+		}
+		cl.param("status", status)
+		cr, e := find(cl)
+		if e != nil {
+			return nil, e
+		}
+		if *cr.status != status {
+			*cr.status = status
+			cl.applied = true
+		}
+		return cl.iamXML(nil)
+	})
+}
+
+// iamDeleteCred serves DeleteAccessKey and DeleteServiceSpecificCredential.
+func iamDeleteCred(find func(*call) (iamCred, *apiError)) opHandler {
+	return withLock(func(cl *call) (*response, error) {
+		cr, e := find(cl)
+		if e != nil {
+			return nil, e
+		}
+		cr.remove()
 		cl.applied = true
-	}
-	return cl.iamXML(nil)
-}
-
-func iamDeleteAccessKey(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	k, _, e := cl.userKey()
-	if e != nil {
-		return nil, e
-	}
-	delete(c.st.keys, k.id)
-	cl.applied = true
-	return cl.iamXML(nil)
+		return cl.iamXML(nil)
+	})
 }
 
 func iamGetAccessKeyLastUsed(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	id := cl.form.Get("AccessKeyId")
 	cl.param("accessKeyId", id)
-	k := c.st.keys[id]
+	k := cl.c.st.keys[id]
 	if k == nil || k.account != cl.id.account {
-		return nil, iamNoSuchEntity("The Access Key with id %s cannot be found.", id)
+		return nil, iamNoSuchEntity(accessKeyRef.notFound, id)
 	}
 	type lastUsed struct {
 		LastUsedDate *isoTime `xml:",omitempty"`
@@ -220,89 +242,45 @@ func iamGetAccessKeyLastUsed(cl *call) (*response, error) {
 	}{UserName: k.user.name, AccessKeyLastUsed: lu})
 }
 
-// putInline validates and stores an inline policy, reporting whether the
-// stored document changed.
-func (cl *call) putInline(p *principal) (bool, *apiError) {
+// iamPutInline serves Put{User,Role}Policy: it validates and stores an inline
+// policy, applied only when the stored document changed.
+func iamPutInline(cl *call, p *principal) (*response, error) {
 	name, doc := cl.form.Get("PolicyName"), cl.form.Get("PolicyDocument")
 	cl.param("policyName", name)
 	if !iamNameRE.MatchString(name) {
-		return false, iamValidation("The specified value for policyName is invalid: %q", truncate(name, 80))
+		return nil, iamValidation("The specified value for policyName is invalid: %q", truncate(name, 80))
 	}
 	if _, err := parsePolicy(doc); err != nil {
-		return false, errf(400, "MalformedPolicyDocument", "Syntax errors in policy: %v", err)
+		return nil, errf(400, "MalformedPolicyDocument", "Syntax errors in policy: %v", err)
 	}
 	if len(doc) > 10240 {
-		return false, errf(409, "LimitExceeded", "Maximum policy size of 10240 bytes exceeded for %s %s.", p.kind, p.name)
+		return nil, errf(409, "LimitExceeded", "Maximum policy size of 10240 bytes exceeded for %s %s.", p.kind, p.name)
 	}
 	cl.param("policyDocument", doc)
-	if old, ok := p.inline[name]; ok && old == doc {
-		return false, nil
+	if old, ok := p.inline[name]; !ok || old != doc {
+		p.inline[name] = doc
+		cl.applied = true
 	}
-	p.inline[name] = doc
-	return true, nil
-}
-
-func iamPutUserPolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
-	changed, e := cl.putInline(u)
-	if e != nil {
-		return nil, e
-	}
-	cl.applied = changed
 	return cl.iamXML(nil)
 }
 
-func iamPutRolePolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, e := cl.targetRole()
-	if e != nil {
-		return nil, e
-	}
-	changed, e := cl.putInline(r)
-	if e != nil {
-		return nil, e
-	}
-	cl.applied = changed
-	return cl.iamXML(nil)
-}
-
-func iamDeleteUserPolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
-	return cl.deleteInline(u, "user")
-}
-
-func iamDeleteRolePolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, e := cl.targetRole()
-	if e != nil {
-		return nil, e
-	}
-	return cl.deleteInline(r, "role")
-}
-
-// deleteInline removes an inline policy; a missing one is NoSuchEntity, as in IAM.
-// c.mu must be held.
-func (cl *call) deleteInline(p *principal, kind string) (*response, error) {
-	name := cl.form.Get("PolicyName")
+// iamInline finds the inline policy PolicyName of p; a missing one is
+// NoSuchEntity, as in IAM. c.mu must be held.
+func (cl *call) iamInline(p *principal) (name, doc string, e *apiError) {
+	name = cl.form.Get("PolicyName")
 	cl.param("policyName", name)
-	if _, ok := p.inline[name]; !ok {
-		return nil, iamNoSuchEntity("The %s policy with name %s cannot be found.", kind, name)
+	doc, ok := p.inline[name]
+	if !ok {
+		return "", "", iamNoSuchEntity("The %s policy with name %s cannot be found.", p.kind, name)
+	}
+	return name, doc, nil
+}
+
+// iamDeleteInline serves Delete{User,Role}Policy.
+func iamDeleteInline(cl *call, p *principal) (*response, error) {
+	name, _, e := cl.iamInline(p)
+	if e != nil {
+		return nil, e
 	}
 	delete(p.inline, name)
 	cl.applied = true
@@ -315,48 +293,15 @@ func iamEncodePolicy(doc string) string {
 	return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20")
 }
 
-func iamGetUserPolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
+// iamGetInline serves Get{User,Role}Policy, whose results differ only in the
+// names IAM gives their elements.
+func iamGetInline(cl *call, p *principal) (*response, error) {
+	name, doc, e := cl.iamInline(p)
 	if e != nil {
 		return nil, e
 	}
-	name := cl.form.Get("PolicyName")
-	cl.param("policyName", name)
-	doc, ok := u.inline[name]
-	if !ok {
-		return nil, iamNoSuchEntity("The user policy with name %s cannot be found.", name)
-	}
-	return cl.iamXML(struct {
-		XMLName        xml.Name `xml:"GetUserPolicyResult"`
-		UserName       string
-		PolicyName     string
-		PolicyDocument string
-	}{UserName: u.name, PolicyName: name, PolicyDocument: iamEncodePolicy(doc)})
-}
-
-func iamGetRolePolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, e := cl.targetRole()
-	if e != nil {
-		return nil, e
-	}
-	name := cl.form.Get("PolicyName")
-	cl.param("policyName", name)
-	doc, ok := r.inline[name]
-	if !ok {
-		return nil, iamNoSuchEntity("The role policy with name %s cannot be found.", name)
-	}
-	return cl.iamXML(struct {
-		XMLName        xml.Name `xml:"GetRolePolicyResult"`
-		RoleName       string
-		PolicyName     string
-		PolicyDocument string
-	}{RoleName: r.name, PolicyName: name, PolicyDocument: iamEncodePolicy(doc)})
+	return cl.iamXML(xmlElem{cl.op + "Result", []xmlField{
+		{p.kindTitle() + "Name", p.name}, {"PolicyName", name}, {"PolicyDocument", iamEncodePolicy(doc)}}})
 }
 
 func sortedKeys(m map[string]string) []string {
@@ -368,34 +313,13 @@ func sortedKeys(m map[string]string) []string {
 	return out
 }
 
-func iamListUserPolicies(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
+// iamListInline serves List{User,Role}Policies.
+func iamListInline(cl *call, p *principal) (*response, error) {
 	return cl.iamXML(struct {
-		XMLName     xml.Name `xml:"ListUserPoliciesResult"`
+		XMLName     xml.Name
 		PolicyNames memberList[string]
 		IsTruncated bool
-	}{PolicyNames: memberList[string]{sortedKeys(u.inline)}})
-}
-
-func iamListRolePolicies(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, e := cl.targetRole()
-	if e != nil {
-		return nil, e
-	}
-	return cl.iamXML(struct {
-		XMLName     xml.Name `xml:"ListRolePoliciesResult"`
-		PolicyNames memberList[string]
-		IsTruncated bool
-	}{PolicyNames: memberList[string]{sortedKeys(r.inline)}})
+	}{XMLName: xml.Name{Local: cl.op + "Result"}, PolicyNames: memberList[string]{sortedKeys(p.inline)}})
 }
 
 type iamAttached struct {
@@ -403,14 +327,7 @@ type iamAttached struct {
 	PolicyArn  string
 }
 
-func iamListAttachedUserPolicies(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
+func iamListAttachedUserPolicies(cl *call, u *principal) (*response, error) {
 	var out []iamAttached
 	for _, arn := range u.attached {
 		out = append(out, iamAttached{PolicyName: policyNameFromARN(arn), PolicyArn: arn})
@@ -422,17 +339,10 @@ func iamListAttachedUserPolicies(cl *call) (*response, error) {
 	}{AttachedPolicies: memberList[iamAttached]{out}})
 }
 
-func iamAttachUserPolicy(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
+func iamAttachUserPolicy(cl *call, u *principal) (*response, error) {
 	arn := cl.form.Get("PolicyArn")
 	cl.param("policyArn", arn)
-	if _, ok := c.st.accounts[u.account].managedDocument(arn); !ok {
+	if _, ok := cl.c.st.accounts[u.account].managedDocument(arn); !ok {
 		return nil, iamNoSuchEntity("Policy %s does not exist or is not attachable.", arn)
 	}
 	if containsString(u.attached, arn) {
@@ -446,25 +356,20 @@ func iamAttachUserPolicy(cl *call) (*response, error) {
 	return cl.iamXML(nil)
 }
 
-func iamGetUser(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
+// iamGetPrincipal serves GetUser and GetRole: <User> or <Role> with fields
+// named after the kind, and for a role the (empty) trust policy sever never
+// reads.
+func iamGetPrincipal(cl *call, p *principal) (*response, error) {
+	return cl.iamXML(iamPrincipalXML(cl.op, p))
+}
+
+func iamPrincipalXML(op string, p *principal) xmlElem {
+	kind := p.kindTitle()
+	fields := []xmlField{{"Path", p.path}, {kind + "Name", p.name}, {kind + "Id", p.id}, {"Arn", p.arn}, {"CreateDate", isoTime(p.created)}}
+	if p.kind == "role" {
+		fields = append(fields, xmlField{"AssumeRolePolicyDocument", "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"})
 	}
-	type user struct {
-		Path       string
-		UserName   string
-		UserId     string
-		Arn        string
-		CreateDate isoTime
-	}
-	return cl.iamXML(struct {
-		XMLName xml.Name `xml:"GetUserResult"`
-		User    user
-	}{User: user{Path: u.path, UserName: u.name, UserId: u.id, Arn: u.arn, CreateDate: isoTime(u.created)}})
+	return xmlElem{op + "Result", []xmlField{{kind, xmlElem{kind, fields}}}}
 }
 
 // VendorAttachPolicy attaches a managed policy to a user the way AWS itself

@@ -45,6 +45,16 @@ func s3ObjectARN(cl *call) string {
 	return "arn:aws:s3:::" + cl.path["bucket"] + "/" + cl.path["key"]
 }
 
+// s3ObjectOps are the object operations by method.
+var s3ObjectOps = map[string]string{http.MethodPut: "PutObject", http.MethodGet: "GetObject", http.MethodHead: "HeadObject", http.MethodDelete: "DeleteObject"}
+
+// s3Subresources are the object subresources the drill cloud does not serve,
+// by method: a request naming one is an unknown operation.
+var s3Subresources = map[string][]string{
+	http.MethodPut: {"retention", "legal-hold", "tagging", "acl", "uploadId"},
+	http.MethodGet: {"acl", "tagging", "retention", "legal-hold", "attributes", "torrent", "uploadId"},
+}
+
 // s3Route maps a path-style request to its operation.
 func s3Route(r *http.Request) (string, map[string]string) {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
@@ -60,27 +70,15 @@ func s3Route(r *http.Request) (string, map[string]string) {
 			return "GetObjectLockConfiguration", p
 		}
 	default:
-		switch r.Method {
-		case http.MethodPut:
-			if r.Header.Get("X-Amz-Copy-Source") != "" {
-				return "CopyObject", p
-			}
-			if q.Has("retention") || q.Has("legal-hold") || q.Has("tagging") || q.Has("acl") || q.Has("uploadId") {
+		if r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "" {
+			return "CopyObject", p
+		}
+		for _, sub := range s3Subresources[r.Method] {
+			if q.Has(sub) {
 				return "", p
 			}
-			return "PutObject", p
-		case http.MethodGet:
-			for _, sub := range []string{"acl", "tagging", "retention", "legal-hold", "attributes", "torrent", "uploadId"} {
-				if q.Has(sub) {
-					return "", p
-				}
-			}
-			return "GetObject", p
-		case http.MethodHead:
-			return "HeadObject", p
-		case http.MethodDelete:
-			return "DeleteObject", p
 		}
+		return s3ObjectOps[r.Method], p
 	}
 	return "", p
 }
@@ -126,6 +124,27 @@ func (cl *call) s3Bucket() (*bucket, *apiError) {
 		return nil, &apiError{Status: 403, Code: "AccessDenied", Message: "Access Denied"}
 	}
 	return b, nil
+}
+
+// onBucket runs h under c.mu on the bucket the path names, once s3Bucket has
+// let the caller use it.
+func (cl *call) onBucket(h func(b *bucket) (*response, error)) (*response, error) {
+	cl.c.mu.Lock()
+	defer cl.c.mu.Unlock()
+	b, e := cl.s3Bucket()
+	if e != nil {
+		return nil, e
+	}
+	return h(b)
+}
+
+// s3Version reads the object key and version id of the path and query,
+// recording both.
+func (cl *call) s3Version() (key, versionID string) {
+	key, versionID = cl.path["key"], cl.r.URL.Query().Get("versionId")
+	cl.param("key", key)
+	cl.param("versionId", versionID)
+	return key, versionID
 }
 
 func s3XML(reqID string, v any) (*response, error) {
@@ -271,209 +290,183 @@ func s3PutObject(cl *call) (*response, error) {
 	cl.param("x-amz-object-lock-mode", mode)
 	cl.param("x-amz-object-lock-retain-until-date", untilStr)
 
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, e := cl.s3Bucket()
-	if e != nil {
-		return nil, e
-	}
-	cl.resource("AWS::S3::Object", "arn:aws:s3:::"+b.name+"/"+key)
-	if b.lock == nil && (mode != "" || legal != "") {
-		return nil, &apiError{Status: 400, Code: "InvalidRequest", Message: "Bucket is missing Object Lock Configuration"}
-	}
-	if b.lock != nil && mode == "" && b.lock.Mode != "" {
-		mode = b.lock.Mode
-		until = cl.now.AddDate(b.lock.Years, 0, b.lock.Days)
-	}
-	if (mode != "" || legal == "ON") && sum == "" && h.Get("Content-MD5") == "" {
-		return nil, &apiError{Status: 400, Code: "InvalidRequest", Message: "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters"}
-	}
-	if sum == "" {
-		// S3 computes a CRC64NVME for every upload that brings none.
-		algo, _ = s3Algorithm("CRC64NVME")
-		sum = s3Checksum(algo, data)
-	}
-	etag := md5.Sum(data)
-	v := &objectVersion{
-		versionID: "null", data: append([]byte(nil), data...), etag: `"` + hex.EncodeToString(etag[:]) + `"`,
-		contentType: h.Get("Content-Type"), lastModified: cl.now, lockMode: mode, retainUntil: until, legalHold: legal == "ON",
-		checksumAlgo: algo.name, checksum: sum, metadata: map[string]string{},
-	}
-	if v.contentType == "" {
-		v.contentType = "binary/octet-stream"
-	}
-	for k, vs := range h {
-		if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-meta-") {
-			v.metadata[lk] = vs[0]
+	return cl.onBucket(func(b *bucket) (*response, error) {
+		cl.resource("AWS::S3::Object", "arn:aws:s3:::"+b.name+"/"+key)
+		if b.lock == nil && (mode != "" || legal != "") {
+			return nil, &apiError{Status: 400, Code: "InvalidRequest", Message: "Bucket is missing Object Lock Configuration"}
 		}
-	}
-	if b.versioning {
-		v.versionID = randAlnum(32)
-		b.objects[key] = append(b.objects[key], v)
-	} else {
-		b.objects[key] = []*objectVersion{v}
-	}
-	cl.applied = true
-	resp := s3Empty(200, cl.reqID)
-	resp.header.Set("ETag", v.etag)
-	resp.header.Set("X-Amz-Server-Side-Encryption", "AES256")
-	resp.header.Set(algo.header, sum)
-	resp.header.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
-	if b.versioning {
-		resp.header.Set("X-Amz-Version-Id", v.versionID)
-	}
-	return resp, nil
+		if b.lock != nil && mode == "" && b.lock.Mode != "" {
+			mode = b.lock.Mode
+			until = cl.now.AddDate(b.lock.Years, 0, b.lock.Days)
+		}
+		if (mode != "" || legal == "ON") && sum == "" && h.Get("Content-MD5") == "" {
+			return nil, &apiError{Status: 400, Code: "InvalidRequest", Message: "Content-MD5 OR x-amz-checksum- HTTP header is required for Put Object requests with Object Lock parameters"}
+		}
+		if sum == "" {
+			// S3 computes a CRC64NVME for every upload that brings none.
+			algo, _ = s3Algorithm("CRC64NVME")
+			sum = s3Checksum(algo, data)
+		}
+		etag := md5.Sum(data)
+		v := &objectVersion{
+			versionID: "null", data: append([]byte(nil), data...), etag: `"` + hex.EncodeToString(etag[:]) + `"`,
+			contentType: h.Get("Content-Type"), lastModified: cl.now, lockMode: mode, retainUntil: until, legalHold: legal == "ON",
+			checksumAlgo: algo.name, checksum: sum, metadata: map[string]string{},
+		}
+		if v.contentType == "" {
+			v.contentType = "binary/octet-stream"
+		}
+		for k, vs := range h {
+			if lk := strings.ToLower(k); strings.HasPrefix(lk, "x-amz-meta-") {
+				v.metadata[lk] = vs[0]
+			}
+		}
+		if b.versioning {
+			v.versionID = randAlnum(32)
+			b.objects[key] = append(b.objects[key], v)
+		} else {
+			b.objects[key] = []*objectVersion{v}
+		}
+		cl.applied = true
+		resp := s3Empty(200, cl.reqID)
+		resp.header.Set("ETag", v.etag)
+		resp.header.Set("X-Amz-Server-Side-Encryption", "AES256")
+		resp.header.Set(algo.header, sum)
+		resp.header.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+		if b.versioning {
+			resp.header.Set("X-Amz-Version-Id", v.versionID)
+		}
+		return resp, nil
+	})
 }
 
 // s3GetObject serves GetObject and HeadObject (which S3 answers without a
 // body and, for errors, without an error document).
 func s3GetObject(cl *call) (*response, error) {
-	key := cl.path["key"]
-	versionID := cl.r.URL.Query().Get("versionId")
-	cl.param("key", key)
-	cl.param("versionId", versionID)
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, e := cl.s3Bucket()
-	if e != nil {
-		return nil, e
-	}
-	var v *objectVersion
-	if versionID != "" {
-		v, _ = b.findVersion(key, versionID)
-		if v == nil {
-			return nil, &apiError{Status: 404, Code: "NoSuchVersion", Message: "The specified version does not exist."}
+	key, versionID := cl.s3Version()
+	return cl.onBucket(func(b *bucket) (*response, error) {
+		var v *objectVersion
+		if versionID != "" {
+			v, _ = b.findVersion(key, versionID)
+			if v == nil {
+				return nil, &apiError{Status: 404, Code: "NoSuchVersion", Message: "The specified version does not exist."}
+			}
+			if v.deleteMarker {
+				return nil, &apiError{Status: 405, Code: "MethodNotAllowed", Message: "The specified method is not allowed against this resource.",
+					Header: map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": v.versionID}}
+			}
+		} else {
+			v = b.latest(key)
+			if v == nil {
+				return nil, &apiError{Status: 404, Code: "NoSuchKey", Message: "The specified key does not exist."}
+			}
+			if v.deleteMarker {
+				return nil, &apiError{Status: 404, Code: "NoSuchKey", Message: "The specified key does not exist.",
+					Header: map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": v.versionID}}
+			}
 		}
-		if v.deleteMarker {
-			return nil, &apiError{Status: 405, Code: "MethodNotAllowed", Message: "The specified method is not allowed against this resource.",
-				Header: map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": v.versionID}}
+		resp := s3Empty(200, cl.reqID)
+		if cl.op == "GetObject" {
+			resp.body = append([]byte(nil), v.data...)
 		}
-	} else {
-		v = b.latest(key)
-		if v == nil {
-			return nil, &apiError{Status: 404, Code: "NoSuchKey", Message: "The specified key does not exist."}
+		hd := resp.header
+		hd.Set("Content-Type", v.contentType)
+		hd.Set("Content-Length", strconv.Itoa(len(v.data)))
+		hd.Set("ETag", v.etag)
+		hd.Set("Last-Modified", v.lastModified.UTC().Format(http.TimeFormat))
+		hd.Set("Accept-Ranges", "bytes")
+		hd.Set("X-Amz-Server-Side-Encryption", "AES256")
+		if b.versioning {
+			hd.Set("X-Amz-Version-Id", v.versionID)
 		}
-		if v.deleteMarker {
-			return nil, &apiError{Status: 404, Code: "NoSuchKey", Message: "The specified key does not exist.",
-				Header: map[string]string{"X-Amz-Delete-Marker": "true", "X-Amz-Version-Id": v.versionID}}
+		if v.lockMode != "" {
+			hd.Set("X-Amz-Object-Lock-Mode", v.lockMode)
+			hd.Set("X-Amz-Object-Lock-Retain-Until-Date", v.retainUntil.UTC().Format("2006-01-02T15:04:05.000Z"))
 		}
-	}
-	resp := s3Empty(200, cl.reqID)
-	if cl.op == "GetObject" {
-		resp.body = append([]byte(nil), v.data...)
-	}
-	hd := resp.header
-	hd.Set("Content-Type", v.contentType)
-	hd.Set("Content-Length", strconv.Itoa(len(v.data)))
-	hd.Set("ETag", v.etag)
-	hd.Set("Last-Modified", v.lastModified.UTC().Format(http.TimeFormat))
-	hd.Set("Accept-Ranges", "bytes")
-	hd.Set("X-Amz-Server-Side-Encryption", "AES256")
-	if b.versioning {
-		hd.Set("X-Amz-Version-Id", v.versionID)
-	}
-	if v.lockMode != "" {
-		hd.Set("X-Amz-Object-Lock-Mode", v.lockMode)
-		hd.Set("X-Amz-Object-Lock-Retain-Until-Date", v.retainUntil.UTC().Format("2006-01-02T15:04:05.000Z"))
-	}
-	if b.lock != nil {
-		hold := "OFF"
-		if v.legalHold {
-			hold = "ON"
+		if b.lock != nil {
+			hold := "OFF"
+			if v.legalHold {
+				hold = "ON"
+			}
+			hd.Set("X-Amz-Object-Lock-Legal-Hold", hold)
 		}
-		hd.Set("X-Amz-Object-Lock-Legal-Hold", hold)
-	}
-	if strings.EqualFold(cl.r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
-		if a, ok := s3Algorithm(v.checksumAlgo); ok {
-			hd.Set(a.header, v.checksum)
-			hd.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+		if strings.EqualFold(cl.r.Header.Get("X-Amz-Checksum-Mode"), "ENABLED") {
+			if a, ok := s3Algorithm(v.checksumAlgo); ok {
+				hd.Set(a.header, v.checksum)
+				hd.Set("X-Amz-Checksum-Type", "FULL_OBJECT")
+			}
 		}
-	}
-	for k, val := range v.metadata {
-		hd.Set(k, val)
-	}
-	return resp, nil
+		for k, val := range v.metadata {
+			hd.Set(k, val)
+		}
+		return resp, nil
+	})
 }
 
 // s3DeleteObject refuses to delete a version that Object Lock protects, as
 // S3 does. Without a version id it only adds a delete marker, which Object
 // Lock allows.
 func s3DeleteObject(cl *call) (*response, error) {
-	key := cl.path["key"]
-	versionID := cl.r.URL.Query().Get("versionId")
+	key, versionID := cl.s3Version()
 	bypass := strings.EqualFold(cl.r.Header.Get("X-Amz-Bypass-Governance-Retention"), "true")
-	cl.param("key", key)
-	cl.param("versionId", versionID)
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, e := cl.s3Bucket()
-	if e != nil {
-		return nil, e
-	}
-	resp := s3Empty(204, cl.reqID)
-	switch {
-	case versionID != "":
-		v, i := b.findVersion(key, versionID)
-		if v == nil {
-			return resp, nil
-		}
-		if !v.deleteMarker && v.locked(cl.now, bypass) {
-			return nil, &apiError{Status: 403, Code: "AccessDenied", Message: "Access Denied because object protected by object lock."}
-		}
-		b.objects[key] = append(b.objects[key][:i:i], b.objects[key][i+1:]...)
-		if len(b.objects[key]) == 0 {
-			delete(b.objects, key)
-		}
-		resp.header.Set("X-Amz-Version-Id", v.versionID)
-		if v.deleteMarker {
-			resp.header.Set("X-Amz-Delete-Marker", "true")
-		}
-		cl.applied = true
-	case b.versioning:
-		m := &objectVersion{versionID: randAlnum(32), deleteMarker: true, lastModified: cl.now}
-		b.objects[key] = append(b.objects[key], m)
-		resp.header.Set("X-Amz-Version-Id", m.versionID)
-		resp.header.Set("X-Amz-Delete-Marker", "true")
-		cl.applied = true
-	default:
-		if _, ok := b.objects[key]; ok {
-			delete(b.objects, key)
+	return cl.onBucket(func(b *bucket) (*response, error) {
+		resp := s3Empty(204, cl.reqID)
+		switch {
+		case versionID != "":
+			v, i := b.findVersion(key, versionID)
+			if v == nil {
+				return resp, nil
+			}
+			if !v.deleteMarker && v.locked(cl.now, bypass) {
+				return nil, &apiError{Status: 403, Code: "AccessDenied", Message: "Access Denied because object protected by object lock."}
+			}
+			b.objects[key] = append(b.objects[key][:i:i], b.objects[key][i+1:]...)
+			if len(b.objects[key]) == 0 {
+				delete(b.objects, key)
+			}
+			resp.header.Set("X-Amz-Version-Id", v.versionID)
+			if v.deleteMarker {
+				resp.header.Set("X-Amz-Delete-Marker", "true")
+			}
 			cl.applied = true
+		case b.versioning:
+			m := &objectVersion{versionID: randAlnum(32), deleteMarker: true, lastModified: cl.now}
+			b.objects[key] = append(b.objects[key], m)
+			resp.header.Set("X-Amz-Version-Id", m.versionID)
+			resp.header.Set("X-Amz-Delete-Marker", "true")
+			cl.applied = true
+		default:
+			if _, ok := b.objects[key]; ok {
+				delete(b.objects, key)
+				cl.applied = true
+			}
 		}
-	}
-	return resp, nil
+		return resp, nil
+	})
 }
 
 func s3GetObjectLockConfiguration(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	b, e := cl.s3Bucket()
-	if e != nil {
-		return nil, e
-	}
-	if b.lock == nil {
-		return nil, &apiError{Status: 404, Code: "ObjectLockConfigurationNotFoundError", Message: "Object Lock configuration does not exist for this bucket"}
-	}
-	type retention struct {
-		Mode  string
-		Days  int `xml:",omitempty"`
-		Years int `xml:",omitempty"`
-	}
-	type rule struct {
-		DefaultRetention retention
-	}
-	out := struct {
-		XMLName           xml.Name `xml:"ObjectLockConfiguration"`
-		Xmlns             string   `xml:"xmlns,attr"`
-		ObjectLockEnabled string
-		Rule              *rule `xml:",omitempty"`
-	}{Xmlns: s3NS, ObjectLockEnabled: "Enabled"}
-	if b.lock.Mode != "" {
-		out.Rule = &rule{retention{b.lock.Mode, b.lock.Days, b.lock.Years}}
-	}
-	return s3XML(cl.reqID, out)
+	return cl.onBucket(func(b *bucket) (*response, error) {
+		if b.lock == nil {
+			return nil, &apiError{Status: 404, Code: "ObjectLockConfigurationNotFoundError", Message: "Object Lock configuration does not exist for this bucket"}
+		}
+		type retention struct {
+			Mode  string
+			Days  int `xml:",omitempty"`
+			Years int `xml:",omitempty"`
+		}
+		type rule struct {
+			DefaultRetention retention
+		}
+		out := struct {
+			XMLName           xml.Name `xml:"ObjectLockConfiguration"`
+			Xmlns             string   `xml:"xmlns,attr"`
+			ObjectLockEnabled string
+			Rule              *rule `xml:",omitempty"`
+		}{Xmlns: s3NS, ObjectLockEnabled: "Enabled"}
+		if b.lock.Mode != "" {
+			out.Rule = &rule{retention{b.lock.Mode, b.lock.Days, b.lock.Years}}
+		}
+		return s3XML(cl.reqID, out)
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -46,6 +45,10 @@ func secretResource(cl *call) string {
 	return fmt.Sprintf("arn:aws:secretsmanager:%s:%s:secret:%s", cl.region, cl.id.account, in.SecretId)
 }
 
+func smBadToken() *apiError {
+	return errf(400, "InvalidNextTokenException", "The NextToken value is invalid.")
+}
+
 func smNotFound() *apiError {
 	return errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret.")
 }
@@ -65,6 +68,18 @@ func (cl *call) lookupSecret(id string) (*secret, *apiError) {
 	return s, nil
 }
 
+// onSecret runs h under c.mu on the secret id names, the lookup every
+// Secrets Manager operation starts with.
+func (cl *call) onSecret(id string, h func(s *secret) (*response, error)) (*response, error) {
+	cl.c.mu.Lock()
+	defer cl.c.mu.Unlock()
+	s, e := cl.lookupSecret(id)
+	if e != nil {
+		return nil, e
+	}
+	return h(s)
+}
+
 func (cl *call) smJSON(v any) (*response, error) {
 	return jsonResponse(smJSON, cl.reqID, v)
 }
@@ -74,53 +89,48 @@ func smDescribeSecret(cl *call) (*response, error) {
 	if e := cl.decodeJSON(&in); e != nil {
 		return nil, e
 	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
-	if e != nil {
-		return nil, e
-	}
-	stages := map[string][]string{}
-	for _, v := range s.versions {
-		if len(v.stages) > 0 {
-			stages[v.id] = append([]string(nil), v.stages...)
-		}
-	}
-	type rules struct {
-		AutomaticallyAfterDays int `json:",omitempty"`
-	}
-	out := struct {
-		ARN                string
-		Name               string
-		Description        string              `json:",omitempty"`
-		RotationEnabled    bool                `json:",omitempty"`
-		RotationLambdaARN  string              `json:",omitempty"`
-		RotationRules      *rules              `json:",omitempty"`
-		LastRotatedDate    *epochTime          `json:",omitempty"`
-		LastChangedDate    *epochTime          `json:",omitempty"`
-		LastAccessedDate   *epochTime          `json:",omitempty"`
-		NextRotationDate   *epochTime          `json:",omitempty"`
-		CreatedDate        *epochTime          `json:",omitempty"`
-		VersionIdsToStages map[string][]string `json:",omitempty"`
-	}{
-		ARN: s.arn, Name: s.name, Description: s.description,
-		RotationEnabled: s.rotationEnabled, RotationLambdaARN: s.rotationLambda,
-		LastRotatedDate: epochPtr(s.lastRotated), LastChangedDate: epochPtr(s.lastChanged),
-		LastAccessedDate: epochPtr(s.lastAccessed), CreatedDate: epochPtr(s.created),
-		VersionIdsToStages: stages,
-	}
-	if s.rotationDays > 0 {
-		out.RotationRules = &rules{AutomaticallyAfterDays: s.rotationDays}
-		if s.rotationEnabled {
-			base := s.lastRotated
-			if base.IsZero() {
-				base = s.created
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		stages := map[string][]string{}
+		for _, v := range s.versions {
+			if len(v.stages) > 0 {
+				stages[v.id] = append([]string(nil), v.stages...)
 			}
-			out.NextRotationDate = epochPtr(base.AddDate(0, 0, s.rotationDays))
 		}
-	}
-	return cl.smJSON(out)
+		type rules struct {
+			AutomaticallyAfterDays int `json:",omitempty"`
+		}
+		out := struct {
+			ARN                string
+			Name               string
+			Description        string              `json:",omitempty"`
+			RotationEnabled    bool                `json:",omitempty"`
+			RotationLambdaARN  string              `json:",omitempty"`
+			RotationRules      *rules              `json:",omitempty"`
+			LastRotatedDate    *epochTime          `json:",omitempty"`
+			LastChangedDate    *epochTime          `json:",omitempty"`
+			LastAccessedDate   *epochTime          `json:",omitempty"`
+			NextRotationDate   *epochTime          `json:",omitempty"`
+			CreatedDate        *epochTime          `json:",omitempty"`
+			VersionIdsToStages map[string][]string `json:",omitempty"`
+		}{
+			ARN: s.arn, Name: s.name, Description: s.description,
+			RotationEnabled: s.rotationEnabled, RotationLambdaARN: s.rotationLambda,
+			LastRotatedDate: epochPtr(s.lastRotated), LastChangedDate: epochPtr(s.lastChanged),
+			LastAccessedDate: epochPtr(s.lastAccessed), CreatedDate: epochPtr(s.created),
+			VersionIdsToStages: stages,
+		}
+		if s.rotationDays > 0 {
+			out.RotationRules = &rules{AutomaticallyAfterDays: s.rotationDays}
+			if s.rotationEnabled {
+				base := s.lastRotated
+				if base.IsZero() {
+					base = s.created
+				}
+				out.NextRotationDate = epochPtr(base.AddDate(0, 0, s.rotationDays))
+			}
+		}
+		return cl.smJSON(out)
+	})
 }
 
 func smGetSecretValue(cl *call) (*response, error) {
@@ -128,54 +138,49 @@ func smGetSecretValue(cl *call) (*response, error) {
 	if e := cl.decodeJSON(&in); e != nil {
 		return nil, e
 	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
-	if e != nil {
-		return nil, e
-	}
-	cl.param("versionId", in.VersionId)
-	cl.param("versionStage", in.VersionStage)
-	var v *secretVersion
-	switch {
-	case in.VersionId != "":
-		v = s.version(in.VersionId)
-		if v == nil {
-			return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", in.VersionId)
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		cl.param("versionId", in.VersionId)
+		cl.param("versionStage", in.VersionStage)
+		var v *secretVersion
+		switch {
+		case in.VersionId != "":
+			v = s.version(in.VersionId)
+			if v == nil {
+				return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for VersionId: %s", in.VersionId)
+			}
+			if in.VersionStage != "" && !containsString(v.stages, in.VersionStage) {
+				return nil, errf(400, "InvalidRequestException", "You provided a VersionStage that is not associated to the provided VersionId.")
+			}
+		default:
+			stage := in.VersionStage
+			if stage == "" {
+				stage = "AWSCURRENT"
+			}
+			v = s.stageOwner(stage)
+			if v == nil {
+				return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
+			}
 		}
-		if in.VersionStage != "" && !containsString(v.stages, in.VersionStage) {
-			return nil, errf(400, "InvalidRequestException", "You provided a VersionStage that is not associated to the provided VersionId.")
+		// Secrets Manager tracks access to the day.
+		day := cl.now.Truncate(24 * time.Hour)
+		s.lastAccessed, v.lastAccessed = day, day
+		out := struct {
+			ARN           string
+			Name          string
+			VersionId     string
+			SecretString  *string `json:",omitempty"`
+			SecretBinary  []byte  `json:",omitempty"`
+			VersionStages []string
+			CreatedDate   *epochTime
+		}{ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: append([]string{}, v.stages...), CreatedDate: epochPtr(v.created)}
+		if v.isBinary {
+			out.SecretBinary = v.bin
+		} else {
+			str := v.str
+			out.SecretString = &str
 		}
-	default:
-		stage := in.VersionStage
-		if stage == "" {
-			stage = "AWSCURRENT"
-		}
-		v = s.stageOwner(stage)
-		if v == nil {
-			return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret value for staging label: %s", stage)
-		}
-	}
-	// Secrets Manager tracks access to the day.
-	day := cl.now.Truncate(24 * time.Hour)
-	s.lastAccessed, v.lastAccessed = day, day
-	out := struct {
-		ARN           string
-		Name          string
-		VersionId     string
-		SecretString  *string `json:",omitempty"`
-		SecretBinary  []byte  `json:",omitempty"`
-		VersionStages []string
-		CreatedDate   *epochTime
-	}{ARN: s.arn, Name: s.name, VersionId: v.id, VersionStages: append([]string{}, v.stages...), CreatedDate: epochPtr(v.created)}
-	if v.isBinary {
-		out.SecretBinary = v.bin
-	} else {
-		str := v.str
-		out.SecretString = &str
-	}
-	return cl.smJSON(out)
+		return cl.smJSON(out)
+	})
 }
 
 // smPutSecretValue is idempotent on ClientRequestToken as in AWS: the same
@@ -210,44 +215,39 @@ func smPutSecretValue(cl *call) (*response, error) {
 			return nil, errf(400, "ValidationException", "invalid staging label %q", truncate(st, 40))
 		}
 	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
-	if e != nil {
-		return nil, e
-	}
-	cl.param("clientRequestToken", in.ClientRequestToken)
-	cl.param("versionStages", fmt.Sprint(in.VersionStages))
-	out := func(v *secretVersion) (*response, error) {
-		return cl.smJSON(struct {
-			ARN           string
-			Name          string
-			VersionId     string
-			VersionStages []string
-		}{s.arn, s.name, v.id, append([]string{}, v.stages...)})
-	}
-	if v := s.version(in.ClientRequestToken); v != nil {
-		same := in.SecretString != nil && !v.isBinary && v.str == *in.SecretString ||
-			in.SecretBinary != nil && v.isBinary && bytes.Equal(v.bin, in.SecretBinary)
-		if !same {
-			return nil, errf(400, "ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		cl.param("clientRequestToken", in.ClientRequestToken)
+		cl.param("versionStages", fmt.Sprint(in.VersionStages))
+		out := func(v *secretVersion) (*response, error) {
+			return cl.smJSON(struct {
+				ARN           string
+				Name          string
+				VersionId     string
+				VersionStages []string
+			}{s.arn, s.name, v.id, append([]string{}, v.stages...)})
 		}
+		if v := s.version(in.ClientRequestToken); v != nil {
+			same := in.SecretString != nil && !v.isBinary && v.str == *in.SecretString ||
+				in.SecretBinary != nil && v.isBinary && bytes.Equal(v.bin, in.SecretBinary)
+			if !same {
+				return nil, errf(400, "ResourceExistsException", "You can't modify an existing version, you can only create a new version.")
+			}
+			return out(v)
+		}
+		v := &secretVersion{id: in.ClientRequestToken, created: cl.now}
+		if in.SecretString != nil {
+			v.str = *in.SecretString
+		} else {
+			v.bin, v.isBinary = in.SecretBinary, true
+		}
+		s.versions = append(s.versions, v)
+		for _, st := range stages {
+			s.moveStage(st, v)
+		}
+		s.lastChanged = cl.now
+		cl.applied = true
 		return out(v)
-	}
-	v := &secretVersion{id: in.ClientRequestToken, created: cl.now}
-	if in.SecretString != nil {
-		v.str = *in.SecretString
-	} else {
-		v.bin, v.isBinary = in.SecretBinary, true
-	}
-	s.versions = append(s.versions, v)
-	for _, st := range stages {
-		s.moveStage(st, v)
-	}
-	s.lastChanged = cl.now
-	cl.applied = true
-	return out(v)
+	})
 }
 
 func smUpdateSecretVersionStage(cl *call) (*response, error) {
@@ -258,112 +258,94 @@ func smUpdateSecretVersionStage(cl *call) (*response, error) {
 	if in.VersionStage == "" {
 		return nil, errf(400, "ValidationException", "1 validation error detected: Value null at 'versionStage' failed to satisfy constraint: Member must not be null")
 	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
-	if e != nil {
-		return nil, e
-	}
-	cl.param("versionStage", in.VersionStage)
-	cl.param("moveToVersionId", in.MoveToVersionId)
-	cl.param("removeFromVersionId", in.RemoveFromVersionId)
-	owner := s.stageOwner(in.VersionStage)
-	if in.MoveToVersionId != "" && owner != nil && owner.id == in.MoveToVersionId {
-		// Already moved: a retry after a lost response must not fail, even
-		// though its RemoveFromVersionId no longer holds the label.
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		cl.param("versionStage", in.VersionStage)
+		cl.param("moveToVersionId", in.MoveToVersionId)
+		cl.param("removeFromVersionId", in.RemoveFromVersionId)
+		owner := s.stageOwner(in.VersionStage)
+		if in.MoveToVersionId != "" && owner != nil && owner.id == in.MoveToVersionId {
+			// Already moved: a retry after a lost response must not fail, even
+			// though its RemoveFromVersionId no longer holds the label.
+			return cl.smJSON(struct{ ARN, Name string }{s.arn, s.name})
+		}
+		if in.RemoveFromVersionId != "" && (owner == nil || owner.id != in.RemoveFromVersionId) {
+			return nil, errf(400, "InvalidParameterException", "The staging label %s is not attached to version %s.", in.VersionStage, in.RemoveFromVersionId)
+		}
+		switch {
+		case in.MoveToVersionId != "":
+			target := s.version(in.MoveToVersionId)
+			if target == nil {
+				return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", in.MoveToVersionId)
+			}
+			if owner != nil && in.RemoveFromVersionId == "" {
+				return nil, errf(400, "InvalidParameterException", "The staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", in.VersionStage, owner.id)
+			}
+			s.moveStage(in.VersionStage, target)
+			s.lastChanged = cl.now
+			cl.applied = true
+		case in.RemoveFromVersionId != "":
+			if in.VersionStage == "AWSCURRENT" {
+				return nil, errf(400, "InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
+			}
+			owner.removeStage(in.VersionStage)
+			s.lastChanged = cl.now
+			cl.applied = true
+		default:
+			return nil, errf(400, "InvalidParameterException", "You must specify MoveToVersionId or RemoveFromVersionId.")
+		}
 		return cl.smJSON(struct{ ARN, Name string }{s.arn, s.name})
-	}
-	if in.RemoveFromVersionId != "" && (owner == nil || owner.id != in.RemoveFromVersionId) {
-		return nil, errf(400, "InvalidParameterException", "The staging label %s is not attached to version %s.", in.VersionStage, in.RemoveFromVersionId)
-	}
-	switch {
-	case in.MoveToVersionId != "":
-		target := s.version(in.MoveToVersionId)
-		if target == nil {
-			return nil, errf(400, "ResourceNotFoundException", "Secrets Manager can't find the specified secret version: %s", in.MoveToVersionId)
-		}
-		if owner != nil && in.RemoveFromVersionId == "" {
-			return nil, errf(400, "InvalidParameterException", "The staging label %s is currently attached to version %s, so you must explicitly reference that version in RemoveFromVersionId.", in.VersionStage, owner.id)
-		}
-		s.moveStage(in.VersionStage, target)
-		s.lastChanged = cl.now
-		cl.applied = true
-	case in.RemoveFromVersionId != "":
-		if in.VersionStage == "AWSCURRENT" {
-			return nil, errf(400, "InvalidParameterException", "You can only move staging label AWSCURRENT to a different secret version. It can't be completely removed.")
-		}
-		owner.removeStage(in.VersionStage)
-		s.lastChanged = cl.now
-		cl.applied = true
-	default:
-		return nil, errf(400, "InvalidParameterException", "You must specify MoveToVersionId or RemoveFromVersionId.")
-	}
-	return cl.smJSON(struct{ ARN, Name string }{s.arn, s.name})
+	})
 }
 
 func smListSecretVersionIds(cl *call) (*response, error) {
 	var in struct {
 		SecretId          string
-		MaxResults        *int
-		NextToken         string
 		IncludeDeprecated bool
+		jsonPage
 	}
 	if e := cl.decodeJSON(&in); e != nil {
 		return nil, e
 	}
-	max := 100
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 100 {
-			return nil, errf(400, "ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", *in.MaxResults)
-		}
-		max = *in.MaxResults
-	}
-	start := 0
-	if in.NextToken != "" {
-		b, err := base64.StdEncoding.DecodeString(in.NextToken)
-		n, err2 := strconv.Atoi(string(b))
-		if err != nil || err2 != nil || n < 0 {
-			return nil, errf(400, "InvalidNextTokenException", "The NextToken value is invalid.")
-		}
-		start = n
-	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
+	max, e := maxResults(in.MaxResults, 100, func(n int) *apiError {
+		return errf(400, "ValidationException", "1 validation error detected: Value '%d' at 'maxResults' failed to satisfy constraint: Member must have value between 1 and 100", n)
+	})
 	if e != nil {
 		return nil, e
 	}
-	type ver struct {
-		VersionId        string
-		VersionStages    []string
-		CreatedDate      *epochTime
-		LastAccessedDate *epochTime `json:",omitempty"`
-	}
-	var all []ver
-	for i := len(s.versions) - 1; i >= 0; i-- { // newest first
-		v := s.versions[i]
-		if len(v.stages) == 0 && !in.IncludeDeprecated {
-			continue
+	start := 0
+	if in.NextToken != "" {
+		n, ok := decodeOffset(base64.StdEncoding, in.NextToken)
+		if !ok {
+			return nil, smBadToken()
 		}
-		all = append(all, ver{v.id, append([]string{}, v.stages...), epochPtr(v.created), epochPtr(v.lastAccessed)})
+		start = n
 	}
-	if start > len(all) {
-		return nil, errf(400, "InvalidNextTokenException", "The NextToken value is invalid.")
-	}
-	page := all[start:]
-	next := ""
-	if len(page) > max {
-		page = page[:max]
-		next = base64.StdEncoding.EncodeToString([]byte(strconv.Itoa(start + max)))
-	}
-	return cl.smJSON(struct {
-		ARN       string
-		Name      string
-		Versions  []ver
-		NextToken string `json:",omitempty"`
-	}{s.arn, s.name, page, next})
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		type ver struct {
+			VersionId        string
+			VersionStages    []string
+			CreatedDate      *epochTime
+			LastAccessedDate *epochTime `json:",omitempty"`
+		}
+		var all []ver
+		for i := len(s.versions) - 1; i >= 0; i-- { // newest first
+			v := s.versions[i]
+			if len(v.stages) == 0 && !in.IncludeDeprecated {
+				continue
+			}
+			all = append(all, ver{v.id, append([]string{}, v.stages...), epochPtr(v.created), epochPtr(v.lastAccessed)})
+		}
+		if start > len(all) {
+			return nil, smBadToken()
+		}
+		page, next := pageAt(base64.StdEncoding, all, start, max)
+		return cl.smJSON(struct {
+			ARN       string
+			Name      string
+			Versions  []ver
+			NextToken string `json:",omitempty"`
+		}{s.arn, s.name, page, next})
+	})
 }
 
 // smRotateSecret simulates the rotation Lambda: it creates an AWSPENDING
@@ -383,58 +365,53 @@ func smRotateSecret(cl *call) (*response, error) {
 	if in.ClientRequestToken == "" {
 		in.ClientRequestToken = newUUID()
 	}
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, e := cl.lookupSecret(in.SecretId)
-	if e != nil {
-		return nil, e
-	}
-	cl.param("clientRequestToken", in.ClientRequestToken)
-	lambda := in.RotationLambdaARN
-	if lambda == "" {
-		lambda = s.rotationLambda
-	}
-	if lambda == "" {
-		return nil, errf(400, "InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
-	}
-	cl.param("rotationLambdaARN", lambda)
-	out := func(versionID string) (*response, error) {
-		return cl.smJSON(struct {
-			ARN       string
-			Name      string
-			VersionId string `json:",omitempty"`
-		}{s.arn, s.name, versionID})
-	}
-	if v := s.version(in.ClientRequestToken); v != nil {
-		return out(v.id) // same request token: this rotation already ran
-	}
-	if p := s.stageOwner("AWSPENDING"); p != nil && !containsString(p.stages, "AWSCURRENT") {
-		return nil, errf(400, "InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
-	}
-	changed := s.rotationLambda != lambda || !s.rotationEnabled
-	s.rotationLambda, s.rotationEnabled = lambda, true
-	if in.RotationRules != nil && in.RotationRules.AutomaticallyAfterDays > 0 {
-		changed = changed || s.rotationDays != in.RotationRules.AutomaticallyAfterDays
-		s.rotationDays = in.RotationRules.AutomaticallyAfterDays
-	}
-	if in.RotateImmediately != nil && !*in.RotateImmediately {
-		cl.applied = changed
-		return out("")
-	}
-	cur := s.stageOwner("AWSCURRENT")
-	v := &secretVersion{id: in.ClientRequestToken, created: cl.now}
-	if cur != nil {
-		v.str, v.bin, v.isBinary = cur.str, append([]byte(nil), cur.bin...), cur.isBinary
-	}
-	s.versions = append(s.versions, v)
-	s.moveStage("AWSPENDING", v)
-	if !s.rotationStalls {
-		s.moveStage("AWSCURRENT", v)
-		v.removeStage("AWSPENDING")
-		s.lastRotated = cl.now
-	}
-	s.lastChanged = cl.now
-	cl.applied = true
-	return out(v.id)
+	return cl.onSecret(in.SecretId, func(s *secret) (*response, error) {
+		cl.param("clientRequestToken", in.ClientRequestToken)
+		lambda := in.RotationLambdaARN
+		if lambda == "" {
+			lambda = s.rotationLambda
+		}
+		if lambda == "" {
+			return nil, errf(400, "InvalidRequestException", "No Lambda rotation function ARN is associated with this secret.")
+		}
+		cl.param("rotationLambdaARN", lambda)
+		out := func(versionID string) (*response, error) {
+			return cl.smJSON(struct {
+				ARN       string
+				Name      string
+				VersionId string `json:",omitempty"`
+			}{s.arn, s.name, versionID})
+		}
+		if v := s.version(in.ClientRequestToken); v != nil {
+			return out(v.id) // same request token: this rotation already ran
+		}
+		if p := s.stageOwner("AWSPENDING"); p != nil && !containsString(p.stages, "AWSCURRENT") {
+			return nil, errf(400, "InvalidRequestException", "A previous rotation isn't complete. That rotation will be reattempted.")
+		}
+		changed := s.rotationLambda != lambda || !s.rotationEnabled
+		s.rotationLambda, s.rotationEnabled = lambda, true
+		if in.RotationRules != nil && in.RotationRules.AutomaticallyAfterDays > 0 {
+			changed = changed || s.rotationDays != in.RotationRules.AutomaticallyAfterDays
+			s.rotationDays = in.RotationRules.AutomaticallyAfterDays
+		}
+		if in.RotateImmediately != nil && !*in.RotateImmediately {
+			cl.applied = changed
+			return out("")
+		}
+		cur := s.stageOwner("AWSCURRENT")
+		v := &secretVersion{id: in.ClientRequestToken, created: cl.now}
+		if cur != nil {
+			v.str, v.bin, v.isBinary = cur.str, append([]byte(nil), cur.bin...), cur.isBinary
+		}
+		s.versions = append(s.versions, v)
+		s.moveStage("AWSPENDING", v)
+		if !s.rotationStalls {
+			s.moveStage("AWSCURRENT", v)
+			v.removeStage("AWSPENDING")
+			s.lastRotated = cl.now
+		}
+		s.lastChanged = cl.now
+		cl.applied = true
+		return out(v.id)
+	})
 }

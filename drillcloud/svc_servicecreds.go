@@ -31,35 +31,12 @@ type serviceCred struct {
 }
 
 func init() {
-	iamOps["CreateServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: iamCreateServiceCred}
-	iamOps["ListServiceSpecificCredentials"] = &opDef{readOnly: true, resource: iamUserResource, handle: iamListServiceCreds}
-	iamOps["UpdateServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: iamUpdateServiceCred}
-	iamOps["DeleteServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: iamDeleteServiceCred}
+	iamOps["CreateServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: onUser(iamCreateServiceCred)}
+	iamOps["ListServiceSpecificCredentials"] = &opDef{readOnly: true, resource: iamUserResource, handle: withLock(iamListServiceCreds)}
+	iamOps["UpdateServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: iamUpdateStatus(serviceCredOf)}
+	iamOps["DeleteServiceSpecificCredential"] = &opDef{resource: iamUserResource, handle: iamDeleteCred(serviceCredOf)}
 	// GetRole confirms the role that minted short-term Bedrock API keys exists.
-	iamOps["GetRole"] = &opDef{readOnly: true, resource: iamRoleResource, handle: iamGetRole}
-}
-
-func iamGetRole(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	r, e := cl.targetRole()
-	if e != nil {
-		return nil, e
-	}
-	type role struct {
-		Path                     string
-		RoleName                 string
-		RoleId                   string
-		Arn                      string
-		CreateDate               isoTime
-		AssumeRolePolicyDocument string
-	}
-	return cl.iamXML(struct {
-		XMLName xml.Name `xml:"GetRoleResult"`
-		Role    role
-	}{Role: role{Path: r.path, RoleName: r.name, RoleId: r.id, Arn: r.arn, CreateDate: isoTime(r.created),
-		AssumeRolePolicyDocument: "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D"}})
+	iamOps["GetRole"] = &opDef{readOnly: true, resource: iamRoleResource, handle: onRole(iamGetPrincipal)}
 }
 
 // newBedrockKey makes an API key shaped like AWS's: "ABSK" and the base64 of
@@ -98,14 +75,8 @@ func (sc *serviceCred) meta() iamServiceCredMeta {
 		CreateDate: isoTime(sc.created), ServiceSpecificCredentialId: sc.id, ServiceName: sc.service}
 }
 
-func iamCreateServiceCred(cl *call) (*response, error) {
+func iamCreateServiceCred(cl *call, u *principal) (*response, error) {
 	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	u, e := cl.targetUser()
-	if e != nil {
-		return nil, e
-	}
 	svc := cl.form.Get("ServiceName")
 	if svc == "" {
 		return nil, iamValidation("1 validation error detected: Value null at 'serviceName' failed to satisfy constraint: Member must not be null")
@@ -128,8 +99,6 @@ func iamCreateServiceCred(cl *call) (*response, error) {
 // every user's in the account, optionally of one service.
 func iamListServiceCreds(cl *call) (*response, error) {
 	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	all := strings.EqualFold(cl.form.Get("AllUsers"), "true")
 	var u *principal
 	if !all {
@@ -157,57 +126,18 @@ func iamListServiceCreds(cl *call) (*response, error) {
 	}{ServiceSpecificCredentials: memberList[iamServiceCredMeta]{metas}})
 }
 
-// userServiceCred finds a credential of the target user; IAM reports one of
+// serviceCredOf finds a credential of the target user; IAM reports one of
 // another user as not found.
-func (cl *call) userServiceCred() (*serviceCred, *apiError) {
-	u, e := cl.targetUser()
+func serviceCredOf(cl *call) (iamCred, *apiError) {
+	u, id, e := cl.userCredID(serviceCredRef)
 	if e != nil {
-		return nil, e
+		return iamCred{}, e
 	}
-	id := cl.form.Get("ServiceSpecificCredentialId")
-	if id == "" {
-		return nil, iamValidation("1 validation error detected: Value null at 'serviceSpecificCredentialId' failed to satisfy constraint: Member must not be null")
-	}
-	cl.param("serviceSpecificCredentialId", id)
-	cl.resource("AWS::IAM::ServiceSpecificCredential", id)
 	sc := cl.c.st.svcCreds[id]
 	if sc == nil || sc.user != u {
-		return nil, iamNoSuchEntity("No such credential %s exists", id)
+		return iamCred{}, iamNoSuchEntity(serviceCredRef.notFound, id)
 	}
-	return sc, nil
-}
-
-func iamUpdateServiceCred(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	status := cl.form.Get("Status")
-	if status != "Active" && status != "Inactive" {
-		return nil, iamValidation("1 validation error detected: Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
-	}
-	cl.param("status", status)
-	sc, e := cl.userServiceCred()
-	if e != nil {
-		return nil, e
-	}
-	if sc.status != status {
-		sc.status = status
-		cl.applied = true
-	}
-	return cl.iamXML(nil)
-}
-
-func iamDeleteServiceCred(cl *call) (*response, error) {
-	c := cl.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	sc, e := cl.userServiceCred()
-	if e != nil {
-		return nil, e
-	}
-	delete(c.st.svcCreds, sc.id)
-	cl.applied = true
-	return cl.iamXML(nil)
+	return iamCred{&sc.status, func() { delete(cl.c.st.svcCreds, sc.id) }}, nil
 }
 
 // bearerToken returns the token of an "Authorization: Bearer <token>" header.
@@ -290,14 +220,10 @@ func (c *Cloud) CreateBedrockAPIKey(userName string) (string, error) {
 
 // ServiceCredential returns a service-specific credential by id.
 func (c *Cloud) ServiceCredential(id string) (ServiceCredentialInfo, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	sc := c.st.svcCreds[id]
-	if sc == nil {
-		return ServiceCredentialInfo{}, false
-	}
-	return ServiceCredentialInfo{ID: sc.id, UserName: sc.user.name, Service: sc.service, Status: sc.status,
-		Alias: sc.alias, Created: sc.created}, true
+	return lookupLocked(c, func() *serviceCred { return c.st.svcCreds[id] }, func(sc *serviceCred) ServiceCredentialInfo {
+		return ServiceCredentialInfo{ID: sc.id, UserName: sc.user.name, Service: sc.service, Status: sc.status,
+			Alias: sc.alias, Created: sc.created}
+	})
 }
 
 // BedrockAPIKeyValue returns the secret API key of a Bedrock credential, as an

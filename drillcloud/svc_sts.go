@@ -36,15 +36,10 @@ func stsAssumeRole(cl *call) (*response, error) {
 		return nil, errf(400, "ValidationError", "%s is invalid", truncate(roleARN, 200))
 	}
 	roleName := rest[strings.LastIndex(rest, "/")+1:]
-	dur := 3600
-	if v := cl.form.Get("DurationSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 900 || n > 43200 {
-			return nil, errf(400, "ValidationError", "1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200", v)
-		}
-		dur = n
+	dur, e := cl.stsDuration(3600, 43200)
+	if e != nil {
+		return nil, e
 	}
-	cl.param("durationSeconds", strconv.Itoa(dur))
 	c := cl.c
 	c.mu.Lock()
 	var role *principal
@@ -58,28 +53,54 @@ func stsAssumeRole(cl *call) (*response, error) {
 	s := &session{
 		id: newKeyID("ASIA", acct), secret: newSecretKey(), token: newSessionToken(),
 		principal: role, account: acct, name: name, issued: cl.now,
-		expires: cl.now.Add(time.Duration(dur) * time.Second), sourceKey: cl.id.keyID,
+		expires: cl.now.Add(dur), sourceKey: cl.id.keyID,
 	}
-	c.st.sessions[s.id] = s
-	c.st.keyAccount[s.id] = acct
+	cl.addSession(s)
 	c.mu.Unlock()
-	cl.applied = true
-	type creds struct {
-		AccessKeyId     string
-		SecretAccessKey string
-		SessionToken    string
-		Expiration      isoTime
-	}
 	type user struct {
 		AssumedRoleId string
 		Arn           string
 	}
 	return queryXML(cl.svc, cl.op, cl.reqID, struct {
 		XMLName         xml.Name `xml:"AssumeRoleResult"`
-		Credentials     creds
+		Credentials     stsCredentials
 		AssumedRoleUser user
-	}{Credentials: creds{AccessKeyId: s.id, SecretAccessKey: s.secret, SessionToken: s.token, Expiration: isoTime(s.expires)},
+	}{Credentials: s.credentials(),
 		AssumedRoleUser: user{AssumedRoleId: role.id + ":" + name, Arn: fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/%s", acct, role.name, name)}})
+}
+
+// stsDuration reads DurationSeconds, def when absent, which must lie between
+// 900 and max; it records the duration used.
+func (cl *call) stsDuration(def, max int) (time.Duration, *apiError) {
+	dur := def
+	if v := cl.form.Get("DurationSeconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 900 || n > max {
+			return 0, errf(400, "ValidationError", "1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and %d", v, max)
+		}
+		dur = n
+	}
+	cl.param("durationSeconds", strconv.Itoa(dur))
+	return time.Duration(dur) * time.Second, nil
+}
+
+// addSession stores the session the call issued. c.mu must be held.
+func (cl *call) addSession(s *session) {
+	cl.c.st.sessions[s.id] = s
+	cl.c.st.keyAccount[s.id] = s.account
+	cl.applied = true
+}
+
+// stsCredentials is the <Credentials> element of AssumeRole and GetSessionToken.
+type stsCredentials struct {
+	AccessKeyId     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      isoTime
+}
+
+func (s *session) credentials() stsCredentials {
+	return stsCredentials{AccessKeyId: s.id, SecretAccessKey: s.secret, SessionToken: s.token, Expiration: isoTime(s.expires)}
 }
 
 func stsGetCallerIdentity(cl *call) (*response, error) {
@@ -125,34 +146,21 @@ func stsGetSessionToken(cl *call) (*response, error) {
 	if cl.id.p.kind != "user" {
 		return nil, protocolError(cl.svc, ekAccessDenied, "GetSessionToken requires IAM user credentials")
 	}
-	dur := 43200
-	if v := cl.form.Get("DurationSeconds"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 900 || n > 129600 {
-			return nil, errf(400, "ValidationError", "1 validation error detected: Value '%s' at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 129600", v)
-		}
-		dur = n
+	dur, e := cl.stsDuration(43200, 129600)
+	if e != nil {
+		return nil, e
 	}
-	cl.param("durationSeconds", strconv.Itoa(dur))
 	c := cl.c
 	s := &session{
 		id: newKeyID("ASIA", cl.id.account), secret: newSecretKey(), token: newSessionToken(),
 		principal: cl.id.p, account: cl.id.account, issued: cl.now,
-		expires: cl.now.Add(time.Duration(dur) * time.Second), sourceKey: cl.id.keyID, fromGetSessionToken: true,
+		expires: cl.now.Add(dur), sourceKey: cl.id.keyID, fromGetSessionToken: true,
 	}
 	c.mu.Lock()
-	c.st.sessions[s.id] = s
-	c.st.keyAccount[s.id] = s.account
+	cl.addSession(s)
 	c.mu.Unlock()
-	cl.applied = true
-	type creds struct {
-		AccessKeyId     string
-		SecretAccessKey string
-		SessionToken    string
-		Expiration      isoTime
-	}
 	return queryXML(cl.svc, cl.op, cl.reqID, struct {
 		XMLName     xml.Name `xml:"GetSessionTokenResult"`
-		Credentials creds
-	}{Credentials: creds{AccessKeyId: s.id, SecretAccessKey: s.secret, SessionToken: s.token, Expiration: isoTime(s.expires)}})
+		Credentials stsCredentials
+	}{Credentials: s.credentials()})
 }
