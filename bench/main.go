@@ -353,8 +353,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		logf:  logf,
 
 		library: d.Library, familiesPolicy: familiesPolicy,
-		// sever leaves the SDK's default (10,000 workflows) in place.
-		stickyCache: 10000,
+		stickyCache: cfg.Temporal.StickyCacheSize,
 	}
 	err = b.measure(ctx)
 	stopStack()

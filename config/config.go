@@ -39,16 +39,19 @@ var Scopes = []string{ScopeSignalsWrite, ScopeIncidentsRead, ScopeIncidentsWrite
 
 // Defaults.
 const (
-	DefaultDataDir      = ".sever"
-	DefaultNamespace    = "default"
-	DefaultTaskQueue    = "sever"
-	DefaultFrontendPort = 7233
-	DefaultUIPort       = 8233
-	DefaultListen       = "127.0.0.1:8080"
-	DefaultMaxBodyBytes = 1 << 20
-	DefaultHold         = 168 * time.Hour
-	DefaultLogLevel     = "info"
-	DefaultLogFormat    = "text"
+	DefaultDataDir   = ".sever"
+	DefaultNamespace = "default"
+	DefaultTaskQueue = "sever"
+	// DefaultStickyCacheSize bounds a worker's cached incidents: at the bench's
+	// measured cost of a parked incident it keeps the cache under about half a GB.
+	DefaultStickyCacheSize = 2000
+	DefaultFrontendPort    = 7233
+	DefaultUIPort          = 8233
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultMaxBodyBytes    = 1 << 20
+	DefaultHold            = 168 * time.Hour
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "text"
 	// DefaultEvidenceRetention keeps evidence under Object Lock for a year, longer than
 	// most incident reviews and audit cycles take.
 	DefaultEvidenceRetention = 8760 * time.Hour
@@ -115,9 +118,14 @@ type TemporalConfig struct {
 	APIKey SecretRef   `yaml:"api_key"`
 	TLS    TemporalTLS `yaml:"tls"`
 
-	TaskQueue    string `yaml:"task_queue"`
-	FrontendPort int    `yaml:"frontend_port"` // embedded server's frontend
-	UIPort       int    `yaml:"ui_port"`       // embedded Web UI; 0 = off
+	TaskQueue string `yaml:"task_queue"`
+	// StickyCacheSize is how many incidents a worker process keeps in memory between
+	// their workflow tasks (Temporal's sticky workflow cache). An incident outside it
+	// is replayed from its history on its next task; a parked incident inside it costs
+	// memory while it waits for a person (see the README's memory figures).
+	StickyCacheSize int `yaml:"sticky_cache_size"`
+	FrontendPort    int `yaml:"frontend_port"` // embedded server's frontend
+	UIPort          int `yaml:"ui_port"`       // embedded Web UI; 0 = off
 	// DecisionKey signs approval decisions: the API hosts sign each one and the
 	// workers refuse any without the signature, so raw access to the Temporal
 	// frontend cannot approve. Every API host and worker needs the same value.
@@ -414,10 +422,11 @@ func Default() *Config {
 	return &Config{
 		DataDir: DefaultDataDir,
 		Temporal: TemporalConfig{
-			Namespace:    DefaultNamespace,
-			TaskQueue:    DefaultTaskQueue,
-			FrontendPort: DefaultFrontendPort,
-			UIPort:       DefaultUIPort,
+			Namespace:       DefaultNamespace,
+			TaskQueue:       DefaultTaskQueue,
+			StickyCacheSize: DefaultStickyCacheSize,
+			FrontendPort:    DefaultFrontendPort,
+			UIPort:          DefaultUIPort,
 		},
 		HTTP: HTTPConfig{Listen: DefaultListen, MaxBodyBytes: DefaultMaxBodyBytes},
 		Intake: IntakeConfig{Limits: IntakeLimits{

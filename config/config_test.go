@@ -65,6 +65,7 @@ func TestDefaults(t *testing.T) {
 				{"temporal.address", c.Temporal.Address, ""},
 				{"temporal.namespace", c.Temporal.Namespace, "default"},
 				{"temporal.task_queue", c.Temporal.TaskQueue, "sever"},
+				{"temporal.sticky_cache_size", c.Temporal.StickyCacheSize, 2000},
 				{"temporal.frontend_port", c.Temporal.FrontendPort, 7233},
 				{"temporal.ui_port", c.Temporal.UIPort, 8233},
 				{"http.listen", c.HTTP.Listen, "127.0.0.1:8080"},

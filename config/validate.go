@@ -88,6 +88,9 @@ func (v *validator) run() {
 	}
 	v.required("temporal.namespace", c.Temporal.Namespace)
 	v.required("temporal.task_queue", c.Temporal.TaskQueue)
+	if n := c.Temporal.StickyCacheSize; n < 1 || n > 100000 {
+		v.add("temporal.sticky_cache_size", "%d is out of range (1..100000)", n)
+	}
 	v.port("temporal.frontend_port", c.Temporal.FrontendPort, 1)
 	v.port("temporal.ui_port", c.Temporal.UIPort, 0)
 	if c.Temporal.UIPort != 0 && c.Temporal.UIPort == c.Temporal.FrontendPort {

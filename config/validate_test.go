@@ -26,6 +26,8 @@ func TestValidationNamesField(t *testing.T) {
 		{"frontend port 0", "temporal:\n  frontend_port: 0\n", "temporal.frontend_port", "1..65535"},
 		{"ui port", "temporal:\n  ui_port: -1\n", "temporal.ui_port", "0..65535"},
 		{"ui port clash", "temporal:\n  ui_port: 7233\n", "temporal.ui_port", "must differ"},
+		{"sticky cache off", "temporal:\n  sticky_cache_size: 0\n", "temporal.sticky_cache_size", "1..100000"},
+		{"sticky cache huge", "temporal:\n  sticky_cache_size: 1000000\n", "temporal.sticky_cache_size", "1..100000"},
 		{"listen", "http:\n  listen: '8080'\n", "http.listen", "host:port"},
 		{"listen port", "http:\n  listen: ':99999'\n", "http.listen", "0..65535"},
 		{"max body", "http:\n  max_body_bytes: 0\n", "http.max_body_bytes", "positive"},

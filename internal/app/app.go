@@ -206,6 +206,8 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 	if anchored != nil {
 		acts.Mirror = anchored
 	}
+	// The cache is the process's, made when its first worker starts.
+	sdkworker.SetStickyWorkflowCacheSize(p.Config.Temporal.StickyCacheSize)
 	w := sdkworker.New(c, p.Config.Temporal.TaskQueue, sdkworker.Options{Interceptors: icpt})
 	worker.Register(w, worker.Actions{
 		Core:      &core.Activities{Evidence: p.Evidence, Logger: p.Logger},
