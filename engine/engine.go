@@ -76,10 +76,10 @@ func (e *Engine) SubmitSignal(ctx context.Context, r service.SubmitRequest) (ser
 //
 // A caller that waits for the answer gets it without a query: the signal is
 // delivered as the incident's intake update (workflows.UpdateSignal), whose result
-// says recorded or duplicate. An open incident takes it in one call; when none is
-// open, that call answers not found at once and an Update-With-Start opens the
-// incident with the signal (only then is the quota charged, as before). Its answer is part of the workflow task that records
-// the signal, so it is durable before the caller hears it. r.RespondAsync keeps
+// says recorded or duplicate. One Update-With-Start either joins the open incident
+// or opens one with the signal (only a new incident is charged to the quota). Its
+// answer is part of the workflow task that records the signal, so it is durable
+// before the caller hears it. r.RespondAsync keeps
 // SignalWithStart, which answers "queued" as soon as the signal is durable.
 func (e *Engine) submit(ctx context.Context, req service.SubmitRequest, pick func() (*sever.Runbook, error)) (service.SubmitResult, error) {
 	s := req.Signal
@@ -115,26 +115,25 @@ func (e *Engine) submit(ctx context.Context, req service.SubmitRequest, pick fun
 		}
 		return service.SubmitResult{}, err
 	}
-	// An open incident takes the update without a start, so only a new incident is
-	// charged to the quota, exactly as on the asynchronous path: a credential with
-	// no open incident answers not found at once, without a workflow task.
-	res, err := e.deliver(ctx, id, s, nil)
-	if err == nil {
-		return res.SubmitResult, nil
-	}
-	if !isNotFound(err) {
-		// The open incident did not answer: make the submission durable there. If it
-		// ended meanwhile, a new one opens below.
-		r, rerr := e.resend(ctx, id, s, nil, err)
-		if !isNotFound(rerr) {
-			return r, rerr
+	// One call whether the incident is open or not: Update-With-Start joins an open
+	// incident or opens one. The quota is reserved first and given back when the
+	// signal joined an open incident, so only a new incident is charged, as on the
+	// asynchronous path. A caller past its quota can still add to an incident that
+	// is open: the update without a start takes it, or answers not found.
+	release, qerr := req.ReserveIncidentOpen()
+	if qerr != nil {
+		res, err := e.deliver(ctx, id, s, nil)
+		if err == nil {
+			return res.SubmitResult, nil
 		}
+		if !isNotFound(err) {
+			if r, rerr := e.resend(ctx, id, s, nil, err); !isNotFound(rerr) {
+				return r, rerr
+			}
+		}
+		return service.SubmitResult{}, qerr
 	}
-	release, err := req.ReserveIncidentOpen()
-	if err != nil {
-		return service.SubmitResult{}, err
-	}
-	res, err = e.deliver(ctx, id, s, rb)
+	res, err := e.deliver(ctx, id, s, rb)
 	if err != nil {
 		if isRejected(err) && !isUnknownUpdate(err) {
 			release()
@@ -142,7 +141,8 @@ func (e *Engine) submit(ctx context.Context, req service.SubmitRequest, pick fun
 		return e.resend(ctx, id, s, rb, err)
 	}
 	if !res.opened {
-		// Another submission opened the incident meanwhile: this one joined it.
+		// The incident was open already (or another submission opened it
+		// meanwhile): this one joined it.
 		release()
 	}
 	return res.SubmitResult, nil

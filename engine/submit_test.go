@@ -143,6 +143,9 @@ func (c *intakeClient) QueryWorkflow(context.Context, string, string, string, ..
 	return client.NewValue(p), nil
 }
 
+// errQuota stands for the API's refusal of a new incident past the caller's quota.
+var errQuota = errors.New("incident quota reached")
+
 type handle struct{ res workflows.SignalResult }
 
 func (handle) WorkflowID() string { return "" }
@@ -153,9 +156,9 @@ func (h handle) Get(_ context.Context, ptr any) error {
 	return nil
 }
 
-// A synchronous submission is one intake update, answered by its result: an
-// update to the open incident, or, when none is open, an Update-With-Start that
-// opens it (the quota is charged only then). When the
+// A synchronous submission is one intake update, answered by its result: one
+// Update-With-Start joins the open incident or opens one (only a new incident stays
+// charged to the quota; past it, an open incident still takes the signal). When the
 // update does not answer, the submission is made durable as a signal before the
 // caller hears 202 ("queued"); when the workflow refuses it, nothing is resent and
 // the caller hears why; an incident on a worker without the update gets the signal
@@ -174,23 +177,29 @@ func TestSubmitIntake(t *testing.T) {
 		want      string // the answer's status, or "error: CODE"
 		calls     []string
 		resent    bool // the submission reached the incident as a signal too
+		overQuota bool // the caller may open no new incident
+		charged   int  // new incidents left charged to the caller's quota
 	}{
 		{name: "recorded by the update", answer: workflows.SignalResult{Status: workflows.SignalRecorded, Opened: true},
-			want: "recorded", calls: []string{"update", "update-with-start"}},
+			want: "recorded", calls: []string{"update-with-start"}, charged: 1},
 		{name: "joins the open incident in one call", running: true, answer: workflows.SignalResult{Status: workflows.SignalRecorded},
-			want: "recorded", calls: []string{"update"}},
+			want: "recorded", calls: []string{"update-with-start"}},
 		{name: "open incident does not answer in time: resent durably", running: true, updateErr: context.DeadlineExceeded,
-			want: "queued", calls: []string{"update", "signal"}, resent: true},
+			want: "queued", calls: []string{"update-with-start", "signal-with-start"}, resent: true, charged: 1},
 		{name: "duplicate by the update", answer: workflows.SignalResult{Status: workflows.SignalDuplicate, Duplicate: true},
-			want: "duplicate", calls: []string{"update", "update-with-start"}},
+			want: "duplicate", calls: []string{"update-with-start"}},
 		{name: "no answer in time: resent durably", updateErr: context.DeadlineExceeded,
-			want: "queued", calls: []string{"update", "update-with-start", "signal-with-start"}, resent: true},
+			want: "queued", calls: []string{"update-with-start", "signal-with-start"}, resent: true, charged: 1},
 		{name: "unavailable: resent durably", updateErr: serviceerror.NewUnavailable("frontend restarting"),
-			want: "queued", calls: []string{"update", "update-with-start", "signal-with-start"}, resent: true},
+			want: "queued", calls: []string{"update-with-start", "signal-with-start"}, resent: true, charged: 1},
 		{name: "refused by the validator", updateErr: invalid,
-			want: "error: " + sever.EINVALID, calls: []string{"update", "update-with-start"}},
+			want: "error: " + sever.EINVALID, calls: []string{"update-with-start"}},
 		{name: "worker without the update", updateErr: unknown,
-			want: "recorded", calls: []string{"update", "update-with-start", "signal-with-start", "query"}, resent: true},
+			want: "recorded", calls: []string{"update-with-start", "signal-with-start", "query"}, resent: true, charged: 1},
+		{name: "over quota, incident open: joins it", running: true, overQuota: true,
+			answer: workflows.SignalResult{Status: workflows.SignalRecorded}, want: "recorded", calls: []string{"update"}},
+		{name: "over quota, no incident", overQuota: true,
+			want: "error: quota", calls: []string{"update"}},
 		{name: "respond-async", async: true, running: true,
 			want: "queued", calls: []string{"signal"}, resent: true},
 		{name: "no runbook, incident open", noRunbook: true, running: true,
@@ -208,8 +217,19 @@ func TestSubmitIntake(t *testing.T) {
 			if tc.noRunbook {
 				e.Runbooks = noRunbook{}
 			}
-			res, err := e.SubmitSignal(context.Background(), service.SubmitRequest{Signal: s, RespondAsync: tc.async})
+			charged := 0
+			reserve := func() (func(), error) {
+				if tc.overQuota {
+					return nil, errQuota
+				}
+				charged++
+				return func() { charged-- }, nil
+			}
+			res, err := e.SubmitSignal(context.Background(), service.SubmitRequest{Signal: s, RespondAsync: tc.async, ReserveOpen: reserve})
 			got := res.Status
+			if errors.Is(err, errQuota) {
+				got, err = "error: quota", nil
+			}
 			if err != nil {
 				var se *sever.Error
 				if !errors.As(err, &se) {
@@ -222,6 +242,12 @@ func TestSubmitIntake(t *testing.T) {
 			}
 			if !reflect.DeepEqual(c.calls, tc.calls) {
 				t.Errorf("calls %v, want %v", c.calls, tc.calls)
+			}
+			if tc.async || tc.noRunbook {
+				tc.charged = charged // not this test's concern
+			}
+			if charged != tc.charged {
+				t.Errorf("%d new incidents charged to the quota, want %d", charged, tc.charged)
 			}
 			if resent := len(c.sent) > 0; resent != tc.resent {
 				t.Errorf("resent %v, want %v", resent, tc.resent)
