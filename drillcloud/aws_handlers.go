@@ -54,8 +54,10 @@ type xmlElem struct {
 	fields []xmlField
 }
 
-func (x xmlElem) MarshalXML(enc *xml.Encoder, start xml.StartElement) error {
-	start = xml.StartElement{Name: xml.Name{Local: x.name}}
+// The element's name is the operation's, never the caller's, so the start
+// element handed in is ignored.
+func (x xmlElem) MarshalXML(enc *xml.Encoder, _ xml.StartElement) error {
+	start := xml.StartElement{Name: xml.Name{Local: x.name}}
 	if err := enc.EncodeToken(start); err != nil {
 		return err
 	}
