@@ -1,16 +1,14 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
-	"regexp"
-	"strconv"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/sever-ir/sever/internal/yamlcheck"
 )
 
 // nodeBudget bounds how many nodes (counting alias expansions) one file may have, so a file of
@@ -28,63 +26,34 @@ type decoder struct {
 	overrun  bool
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line ([0-9]+): (.*)$`)
-
 // decodeYAML decodes data over c (which holds the defaults) and records field lines in c.src.
-func decodeYAML(file string, data []byte, c *Config) (probs []Problem) {
+func decodeYAML(file string, data []byte, c *Config) []Problem {
 	d := &decoder{file: file, lines: c.src.lines, budget: nodeBudget}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root, extra yaml.Node
-	if err := safeDecode(dec, &root, file, &probs); errors.Is(err, io.EOF) {
+	root, extra, err := yamlcheck.Decode(data)
+	switch {
+	case err != nil:
+		return []Problem{syntaxProblem(file, err)}
+	case root == nil:
 		return nil // only comments
-	} else if err != nil {
-		return probs
-	}
-	// Exactly one document.
-	if err := safeDecode(dec, &extra, file, &probs); err == nil {
+	case extra != nil: // exactly one document
 		return []Problem{{File: file, Line: extra.Line, Message: "only one YAML document is allowed"}}
-	} else if !errors.Is(err, io.EOF) {
-		return probs
 	}
-
-	n := &root
-	if n.Kind == yaml.DocumentNode {
-		if len(n.Content) == 0 {
-			return nil
-		}
-		n = n.Content[0]
+	if len(root.Content) == 0 {
+		return nil
 	}
+	n := root.Content[0]
 	d.decode(n, reflectValueOf(c), "", n.Line)
 	return d.problems
 }
 
-// safeDecode decodes one document into n, turning a syntax error (or a panic in the parser) into
-// a problem appended to probs. It returns io.EOF at the end of the stream.
-func safeDecode(dec *yaml.Decoder, n *yaml.Node, file string, probs *[]Problem) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = errors.New("yaml parser failure")
-			*probs = append(*probs, Problem{File: file, Message: "invalid YAML"})
-		}
-	}()
-	err = dec.Decode(n)
-	if err != nil && !errors.Is(err, io.EOF) {
-		*probs = append(*probs, syntaxProblem(file, err))
-	}
-	return err
-}
-
-// syntaxProblem turns "yaml: line 3: mapping values are not allowed…" into a Problem.
+// syntaxProblem turns "yaml: line 3: mapping values are not allowed…" into a Problem. A panic
+// in the parser says no more than "invalid YAML": its value may quote the file.
 func syntaxProblem(file string, err error) Problem {
-	msg := err.Error()
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Problem{File: file, Line: line, Message: "invalid YAML: " + m[2]}
+	if _, ok := errors.AsType[*yamlcheck.ParserPanic](err); ok {
+		return Problem{File: file, Message: "invalid YAML"}
 	}
-	if len(msg) > 6 && msg[:6] == "yaml: " {
-		msg = msg[6:]
-	}
-	return Problem{File: file, Message: "invalid YAML: " + msg}
+	line, msg := yamlcheck.Syntax(err)
+	return Problem{File: file, Line: line, Message: "invalid YAML: " + msg}
 }
 
 func (d *decoder) add(line int, path, format string, args ...any) {
@@ -186,17 +155,11 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, keyLine int
 			return
 		}
 		m := reflect.MakeMapWithSize(t, len(n.Content)/2)
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			key, ok := d.key(k, path, seen)
-			if !ok {
-				continue
-			}
+		d.pairs(n, path, func(k, val *yaml.Node) {
 			e := reflect.New(t.Elem()).Elem()
-			d.decode(val, e, joinPath(path, key), k.Line)
-			m.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), e)
-		}
+			d.decode(val, e, joinPath(path, k.Value), k.Line)
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(t.Key()), e)
+		})
 		v.Set(m)
 	case t.Kind() == reflect.Struct:
 		if n.Kind != yaml.MappingNode {
@@ -208,13 +171,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, keyLine int
 		for i, f := range fields {
 			names[i] = f.name
 		}
-		seen := map[string]int{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			key, ok := d.key(k, path, seen)
-			if !ok {
-				continue
-			}
+		d.pairs(n, path, func(k, val *yaml.Node) {
+			key := k.Value
 			idx := -1
 			for _, f := range fields {
 				if f.name == key {
@@ -228,30 +186,32 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string, keyLine int
 					msg += fmt.Sprintf(" (did you mean %q?)", s)
 				}
 				d.add(k.Line, joinPath(path, key), "%s", msg)
-				continue
+				return
 			}
 			d.decode(val, v.Field(idx), joinPath(path, key), k.Line)
-		}
+		})
 	default:
 		d.add(keyLine, path, "unsupported field type %s", t) // a bug in Config, not in the file
 	}
 }
 
-// key checks a mapping key: a plain scalar, not a merge key, not seen before at this level.
-func (d *decoder) key(k *yaml.Node, path string, seen map[string]int) (string, bool) {
-	if k.Kind != yaml.ScalarNode || isNull(k) {
-		d.add(k.Line, path, "mapping keys must be plain names")
-		return "", false
+// pairs calls each for every key of mapping n that is a plain scalar, not a merge key and not
+// seen before at this level; the others are problems.
+func (d *decoder) pairs(n *yaml.Node, path string, each func(k, val *yaml.Node)) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		prev, dup := seen[k.Value]
+		switch {
+		case k.Kind != yaml.ScalarNode || isNull(k):
+			d.add(k.Line, path, "mapping keys must be plain names")
+		case k.ShortTag() == "!!merge":
+			d.add(k.Line, path, "merge keys (<<) are not supported")
+		case dup:
+			d.add(k.Line, joinPath(path, k.Value), "duplicate key (first set on line %d)", prev)
+		default:
+			seen[k.Value] = k.Line
+			each(k, val)
+		}
 	}
-	if k.ShortTag() == "!!merge" {
-		d.add(k.Line, path, "merge keys (<<) are not supported")
-		return "", false
-	}
-	key := k.Value
-	if prev, dup := seen[key]; dup {
-		d.add(k.Line, joinPath(path, key), "duplicate key (first set on line %d)", prev)
-		return "", false
-	}
-	seen[key] = k.Line
-	return key, true
 }

@@ -16,23 +16,23 @@ import (
 // exist.
 func (d *decoder) frameworks(n *yaml.Node, path string) sever.Frameworks {
 	var f sever.Frameworks
-	m, ok := d.mapping(n, path, "owasp_nhi", "owasp_agentic", "maestro", "nist_ai_rmf")
+	m, ok := d.Mapping(n, path, "owasp_nhi", "owasp_agentic", "maestro", "nist_ai_rmf")
 	if !ok {
 		return f
 	}
-	if n := m.get("owasp_nhi"); n != nil {
-		f.OWASPNHI = d.frameworkTerms(n, m.field("owasp_nhi"), sever.OWASPNHITop10,
+	if n := m.Get("owasp_nhi"); n != nil {
+		f.OWASPNHI = d.frameworkTerms(n, m.Field("owasp_nhi"), sever.OWASPNHITop10,
 			"OWASP NHI Top 10 id", "NHI1 to NHI10 of the "+sever.FrameworkOWASPNHI)
 	}
-	if n := m.get("owasp_agentic"); n != nil {
-		f.OWASPAgentic = d.frameworkTerms(n, m.field("owasp_agentic"), sever.OWASPAgenticTop10,
+	if n := m.Get("owasp_agentic"); n != nil {
+		f.OWASPAgentic = d.frameworkTerms(n, m.Field("owasp_agentic"), sever.OWASPAgenticTop10,
 			"OWASP Agentic Top 10 id", "ASI01 to ASI10 of the "+sever.FrameworkOWASPAgentic)
 	}
-	if n := m.get("maestro"); n != nil {
-		f.MAESTRO = d.maestroLayers(n, m.field("maestro"))
+	if n := m.Get("maestro"); n != nil {
+		f.MAESTRO = d.maestroLayers(n, m.Field("maestro"))
 	}
-	if n := m.get("nist_ai_rmf"); n != nil {
-		f.NISTAIRMF = d.frameworkTerms(n, m.field("nist_ai_rmf"), sever.NISTAIRMFFunctions,
+	if n := m.Get("nist_ai_rmf"); n != nil {
+		f.NISTAIRMF = d.frameworkTerms(n, m.Field("nist_ai_rmf"), sever.NISTAIRMFFunctions,
 			"NIST AI RMF function", "Govern, Map, Measure or Manage")
 	}
 	return f
@@ -43,18 +43,18 @@ func (d *decoder) frameworks(n *yaml.Node, path string) sever.Frameworks {
 // ids are compared and grouped as written, so there is one spelling.
 func (d *decoder) frameworkTerms(n *yaml.Node, field string, vocabulary []sever.FrameworkTerm, what, allowed string) []string {
 	var out []string
-	d.list(n, field, "["+vocabulary[0].ID+"]", func(i int, e *yaml.Node) {
+	d.List(n, field, "["+vocabulary[0].ID+"]", func(i int, e *yaml.Node) {
 		f := index(field, i)
-		s, ok := d.str(e, f)
+		s, ok := d.String(e, f)
 		if !ok {
 			return
 		}
 		if _, known := sever.LookupFrameworkTerm(vocabulary, s); !known {
-			d.errorf(e, f, "unknown %s %q (%s)%s", what, s, allowed, termHint(s, vocabulary))
+			d.Add(e, f, "unknown %s %q (%s)%s", what, s, allowed, termHint(s, vocabulary))
 			return
 		}
 		if slices.Contains(out, s) {
-			d.errorf(e, f, "%q is listed twice", s)
+			d.Add(e, f, "%q is listed twice", s)
 			return
 		}
 		out = append(out, s)
@@ -114,9 +114,9 @@ func (d *decoder) maestroLayers(n *yaml.Node, field string) []int {
 	}
 	allowed := "1 to 7: " + strings.Join(layers, ", ")
 	var out []int
-	d.list(n, field, "[4, 6]", func(i int, e *yaml.Node) {
+	d.List(n, field, "[4, 6]", func(i int, e *yaml.Node) {
 		f := index(field, i)
-		if !d.scalar(e, f, "a MAESTRO layer number ("+allowed+")") {
+		if !d.Scalar(e, f, "a MAESTRO layer number ("+allowed+")") {
 			return
 		}
 		if e.ShortTag() != "!!int" {
@@ -124,19 +124,19 @@ func (d *decoder) maestroLayers(n *yaml.Node, field string) []int {
 			if m := maestroLayerName.FindStringSubmatch(e.Value); m != nil {
 				hint = fmt.Sprintf("; write the number alone: %s", strings.TrimLeft(m[1], "0"))
 			}
-			d.errorf(e, f, "%q is not a MAESTRO layer number (%s)%s", e.Value, allowed, hint)
+			d.Add(e, f, "%q is not a MAESTRO layer number (%s)%s", e.Value, allowed, hint)
 			return
 		}
-		v, ok := d.integer(e, f)
+		v, ok := d.Int(e, f)
 		if !ok {
 			return
 		}
 		if _, known := sever.MAESTROLayer(v); !known {
-			d.errorf(e, f, "%d is not a MAESTRO layer (%s)", v, allowed)
+			d.Add(e, f, "%d is not a MAESTRO layer (%s)", v, allowed)
 			return
 		}
 		if slices.Contains(out, v) {
-			d.errorf(e, f, "%d is listed twice", v)
+			d.Add(e, f, "%d is listed twice", v)
 			return
 		}
 		out = append(out, v)

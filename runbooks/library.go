@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/yamlcheck"
 )
 
 var (
@@ -153,7 +154,7 @@ func IsPolicy(src []byte) bool {
 	if len(src) > maxSource {
 		return false
 	}
-	doc, _, err := decodeYAML(src)
+	doc, _, err := yamlcheck.Decode(src)
 	if err != nil || doc == nil || len(doc.Content) == 0 {
 		return false
 	}
