@@ -98,6 +98,6 @@ func fixtureResult() *Result {
 			{Source: "aws-health", Origin: "vendor", Kind: "credential_exposed", Credential: "ci-key", After: "containment", At: 3,
 				Sent: true, Deliveries: 1, Recorded: 1, Incidents: []string{inc.ID}, Quarantine: "AWSCompromisedKeyQuarantineV3"},
 		},
-		Faults: []FaultResult{{At: 0, Service: "iam", Operation: "UpdateAccessKey", Caller: "sever", Kind: "throttle", Count: 2}},
+		Faults: []FaultResult{{At: 0, Service: "iam", Operation: "UpdateAccessKey", Caller: "sever", Kind: "throttle", Count: 2, Fired: 2}},
 	}
 }

@@ -63,6 +63,11 @@ func (r *runner) result(ctx context.Context, started time.Time, timedOut bool) *
 	defer r.mu.Unlock()
 	res.Signals = slices.Clone(r.signals)
 	res.Faults = slices.Clone(r.faults)
+	for i, fired := range r.fired {
+		if fired != nil {
+			res.Faults[i].Fired = fired()
+		}
+	}
 	res.Responders = slices.Clone(r.responders)
 	m := &res.Metrics
 	m.ExpiredApprovals, m.VendorSteps = []StepRef{}, []StepRef{}

@@ -111,13 +111,13 @@ func (r *Result) markdown(w io.Writer, svgFiles bool) error {
 	}
 
 	if len(r.Faults) > 0 {
-		p("\n## Faults injected into the drill cloud\n\n| T+ | Fault | Accepted |\n|---|---|---|\n")
+		p("\n## Faults injected into the drill cloud\n\n| T+ | Fault | Accepted | Calls disturbed |\n|---|---|---|---|\n")
 		for _, f := range r.Faults {
 			ok := "yes"
 			if f.Error != "" {
 				ok = "no: " + f.Error
 			}
-			p("| %s | %s | %s |\n", seconds(f.At), esc(faultText(f)), esc(ok))
+			p("| %s | %s | %s | %d |\n", seconds(f.At), esc(faultText(f)), esc(ok), f.Fired)
 		}
 	}
 

@@ -226,7 +226,9 @@ type FaultResult struct {
 	Count       int     `json:"count,omitempty"`
 	Probability float64 `json:"probability,omitempty"`
 	Latency     string  `json:"latency,omitempty"`
-	Error       string  `json:"error,omitempty"`
+	// Fired is how many calls the fault disturbed by the drill's end.
+	Fired int    `json:"fired"`
+	Error string `json:"error,omitempty"`
 }
 
 // JSON writes the result as indented JSON.

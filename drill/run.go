@@ -264,6 +264,7 @@ type runner struct {
 	attackers   []*attackerRun
 	signals     []SignalResult
 	faults      []FaultResult
+	fired       []func() int // per fault: the calls it disturbed so far
 	responders  []ResponderResult
 	problems    []string
 	stepSeen    map[string]sever.StepStatus
@@ -553,8 +554,23 @@ func (r *runner) schedule(ctx context.Context, wg *sync.WaitGroup) {
 			})
 		}
 	}
+	// The faults of one moment are injected together, in the scenario's order:
+	// the drill cloud checks faults in the order they were added, so that order
+	// decides which of them a call meets first.
+	byAt := map[time.Duration][]int{}
+	var ats []time.Duration
 	for i, f := range r.sc.Faults {
-		goAt(f.At, func() { r.inject(i, f) })
+		if _, ok := byAt[f.At]; !ok {
+			ats = append(ats, f.At)
+		}
+		byAt[f.At] = append(byAt[f.At], i)
+	}
+	for _, at := range ats {
+		goAt(at, func() {
+			for _, i := range byAt[at] {
+				r.inject(i, r.sc.Faults[i])
+			}
+		})
 	}
 	for i, g := range r.sc.Signals {
 		if g.After == afterContainment {
@@ -630,12 +646,15 @@ func (r *runner) inject(i int, f Fault) {
 	}
 	key := ""
 	switch {
+	case f.Caller == callerSever && drillcloud.FaultOperations(f.Service) != nil:
+		// A family twin knows sever by role, whichever key it holds there.
+		key = drillcloud.FaultCallerResponder
 	case f.Caller == callerSever:
 		key = drillcloud.DefaultResponderKeyID
 	case f.Caller != "":
 		key = r.creds[f.Caller].ID
 	}
-	err := r.d.Cloud.InjectFault(drillcloud.Fault{Service: f.Service, Operation: f.Operation, KeyID: key,
+	fired, err := r.d.Cloud.InjectFaultCounted(drillcloud.Fault{Service: f.Service, Operation: f.Operation, KeyID: key,
 		Kind: drillcloud.FaultKind(f.Kind), Count: f.Count, Probability: f.Probability, Latency: f.Latency})
 	if err != nil {
 		fr.Error = err.Error()
@@ -645,6 +664,7 @@ func (r *runner) inject(i int, f Fault) {
 	}
 	r.mu.Lock()
 	r.faults = append(r.faults, fr)
+	r.fired = append(r.fired, fired)
 	r.mu.Unlock()
 }
 
@@ -657,7 +677,7 @@ func faultText(f FaultResult) string {
 		s += " called by " + f.Caller
 	}
 	if f.Count > 0 {
-		s += fmt.Sprintf(", %d times", f.Count)
+		s += fmt.Sprintf(", %d %s", f.Count, plural(f.Count, "time", "times"))
 	}
 	if f.Probability > 0 {
 		s += fmt.Sprintf(", probability %g", f.Probability)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -61,6 +62,15 @@ func TestBuiltinScenarios(t *testing.T) {
 			if want, ok := familyScenarios[sc.Name]; ok {
 				checkFamilyDrill(t, res, want)
 			}
+			if want, ok := faultsFired[sc.Name]; ok {
+				var got []int
+				for _, f := range res.Faults {
+					got = append(got, f.Fired)
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("faults fired %v times, want %v: %+v", got, want, res.Faults)
+				}
+			}
 		})
 	}
 }
@@ -74,6 +84,16 @@ var familyScenarios = map[string]int{
 	"azure-app-secret-stolen":        0,
 	"azure-openai-key-stolen":        0,
 	"vault-token-stolen":             0,
+	"gcp-key-disable-throttled":      0,
+}
+
+// faultsFired are the calls each fault of a built-in must disturb. In
+// gcp-key-disable-throttled two keys.disable calls are throttled, the third is
+// applied and its answer dropped, and the retry reads the key back disabled
+// and calls keys.disable no more: three calls in all (the last fault's
+// latency counts them), so the disable was applied exactly once.
+var faultsFired = map[string][]int{
+	"gcp-key-disable-throttled": {2, 1, 3},
 }
 
 // checkFamilyDrill checks what a family drill must show besides its objectives:

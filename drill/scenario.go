@@ -152,8 +152,9 @@ type Fault struct {
 	At        time.Duration `yaml:"at"`
 	Service   string        `yaml:"service"`
 	Operation string        `yaml:"operation"`
-	// Caller is "sever" (sever's own responder key), a credential name, or empty for
-	// any caller.
+	// Caller is "sever" (sever's own identity with the service: its responder
+	// key for AWS, its service account, application, Vault token or GitHub App for
+	// the family twins), a credential name, or empty for any caller.
 	Caller      string        `yaml:"caller"`
 	Kind        string        `yaml:"kind"`
 	Count       int           `yaml:"count"`
@@ -213,10 +214,13 @@ var QuarantinePolicies = []string{
 	"AWSCompromisedKeyQuarantineV3", "AWSCompromisedKeyQuarantineV4",
 }
 
-// FaultKinds and FaultServices are what the drill cloud can disturb.
+// FaultKinds and FaultServices are what the drill cloud can disturb: the AWS
+// services, the model providers, and the family twins (gcp, azure, vault,
+// github), whose operations drillcloud.FaultOperations lists.
 var (
 	FaultKinds    = []string{"throttle", "server_error", "latency", "drop_response"}
-	FaultServices = []string{"iam", "sts", "s3", "secretsmanager", "cloudtrail", "ec2", "bedrock", "anthropic", "openai"}
+	FaultServices = []string{"iam", "sts", "s3", "secretsmanager", "cloudtrail", "ec2", "bedrock", "anthropic", "openai",
+		drillcloud.GCPService, drillcloud.AzureService, drillcloud.VaultService, drillcloud.GitHubService}
 )
 
 var (
@@ -623,6 +627,9 @@ func (s Scenario) problems() []*FieldError {
 		}
 		if ft.Service != "" && !slices.Contains(FaultServices, ft.Service) {
 			bad(f+".service", "%q is not served by the drill cloud (one of %s)", ft.Service, strings.Join(FaultServices, ", "))
+		}
+		if ops := drillcloud.FaultOperations(ft.Service); ops != nil && ft.Operation != "" && !slices.Contains(ops, ft.Operation) {
+			bad(f+".operation", "%q is not an operation of the %s twin (one of %s)", ft.Operation, ft.Service, strings.Join(ops, ", "))
 		}
 		if ft.Caller != "" && ft.Caller != callerSever && !creds[ft.Caller] {
 			bad(f+".caller", "%q: want sever, a credential name (%s) or nothing for any caller", ft.Caller, strings.Join(credentialNames(s.Credentials), ", "))

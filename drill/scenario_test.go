@@ -132,6 +132,8 @@ func TestParseErrors(t *testing.T) {
 		{"DuplicateResponder", minimal + "responders: [{name: a}, {name: a}]\n", []string{`t.yaml:8: responders[1].name: duplicate responder name "a"`}},
 		{"BadFault", minimal + "faults:\n  - {service: lambda, kind: explode, caller: nobody}\n",
 			[]string{`t.yaml:9: faults[0].kind: "explode": want one of throttle`, `faults[0].service: "lambda" is not served by the drill cloud`, `faults[0].caller: "nobody": want sever, a credential name`}},
+		{"BadFamilyFaultOperation", minimal + "faults:\n  - {service: gcp, operation: DisableServiceAccountKey, kind: throttle}\n",
+			[]string{`t.yaml:9: faults[0].operation: "DisableServiceAccountKey" is not an operation of the gcp twin (one of token, keys.get, keys.disable`}},
 		{"LatencyNeedsLatency", minimal + "faults:\n  - {kind: latency}\n", []string{"t.yaml:9: faults[0].latency: a latency fault needs a positive latency"}},
 		{"BadStatus", strings.Replace(minimal, "contained_within: 60s", "expect_status: done", 1), []string{`t.yaml:7: objectives.expect_status: "done": want open, contained, failed or closed`}},
 		{"ContradictoryApprovals", strings.Replace(minimal, "contained_within: 60s", "no_expired_approvals: true\n  expect_approval_expired: true", 1),
@@ -176,7 +178,7 @@ func TestBuiltinsParse(t *testing.T) {
 	}
 	want := []string{"agent-aws-and-model-key", "agent-token-reuse", "anthropic-key-provider-late", "approval-missed",
 		"azure-app-secret-stolen", "azure-openai-key-stolen", "bedrock-key-stolen", "bedrock-short-term-key", "duplicate-storm",
-		"enterprise-first", "gcp-service-account-key-stolen", "google-api-key-stolen", "openai-key-provider-never",
+		"enterprise-first", "gcp-key-disable-throttled", "gcp-service-account-key-stolen", "google-api-key-stolen", "openai-key-provider-never",
 		"provider-first", "provider-late", "provider-never", "vault-token-stolen"}
 	var got []string
 	for _, s := range all {
@@ -199,5 +201,23 @@ func TestBuiltinsParse(t *testing.T) {
 	}
 	if _, err := Lookup("missing/file.yaml"); err == nil || !strings.Contains(err.Error(), "load scenario") {
 		t.Errorf("Lookup(missing file) = %v", err)
+	}
+}
+
+// The family twins' faults are accepted in a scenario: Google's, Azure's,
+// Vault's and GitHub's own operation names, for sever or a credential.
+func TestParseFamilyFaults(t *testing.T) {
+	for _, f := range []string{
+		"{service: gcp, operation: keys.disable, kind: throttle, count: 2}",
+		"{service: gcp, operation: apikeys.delete, caller: sever, kind: drop_response, count: 1}",
+		"{service: azure, operation: remove_password, caller: sever, kind: server_error}",
+		"{service: azure, operation: token, caller: ci-key, kind: latency, latency: 200ms}",
+		"{service: vault, operation: RevokeAccessor, kind: throttle, probability: 0.5}",
+		"{service: github, operation: revoke, kind: drop_response, count: 1}",
+	} {
+		src := minimal + "faults:\n  - " + f + "\n"
+		if _, err := Parse("t.yaml", []byte(src)); err != nil {
+			t.Errorf("fault %s refused: %v", f, err)
+		}
 	}
 }

@@ -19,6 +19,15 @@ import (
 	"time"
 )
 
+// GitHub twin operations, for Calls and Fault.Operation (Service "github").
+const (
+	GitHubOpAccessToken = "access_token"
+	GitHubOpGetAlert    = "get_alert"
+	GitHubOpPatchAlert  = "patch_alert"
+	GitHubOpRevoke      = "revoke"
+	GitHubOpUser        = "user"
+)
+
 // GitHub twin defaults.
 const (
 	DefaultGitHubAppID          = "424242"
@@ -123,8 +132,8 @@ func (g *GitHubTwin) Alert(owner, repo string, number int) (state, resolution st
 	return a.State, a.Resolution, true
 }
 
-// Calls returns how many times op ("revoke", "get_alert", "patch_alert",
-// "access_token", "user") was served.
+// Calls returns how many times op (GitHubOp…) was served, calls a fault
+// refused included.
 func (g *GitHubTwin) Calls(op string) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -154,8 +163,76 @@ func ghJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// ServeHTTP serves the GitHub endpoints.
-func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves the GitHub endpoints, without the drill cloud's faults.
+func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.serve(w, r, nil) }
+
+// serve serves the GitHub endpoints with c's faults (Service "github"); c is
+// nil for a twin served on its own.
+func (g *GitHubTwin) serve(w http.ResponseWriter, r *http.Request, c *Cloud) {
+	if op, ids, ok := g.faultTarget(r, c); ok {
+		kind := c.twinFault(r, GitHubService, op, ids...)
+		if ghFaultAnswer(w, kind) {
+			g.mu.Lock()
+			g.calls[op]++
+			g.mu.Unlock()
+			return
+		}
+		w = answerWriter(w, kind)
+		defer closeDropped(w)
+	}
+	g.handle(w, r)
+}
+
+// faultTarget names the operation of an authenticated call (the revocation API
+// needs no authentication) and its caller as a fault's KeyID may: the App id
+// and FaultCallerResponder for the App's calls, the login for /user. ok is false
+// for a call faults do not apply to, and always without a cloud c.
+func (g *GitHubTwin) faultTarget(r *http.Request, c *Cloud) (op string, ids []string, ok bool) {
+	if c == nil {
+		return "", nil, false
+	}
+	p, bearer := r.URL.Path, strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+	app := []string{g.AppID, FaultCallerResponder}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && ghAccessTokenPath.MatchString(p):
+		return GitHubOpAccessToken, app, g.verifyJWT(bearer) == nil
+	case (r.Method == http.MethodGet || r.Method == http.MethodPatch) && ghAlertPath.MatchString(p):
+		exp, live := g.inst[bearer]
+		op := GitHubOpGetAlert
+		if r.Method == http.MethodPatch {
+			op = GitHubOpPatchAlert
+		}
+		return op, app, live && g.now().Before(exp)
+	case r.Method == http.MethodPost && p == "/credentials/revoke":
+		return GitHubOpRevoke, nil, true
+	case r.Method == http.MethodGet && p == "/user":
+		login, live := g.tokens[bearer]
+		return GitHubOpUser, []string{login}, live
+	}
+	return "", nil, false
+}
+
+// ghFaultAnswer answers a refusing fault as GitHub does, and reports whether it
+// did: a throttle is the secondary rate limit's 403 with Retry-After.
+func ghFaultAnswer(w http.ResponseWriter, kind FaultKind) bool {
+	switch kind {
+	case FaultThrottle:
+		w.Header().Set("Retry-After", "1")
+		ghError(w, http.StatusForbidden, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.")
+	case FaultServerError:
+		ghError(w, http.StatusServiceUnavailable, "Service Unavailable")
+	case FaultAccessDenied:
+		ghError(w, http.StatusForbidden, "Resource not accessible by integration")
+	default:
+		return false
+	}
+	return true
+}
+
+// handle serves one GitHub call.
+func (g *GitHubTwin) handle(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		ghError(w, http.StatusBadRequest, "Problems parsing JSON")
@@ -166,7 +243,7 @@ func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := r.URL.Path
 	switch {
 	case r.Method == http.MethodPost && ghAccessTokenPath.MatchString(p):
-		g.calls["access_token"]++
+		g.calls[GitHubOpAccessToken]++
 		if ghAccessTokenPath.FindStringSubmatch(p)[1] != g.InstallationID {
 			ghError(w, http.StatusNotFound, "Not Found")
 			return
@@ -192,7 +269,7 @@ func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.Method == http.MethodPatch {
-			g.calls["patch_alert"]++
+			g.calls[GitHubOpPatchAlert]++
 			var req struct {
 				State      string `json:"state"`
 				Resolution string `json:"resolution"`
@@ -217,13 +294,13 @@ func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				a.Resolution, a.Comment = "", ""
 			}
 		} else {
-			g.calls["get_alert"]++
+			g.calls[GitHubOpGetAlert]++
 		}
 		out := *a
 		out.Validity = g.validity(a.Secret)
 		ghJSON(w, http.StatusOK, out)
 	case r.Method == http.MethodPost && p == "/credentials/revoke":
-		g.calls["revoke"]++
+		g.calls[GitHubOpRevoke]++
 		var req struct {
 			Credentials []string `json:"credentials"`
 		}
@@ -239,7 +316,7 @@ func (g *GitHubTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ghJSON(w, http.StatusAccepted, map[string]any{})
 	case r.Method == http.MethodGet && p == "/user":
-		g.calls["user"]++
+		g.calls[GitHubOpUser]++
 		login, ok := g.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 		if !ok {
 			ghError(w, http.StatusUnauthorized, "Bad credentials")

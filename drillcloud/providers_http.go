@@ -258,14 +258,7 @@ func (c *Cloud) runProvider(cl *pcall) (providerResult, bool) {
 	}
 
 	delay, kind := c.pickFaults(cl.provider, cl.op, cl.keyID)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-cl.r.Context().Done():
-			t.Stop()
-		}
-	}
+	wait(cl.r.Context(), delay)
 	switch kind {
 	case FaultThrottle, FaultServerError:
 		cl.fault = kind

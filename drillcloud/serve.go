@@ -95,7 +95,7 @@ func (cl *call) resource(typ, name string) {
 func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	// GitHub's headers are checked first: no AWS or provider client sends them.
 	if gh := c.github.Load(); gh != nil && IsGitHubRequest(r) {
-		gh.ServeHTTP(w, r)
+		gh.serve(w, r, c)
 		return
 	}
 	if v := c.vault.Load(); v != nil && IsVaultRequest(r) {
@@ -103,11 +103,11 @@ func (c *Cloud) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if g := c.gcp.Load(); g != nil && IsGCPRequest(r) {
-		g.ServeHTTP(w, r)
+		g.serve(w, r, c)
 		return
 	}
 	if az := c.azure.Load(); az != nil && IsAzureRequest(r) {
-		az.ServeHTTP(w, r)
+		az.serve(w, r, c)
 		return
 	}
 	if p := providerFor(r); p != "" {
@@ -272,14 +272,7 @@ func (c *Cloud) run(cl *call, ev *Event) (*response, bool) {
 	}
 
 	delay, kind := c.pickFaults(cl.svc.name, cl.op, a.KeyID)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-cl.ctx.Done():
-			t.Stop()
-		}
-	}
+	wait(cl.ctx, delay)
 	switch kind {
 	case FaultThrottle:
 		cl.fault = kind

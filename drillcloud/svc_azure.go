@@ -96,8 +96,23 @@ func NewAzureTwin() *AzureTwin {
 		faults: map[string][]int{}, calls: map[string]int{}}
 }
 
+// Azure twin operations, for FailNext, Calls and Fault.Operation (Service "azure").
+const (
+	AzureOpToken          = "token"
+	AzureOpGetApplication = "get_application"
+	AzureOpRemovePassword = "remove_password"
+	AzureOpSignIns        = "sign_ins"
+	AzureOpGetAccount     = "get_account"
+	AzureOpPatchAccount   = "patch_account"
+	AzureOpListKeys       = "list_keys"
+	AzureOpRegenerateKey  = "regenerate_key"
+	AzureOpActivityLog    = "activity_log"
+	AzureOpChat           = "chat"
+)
+
 // ServeAzure serves twin on the drill cloud's listener, for requests to Azure's
-// host names (see AzureClient).
+// host names (see AzureClient). Faults with Service "azure" apply to its calls
+// (see Fault.KeyID).
 func (c *Cloud) ServeAzure(twin *AzureTwin) { c.azure.Store(twin) }
 
 // Azure returns the Azure twin this cloud serves, or nil.
@@ -282,24 +297,112 @@ var (
 	azFilterURI    = regexp.MustCompile(`resourceUri eq '([^']+)'`)
 )
 
-// ServeHTTP answers a request for one of Azure's hosts.
-func (t *AzureTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers a request for one of Azure's hosts, without the drill
+// cloud's faults.
+func (t *AzureTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) { t.serve(w, r, nil) }
+
+// serve answers a request for one of Azure's hosts with c's faults; c is nil
+// for a twin served on its own.
+func (t *AzureTwin) serve(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	host := strings.ToLower(r.Host)
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	switch {
 	case host == AzureLoginHost:
-		t.serveLogin(w, r)
+		t.serveLogin(w, r, c)
 	case host == AzureGraphHost:
-		t.serveGraph(w, r)
+		t.serveGraph(w, r, c)
 	case host == AzureARMHost:
-		t.serveARM(w, r)
+		t.serveARM(w, r, c)
 	case strings.HasSuffix(host, AzureOpenAISuffix):
-		t.serveOpenAI(w, r, strings.TrimSuffix(host, AzureOpenAISuffix))
+		t.serveOpenAI(w, r, c, strings.TrimSuffix(host, AzureOpenAISuffix))
 	default:
 		azError(w, http.StatusNotFound, "NotFound", "unknown host")
 	}
+}
+
+// matching returns the entries of log (one of t's, read under t.mu) whose
+// field equals, case aside, the value the request's $filter names with re; all
+// of them when it names none.
+func (t *AzureTwin) matching(log *[]map[string]any, field string, re *regexp.Regexp, r *http.Request) []map[string]any {
+	f := re.FindStringSubmatch(r.URL.Query().Get("$filter"))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := []map[string]any{}
+	for _, e := range *log {
+		if v, _ := e[field].(string); f == nil || strings.EqualFold(v, f[1]) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// faulted applies to an authorized Graph or ARM call of op (plane "graph" or
+// "arm") the faults FailNext queued, then c's, the caller named by its
+// application id. It returns the writer the call answers into (finish it with
+// closeDropped) and false when a fault answered instead.
+func (t *AzureTwin) faulted(w http.ResponseWriter, r *http.Request, c *Cloud, op, plane string) (http.ResponseWriter, bool) {
+	if t.injected(w, op) {
+		return w, false
+	}
+	t.mu.Lock()
+	appID := t.callerLocked(r)
+	ids := []string{appID}
+	if app := t.apps[appID]; app != nil && app.Privileged {
+		ids = append(ids, FaultCallerResponder)
+	}
+	t.mu.Unlock()
+	kind := c.twinFault(r, AzureService, op, ids...)
+	if azFaultAnswer(w, kind, plane) {
+		return w, false
+	}
+	return answerWriter(w, kind), true
+}
+
+// azFaultAnswer answers a refusing fault as the plane ("token", "graph", "arm",
+// "openai") does, and reports whether it did. Throttles carry Retry-After, as
+// Entra, Graph, ARM and Azure OpenAI all send it.
+func azFaultAnswer(w http.ResponseWriter, kind FaultKind, plane string) bool {
+	switch kind {
+	case FaultThrottle:
+		w.Header().Set("Retry-After", "1")
+		switch plane {
+		case "token":
+			entraError(w, http.StatusTooManyRequests, "temporarily_unavailable", 50196, "The server temporarily throttled the request. Please retry after a while.")
+		case "graph":
+			azError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests. Please try again later.")
+		case "arm":
+			azError(w, http.StatusTooManyRequests, "TooManyRequests", "The request is being throttled as the limit has been reached for operation type - Write_ObservationWindow_00:05:00. For more information, see - https://aka.ms/srpthrottlinglimits")
+		default:
+			azError(w, http.StatusTooManyRequests, "429", "Requests to the ChatCompletions_Create Operation under Azure OpenAI API have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after 1 second.")
+		}
+	case FaultServerError:
+		if plane == "token" {
+			entraError(w, http.StatusServiceUnavailable, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+		} else {
+			azError(w, http.StatusServiceUnavailable, "ServiceUnavailable", "The service is temporarily unavailable. Please try again later.")
+		}
+	case FaultAccessDenied:
+		switch plane {
+		case "token":
+			entraError(w, http.StatusUnauthorized, "invalid_client", 7000215, "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.")
+		case "graph":
+			azError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		default:
+			azError(w, http.StatusForbidden, "AuthorizationFailed", "The client does not have authorization to perform this action.")
+		}
+	default:
+		return false
+	}
+	return true
+}
+
+// clearFaults drops the statuses FailNext queued.
+func (t *AzureTwin) clearFaults() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	clear(t.faults)
 }
 
 // injected answers an injected fault of op, if one is due.
@@ -320,7 +423,7 @@ func (t *AzureTwin) injected(w http.ResponseWriter, op string) bool {
 	return true
 }
 
-func (t *AzureTwin) serveLogin(w http.ResponseWriter, r *http.Request) {
+func (t *AzureTwin) serveLogin(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	if len(parts) < 2 {
 		azError(w, http.StatusNotFound, "NotFound", "no such endpoint")
@@ -345,7 +448,7 @@ func (t *AzureTwin) serveLogin(w http.ResponseWriter, r *http.Request) {
 			"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		})
 	case r.Method == http.MethodPost && rest == "oauth2/v2.0/token":
-		t.serveToken(w, r)
+		t.serveToken(w, r, c)
 	default:
 		azError(w, http.StatusNotFound, "NotFound", "no such endpoint")
 	}
@@ -353,8 +456,8 @@ func (t *AzureTwin) serveLogin(w http.ResponseWriter, r *http.Request) {
 
 // serveToken is the client-credentials grant with a client secret. Every attempt
 // is a sign-in event, as Entra logs service-principal sign-ins.
-func (t *AzureTwin) serveToken(w http.ResponseWriter, r *http.Request) {
-	if t.injected(w, "token") {
+func (t *AzureTwin) serveToken(w http.ResponseWriter, r *http.Request, c *Cloud) {
+	if t.injected(w, AzureOpToken) {
 		return
 	}
 	if err := r.ParseForm(); err != nil {
@@ -399,6 +502,22 @@ func (t *AzureTwin) serveToken(w http.ResponseWriter, r *http.Request) {
 	}
 	if code == 0 && audience == "" {
 		code = 70011
+	}
+	if code == 0 {
+		ids := []string{clientID, clientID + "/" + keyID}
+		if app.Privileged {
+			ids = append(ids, FaultCallerResponder)
+		}
+		// Faults apply once the secret is verified, outside t.mu: a latency
+		// fault must not hold up the twin's other calls.
+		t.mu.Unlock()
+		kind := c.twinFault(r, AzureService, AzureOpToken, ids...)
+		t.mu.Lock()
+		if azFaultAnswer(w, kind, "token") {
+			return
+		}
+		w = answerWriter(w, kind)
+		defer closeDropped(w)
 	}
 	ip := r.Header.Get("X-Forwarded-For")
 	if ip == "" {
@@ -455,23 +574,17 @@ func (t *AzureTwin) authorize(w http.ResponseWriter, r *http.Request, audience s
 	return true
 }
 
-func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request) {
+func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	if !t.authorize(w, r, "https://"+AzureGraphHost, true) {
 		return
 	}
 	if r.URL.Path == "/beta/auditLogs/signIns" && r.Method == http.MethodGet {
-		if t.injected(w, "sign_ins") {
+		w, ok := t.faulted(w, r, c, AzureOpSignIns, "graph")
+		if !ok {
 			return
 		}
-		m := azFilterAppID.FindStringSubmatch(r.URL.Query().Get("$filter"))
-		t.mu.Lock()
-		out := []map[string]any{}
-		for _, e := range t.signIns {
-			if m == nil || strings.EqualFold(e["appId"].(string), m[1]) {
-				out = append(out, e)
-			}
-		}
-		t.mu.Unlock()
+		defer closeDropped(w)
+		out := t.matching(&t.signIns, "appId", azFilterAppID, r)
 		azJSON(w, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/beta/$metadata#auditLogs/signIns", "value": out})
 		return
 	}
@@ -480,13 +593,15 @@ func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request) {
 		azError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment.")
 		return
 	}
-	op := "get_application"
+	op := AzureOpGetApplication
 	if m[2] != "" {
-		op = "remove_password"
+		op = AzureOpRemovePassword
 	}
-	if t.injected(w, op) {
+	w, ok := t.faulted(w, r, c, op, "graph")
+	if !ok {
 		return
 	}
+	defer closeDropped(w)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	app, ok := t.apps[strings.ToLower(m[1])]
@@ -495,7 +610,7 @@ func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch {
-	case op == "get_application" && r.Method == http.MethodGet:
+	case op == AzureOpGetApplication && r.Method == http.MethodGet:
 		creds := []map[string]any{}
 		for _, p := range app.Passwords {
 			creds = append(creds, map[string]any{"keyId": p.KeyID, "displayName": p.DisplayName, "hint": p.Secret[:3],
@@ -503,7 +618,7 @@ func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request) {
 		}
 		azJSON(w, http.StatusOK, map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#applications/$entity",
 			"id": app.ObjectID, "appId": app.AppID, "displayName": app.DisplayName, "passwordCredentials": creds})
-	case op == "remove_password" && r.Method == http.MethodPost:
+	case op == AzureOpRemovePassword && r.Method == http.MethodPost:
 		var body struct {
 			KeyID string `json:"keyId"`
 		}
@@ -523,7 +638,7 @@ func (t *AzureTwin) serveGraph(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request) {
+func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	if !t.authorize(w, r, "https://"+AzureARMHost, false) {
 		return
 	}
@@ -532,18 +647,12 @@ func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if m := azActivityPath.FindStringSubmatch(r.URL.Path); m != nil && r.Method == http.MethodGet {
-		if t.injected(w, "activity_log") {
+		w, ok := t.faulted(w, r, c, AzureOpActivityLog, "arm")
+		if !ok {
 			return
 		}
-		f := azFilterURI.FindStringSubmatch(r.URL.Query().Get("$filter"))
-		t.mu.Lock()
-		out := []map[string]any{}
-		for _, e := range t.activity {
-			if f == nil || strings.EqualFold(e["resourceId"].(string), f[1]) {
-				out = append(out, e)
-			}
-		}
-		t.mu.Unlock()
+		defer closeDropped(w)
+		out := t.matching(&t.activity, "resourceId", azFilterURI, r)
 		azJSON(w, http.StatusOK, map[string]any{"value": out})
 		return
 	}
@@ -552,13 +661,15 @@ func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request) {
 		azError(w, http.StatusNotFound, "InvalidResourceType", "The resource type could not be found.")
 		return
 	}
-	op := map[string]string{"": "get_account", "/listkeys": "list_keys", "/regeneratekey": "regenerate_key"}[strings.ToLower(m[4])]
-	if op == "get_account" && r.Method == http.MethodPatch {
-		op = "patch_account"
+	op := map[string]string{"": AzureOpGetAccount, "/listkeys": AzureOpListKeys, "/regeneratekey": AzureOpRegenerateKey}[strings.ToLower(m[4])]
+	if op == AzureOpGetAccount && r.Method == http.MethodPatch {
+		op = AzureOpPatchAccount
 	}
-	if t.injected(w, op) {
+	w, ok := t.faulted(w, r, c, op, "arm")
+	if !ok {
 		return
 	}
+	defer closeDropped(w)
 	id := "/subscriptions/" + m[1] + "/resourceGroups/" + m[2] + "/providers/Microsoft.CognitiveServices/accounts/" + m[3]
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -569,9 +680,9 @@ func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request) {
 	}
 	caller := t.callerLocked(r)
 	switch {
-	case op == "get_account" && r.Method == http.MethodGet:
+	case op == AzureOpGetAccount && r.Method == http.MethodGet:
 		azJSON(w, http.StatusOK, a.json())
-	case op == "patch_account":
+	case op == AzureOpPatchAccount:
 		var body struct {
 			Properties struct {
 				DisableLocalAuth *bool `json:"disableLocalAuth"`
@@ -586,10 +697,10 @@ func (t *AzureTwin) serveARM(w http.ResponseWriter, r *http.Request) {
 		}
 		t.logActivityLocked(a, caller, r, "Microsoft.CognitiveServices/accounts/write")
 		azJSON(w, http.StatusOK, a.json())
-	case op == "list_keys" && r.Method == http.MethodPost:
+	case op == AzureOpListKeys && r.Method == http.MethodPost:
 		t.logActivityLocked(a, caller, r, "Microsoft.CognitiveServices/accounts/listKeys/action")
 		azJSON(w, http.StatusOK, map[string]string{"key1": a.Key1, "key2": a.Key2})
-	case op == "regenerate_key" && r.Method == http.MethodPost:
+	case op == AzureOpRegenerateKey && r.Method == http.MethodPost:
 		var body struct {
 			KeyName string `json:"keyName"`
 		}
@@ -631,8 +742,8 @@ func (t *AzureTwin) logActivityLocked(a *azureAccount, caller string, r *http.Re
 
 // serveOpenAI is the Azure OpenAI data plane of account name, authenticated by
 // its api-key header.
-func (t *AzureTwin) serveOpenAI(w http.ResponseWriter, r *http.Request, name string) {
-	if t.injected(w, "chat") {
+func (t *AzureTwin) serveOpenAI(w http.ResponseWriter, r *http.Request, c *Cloud, name string) {
+	if t.injected(w, AzureOpChat) {
 		return
 	}
 	m := azChatPath.FindStringSubmatch(r.URL.Path)
@@ -660,6 +771,13 @@ func (t *AzureTwin) serveOpenAI(w http.ResponseWriter, r *http.Request, name str
 	case !valid:
 		azError(w, http.StatusUnauthorized, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.")
 	default:
+		// The account's ARM id names the caller: the key itself is a secret.
+		kind := c.twinFault(r, AzureService, AzureOpChat, acct.ID)
+		if azFaultAnswer(w, kind, "openai") {
+			return
+		}
+		w = answerWriter(w, kind)
+		defer closeDropped(w)
 		azJSON(w, http.StatusOK, map[string]any{"id": "chatcmpl-drill", "object": "chat.completion", "model": m[1],
 			"choices": []map[string]any{{"index": 0, "finish_reason": "stop", "message": map[string]string{"role": "assistant", "content": "drill"}}}})
 	}

@@ -3,6 +3,7 @@ package drillcloud
 //lint:file-ignore ST1005 the twin answers with Google's own error descriptions, verbatim, as its clients expect them
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -45,7 +46,7 @@ const (
 	gcpExtKeyExposed   = "SERVICE_ACCOUNT_KEY_EXTENDED_STATUS_KEY_EXPOSED"
 )
 
-// GCP operations, for InjectGCPFault and Calls.
+// GCP operations, for InjectGCPFault, Calls and Fault.Operation (Service "gcp").
 const (
 	GCPOpToken       = "token"
 	GCPOpGetKey      = "keys.get"
@@ -241,6 +242,7 @@ func IsGCPRequest(r *http.Request) bool {
 
 // ServeGCP serves twin on the cloud's listener, beside AWS, the model providers
 // and GitHub (see IsGCPRequest).
+// Faults with Service "gcp" apply to its calls (see Fault.KeyID).
 func (c *Cloud) ServeGCP(twin *GCPTwin) { c.gcp.Store(twin) }
 
 // GCP returns the GCP twin ServeGCP installed, or nil.
@@ -269,6 +271,13 @@ func gcpJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
+// clearFaults drops the statuses InjectGCPFault queued.
+func (g *GCPTwin) clearFaults() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	clear(g.faults)
+}
+
 // fault pops the next injected status of op; the caller holds g.mu.
 func (g *GCPTwin) fault(op string) int {
 	q := g.faults[op]
@@ -279,74 +288,153 @@ func (g *GCPTwin) fault(op string) int {
 	return q[0]
 }
 
-// ServeHTTP serves the Google endpoints.
-func (g *GCPTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves the Google endpoints, without the drill cloud's faults.
+func (g *GCPTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) { g.serve(w, r, nil) }
+
+// gcpRoutes are the API's calls: the path pattern, the method, and the verb
+// suffix the pattern captures last (":disable"), "" for none.
+var gcpRoutes = []struct {
+	re             *regexp.Regexp
+	method, suffix string
+	op             string
+}{
+	{gcpKeyPath, http.MethodGet, "", GCPOpGetKey},
+	{gcpKeyPath, http.MethodPost, ":disable", GCPOpDisableKey},
+	{gcpKeyPath, http.MethodPost, ":enable", GCPOpEnableKey},
+	{gcpAPIKeyPath, http.MethodGet, "", GCPOpGetAPIKey},
+	{gcpAPIKeyPath, http.MethodDelete, "", GCPOpDeleteAPIKey},
+	{gcpAPIKeyPath, http.MethodPost, ":undelete", GCPOpUndeleteAPIKey},
+}
+
+// gcpRoute names the operation of a call of the API (not the token endpoint nor
+// Gemini) and the path's parts, or "" for a call the twin does not serve.
+func gcpRoute(r *http.Request) (string, []string) {
+	p := r.URL.Path
+	switch {
+	case r.Method == http.MethodPost && p == "/v2/entries:list":
+		return GCPOpListEntries, nil
+	case r.Method == http.MethodGet && p == "/v2/keys:lookupKey":
+		return GCPOpLookupAPIKey, nil
+	case r.Method == http.MethodGet && gcpAccountPath.MatchString(p):
+		return GCPOpGetAccount, gcpAccountPath.FindStringSubmatch(p)
+	}
+	for _, rt := range gcpRoutes {
+		if m := rt.re.FindStringSubmatch(p); m != nil && r.Method == rt.method && m[len(m)-1] == rt.suffix {
+			return rt.op, m
+		}
+	}
+	return "", nil
+}
+
+// serve serves the Google endpoints with c's faults (Service "gcp"); c is nil
+// for a twin served on its own.
+func (g *GCPTwin) serve(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	if err != nil {
 		gcpError(w, http.StatusBadRequest, "could not read the request body")
 		return
 	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
 	p := r.URL.Path
-	if r.Method == http.MethodPost && p == GCPTokenPath {
-		g.serveToken(w, r, body)
-		return
-	}
-	op := ""
-	var m []string
 	switch {
-	case r.Method == http.MethodPost && p == "/v2/entries:list":
-		op = GCPOpListEntries
-	case gcpKeyPath.MatchString(p):
-		m = gcpKeyPath.FindStringSubmatch(p)
-		switch {
-		case r.Method == http.MethodGet && m[4] == "":
-			op = GCPOpGetKey
-		case r.Method == http.MethodPost && m[4] == ":disable":
-			op = GCPOpDisableKey
-		case r.Method == http.MethodPost && m[4] == ":enable":
-			op = GCPOpEnableKey
-		}
-	case r.Method == http.MethodGet && gcpAccountPath.MatchString(p):
-		m = gcpAccountPath.FindStringSubmatch(p)
-		op = GCPOpGetAccount
-	case r.Method == http.MethodGet && p == "/v2/keys:lookupKey":
-		op = GCPOpLookupAPIKey
-	case gcpAPIKeyPath.MatchString(p):
-		m = gcpAPIKeyPath.FindStringSubmatch(p)
-		switch {
-		case r.Method == http.MethodGet && m[3] == "":
-			op = GCPOpGetAPIKey
-		case r.Method == http.MethodDelete && m[3] == "":
-			op = GCPOpDeleteAPIKey
-		case r.Method == http.MethodPost && m[3] == ":undelete":
-			op = GCPOpUndeleteAPIKey
-		}
+	case r.Method == http.MethodPost && p == GCPTokenPath:
+		g.serveToken(w, r, body, c)
+		return
 	case r.Method == http.MethodGet && strings.HasPrefix(p, "/v1beta/models"):
-		g.serveGemini(w, r)
+		g.serveGemini(w, r, c)
 		return
 	}
+	op, m := gcpRoute(r)
 	if op == "" {
 		gcpError(w, http.StatusNotFound, fmt.Sprintf("%s %s is not served by the drill cloud", r.Method, p))
 		return
 	}
+	g.mu.Lock()
 	g.calls[op]++
 	tok, ok := g.tokens[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]
 	key := g.keys[tok.keyID]
 	if !ok || !g.now().Before(tok.expires) || key == nil || key.disabled {
+		g.mu.Unlock()
 		gcpError(w, http.StatusUnauthorized, "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.")
 		return
 	}
+	ids := g.callerIDsLocked(key)
+	g.mu.Unlock()
+
+	// The cloud's faults apply to authenticated calls, outside g.mu: a latency
+	// fault must not hold up the twin's other calls.
+	kind := c.twinFault(r, GCPService, op, ids...)
+	out := answerWriter(w, kind)
+	defer closeDropped(out)
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	entry := gcpEntry{keyName: "//iam.googleapis.com/" + g.keyName(key), email: tok.email, resource: p, ip: clientIP(r), at: g.now().UTC()}
 	var status int
-	if apiKeysOps[op] {
-		status = g.serveAPIKeys(w, r, op, m, tok)
-	} else {
-		status = g.serveAPI(w, op, m, body, tok)
+	switch {
+	case gcpFaultAnswer(out, kind, op):
+		status = gcpFaultStatus[kind]
+	case apiKeysOps[op]:
+		status = g.serveAPIKeys(out, r, op, m, tok)
+	default:
+		status = g.serveAPI(out, op, m, body, tok)
 	}
 	entry.method, entry.status = gcpMethodNames[op], status
 	g.entries = append(g.entries, entry)
+}
+
+// callerIDsLocked are the names a fault's KeyID may give the holder of key: its
+// id, its resource name, its service account, and FaultCallerResponder for the
+// responder's keys. g.mu is held.
+func (g *GCPTwin) callerIDsLocked(k *gcpKey) []string {
+	ids := []string{k.id, g.keyName(k), k.email}
+	if g.accounts[k.email] {
+		ids = append(ids, FaultCallerResponder)
+	}
+	return ids
+}
+
+// gcpFaultStatus is the HTTP status Google answers each refusing fault with.
+var gcpFaultStatus = map[FaultKind]int{FaultThrottle: http.StatusTooManyRequests,
+	FaultServerError: http.StatusServiceUnavailable, FaultAccessDenied: http.StatusForbidden}
+
+// gcpFaultAnswer answers a refusing fault of op as Google does, and reports
+// whether it did: a throttle is RESOURCE_EXHAUSTED with the ErrorInfo of a
+// per-minute quota (Google sends no Retry-After), a server error UNAVAILABLE.
+func gcpFaultAnswer(w http.ResponseWriter, kind FaultKind, op string) bool {
+	var body map[string]any
+	switch kind {
+	case FaultThrottle:
+		svc := gcpServiceOf(op)
+		body = map[string]any{"code": 429, "status": "RESOURCE_EXHAUSTED",
+			"message": fmt.Sprintf("Quota exceeded for quota metric 'Requests' and limit 'Requests per minute' of service '%s' for consumer 'project_number:0'.", svc),
+			"details": []map[string]any{{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+				"domain": "googleapis.com", "metadata": map[string]string{"service": svc, "quota_limit": "RequestsPerMinutePerProject"}}}}
+	case FaultServerError:
+		body = map[string]any{"code": 503, "status": "UNAVAILABLE", "message": "The service is currently unavailable."}
+	case FaultAccessDenied:
+		body = map[string]any{"code": 403, "status": "PERMISSION_DENIED",
+			"message": fmt.Sprintf("Permission denied for %s (or the resource may not exist).", cmp.Or(gcpMethodNames[op], op))}
+	default:
+		return false
+	}
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(body["code"].(int))
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": body})
+	return true
+}
+
+// gcpServiceOf is the Google API service that serves op.
+func gcpServiceOf(op string) string {
+	switch {
+	case apiKeysOps[op]:
+		return "apikeys.googleapis.com"
+	case op == GCPOpListEntries:
+		return "logging.googleapis.com"
+	case op == GCPOpGemini:
+		return "generativelanguage.googleapis.com"
+	case op == GCPOpToken:
+		return "oauth2.googleapis.com"
+	}
+	return "iam.googleapis.com"
 }
 
 var gcpMethodNames = map[string]string{
@@ -538,32 +626,56 @@ func gcpRPCCode(status int) int {
 // serveToken answers the JWT bearer grant of a service-account key: the
 // assertion must be RS256-signed by an enabled key (its id in the header's kid),
 // issued by the key's service account, for this endpoint, and valid for at most
-// an hour. g.mu is held.
-func (g *GCPTwin) serveToken(w http.ResponseWriter, r *http.Request, body []byte) {
-	g.calls[GCPOpToken]++
+// an hour. c's faults apply once the assertion is verified.
+func (g *GCPTwin) serveToken(w http.ResponseWriter, r *http.Request, body []byte, c *Cloud) {
 	oauthErr := func(status int, code, desc string) {
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": desc})
 	}
+	g.mu.Lock()
+	g.calls[GCPOpToken]++
 	if st := g.fault(GCPOpToken); st != 0 {
+		g.mu.Unlock()
 		oauthErr(st, "internal_failure", "drill cloud fault")
 		return
 	}
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer" {
+		g.mu.Unlock()
 		oauthErr(http.StatusBadRequest, "unsupported_grant_type", "Invalid grant_type: "+form.Get("grant_type"))
 		return
 	}
 	k, email, err := g.verifyAssertion(form.Get("assertion"), r)
 	if err != nil {
+		g.mu.Unlock()
 		oauthErr(http.StatusBadRequest, "invalid_grant", err.Error())
 		return
+	}
+	ids := g.callerIDsLocked(k)
+	g.mu.Unlock()
+
+	switch kind := c.twinFault(r, GCPService, GCPOpToken, ids...); kind {
+	case FaultThrottle:
+		oauthErr(http.StatusTooManyRequests, "rate_limit_exceeded", "Rate limit exceeded.")
+		return
+	case FaultServerError:
+		oauthErr(http.StatusServiceUnavailable, "internal_failure", "The service is currently unavailable.")
+		return
+	case FaultAccessDenied:
+		oauthErr(http.StatusBadRequest, "invalid_grant", "Invalid grant: account not found")
+		return
+	case FaultDropResponse:
+		// The token is minted; its holder never hears of it.
+		w = answerWriter(w, kind)
+		defer closeDropped(w)
 	}
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	tok := "ya29.drill-" + hex.EncodeToString(b)
+	g.mu.Lock()
 	g.tokens[tok] = gcpToken{keyID: k.id, email: email, expires: g.now().Add(time.Hour)}
+	g.mu.Unlock()
 	gcpJSON(w, map[string]any{"access_token": tok, "expires_in": 3599, "token_type": "Bearer"})
 }
 

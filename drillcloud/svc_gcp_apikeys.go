@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// API Keys operations, for InjectGCPFault and Calls, and the Gemini call an
+// API Keys operations, for InjectGCPFault, Calls and Fault.Operation, and the Gemini call an
 // API key makes.
 const (
 	GCPOpLookupAPIKey   = "apikeys.lookupKey"
@@ -120,23 +120,37 @@ func (g *GCPTwin) serveAPIKeys(w http.ResponseWriter, r *http.Request, op string
 // serveGemini answers the Gemini API's model list to a caller with an API key
 // (x-goog-api-key or ?key=): the attacker's use of a stolen key. A deleted key is
 // refused as Google refuses it.
-func (g *GCPTwin) serveGemini(w http.ResponseWriter, r *http.Request) {
-	g.calls[GCPOpGemini]++
+func (g *GCPTwin) serveGemini(w http.ResponseWriter, r *http.Request, c *Cloud) {
 	key := r.Header.Get("X-Goog-Api-Key")
 	if key == "" {
 		key = r.URL.Query().Get("key")
 	}
+	g.mu.Lock()
+	g.calls[GCPOpGemini]++
 	if st := g.fault(GCPOpGemini); st != 0 {
+		g.mu.Unlock()
 		gcpError(w, st, "drill cloud fault: "+gcpStatusNames[st])
 		return
 	}
+	var live *gcpAPIKey
 	for _, k := range g.apiKeys {
 		if key != "" && k.keyString == key && k.deleted.IsZero() {
-			gcpJSON(w, map[string]any{"models": []map[string]string{{"name": "models/gemini-2.5-flash"}}})
-			return
+			live = k
 		}
 	}
-	gcpError(w, http.StatusBadRequest, "API key not valid. Please pass a valid API key.")
+	g.mu.Unlock()
+	if live == nil {
+		gcpError(w, http.StatusBadRequest, "API key not valid. Please pass a valid API key.")
+		return
+	}
+	kind := c.twinFault(r, GCPService, GCPOpGemini, live.uid, g.APIKeyName(live.uid))
+	if kind == FaultDropResponse {
+		dropConnection(w)
+		return
+	}
+	if !gcpFaultAnswer(w, kind, GCPOpGemini) {
+		gcpJSON(w, map[string]any{"models": []map[string]string{{"name": "models/gemini-2.5-flash"}}})
+	}
 }
 
 // GCPAPIKeyAttackerCall is the attacker's use of a stolen API key: it lists the

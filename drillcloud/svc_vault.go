@@ -46,8 +46,6 @@ const (
 	VaultOpHealth         = "Health"
 )
 
-func init() { providerServices[VaultService] = true }
-
 // VaultTwin is a look-alike of the Vault HTTP API that sever's vault.* actions
 // and an attacker use, authenticated by the X-Vault-Token header as Vault does:
 // token lookup and revocation by accessor (children and their leases go with
@@ -246,10 +244,6 @@ func (v *VaultTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	caller := v.tokens[r.Header.Get("X-Vault-Token")]
 	cloud := v.cloud
 	v.mu.Unlock()
-	callerAccessor := ""
-	if caller != nil {
-		callerAccessor = caller.accessor
-	}
 
 	var res vaultResult
 	switch {
@@ -261,34 +255,34 @@ func (v *VaultTwin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Vault answers an unknown or revoked token with 403, whatever the path.
 		res = vaultResult{status: http.StatusForbidden, errs: []string{"permission denied"}}
 	default:
-		if cloud != nil {
-			res, ok := v.fault(r, cloud, op, callerAccessor)
-			if ok {
-				v.finish(w, r, op, params, caller, res)
-				return
-			}
+		ids := []string{caller.accessor}
+		if slices.Contains(caller.policies, "sever-responder") {
+			ids = append(ids, FaultCallerResponder)
+		}
+		fr, answered := v.fault(w, r, cloud, op, ids...)
+		if answered {
+			v.finish(w, r, op, params, caller, fr)
+			return
 		}
 		v.mu.Lock()
 		res = v.handleLocked(op, path, params, input, caller)
 		v.mu.Unlock()
+		// A latency or drop_response fault lets the call through; finish drops
+		// the answer of the latter after the call applied.
+		res.fault = fr.fault
 	}
 	v.finish(w, r, op, params, caller, res)
 }
 
 // fault applies the cloud's injected faults to a call; ok means it answered.
-func (v *VaultTwin) fault(r *http.Request, c *Cloud, op, accessor string) (vaultResult, bool) {
-	delay, kind := c.pickFaults(VaultService, op, accessor)
-	if delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-		}
-	}
+// c is nil for a twin served on its own.
+func (v *VaultTwin) fault(w http.ResponseWriter, r *http.Request, c *Cloud, op string, keyIDs ...string) (vaultResult, bool) {
+	kind := c.twinFault(r, VaultService, op, keyIDs...)
 	switch kind {
 	case FaultThrottle:
-		return vaultResult{status: http.StatusTooManyRequests, errs: []string{"request path \"" + r.URL.Path + "\": rate limit quota exceeded"}, fault: kind}, true
+		// Vault's rate limit quota answers 429 with Retry-After.
+		w.Header().Set("Retry-After", "1")
+		return vaultResult{status: http.StatusTooManyRequests, errs: []string{"request path \"" + strings.TrimPrefix(r.URL.Path, "/v1/") + "\": rate limit quota exceeded"}, fault: kind}, true
 	case FaultServerError:
 		return vaultResult{status: http.StatusInternalServerError, errs: []string{"internal error"}, fault: kind}, true
 	case FaultAccessDenied:
