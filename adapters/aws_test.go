@@ -98,11 +98,7 @@ func TestParseAWSHealthVariants(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseAWSHealth(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := parseOK(t, adapters.ParseAWSHealth, tt.body)
 			if len(res.Signals) != 2*len(tt.wantKeys) {
 				t.Fatalf("%d signals, want 2 per key %v", len(res.Signals), tt.wantKeys)
 			}
@@ -125,11 +121,7 @@ func TestParseAWSHealthVariants(t *testing.T) {
 func TestParseAWSHealthIgnored(t *testing.T) {
 	t.Parallel()
 	body := fixture(t, "aws-health-ec2-maintenance.json")
-	res, err := adapters.ParseAWSHealth(body)
-	checkResult(t, body, res, err)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := parseOK(t, adapters.ParseAWSHealth, body)
 	if len(res.Signals) != 0 || res.Event != "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED" ||
 		!strings.Contains(res.Ignored, "not a credential exposure") {
 		t.Errorf("result = %+v, want the maintenance event ignored with a reason", res)
@@ -145,12 +137,7 @@ func TestParseAWSHealthRejects(t *testing.T) {
 	md := func(mut func(md map[string]any)) []byte {
 		return detail(func(d map[string]any) { mut(d["eventMetadata"].(map[string]any)) })
 	}
-	tests := []struct {
-		name  string
-		body  []byte
-		field string
-		msg   []string
-	}{
+	tests := []rejectCase{
 		{"empty body", nil, "", []string{"empty"}},
 		{"malformed", []byte(`{"source": "aws.health",`), "", []string{"malformed JSON"}},
 		{"an array", []byte(`[{"source":"aws.health"}]`), "", []string{"JSON object"}},
@@ -178,26 +165,12 @@ func TestParseAWSHealthRejects(t *testing.T) {
 		{"bad accountId", md(func(md map[string]any) { md["accountId"] = "12345" }), "detail.eventMetadata.accountId", []string{"12-digit"}},
 		{"bad envelope account", mutate(t, f, func(m map[string]any) { m["account"] = "acct" }), "account", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseAWSHealth(tt.body)
-			checkResult(t, tt.body, res, err)
-			wantError(t, err, tt.field, tt.msg...)
-		})
-	}
+	runRejects(t, adapters.ParseAWSHealth, tests)
 }
 
 func TestParseGuardDuty(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		body     []byte
-		eventID  string
-		kind     sever.SignalKind
-		severity string
-		cred     sever.Credential
-		observed string
-	}{
+	tests := []signalCase{
 		{name: "AI protection: anomalous model invocation", body: fixture(t, "guardduty-anomalous-model-invocation.json"),
 			eventID: "6ac8ba2c5e9d4f3b1d0e7f2a9c8b7e61", kind: sever.KindAbuseReport, severity: "high",
 			cred:     sever.Credential{Provider: "aws", Type: sever.CredAWSAccessKey, ID: "AKIAI44QH8DHBEXAMPLE", Principal: "bedrock-batch", Account: "123456789012"},
@@ -217,25 +190,9 @@ func TestParseGuardDuty(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseGuardDuty(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Signals) != 1 {
-				t.Fatalf("%d signals, want 1 (%s)", len(res.Signals), res.Ignored)
-			}
-			s := res.Signals[0]
-			switch {
-			case s.Source != "guardduty" || eventIDOf(s.SourceEventID) != tt.eventID:
-				t.Errorf("source/event = %q/%q, want guardduty/%q", s.Source, s.SourceEventID, tt.eventID)
-			case s.Origin != sever.OriginVendor || s.Kind != tt.kind || s.Severity != tt.severity:
-				t.Errorf("origin/kind/severity = %q/%q/%q, want vendor/%q/%q", s.Origin, s.Kind, s.Severity, tt.kind, tt.severity)
-			case s.Credential != tt.cred:
-				t.Errorf("credential = %+v, want %+v", s.Credential, tt.cred)
-			case !s.ObservedAt.Equal(utc(tt.observed)):
-				t.Errorf("ObservedAt = %v, want %s", s.ObservedAt, tt.observed)
-			case !strings.Contains(s.Summary, res.Event):
+			res, s := parseOne(t, adapters.ParseGuardDuty, tt.body)
+			want := wantSignal{"guardduty", tt.eventID, sever.OriginVendor, tt.kind, tt.severity, tt.cred, tt.observed}
+			if want.check(t, s) && !strings.Contains(s.Summary, res.Event) {
 				t.Errorf("summary %q lacks the finding type %q", s.Summary, res.Event)
 			}
 		})
@@ -268,11 +225,7 @@ func TestGuardDutySeverityBands(t *testing.T) {
 func TestParseGuardDutyIgnored(t *testing.T) {
 	t.Parallel()
 	const f = "guardduty-anomalous-model-invocation.json"
-	tests := []struct {
-		name string
-		body []byte
-		msg  string
-	}{
+	tests := []ignoreCase{
 		{"sample finding", fixture(t, "guardduty-sample.json"), "sample finding"},
 		{"sample flag set directly", mutate(t, f, func(m map[string]any) {
 			obj(m, "detail", "service")["additionalInfo"] = map[string]any{"sample": true}
@@ -283,18 +236,7 @@ func TestParseGuardDutyIgnored(t *testing.T) {
 		{"no accessKeyDetails", mutate(t, f, func(m map[string]any) { delete(obj(m, "detail", "resource"), "accessKeyDetails") }), "names no access key"},
 		{"type without a resource part", mutate(t, f, func(m map[string]any) { obj(m, "detail")["type"] = "Weird" }), "unknown resource"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseGuardDuty(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Signals) != 0 || !strings.Contains(res.Ignored, tt.msg) {
-				t.Errorf("result = %+v, want ignored with %q", res, tt.msg)
-			}
-		})
-	}
+	runIgnored(t, adapters.ParseGuardDuty, tests)
 }
 
 func TestParseGuardDutyRejects(t *testing.T) {
@@ -303,12 +245,7 @@ func TestParseGuardDutyRejects(t *testing.T) {
 	detail := func(mut func(d map[string]any)) []byte {
 		return mutate(t, f, func(m map[string]any) { mut(obj(m, "detail")) })
 	}
-	tests := []struct {
-		name  string
-		body  []byte
-		field string
-		msg   []string
-	}{
+	tests := []rejectCase{
 		{"Health event at the GuardDuty endpoint", fixture(t, "aws-health-credentials-exposed.json"), "source", []string{"/v1/signals/aws-health"}},
 		{"no finding id", detail(func(d map[string]any) { delete(d, "id") }), "detail.id", nil},
 		{"no type", detail(func(d map[string]any) { delete(d, "type") }), "detail.type", nil},
@@ -318,11 +255,5 @@ func TestParseGuardDutyRejects(t *testing.T) {
 		{"bad eventFirstSeen", detail(func(d map[string]any) { obj(d, "service")["eventFirstSeen"] = "soon" }), "detail.service.eventFirstSeen", nil},
 		{"bad accountId", detail(func(d map[string]any) { d["accountId"] = "x" }), "detail.accountId", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseGuardDuty(tt.body)
-			checkResult(t, tt.body, res, err)
-			wantError(t, err, tt.field, tt.msg...)
-		})
-	}
+	runRejects(t, adapters.ParseGuardDuty, tests)
 }

@@ -62,19 +62,7 @@ func TestParseEntraRisk(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := adapters.ParseEntraRisk(tc.body)
 			checkResult(t, tc.body, res, err)
-			if tc.field != "" {
-				if e, ok := err.(*sever.Error); !ok || e.Field != tc.field {
-					t.Fatalf("err = %v; want one naming %s", err, tc.field)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.ignored != "" {
-				if !strings.Contains(res.Ignored, tc.ignored) {
-					t.Fatalf("ignored = %q; want %q", res.Ignored, tc.ignored)
-				}
+			if refusedOrIgnored(t, res, err, tc.field, tc.ignored) {
 				return
 			}
 			if len(res.Signals) != tc.signals {

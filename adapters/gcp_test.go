@@ -2,7 +2,6 @@ package adapters_test
 
 import (
 	"encoding/base64"
-	"errors"
 	"strings"
 	"testing"
 
@@ -60,20 +59,7 @@ func TestParseGCPSCC(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := adapters.ParseGCPSCC([]byte(tc.body))
 			checkResult(t, []byte(tc.body), res, err)
-			if tc.errField != "" {
-				var e *sever.Error
-				if err == nil || !errors.As(err, &e) || e.Field != tc.errField {
-					t.Fatalf("err = %v; want one naming %s", err, tc.errField)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tc.ignored != "" {
-				if !strings.Contains(res.Ignored, tc.ignored) {
-					t.Fatalf("ignored = %q, want %q", res.Ignored, tc.ignored)
-				}
+			if refusedOrIgnored(t, res, err, tc.errField, tc.ignored) {
 				return
 			}
 			s := res.Signals[0]

@@ -125,3 +125,149 @@ func eventIDOf(sourceEventID string) string {
 	}
 	return sourceEventID
 }
+
+// parser is the shape of every adapter's parser but GitHub's.
+type parser func(body []byte) (adapters.Result, error)
+
+// parseOne parses body, checks the result as checkResult does, and requires
+// exactly one signal, which it returns with the result.
+func parseOne(t testing.TB, parse parser, body []byte) (adapters.Result, sever.Signal) {
+	t.Helper()
+	res := parseOK(t, parse, body)
+	if len(res.Signals) != 1 {
+		t.Fatalf("%d signals, want 1 (%s)", len(res.Signals), res.Ignored)
+	}
+	return res, res.Signals[0]
+}
+
+// parseOK parses body, checks the result as checkResult does, and requires no
+// error.
+func parseOK(t testing.TB, parse parser, body []byte) adapters.Result {
+	t.Helper()
+	res, err := parse(body)
+	checkResult(t, body, res, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// refusedOrIgnored checks the outcomes of a parse other than signals: with
+// field set, err must be a *sever.Error naming it; with ignored set, the result
+// must be ignored with a reason holding it; else err must be nil. It says
+// whether the case is settled, so the caller checks signals only when not.
+func refusedOrIgnored(t testing.TB, res adapters.Result, err error, field, ignored string) bool {
+	t.Helper()
+	if field != "" {
+		var e *sever.Error
+		if !errors.As(err, &e) || e.Field != field {
+			t.Fatalf("err = %v; want one naming %s", err, field)
+		}
+		return true
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ignored != "" {
+		if !strings.Contains(res.Ignored, ignored) {
+			t.Fatalf("ignored = %q; want %q", res.Ignored, ignored)
+		}
+		return true
+	}
+	return false
+}
+
+// ignoreCase is a body a parser must accept and ignore with a reason holding msg.
+type ignoreCase struct {
+	name string
+	body []byte
+	msg  string
+}
+
+// runIgnored runs each case through parse as a subtest.
+func runIgnored(t *testing.T, parse parser, tests []ignoreCase) {
+	t.Helper()
+	for _, tt := range tests {
+		parseSubtest(t, parse, tt.name, tt.body, func(t *testing.T, res adapters.Result, err error) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Signals) != 0 || !strings.Contains(res.Ignored, tt.msg) {
+				t.Errorf("result = %+v, want ignored with %q", res, tt.msg)
+			}
+		})
+	}
+}
+
+// rejectCase is a body a parser must refuse with an invalid error naming field
+// whose message holds each of msg.
+type rejectCase struct {
+	name  string
+	body  []byte
+	field string
+	msg   []string
+}
+
+// runRejects runs each case through parse as a subtest.
+func runRejects(t *testing.T, parse parser, tests []rejectCase) {
+	t.Helper()
+	for _, tt := range tests {
+		parseSubtest(t, parse, tt.name, tt.body, func(t *testing.T, _ adapters.Result, err error) {
+			wantError(t, err, tt.field, tt.msg...)
+		})
+	}
+}
+
+// parseSubtest parses body in a subtest called name, checks the result as
+// checkResult does, and hands it to check.
+func parseSubtest(t *testing.T, parse parser, name string, body []byte, check func(*testing.T, adapters.Result, error)) {
+	t.Helper()
+	t.Run(name, func(t *testing.T) {
+		res, err := parse(body)
+		checkResult(t, body, res, err)
+		check(t, res, err)
+	})
+}
+
+// signalCase is a body a parser turns into one signal, and what the signal
+// must hold; observed "" and url "" are not checked.
+type signalCase struct {
+	name     string
+	body     []byte
+	eventID  string
+	kind     sever.SignalKind
+	severity string
+	cred     sever.Credential
+	observed string
+	url      string
+}
+
+// wantSignal is what a test expects of a parsed signal's common fields; observed
+// "" skips the observation time.
+type wantSignal struct {
+	source, eventID string
+	origin          sever.Origin
+	kind            sever.SignalKind
+	severity        string
+	cred            sever.Credential
+	observed        string
+}
+
+// check reports the first field of s that differs from w, and says whether all
+// matched, so a caller can go on to its parser's own fields.
+func (w wantSignal) check(t testing.TB, s sever.Signal) bool {
+	t.Helper()
+	switch {
+	case s.Source != w.source || eventIDOf(s.SourceEventID) != w.eventID:
+		t.Errorf("source/event = %q/%q, want %s/%q", s.Source, s.SourceEventID, w.source, w.eventID)
+	case s.Origin != w.origin || s.Kind != w.kind || s.Severity != w.severity:
+		t.Errorf("origin/kind/severity = %q/%q/%q, want %q/%q/%q", s.Origin, s.Kind, s.Severity, w.origin, w.kind, w.severity)
+	case s.Credential != w.cred:
+		t.Errorf("credential = %+v, want %+v", s.Credential, w.cred)
+	case w.observed != "" && !s.ObservedAt.Equal(utc(w.observed)):
+		t.Errorf("ObservedAt = %v, want %s", s.ObservedAt, w.observed)
+	default:
+		return true
+	}
+	return false
+}

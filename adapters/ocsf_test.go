@@ -53,25 +53,9 @@ func TestParseOCSF(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseOCSF(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Signals) != 1 {
-				t.Fatalf("%d signals, want 1 (%s)", len(res.Signals), res.Ignored)
-			}
-			s := res.Signals[0]
-			switch {
-			case s.Source != "ocsf" || eventIDOf(s.SourceEventID) != tt.eventID:
-				t.Errorf("source/event = %q/%q, want ocsf/%q", s.Source, s.SourceEventID, tt.eventID)
-			case s.Origin != tt.origin || s.Kind != tt.kind || s.Severity != tt.severity:
-				t.Errorf("origin/kind/severity = %q/%q/%q, want %q/%q/%q", s.Origin, s.Kind, s.Severity, tt.origin, tt.kind, tt.severity)
-			case s.Credential != tt.cred:
-				t.Errorf("credential = %+v, want %+v", s.Credential, tt.cred)
-			case !s.ObservedAt.Equal(utc(tt.observed)):
-				t.Errorf("ObservedAt = %v, want %s", s.ObservedAt, tt.observed)
-			case !strings.Contains(s.Summary, "credential from "+tt.from):
+			_, s := parseOne(t, adapters.ParseOCSF, tt.body)
+			want := wantSignal{"ocsf", tt.eventID, tt.origin, tt.kind, tt.severity, tt.cred, tt.observed}
+			if want.check(t, s) && !strings.Contains(s.Summary, "credential from "+tt.from) {
 				t.Errorf("summary %q does not say the credential came from %s", s.Summary, tt.from)
 			}
 		})
@@ -81,11 +65,7 @@ func TestParseOCSF(t *testing.T) {
 func TestParseOCSFIgnored(t *testing.T) {
 	t.Parallel()
 	const f = "ocsf-detection-finding-aws-key.json"
-	tests := []struct {
-		name string
-		body []byte
-		msg  string
-	}{
+	tests := []ignoreCase{
 		{"incident finding", mutate(t, f, func(m map[string]any) { m["class_uid"] = 2005 }), "not a Detection Finding"},
 		{"closed", mutate(t, f, func(m map[string]any) { m["activity_id"] = 3 }), "closed"},
 		{"resolved", mutate(t, f, func(m map[string]any) { m["status_id"] = 4 }), "status_id 4"},
@@ -95,18 +75,7 @@ func TestParseOCSFIgnored(t *testing.T) {
 			obj(m, "actor", "user")["credential_uid"] = "not-a-key"
 		}), "names no credential"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseOCSF(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Signals) != 0 || !strings.Contains(res.Ignored, tt.msg) {
-				t.Errorf("result = %+v, want ignored with %q", res, tt.msg)
-			}
-		})
-	}
+	runIgnored(t, adapters.ParseOCSF, tests)
 }
 
 func TestParseOCSFRejects(t *testing.T) {
@@ -115,12 +84,7 @@ func TestParseOCSFRejects(t *testing.T) {
 	sv := func(mut func(c map[string]any)) []byte {
 		return mutate(t, "ocsf-detection-finding-anthropic-key.json", func(m map[string]any) { mut(obj(m, "unmapped", "sever")) })
 	}
-	tests := []struct {
-		name  string
-		body  []byte
-		field string
-		msg   []string
-	}{
+	tests := []rejectCase{
 		{"no class_uid", mutate(t, f, func(m map[string]any) { delete(m, "class_uid") }), "class_uid", []string{"required"}},
 		{"class_uid a string", mutate(t, f, func(m map[string]any) { m["class_uid"] = "2004" }), "class_uid", []string{"want a number"}},
 		{"class_uid fractional", mutate(t, f, func(m map[string]any) { m["class_uid"] = 2004.5 }), "class_uid", nil},
@@ -147,11 +111,5 @@ func TestParseOCSFRejects(t *testing.T) {
 			c["provider"], c["type"], c["id"] = "aws", "aws_access_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 		}), "unmapped.sever.credential.id", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseOCSF(tt.body)
-			checkResult(t, tt.body, res, err)
-			wantError(t, err, tt.field, tt.msg...)
-		})
-	}
+	runRejects(t, adapters.ParseOCSF, tests)
 }

@@ -14,15 +14,7 @@ import (
 
 func TestParseProvider(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name     string
-		body     []byte
-		eventID  string
-		kind     sever.SignalKind
-		severity string
-		cred     sever.Credential
-		url      string
-	}{
+	tests := []signalCase{
 		{name: "Anthropic key exposed", body: fixture(t, "provider-anthropic-key-exposed.json"),
 			eventID: "anthropic/<20250601094455.EXAMPLE@notices.example.com>", kind: sever.KindCredentialExposed, severity: "high",
 			cred: sever.Credential{Provider: "anthropic", Type: sever.CredAnthropicAPIKey, ID: "apikey_01Rj2N8SVvo6BePZj99NhEXA",
@@ -47,22 +39,9 @@ func TestParseProvider(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseProvider(tt.body)
-			checkResult(t, tt.body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := res.Signals[0]
-			switch {
-			case len(res.Signals) != 1:
-				t.Errorf("%d signals, want 1", len(res.Signals))
-			case s.Source != "provider" || eventIDOf(s.SourceEventID) != tt.eventID:
-				t.Errorf("source/event = %q/%q, want provider/%q", s.Source, s.SourceEventID, tt.eventID)
-			case s.Origin != sever.OriginVendor || s.Kind != tt.kind || s.Severity != tt.severity:
-				t.Errorf("origin/kind/severity = %q/%q/%q, want vendor/%q/%q", s.Origin, s.Kind, s.Severity, tt.kind, tt.severity)
-			case s.Credential != tt.cred:
-				t.Errorf("credential = %+v, want %+v", s.Credential, tt.cred)
-			case tt.url != "" && (s.Extra == nil || s.Extra.URL != tt.url):
+			_, s := parseOne(t, adapters.ParseProvider, tt.body)
+			want := wantSignal{"provider", tt.eventID, sever.OriginVendor, tt.kind, tt.severity, tt.cred, ""}
+			if want.check(t, s) && tt.url != "" && (s.Extra == nil || s.Extra.URL != tt.url) {
 				t.Errorf("meta = %+v, want %s", s.Extra, tt.url)
 			}
 		})
@@ -74,12 +53,7 @@ func TestParseProviderRejects(t *testing.T) {
 	const f = "provider-anthropic-key-exposed.json"
 	m := func(mut func(m map[string]any)) []byte { return mutate(t, f, mut) }
 	key := func(mut func(k map[string]any)) []byte { return m(func(m map[string]any) { mut(obj(m, "key")) }) }
-	tests := []struct {
-		name  string
-		body  []byte
-		field string
-		msg   []string
-	}{
+	tests := []rejectCase{
 		{"empty", []byte(" "), "", []string{"empty"}},
 		{"unknown field", m(func(m map[string]any) { m["colour"] = "red" }), "colour", []string{"unknown field", "notice_type"}},
 		{"field in the wrong case", m(func(m map[string]any) { m["Provider"] = m["provider"]; delete(m, "provider") }),
@@ -110,13 +84,7 @@ func TestParseProviderRejects(t *testing.T) {
 		{"summary too long", m(func(m map[string]any) { m["summary"] = strings.Repeat("s", 1025) }), "summary", nil},
 		{"url not http", m(func(m map[string]any) { m["url"] = "javascript:alert(1)" }), "url", nil},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, err := adapters.ParseProvider(tt.body)
-			checkResult(t, tt.body, res, err)
-			wantError(t, err, tt.field, tt.msg...)
-		})
-	}
+	runRejects(t, adapters.ParseProvider, tests)
 }
 
 // TestProviderSchemaFile keeps provider-schema.json, the documented contract, in

@@ -23,11 +23,7 @@ func TestAWSHealthStartTimeLayouts(t *testing.T) {
 			body := mutate(t, "aws-health-credentials-exposed.json", func(m map[string]any) {
 				obj(m, "detail")["startTime"] = tc.in
 			})
-			res, err := adapters.ParseAWSHealth(body)
-			checkResult(t, body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := parseOK(t, adapters.ParseAWSHealth, body)
 			if got := res.Signals[0].ObservedAt; !got.Equal(utc(tc.want)) {
 				t.Errorf("observed %v, want %s", got, tc.want)
 			}
@@ -57,11 +53,7 @@ func TestAWSHealthRiskCodes(t *testing.T) {
 			body := mutate(t, "aws-health-credentials-exposed.json", func(m map[string]any) {
 				obj(m, "detail")["eventTypeCode"] = tc.code
 			})
-			res, err := adapters.ParseAWSHealth(body)
-			checkResult(t, body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := parseOK(t, adapters.ParseAWSHealth, body)
 			if res.Event != tc.code || len(res.Signals) != len(tc.kinds) {
 				t.Fatalf("event %q, %d signals (ignored %q); want %s with %v", res.Event, len(res.Signals), res.Ignored, tc.code, tc.kinds)
 			}
@@ -99,11 +91,7 @@ func TestGuardDutyFindingKinds(t *testing.T) {
 				d := obj(m, "detail")
 				d["type"], d["severity"] = tc.typ, tc.severity
 			})
-			res, err := adapters.ParseGuardDuty(body)
-			checkResult(t, body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := parseOK(t, adapters.ParseGuardDuty, body)
 			if len(res.Signals) != 1 {
 				t.Fatalf("ignored: %s", res.Ignored)
 			}
@@ -161,11 +149,7 @@ func TestOCSFTime(t *testing.T) {
 					m["time_dt"] = tc.timeDT
 				}
 			})
-			res, err := adapters.ParseOCSF(body)
-			checkResult(t, body, res, err)
-			if err != nil {
-				t.Fatal(err)
-			}
+			res := parseOK(t, adapters.ParseOCSF, body)
 			if got := res.Signals[0].ObservedAt; !got.Equal(utc(tc.want)) {
 				t.Errorf("observed %v, want %s", got, tc.want)
 			}

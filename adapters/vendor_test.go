@@ -44,26 +44,25 @@ type vendorWant struct {
 // with; it is what a GitHub alert without any time is observed at.
 var githubReceivedAt = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
+// awsKeyExposedSignals are the two signals of a Health event exposing
+// AKIAIOSFODNN7EXAMPLE: the exposure, and AWS's quarantine of the key.
+var awsKeyExposedSignals = []vendorSignal{
+	{kind: sever.KindCredentialExposed, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
+		account: "123456789012", severity: "critical", observed: "2016-06-05T15:10:09Z"},
+	{kind: sever.KindVendorAction, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
+		account: "123456789012", severity: "info", observed: "2016-06-05T15:10:09Z"},
+}
+
 var vendorFixtures = map[string]vendorWant{
 	"health-risk-credentials-exposed.aws-health-tools.json": {
 		// AWS's own test event still holds its placeholder: refused, naming the field.
 		event: "", errorField: "detail.eventMetadata.publicKey",
 	},
 	"health-risk-credentials-exposed.aws-health-tools.key-filled.DERIVED.json": {
-		event: "AWS_RISK_CREDENTIALS_EXPOSED", signals: []vendorSignal{
-			{kind: sever.KindCredentialExposed, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
-				account: "123456789012", severity: "critical", observed: "2016-06-05T15:10:09Z"},
-			{kind: sever.KindVendorAction, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
-				account: "123456789012", severity: "info", observed: "2016-06-05T15:10:09Z"},
-		},
+		event: "AWS_RISK_CREDENTIALS_EXPOSED", signals: awsKeyExposedSignals,
 	},
 	"health-risk-credentials-exposed.single-digit-day.DERIVED.json": {
-		event: "AWS_RISK_CREDENTIALS_EXPOSED", signals: []vendorSignal{
-			{kind: sever.KindCredentialExposed, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
-				account: "123456789012", severity: "critical", observed: "2016-06-05T15:10:09Z"},
-			{kind: sever.KindVendorAction, origin: sever.OriginVendor, credType: sever.CredAWSAccessKey, credID: "AKIAIOSFODNN7EXAMPLE",
-				account: "123456789012", severity: "info", observed: "2016-06-05T15:10:09Z"},
-		},
+		event: "AWS_RISK_CREDENTIALS_EXPOSED", signals: awsKeyExposedSignals,
 	},
 	"health-risk-credentials-exposed.notify-and-remediate.json": {
 		// Its placeholders are malformed (a 14-character key ID, a 10-digit account).
