@@ -30,10 +30,7 @@ func TestDefenderRoute(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rec := &recorder{}
-			resp := newAdapterAPI(t, rec).do(t, tc.r)
-			if resp.Code != tc.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.Code, tc.status, resp.Body)
-			}
+			newAdapterAPI(t, rec).doWant(t, tc.r, tc.status)
 			got := rec.got()
 			if tc.cred == "" {
 				if len(got) != 0 {
@@ -54,10 +51,7 @@ func TestGitHubAzureOpenAIKeyReason(t *testing.T) {
 	t.Parallel()
 	body := strings.Replace(adapterFixture(t, "github-secret-scanning-created.json"), `"aws_access_key_id"`, `"azure_openai_key"`, 1)
 	rec := &recorder{}
-	resp := newAdapterAPI(t, rec).do(t, githubReq(body, "secret_scanning_alert", "72d3162e-cc78-11e3-81ab-4c9367dc0958"))
-	if resp.Code != http.StatusAccepted {
-		t.Fatalf("status = %d, want 202; body %s", resp.Code, resp.Body)
-	}
+	resp := newAdapterAPI(t, rec).doWant(t, githubReq(body, "secret_scanning_alert", "72d3162e-cc78-11e3-81ab-4c9367dc0958"), http.StatusAccepted)
 	res := decodeJSON[httpapi.AdapterResult](t, resp)
 	if !strings.Contains(res.Reason, "cannot resolve an Azure OpenAI key to its account") {
 		t.Errorf("reason = %q, want it to say the key cannot be resolved", res.Reason)

@@ -136,10 +136,7 @@ func TestAdaptersAccepted(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
 			a := newAdapterAPI(t, rec)
-			resp := a.do(t, tt.r)
-			if resp.Code != http.StatusAccepted {
-				t.Fatalf("status = %d, want 202; body %s", resp.Code, resp.Body)
-			}
+			resp := a.doWant(t, tt.r, http.StatusAccepted)
 			res := decodeJSON[httpapi.AdapterResult](t, resp)
 			got := rec.got()
 			if res.Status != httpapi.AdapterAccepted || res.Event != tt.event || len(res.Signals) != len(got) {
@@ -194,10 +191,7 @@ func TestAdaptersIgnored(t *testing.T) {
 			t.Parallel()
 			rec := &recorder{}
 			a := newAdapterAPI(t, rec)
-			resp := a.do(t, tt.r)
-			if resp.Code != tt.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.Code, tt.status, resp.Body)
-			}
+			resp := a.doWant(t, tt.r, tt.status)
 			res := decodeJSON[httpapi.AdapterResult](t, resp)
 			wantStatus := httpapi.AdapterIgnored
 			if tt.status == 200 {
@@ -295,10 +289,7 @@ func TestAdaptersRejected(t *testing.T) {
 					o.GitHubWebhookSecret = githubSecret
 				}
 			})
-			resp := a.do(t, tt.r)
-			if resp.Code != tt.status {
-				t.Fatalf("status = %d, want %d; body %s", resp.Code, tt.status, resp.Body)
-			}
+			resp := a.doWant(t, tt.r, tt.status)
 			e := apiError(t, resp)
 			if e.Code != tt.code || e.Field != tt.field {
 				t.Errorf("code/field = %q/%q, want %q/%q (%s)", e.Code, e.Field, tt.code, tt.field, e.Message)

@@ -60,20 +60,8 @@ func TestDecide(t *testing.T) {
 			})
 			rec := a.do(t, req{method: "POST", path: "/v1/incidents/" + id + "/approvals", token: tt.token,
 				contentType: "application/json", body: tt.body, header: tt.header})
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
-			}
-			if tt.wantStatus != 200 {
-				if e := apiError(t, rec); e.Field != tt.wantField {
-					t.Errorf("field = %q, want %q (%s)", e.Field, tt.wantField, e.Message)
-				}
-				if got != nil && tt.svcErr == nil {
-					t.Error("the service was asked despite the error")
-				}
+			if !checkServiceRequest(t, rec, tt.wantStatus, tt.wantField, tt.svcErr, got, tt.wantReq) {
 				return
-			}
-			if got == nil || *got != tt.wantReq {
-				t.Errorf("decide request = %+v, want %+v", got, tt.wantReq)
 			}
 		})
 	}

@@ -19,32 +19,26 @@ const (
 	EMETHODNOTALLOWED = "method_not_allowed"
 )
 
+// httpStatuses maps an error code to its HTTP status.
+var httpStatuses = map[string]int{
+	sever.EINVALID:       http.StatusBadRequest,
+	sever.EUNAUTHORIZED:  http.StatusUnauthorized,
+	EFORBIDDEN:           http.StatusForbidden,
+	sever.ENOTFOUND:      http.StatusNotFound,
+	EMETHODNOTALLOWED:    http.StatusMethodNotAllowed,
+	sever.ECONFLICT:      http.StatusConflict,
+	sever.ETOOLARGE:      http.StatusRequestEntityTooLarge,
+	EUNSUPPORTEDMEDIA:    http.StatusUnsupportedMediaType,
+	sever.EUNPROCESSABLE: http.StatusUnprocessableEntity,
+	sever.EUNAVAILABLE:   http.StatusServiceUnavailable,
+	ETOOMANY:             http.StatusTooManyRequests,
+}
+
 // httpStatus maps an error code to its HTTP status. Unknown codes are 500, so a new
 // code never reaches a client as a success or a misleading 4xx by accident.
 func httpStatus(code string) int {
-	switch code {
-	case sever.EINVALID:
-		return http.StatusBadRequest
-	case sever.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case EFORBIDDEN:
-		return http.StatusForbidden
-	case sever.ENOTFOUND:
-		return http.StatusNotFound
-	case EMETHODNOTALLOWED:
-		return http.StatusMethodNotAllowed
-	case sever.ECONFLICT:
-		return http.StatusConflict
-	case sever.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case EUNSUPPORTEDMEDIA:
-		return http.StatusUnsupportedMediaType
-	case sever.EUNPROCESSABLE:
-		return http.StatusUnprocessableEntity
-	case sever.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case ETOOMANY:
-		return http.StatusTooManyRequests
+	if st, ok := httpStatuses[code]; ok {
+		return st
 	}
 	return http.StatusInternalServerError
 }

@@ -151,12 +151,7 @@ func (s *Server) withGap(inc *sever.Incident) incidentWithGap {
 }
 
 func (s *Server) closeIncident(w http.ResponseWriter, r *http.Request) {
-	id, err := incidentID(r)
-	if err != nil {
-		s.fail(w, r, "httpapi.closeIncident", err)
-		return
-	}
-	body, err := s.readJSON(w, r)
+	id, body, err := s.idAndJSON(w, r, incidentID)
 	if err != nil {
 		s.fail(w, r, "httpapi.closeIncident", err)
 		return
@@ -180,16 +175,49 @@ const maxIncidentIDLength = 200
 // incidentID reads {id} from the path. IDs are sever-made (sever.IncidentID), so
 // anything outside their alphabet is a client error, and it never reaches the engine.
 func incidentID(r *http.Request) (string, error) {
+	return pathID(r, "incident", maxIncidentIDLength, "-_.:")
+}
+
+// pathID reads the {id} path value of a what (incident, token): letters, digits
+// and the bytes in extra, up to max bytes. One check serves every id in a path so
+// the alphabets and their messages cannot drift apart.
+func pathID(r *http.Request, what string, max int, extra string) (string, error) {
 	id := r.PathValue("id")
-	ok := id != "" && len(id) <= maxIncidentIDLength
+	ok := id != "" && len(id) <= max
 	for i := 0; ok && i < len(id); i++ {
 		c := id[i]
-		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:", c) >= 0
+		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0
 	}
 	if !ok {
-		return "", sever.Errorf(sever.EINVALID, "id", "invalid incident id: want up to %d letters, digits, '-', '_', '.' or ':'", maxIncidentIDLength)
+		return "", sever.Errorf(sever.EINVALID, "id", "invalid %s id: want up to %d letters, digits, %s", what, max, quoteBytes(extra))
 	}
 	return id, nil
+}
+
+// quoteBytes lists each byte of s quoted, the last after "or": "'-', '_' or '.'".
+func quoteBytes(s string) string {
+	q := make([]string, len(s))
+	for i := range len(s) {
+		q[i] = "'" + s[i:i+1] + "'"
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
+
+// idAndJSON reads what every POST or PUT on /{id} starts with: the checked path
+// id (by pathID, e.g. incidentID) and then the JSON body.
+func (s *Server) idAndJSON(w http.ResponseWriter, r *http.Request, pathID func(*http.Request) (string, error)) (string, []byte, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return "", nil, err
+	}
+	body, err := s.readJSON(w, r)
+	if err != nil {
+		return "", nil, err
+	}
+	return id, body, nil
 }
 
 // readJSON checks the media type and reads the body, at most s.maxBody bytes of it.
@@ -223,12 +251,7 @@ func checkContentType(ct string) error {
 
 func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 	const op = "httpapi.decide"
-	id, err := incidentID(r)
-	if err != nil {
-		s.fail(w, r, op, err)
-		return
-	}
-	body, err := s.readJSON(w, r)
+	id, body, err := s.idAndJSON(w, r, incidentID)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return

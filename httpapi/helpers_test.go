@@ -242,3 +242,50 @@ func cred(m map[string]any) map[string]any { return m["credential"].(map[string]
 func acceptAll(_ context.Context, s sever.Signal) (service.SubmitResult, error) {
 	return service.SubmitResult{IncidentID: sever.IncidentID(s.Credential), SignalID: s.ID, Status: service.SubmitQueued}, nil
 }
+
+// checkServiceRequest checks the answer to a request the API turns into a service
+// call: the status first; on a refusal, the error's field and that the service
+// was never asked (unless svcErr, the service's own failure, is what refused);
+// on success, that the service got want. It reports whether the answer was a
+// success, so the caller goes on to check the response body.
+func checkServiceRequest[R comparable](t testing.TB, rec *httptest.ResponseRecorder, wantStatus int, wantField string, svcErr error, got *R, want R) bool {
+	t.Helper()
+	if rec.Code != wantStatus {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, wantStatus, rec.Body)
+	}
+	if wantStatus != http.StatusOK {
+		if e := apiError(t, rec); e.Field != wantField {
+			t.Errorf("field = %q, want %q (%s)", e.Field, wantField, e.Message)
+		}
+		if got != nil && svcErr == nil {
+			t.Error("the service was asked despite the error")
+		}
+		return false
+	}
+	if got == nil || *got != want {
+		t.Errorf("service request = %+v, want %+v", got, want)
+	}
+	return true
+}
+
+// doWant sends r and stops the test unless the answer has the status want.
+func (a *api) doWant(t testing.TB, r req, want int) *httptest.ResponseRecorder {
+	t.Helper()
+	resp := a.do(t, r)
+	if resp.Code != want {
+		t.Fatalf("status = %d, want %d; body %s", resp.Code, want, resp.Body)
+	}
+	return resp
+}
+
+// orDefault reads a test case's header field: "" means the default, "-" means
+// none at all, anything else is itself.
+func orDefault(v, def string) string {
+	switch v {
+	case "":
+		return def
+	case "-":
+		return ""
+	}
+	return v
+}

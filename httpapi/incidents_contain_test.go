@@ -166,14 +166,7 @@ func TestContainIncidentRejects(t *testing.T) {
 			t.Parallel()
 			svc := &containService{answer: tc.answer}
 			a := newAPI(t, svc, withOscar)
-			token := tc.token
-			switch token {
-			case "":
-				token = oscarToken
-			case "-":
-				token = ""
-			}
-			rec := a.do(t, req{method: "POST", path: "/v1/incidents", token: token, contentType: "application/json", body: tc.body})
+			rec := a.do(t, req{method: "POST", path: "/v1/incidents", token: orDefault(tc.token, oscarToken), contentType: "application/json", body: tc.body})
 			if rec.Code != tc.wantStatus {
 				t.Fatalf("status %d, want %d: %s", rec.Code, tc.wantStatus, rec.Body)
 			}

@@ -49,29 +49,9 @@ func TestListIncidents(t *testing.T) {
 				got = &f
 				return tt.result, nil
 			}})
-			token := readerToken
-			switch tt.token {
-			case "-":
-				token = ""
-			case "":
-			default:
-				token = tt.token
-			}
-			rec := a.do(t, req{method: "GET", path: "/v1/incidents" + tt.query, token: token})
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
-			}
-			if tt.wantStatus != 200 {
-				if e := apiError(t, rec); e.Field != tt.wantField {
-					t.Errorf("field = %q, want %q (%s)", e.Field, tt.wantField, e.Message)
-				}
-				if got != nil {
-					t.Error("the service was asked despite the error")
-				}
+			rec := a.do(t, req{method: "GET", path: "/v1/incidents" + tt.query, token: orDefault(tt.token, readerToken)})
+			if !checkServiceRequest(t, rec, tt.wantStatus, tt.wantField, nil, got, tt.wantFilter) {
 				return
-			}
-			if got == nil || *got != tt.wantFilter {
-				t.Errorf("filter = %+v, want %+v", got, tt.wantFilter)
 			}
 			if tt.wantBody != "" && strings.TrimSpace(rec.Body.String()) != tt.wantBody {
 				t.Errorf("body = %s, want %s", rec.Body, tt.wantBody)
@@ -216,20 +196,8 @@ func TestCloseIncident(t *testing.T) {
 				ct = tt.contentType
 			}
 			rec := a.do(t, req{method: "POST", path: "/v1/incidents/" + id + "/close", token: tt.token, contentType: ct, body: tt.body})
-			if rec.Code != tt.wantStatus {
-				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)
-			}
-			if tt.wantStatus != 200 {
-				if e := apiError(t, rec); e.Field != tt.wantField {
-					t.Errorf("field = %q, want %q (%s)", e.Field, tt.wantField, e.Message)
-				}
-				if got != nil && tt.svcErr == nil {
-					t.Error("the service was asked despite the error")
-				}
+			if !checkServiceRequest(t, rec, tt.wantStatus, tt.wantField, tt.svcErr, got, tt.wantReq) {
 				return
-			}
-			if got == nil || *got != tt.wantReq {
-				t.Errorf("close request = %+v, want %+v", got, tt.wantReq)
 			}
 			if res := decodeJSON[map[string]string](t, rec); res["id"] != id || res["status"] != "closed" || len(res) != 2 {
 				t.Errorf("response = %v", res)

@@ -47,12 +47,7 @@ func (s *Server) retryStep(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, op, &sever.Error{Code: sever.EUNAVAILABLE, Message: "retrying steps is not available on this server"})
 		return
 	}
-	id, err := incidentID(r)
-	if err != nil {
-		s.fail(w, r, op, err)
-		return
-	}
-	body, err := s.readJSON(w, r)
+	id, body, err := s.idAndJSON(w, r, incidentID)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return

@@ -139,21 +139,8 @@ func TestSubmitSignalRejects(t *testing.T) {
 	}})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := req{method: "POST", path: "/v1/signals", token: writerToken, contentType: "application/json", body: tt.body}
-			switch tt.token {
-			case "-":
-				r.token = ""
-			case "":
-			default:
-				r.token = tt.token
-			}
-			switch tt.contentType {
-			case "-":
-				r.contentType = ""
-			case "":
-			default:
-				r.contentType = tt.contentType
-			}
+			r := req{method: "POST", path: "/v1/signals", token: orDefault(tt.token, writerToken),
+				contentType: orDefault(tt.contentType, "application/json"), body: tt.body}
 			rec := a.do(t, r)
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status = %d, want %d; body %s", rec.Code, tt.wantStatus, rec.Body)

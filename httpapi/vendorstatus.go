@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"reflect"
-	"strings"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/internal/secretscan"
@@ -54,14 +53,9 @@ const maxTokenIDLength = 256
 
 // tokenID returns the {id} path value, checked.
 func tokenID(r *http.Request) (string, error) {
-	id := r.PathValue("id")
-	ok := id != "" && len(id) <= maxTokenIDLength
-	for i := 0; ok && i < len(id); i++ {
-		c := id[i]
-		ok = c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-_.:@", c) >= 0
-	}
-	if !ok {
-		return "", sever.Errorf(sever.EINVALID, "id", "invalid token id: want up to %d letters, digits, '-', '_', '.', ':' or '@'", maxTokenIDLength)
+	id, err := pathID(r, "token", maxTokenIDLength, "-_.:@")
+	if err != nil {
+		return "", err
 	}
 	// A token's id names it; its value must never travel in a URL, where proxies log it.
 	if m, found := secretscan.Find(id); found {
@@ -80,12 +74,7 @@ func (s *Server) reportVendorStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, op, &sever.Error{Code: sever.EUNAVAILABLE, Message: "vendor status reports are not available on this server (no token store)"})
 		return
 	}
-	id, err := tokenID(r)
-	if err != nil {
-		s.fail(w, r, op, err)
-		return
-	}
-	body, err := s.readJSON(w, r)
+	id, body, err := s.idAndJSON(w, r, tokenID)
 	if err != nil {
 		s.fail(w, r, op, err)
 		return

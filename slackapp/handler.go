@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -101,27 +100,18 @@ type Handler struct {
 }
 
 func (h *Handler) init() {
-	h.initOnce.Do(func() {
-		h.replay = h.Replay
-		if h.replay == nil {
-			h.replay = NewReplayCache(0, 0)
-		}
-	})
+	h.initOnce.Do(func() { h.replay = orNewReplay(h.Replay) })
 }
 
-func (h *Handler) now() time.Time {
-	if h.Now != nil {
-		return h.Now()
-	}
-	return time.Now()
+// signed is the request check Handler shares with SlashHandler.
+func (h *Handler) signed() requestGate {
+	return requestGate{secret: h.SigningSecret, clock: h.Now, logger: h.Logger, refusals: h.Refusals,
+		what: "slack interactivity request", logPrefix: "slack interactivity"}
 }
 
-func (h *Handler) log() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
-}
+func (h *Handler) now() time.Time { return h.signed().now() }
+
+func (h *Handler) log() *slog.Logger { return h.signed().log() }
 
 // Wait blocks until the ephemeral replies and follow-up decisions started so far
 // have finished. Call it on shutdown, after the HTTP server stopped accepting.
@@ -149,28 +139,8 @@ type outcome struct {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed; use POST")
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil {
-		httpError(w, http.StatusBadRequest, "could not read the request body")
-		return
-	}
-	if len(body) > MaxBodyBytes {
-		h.log().Warn("slack interactivity: request body too large", "limit", MaxBodyBytes)
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes))
-		return
-	}
-	if err := h.verify(r.Header, body); err != nil {
-		h.log().Warn("slack interactivity: request refused", "reason", err.Error(), "remote", r.RemoteAddr)
-		// The body is not trusted, so nothing in it names the incident or the person:
-		// the record says where the request came from.
-		h.refused(r.Context(), refusal.Refusal{Reason: refusal.ForgedSignature, Who: r.RemoteAddr, Channel: ChannelHTTP,
-			What: "slack interactivity request", Why: "invalid or expired Slack signature: " + err.Error()})
-		httpError(w, http.StatusUnauthorized, "invalid or expired Slack signature")
+	body, ok := h.signed().read(w, r)
+	if !ok {
 		return
 	}
 	cb, err := parsePayload(body)
@@ -193,40 +163,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	_ = json.NewEncoder(w).Encode(out.body)
-}
-
-func httpError(w http.ResponseWriter, status int, msg string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, msg+"\n")
-}
-
-// verify checks Slack's v0 signature over the raw body and the timestamp window.
-func (h *Handler) verify(header http.Header, body []byte) error {
-	if h.SigningSecret == "" {
-		return errors.New("no signing secret configured")
-	}
-	sv, err := slack.NewSecretsVerifier(header, h.SigningSecret)
-	if err != nil {
-		return fmt.Errorf("signature headers: %w", err)
-	}
-	if _, err := sv.Write(body); err != nil {
-		return err
-	}
-	if err := sv.Ensure(); err != nil {
-		return err
-	}
-	// The verifier checks the window against the wall clock; check it against the
-	// handler's clock too, so both must agree.
-	ts, err := strconv.ParseInt(header.Get("X-Slack-Request-Timestamp"), 10, 64)
-	if err != nil {
-		return errors.New("bad request timestamp")
-	}
-	if h.now().Sub(time.Unix(ts, 0)).Abs() > signatureWindow {
-		return slack.ErrExpiredTimestamp
-	}
-	return nil
 }
 
 // parsePayload extracts the interaction callback from a form-encoded body, as
@@ -509,11 +445,7 @@ type Refusals interface {
 	Refused(ctx context.Context, f refusal.Refusal)
 }
 
-func (h *Handler) refused(ctx context.Context, f refusal.Refusal) {
-	if h.Refusals != nil {
-		h.Refusals.Refused(context.WithoutCancel(ctx), f)
-	}
-}
+func (h *Handler) refused(ctx context.Context, f refusal.Refusal) { h.signed().refused(ctx, f) }
 
 // refusal is the record of a refused click: the request was signed by Slack, so
 // the user, team and incident it names are Slack's word.

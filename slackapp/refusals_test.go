@@ -26,6 +26,25 @@ func (l *refusalLog) Refused(_ context.Context, f refusal.Refusal) {
 	l.seen = append(l.seen, f)
 }
 
+// checkOne checks that exactly one refusal is on the record, with a why, and that
+// it is want but for the why (whose wording is free).
+func (l *refusalLog) checkOne(t *testing.T, want refusal.Refusal) {
+	t.Helper()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.seen) != 1 {
+		t.Fatalf("%d refusals recorded, want 1: %+v", len(l.seen), l.seen)
+	}
+	got := l.seen[0]
+	if got.Why == "" {
+		t.Errorf("refusal without a why: %+v", got)
+	}
+	got.Why = ""
+	if got != want {
+		t.Errorf("recorded %+v, want %+v", got, want)
+	}
+}
+
 // The requests the handler refuses itself are put on the record with who, what and
 // why; a forged request names no incident, because its body is not trusted.
 func TestRefusedRequestsRecorded(t *testing.T) {
@@ -63,17 +82,7 @@ func TestRefusedRequestsRecorded(t *testing.T) {
 				h.ServeHTTP(httptest.NewRecorder(), tc.send(h))
 			}
 			h.Wait()
-			if len(log.seen) != 1 {
-				t.Fatalf("%d refusals recorded, want 1: %+v", len(log.seen), log.seen)
-			}
-			got := log.seen[0]
-			if got.Why == "" {
-				t.Errorf("refusal without a why: %+v", got)
-			}
-			got.Why = ""
-			if got != tc.want {
-				t.Errorf("recorded %+v, want %+v", got, tc.want)
-			}
+			log.checkOne(t, tc.want)
 		})
 	}
 }
@@ -142,17 +151,7 @@ func TestSlashRefusalsRecorded(t *testing.T) {
 			for _, r := range tc.send {
 				h.ServeHTTP(httptest.NewRecorder(), r)
 			}
-			if len(log.seen) != 1 {
-				t.Fatalf("%d refusals recorded, want 1: %+v", len(log.seen), log.seen)
-			}
-			got := log.seen[0]
-			if got.Why == "" {
-				t.Errorf("refusal without a why: %+v", got)
-			}
-			got.Why = ""
-			if got != tc.want {
-				t.Errorf("recorded %+v, want %+v", got, tc.want)
-			}
+			log.checkOne(t, tc.want)
 		})
 	}
 }

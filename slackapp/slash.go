@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -72,18 +71,15 @@ type SlashHandler struct {
 	replay   ReplayCache
 }
 
-func (h *SlashHandler) log() *slog.Logger {
-	if h.Logger != nil {
-		return h.Logger
-	}
-	return slog.Default()
+// signed is the request check SlashHandler shares with Handler.
+func (h *SlashHandler) signed() requestGate {
+	return requestGate{secret: h.SigningSecret, clock: h.Now, logger: h.Logger, refusals: h.Refusals,
+		what: "slack command", logPrefix: "slack command"}
 }
 
-func (h *SlashHandler) refused(ctx context.Context, f refusal.Refusal) {
-	if h.Refusals != nil {
-		h.Refusals.Refused(context.WithoutCancel(ctx), f)
-	}
-}
+func (h *SlashHandler) log() *slog.Logger { return h.signed().log() }
+
+func (h *SlashHandler) refused(ctx context.Context, f refusal.Refusal) { h.signed().refused(ctx, f) }
 
 // slashUsage is the help text, as Slack mrkdwn.
 const slashUsage = "Usage: `/sever contain <type> <id> [runbook=NAME] [provider=P] [account=A] [principal=X] <reason…>`\n" +
@@ -91,12 +87,7 @@ const slashUsage = "Usage: `/sever contain <type> <id> [runbook=NAME] [provider=
 	"Send only the credential's identifier, never its secret. You cannot approve an incident you raised."
 
 func (h *SlashHandler) init() {
-	h.initOnce.Do(func() {
-		h.replay = h.Replay
-		if h.replay == nil {
-			h.replay = NewReplayCache(0, 0)
-		}
-	})
+	h.initOnce.Do(func() { h.replay = orNewReplay(h.Replay) })
 }
 
 // slashCommand is one invocation of the command, from either transport.
@@ -107,23 +98,8 @@ type slashCommand struct {
 // ServeHTTP implements http.Handler.
 func (h *SlashHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.init()
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		httpError(w, http.StatusMethodNotAllowed, "method not allowed; use POST")
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodyBytes+1))
-	if err != nil || len(body) > MaxBodyBytes {
-		httpError(w, http.StatusBadRequest, fmt.Sprintf("request body unreadable or larger than %d bytes", MaxBodyBytes))
-		return
-	}
-	verifier := &Handler{SigningSecret: h.SigningSecret, Now: h.Now}
-	if err := verifier.verify(r.Header, body); err != nil {
-		h.log().Warn("slack command: request refused", "reason", err.Error(), "remote", r.RemoteAddr)
-		// The body is not trusted: the record names where the request came from.
-		h.refused(r.Context(), refusal.Refusal{Reason: refusal.ForgedSignature, Who: r.RemoteAddr, Channel: ChannelHTTP,
-			What: "slack command", Why: "invalid or expired Slack signature: " + err.Error()})
-		httpError(w, http.StatusUnauthorized, "invalid or expired Slack signature")
+	body, ok := h.signed().read(w, r)
+	if !ok {
 		return
 	}
 	form, err := url.ParseQuery(string(body))
@@ -152,10 +128,7 @@ func (h *SlashHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // the invocation whatever the signature or envelope) and reports whether either
 // was seen before.
 func (h *SlashHandler) replayed(c slashCommand, transportKey string) bool {
-	now := time.Now()
-	if h.Now != nil {
-		now = h.Now()
-	}
+	now := h.signed().now()
 	replayed := false
 	for _, k := range []string{transportKey, triggerKey(c.Team, c.Trigger)} {
 		// Record every key, even after a hit, so each is remembered.

@@ -6,6 +6,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/sever-ir/sever/activities"
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
@@ -31,6 +32,14 @@ type Actions struct {
 	Tokens    *tokens.Activities
 	Approvals *approvals.Activities
 	Audit     *audit.Activities
+	Families
+}
+
+// Families holds the structs that serve the credential families' actions against
+// the clouds and vendors. It is the one list of families: the composition root
+// (internal/app.Parts) embeds it and hands it to Register as it is, so a new
+// family is added here and nowhere else.
+type Families struct {
 	AWS       *awsact.Activities
 	Providers *providers.Activities
 	// GitHub serves the github.* actions; nil = no GitHub App configured, and they
@@ -49,30 +58,28 @@ type Actions struct {
 // Register registers the Incident workflow and every action.
 func Register(r Registry, a Actions) {
 	r.RegisterWorkflowWithOptions(workflows.Incident, workflow.RegisterOptions{Name: workflows.IncidentWorkflow})
-	a.Core.Register(r)
-	a.Tokens.Register(r)
-	a.Approvals.Register(r)
-	a.Audit.Register(r)
-	a.AWS.Register(r)
-	a.Providers.Register(r)
-	gh := a.GitHub
-	if gh == nil {
-		gh = &githubact.Activities{}
+	for _, reg := range []registrar{a.Core, a.Tokens, a.Approvals, a.Audit} {
+		reg.Register(r)
 	}
-	gh.Register(r)
-	gcp := a.GCP
-	if gcp == nil {
-		gcp = &gcpact.Activities{}
+	a.Families.register(r)
+}
+
+// registrar is what every activity struct offers: registering its actions.
+type registrar interface{ Register(activities.Registrar) }
+
+// register registers every family's actions. The families a deployment may leave
+// unconfigured register with their zero value, so their actions still exist and
+// fail naming the missing settings rather than as unknown activities.
+func (f Families) register(r Registry) {
+	for _, reg := range []registrar{f.AWS, f.Providers, orZero(f.GitHub), orZero(f.GCP), orZero(f.Azure), orZero(f.Vault)} {
+		reg.Register(r)
 	}
-	gcp.Register(r)
-	az := a.Azure
-	if az == nil {
-		az = &azureact.Activities{}
+}
+
+// orZero is p, or a zero T when p is nil.
+func orZero[T any](p *T) *T {
+	if p == nil {
+		return new(T)
 	}
-	az.Register(r)
-	vlt := a.Vault
-	if vlt == nil {
-		vlt = &vaultact.Activities{}
-	}
-	vlt.Register(r)
+	return p
 }

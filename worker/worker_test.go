@@ -31,8 +31,8 @@ func (n *names) RegisterActivityWithOptions(_ any, o activity.RegisterOptions) {
 // a runbook that passes lint must never name an action no worker runs.
 func TestEveryCatalogActionIsRegistered(t *testing.T) {
 	var n names
-	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{}, AWS: awsact.New(nil, nil),
-		Providers: &providers.Activities{}})
+	Register(&n, Actions{Core: &core.Activities{}, Tokens: &tokens.Activities{}, Approvals: &approvals.Activities{}, Audit: &audit.Activities{},
+		Families: Families{AWS: awsact.New(nil, nil), Providers: &providers.Activities{}}})
 	slices.Sort(n.activities)
 	want := append(sever.ActionNames(), contract.ActivityApprovalOutcome, contract.ActivityRequestApproval, contract.ActivityLedgerAppend, contract.ActivityNotice)
 	slices.Sort(want)

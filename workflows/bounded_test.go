@@ -3,7 +3,6 @@ package workflows
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -122,10 +121,7 @@ func TestFloodKeepsStateBounded(t *testing.T) {
 				env.SignalWorkflow(SignalChannel, signal("nudge", "nudge"))
 			}, time.Minute)
 			env.ExecuteWorkflow(IncidentWorkflow, in)
-			var can *workflow.ContinueAsNewError
-			if err := env.GetWorkflowError(); !errors.As(err, &can) {
-				t.Fatalf("workflow error = %v, want continue-as-new", err)
-			}
+			next := continuedAsNew(t, env)
 			if querySize == 0 || querySize > maxStateJSON {
 				t.Errorf("query answer is %d bytes after %d signals of 5 KB; want 1..%d", querySize, flood, maxStateJSON)
 			}
@@ -151,10 +147,6 @@ func TestFloodKeepsStateBounded(t *testing.T) {
 				t.Errorf("kept %d signals whole, want the first and latest 8", len(queried.Signals))
 			}
 
-			var next IncidentInput
-			if err := decodePayloads(can, &next); err != nil {
-				t.Fatal(err)
-			}
 			if n := jsonSize(t, next); n > maxStateJSON {
 				t.Errorf("continue-as-new input is %d bytes, want at most %d", n, maxStateJSON)
 			}
@@ -253,14 +245,7 @@ func TestContinueAsNewLosesNoSignalDuringItsWaits(t *testing.T) {
 	}, 10*time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChannel, signal("s1", "e1")) }, 0)
 	env.ExecuteWorkflow(IncidentWorkflow, in)
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow error = %v, want continue-as-new", err)
-	}
-	var next IncidentInput
-	if err := decodePayloads(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAsNew(t, env)
 	w.mu.Lock()
 	during := append([]string(nil), w.sent...)
 	w.mu.Unlock()
@@ -339,19 +324,12 @@ func TestContinueAsNewWhileParkedOnApproval(t *testing.T) {
 	if appends > 3 {
 		t.Errorf("%d ledger appends for the signals that arrived while parked, want them batched (at most 3)", appends)
 	}
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow error = %v, want continue-as-new while parked", err)
-	}
+	next := continuedAsNew(t, env)
 	if len(rc.calls) != 0 {
 		t.Fatalf("the step ran before approval: %v", rc.calls)
 	}
 	if n := len(noticesOf(env).requests); n != 1 {
 		t.Errorf("%d approval requests posted, want 1", n)
-	}
-	var next IncidentInput
-	if err := decodePayloads(can, &next); err != nil {
-		t.Fatal(err)
 	}
 	if st := next.Carry.Incident.Steps[0]; st.Status != sever.StepWaitingApproval || next.Carry.Approvals["a"] == nil {
 		t.Fatalf("carried step %s with gate %v, want waiting_approval with its gate", st.Status, next.Carry.Approvals["a"])

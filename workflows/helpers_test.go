@@ -1,10 +1,12 @@
 package workflows
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/mock"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -12,6 +14,21 @@ var mockAny = mock.Anything
 
 func decodePayloads(can *workflow.ContinueAsNewError, into any) error {
 	return converter.GetDefaultDataConverter().FromPayloads(can.Input, into)
+}
+
+// continuedAsNew stops the test unless the workflow env ran ended in
+// continue-as-new, and returns the input the next run starts with.
+func continuedAsNew(t *testing.T, env *testsuite.TestWorkflowEnvironment) IncidentInput {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("workflow error = %v, want continue-as-new", err)
+	}
+	var next IncidentInput
+	if err := decodePayloads(can, &next); err != nil {
+		t.Fatalf("decoding the continue-as-new input: %v", err)
+	}
+	return next
 }
 
 // updateCB collects the outcome of a test update.

@@ -415,14 +415,7 @@ func TestContinueAsNewKeepsState(t *testing.T) {
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChannel, signal("nudge", "nudge")) }, 12*time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChannel, signal("s1", "e1")) }, 0)
 	env.ExecuteWorkflow(IncidentWorkflow, in)
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow error = %v, want continue-as-new", err)
-	}
-	var next IncidentInput
-	if err := decodePayloads(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAsNew(t, env)
 	if next.Carry == nil {
 		t.Fatal("continue-as-new input carries no state")
 	}

@@ -220,14 +220,7 @@ func TestRetryCarriedOverContinueAsNew(t *testing.T) {
 	}, 10*time.Minute)
 	env.RegisterDelayedCallback(func() { env.SignalWorkflow(SignalChannel, signal("s1", "e1")) }, 0)
 	env.ExecuteWorkflow(IncidentWorkflow, in)
-	var can *workflow.ContinueAsNewError
-	if err := env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("workflow error = %v, want continue-as-new", err)
-	}
-	var next IncidentInput
-	if err := decodePayloads(can, &next); err != nil {
-		t.Fatal(err)
-	}
+	next := continuedAsNew(t, env)
 	c := next.Carry
 	if c == nil || c.Retries != 1 || c.Attempts["disable"] != 2 || c.Attempts["notify"] != 2 || c.Phase != phaseHolding {
 		t.Fatalf("carry %+v, want retries 1, disable and notify on attempt 2, holding", c)

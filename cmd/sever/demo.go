@@ -14,6 +14,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/report"
 	"github.com/sever-ir/sever/service"
 )
 
@@ -83,7 +84,7 @@ func runDemo(ctx context.Context, d *app.Dev, w io.Writer) error {
 			if seen[st.ID] != st.Status {
 				seen[st.ID] = st.Status
 				fmt.Fprintf(w, "  %6.0fms  %-18s %-38s %s%s\n", float64(time.Since(start).Microseconds())/1000,
-					st.ID, st.Action, st.Status, stepNote(st))
+					st.ID, st.Action, st.Status, report.StepNote(st))
 			}
 			if st.Status != sever.StepWaitingApproval {
 				continue
@@ -126,18 +127,4 @@ func runDemo(ctx context.Context, d *app.Dev, w io.Writer) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
-}
-
-func stepNote(st sever.Step) string {
-	s := ""
-	if st.Enforcement != "" {
-		s += "  " + string(st.Enforcement)
-	}
-	if st.Verified {
-		s += "  verified"
-	}
-	if st.Error != "" && st.Status != sever.StepSucceeded {
-		s += "  (" + st.Error + ")"
-	}
-	return s
 }

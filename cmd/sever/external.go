@@ -53,19 +53,27 @@ func (g *globals) connect() (*app.Parts, client.Client, error) {
 	return parts, c, nil
 }
 
+// connected is a command that runs run with what g.connect makes (the parts and a
+// client of the external cluster) and closes both when run returns.
+func (g *globals) connected(run func(cmd *cobra.Command, parts *app.Parts, c client.Client) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		parts, c, err := g.connect()
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		defer parts.Close()
+		return run(cmd, parts, c)
+	}
+}
+
 func newWorkerCmd(g *globals) *cobra.Command {
 	var metricsAddr string
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a worker against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			parts, c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			defer parts.Close()
+		RunE: g.connected(func(cmd *cobra.Command, parts *app.Parts, c client.Client) error {
 			if metricsAddr != "" {
 				// A worker has no API listener; Prometheus scrapes it here.
 				ln, err := net.Listen("tcp", metricsAddr)
@@ -86,7 +94,7 @@ func newWorkerCmd(g *globals) *cobra.Command {
 				defer srv.Close()
 			}
 			return parts.RunWorker(cmd.Context(), c)
-		},
+		}),
 	}
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics, /healthz and /readyz on this address (host:port)")
 	return cmd
@@ -97,18 +105,12 @@ func newServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the HTTP API against an external Temporal cluster (TEMPORAL_ADDRESS etc.)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			parts, c, err := g.connect()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			defer parts.Close()
+		RunE: g.connected(func(cmd *cobra.Command, parts *app.Parts, c client.Client) error {
 			ln, err := net.Listen("tcp", parts.Config.HTTP.Listen)
 			if err != nil {
 				return fmt.Errorf("http listen %s: %w", parts.Config.HTTP.Listen, err)
 			}
 			return parts.Serve(cmd.Context(), c, ln)
-		},
+		}),
 	}
 }

@@ -29,13 +29,11 @@ import (
 	"github.com/sever-ir/sever/activities/approvals"
 	"github.com/sever-ir/sever/activities/audit"
 	"github.com/sever-ir/sever/activities/awsact"
-	"github.com/sever-ir/sever/activities/azureact"
 	"github.com/sever-ir/sever/activities/core"
 	"github.com/sever-ir/sever/activities/gcpact"
 	"github.com/sever-ir/sever/activities/githubact"
 	"github.com/sever-ir/sever/activities/providers"
 	"github.com/sever-ir/sever/activities/tokens"
-	"github.com/sever-ir/sever/activities/vaultact"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/engine"
 	"github.com/sever-ir/sever/evidence"
@@ -81,24 +79,12 @@ type Parts struct {
 	// Inventory maps credentials to owners, the secrets that hold them and the
 	// services that depend on them (blast radius, rotation).
 	Inventory *inventory.Inventory
-	// AWS serves the aws.* actions: against the configured accounts, or the drill
-	// cloud when sever dev runs one.
-	AWS *awsact.Activities
-	// Providers serves the anthropic.* and openai.* actions, likewise.
-	Providers *providers.Activities
-	// GitHub serves the github.* actions through the configured GitHub App.
-	GitHub *githubact.Activities
-	// GCP serves the gcp.* actions: the config's gcp: section when set (cloudFamilies),
-	// Application Default Credentials when nil, the drill cloud's GCP twin when sever
-	// dev runs one. Azure and Vault likewise, from azure: and vault:.
-	GCP *gcpact.Activities
-	// Azure serves the azure.* actions: the standard credential chain
-	// (DefaultAzureCredential) when nil, the drill cloud's Azure twin when sever
-	// dev runs one.
-	Azure *azureact.Activities
-	// Vault serves the vault.* actions: the standard VAULT_* environment when nil,
-	// the drill cloud's Vault twin when sever dev runs one.
-	Vault *vaultact.Activities
+	// Families serves every credential family's actions (worker.Families: AWS,
+	// Providers, GitHub, GCP, Azure, Vault): against the configured accounts and
+	// the config's gcp:, azure: and vault: sections (cloudFamilies), the standard
+	// credential chains where those are unset, and the drill cloud's twins when
+	// sever dev runs one.
+	worker.Families
 	// DrillMirror keeps a write-once copy of the drill ledger in the drill cloud's
 	// Object Lock bucket, as production does with ledger.s3.
 	DrillMirror audit.Mirror
@@ -145,13 +131,15 @@ func LoadParts(cfg *config.Config, logger *slog.Logger) (*Parts, error) {
 		return nil, err
 	}
 	return &Parts{
-		GCP: gcp, Azure: azure, Vault: vault,
+		Families: worker.Families{
+			AWS:       aws,
+			Providers: providers.FromConfig(cfg.Providers, inv, awsact.Resolver{Clients: aws.Clients}),
+			GitHub:    githubact.FromConfig(cfg.GitHub, awsact.Resolver{Clients: aws.Clients}),
+			GCP:       gcp, Azure: azure, Vault: vault,
+		},
 		Config: cfg, Library: lib, Policy: pol, Logger: logger, Metrics: m, Inventory: inv,
-		AWS:       aws,
-		Providers: providers.FromConfig(cfg.Providers, inv, awsact.Resolver{Clients: aws.Clients}),
-		GitHub:    githubact.FromConfig(cfg.GitHub, awsact.Resolver{Clients: aws.Clients}),
-		Tokens:    tokenstore.Open(cfg.TokenStorePath()),
-		Evidence:  evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
+		Tokens:   tokenstore.Open(cfg.TokenStorePath()),
+		Evidence: evidence.NewStore(filepath.Join(cfg.DataDir, "evidence")),
 	}, nil
 }
 
@@ -214,12 +202,7 @@ func (p *Parts) NewWorker(ctx context.Context, c client.Client) (sdkworker.Worke
 		Tokens:    &tokens.Activities{Stores: map[string]tokens.Store{"": p.Tokens}},
 		Approvals: notices,
 		Audit:     acts,
-		AWS:       p.AWS,
-		Providers: p.Providers,
-		GitHub:    p.GitHub,
-		GCP:       p.GCP,
-		Azure:     p.Azure,
-		Vault:     p.Vault,
+		Families:  p.Families,
 	})
 	return w, nil
 }
