@@ -1,14 +1,10 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/internal/app"
@@ -45,16 +41,9 @@ func TestApprovalOverTheAPI(t *testing.T) {
 		"SEVER_E2E_BOB":   "bob-token-0123456789abcdef",
 		"SEVER_E2E_CAROL": "carol-token-0123456789abcdef",
 	}
-	for k, v := range tokens {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	setTokens(t, tokens)
 	all := []string{config.ScopeSignalsWrite, config.ScopeIncidentsRead, config.ScopeApprovalsWrite}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "token-approval.yaml", apiApprovalRunbook)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE", "U0CAROL"}}
 	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite}}}
 	cfg.Operators = []config.Operator{
@@ -65,13 +54,7 @@ func TestApprovalOverTheAPI(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
+	d := startDev(t, app.DevOptions{Config: cfg})
 	if d.DevToken != "" {
 		t.Error("a dev token was made although the config names tokens")
 	}
@@ -95,13 +78,9 @@ func TestApprovalOverTheAPI(t *testing.T) {
 
 	t.Run("ApproverSetAndQuorum", func(t *testing.T) {
 		c := tokenCred("acme-internal", "tok-approval-1")
-		if err := d.Tokens.Put(tokenstore.Token{ID: c.id}); err != nil {
-			t.Fatal(err)
-		}
+		putToken(t, d.Tokens, c.id)
 		sub := siem.submit(t, nativeSignal(c, "ev-approval-1"))
-		inc := alice.waitIncident(t, sub.IncidentID, "step waiting for approval", func(i incidentJSON) bool {
-			return i.step("disable").Status == "waiting_approval"
-		})
+		inc := alice.waitApproval(t, sub.IncidentID, "step waiting for approval", "disable")
 		if inc.Runbook.Name != "token-approval" {
 			t.Fatalf("runbook %s", inc.Runbook.Name)
 		}
@@ -137,14 +116,10 @@ func TestApprovalOverTheAPI(t *testing.T) {
 
 	t.Run("SelfApprovalRefused", func(t *testing.T) {
 		c := tokenCred("acme-internal", "tok-approval-2")
-		if err := d.Tokens.Put(tokenstore.Token{ID: c.id}); err != nil {
-			t.Fatal(err)
-		}
+		putToken(t, d.Tokens, c.id)
 		// Carol raises the incident herself, then tries to approve its containment.
 		sub := carol.submit(t, nativeSignal(c, "ev-approval-2"))
-		carol.waitIncident(t, sub.IncidentID, "waiting", func(i incidentJSON) bool {
-			return i.step("disable").Status == "waiting_approval"
-		})
+		carol.waitApproval(t, sub.IncidentID, "waiting", "disable")
 		refused(decide(carol, sub.IncidentID, `{"step":"disable","decision":"approve"}`), 409, "raised this incident")
 		resp := decide(alice, sub.IncidentID, `{"step":"disable","decision":"deny","reason":"owner says it is a test key"}`)
 		if resp.status != 200 {

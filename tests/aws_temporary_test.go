@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,21 +17,10 @@ import (
 // the stolen session is refused by the drill cloud.
 func TestAWSTemporaryCredentialsContainedWhileAttackerRuns(t *testing.T) {
 	s := startAWSStack(t)
-	ctx := context.Background()
 	key, acct, role, instance := drillcloud.DefaultInstanceSessionID, drillcloud.DefaultAccountID,
 		drillcloud.DefaultInstanceRole, drillcloud.DefaultInstanceID
-	attacker, err := s.Cloud.StartAttacker(ctx, drillcloud.AttackerConfig{KeyID: key,
+	attacker := startAttacker(t, s.Cloud, drillcloud.AttackerConfig{KeyID: key,
 		Rate: 20, Operations: []string{"s3:ListBuckets"}, KeepTrying: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Stop()
-	waitFor(t, "the attacker's first success", func() error {
-		if attacker.Stats().Successes == 0 {
-			return errNotYet
-		}
-		return nil
-	})
 
 	finding := fixture(t, "guardduty-credential-exfiltration.json",
 		"ASIAY34FZKBOKMUTVV7A", key, "123456789012", acct, "app-server-role", role, "i-0abcd1234example", instance)
@@ -49,10 +37,7 @@ func TestAWSTemporaryCredentialsContainedWhileAttackerRuns(t *testing.T) {
 		t.Fatalf("guardduty answered %s; want one signal", resp.body)
 	}
 	id := res.Signals[0].IncidentID
-	inc := s.api.waitIncident(t, id, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc := s.api.waitContained(t, id)
 	contained := time.Now()
 	if inc.Credential.Type != "aws_temporary_credentials" || !strings.HasPrefix(inc.Runbook.Name, "aws-temporary-credentials") {
 		t.Errorf("incident for %s under runbook %s; want aws_temporary_credentials and its runbook", inc.Credential.Type, inc.Runbook.Name)
@@ -85,13 +70,5 @@ func TestAWSTemporaryCredentialsContainedWhileAttackerRuns(t *testing.T) {
 	if !snapped {
 		t.Errorf("no snapshot of %s tagged with incident %s: %+v", drillcloud.DefaultVolumeID, id, s.Cloud.Snapshots())
 	}
-	waitFor(t, "the attacker to be refused", func() error {
-		if attacker.Stats().LastDenial.After(contained) {
-			return nil
-		}
-		return errNotYet
-	})
-	if n := attacker.SuccessesAfter(contained.Add(100 * time.Millisecond)); n != 0 {
-		t.Errorf("%d attacker calls with the stolen session succeeded after containment", n)
-	}
+	requireRefusedAfter(t, attacker, contained, "attacker calls with the stolen session")
 }

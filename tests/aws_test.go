@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -19,9 +18,23 @@ import (
 // policy, so containment runs without waiting for a person.
 func startAWSStack(t *testing.T) *stack {
 	t.Helper()
-	cfg := newConfig(t)
-	cfg.Runbooks.Policy = filepath.Join("..", "runbooks", "policy", "aws-preapproved.yaml")
-	return startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true})
+	return startDrillStack(t, awsConfig(t), nil)
+}
+
+// requireKeyDeactivated fails the test unless incident inc deactivated the
+// drill cloud's compromised key, verified and enforced by the enterprise, with
+// exactly one change in the drill cloud however often the call was retried.
+func requireKeyDeactivated(t *testing.T, s *stack, inc incidentJSON) {
+	t.Helper()
+	if st := inc.step("deactivate"); st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
+		t.Fatalf("deactivate = %+v", st)
+	}
+	if k, _ := s.Cloud.Key(drillcloud.DefaultCompromisedKeyID); k.Status != "Inactive" {
+		t.Fatalf("key is %s in the drill cloud", k.Status)
+	}
+	if n := s.Cloud.Applied("UpdateAccessKey"); n != 1 {
+		t.Errorf("UpdateAccessKey applied %d times, want once", n)
+	}
 }
 
 func awsSignal(eventID string) map[string]any {
@@ -39,76 +52,23 @@ func awsSignal(eventID string) map[string]any {
 // and the ledger records each step with who enforced it.
 func TestAWSKeyContainedWhileAttackerRuns(t *testing.T) {
 	s := startAWSStack(t)
-	ctx := context.Background()
-	attacker, err := s.Cloud.StartAttacker(ctx, drillcloud.AttackerConfig{KeyID: drillcloud.DefaultCompromisedKeyID,
+	attacker := startAttacker(t, s.Cloud, drillcloud.AttackerConfig{KeyID: drillcloud.DefaultCompromisedKeyID,
 		Rate: 20, Operations: []string{"s3:ListBuckets", "bedrock:InvokeModel"}, KeepTrying: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Stop()
-	waitFor(t, "the attacker's first success", func() error {
-		if attacker.Stats().Successes == 0 {
-			return errNotYet
-		}
-		return nil
-	})
 
 	sub := s.api.submit(t, awsSignal("ev-aws-1"))
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc := s.api.waitContained(t, sub.IncidentID)
 	contained := time.Now()
-	if st := inc.step("deactivate"); st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
-		t.Fatalf("deactivate = %+v", st)
-	}
-	if k, _ := s.Cloud.Key(drillcloud.DefaultCompromisedKeyID); k.Status != "Inactive" {
-		t.Fatalf("key is %s in the drill cloud", k.Status)
-	}
-	if n := s.Cloud.Applied("UpdateAccessKey"); n != 1 {
-		t.Errorf("UpdateAccessKey applied %d times, want once", n)
-	}
+	requireKeyDeactivated(t, s, inc)
 	// The attacker's next call meets the deactivated key.
-	waitFor(t, "the attacker to be refused", func() error {
-		if attacker.Stats().LastDenial.After(contained) {
-			return nil
-		}
-		return errNotYet
-	})
-	if n := attacker.SuccessesAfter(contained.Add(100 * time.Millisecond)); n != 0 {
-		t.Errorf("%d attacker calls succeeded after containment", n)
-	}
+	requireRefusedAfter(t, attacker, contained, "attacker calls")
 
-	l, err := ledger.Open(filepath.Join(s.Config.DataDir, ledger.FileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var outcomes map[string]ledger.Entry
-	waitFor(t, "the step outcomes in the ledger", func() error {
-		entries, err := l.Entries(ctx, sub.IncidentID)
-		if err != nil {
-			return err
-		}
-		outcomes = map[string]ledger.Entry{}
-		for _, e := range entries {
-			if e.Kind == "step_outcome" {
-				outcomes[e.Step] = e
-			}
-		}
-		if len(outcomes) < len(inc.Steps) {
-			return errNotYet
-		}
-		return nil
-	})
+	// ledgerOutcomes also verifies the incident's chain.
+	outcomes := ledgerOutcomes(t, filepath.Join(s.Config.DataDir, ledger.FileName), inc)
 	for _, id := range []string{"deactivate", "revoke-sessions", "rotate-secrets"} {
 		e := outcomes[id]
 		if e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" || !strings.Contains(e.Actor, "sever-responder") {
 			t.Errorf("ledger %s: enforcement %q verified %q actor %q", id, e.Enforcement, e.Detail["verified"], e.Actor)
 		}
-	}
-	if brk, err := l.Verify(ctx, sub.IncidentID); err != nil || brk != nil {
-		t.Errorf("ledger verify: %v %+v", err, brk)
 	}
 }
 
@@ -129,10 +89,7 @@ func TestAWSVendorQuarantineDoesNotReplaceContainment(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := s.api.submit(t, awsSignal("ev-aws-quarantine"))
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc := s.api.waitContained(t, sub.IncidentID)
 	if st := inc.step("vendor-quarantine"); st.Enforcement != "vendor_enforced" || !st.Verified {
 		t.Errorf("vendor-quarantine = %+v; want vendor_enforced, observed", st)
 	}

@@ -5,13 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -33,13 +31,7 @@ rules:
 // under azureTestPolicy.
 func startAzureStack(t *testing.T) (*stack, *drillcloud.AzureTwin) {
 	t.Helper()
-	cfg := newConfig(t)
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(azureTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Runbooks.Policy = policyFile
-	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true})
+	s := startDrillStack(t, policyConfig(t, azureTestPolicy), nil)
 	twin := s.Cloud.Azure()
 	if twin == nil {
 		t.Fatal("the drill cloud serves no Azure twin")
@@ -99,8 +91,8 @@ func TestAzureContained(t *testing.T) {
 				"summary":    "Azure credential found in a public repository",
 				"credential": map[string]any{"provider": "azure", "type": tc.ct, "id": id},
 			})
-			inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-			if inc.Status != "contained" || inc.Runbook.Name != tc.runbook {
+			inc := s.api.waitContained(t, sub.IncidentID)
+			if inc.Runbook.Name != tc.runbook {
 				t.Fatalf("incident %s (%s) by %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, stepStates(inc))
 			}
 			if st := inc.step(tc.evidence); st.Status != "succeeded" {
@@ -167,8 +159,8 @@ func TestAzureEntraRiskDetectionContained(t *testing.T) {
 	if err := json.Unmarshal(resp.body, &answer); err != nil || len(answer.Signals) != 1 {
 		t.Fatalf("answer %s: %v", resp.body, err)
 	}
-	inc := s.api.waitIncident(t, answer.Signals[0].IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" || inc.Runbook.Name != "azure-app-secret-exposed" || inc.Credential.ID != appID+"/"+keyID {
+	inc := s.api.waitContained(t, answer.Signals[0].IncidentID)
+	if inc.Runbook.Name != "azure-app-secret-exposed" || inc.Credential.ID != appID+"/"+keyID {
 		t.Fatalf("incident %s (%s) by %s for %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, inc.Credential.ID, stepStates(inc))
 	}
 	if tw.SecretPresent(appID, keyID) || !tw.SecretPresent(appID, otherKey) {

@@ -1,12 +1,8 @@
 package tests
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,7 +11,6 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/internal/app"
-	"github.com/sever-ir/sever/tokenstore"
 )
 
 // Bad requests against the live stack get a clear error that names the problem, and
@@ -243,16 +238,9 @@ func TestBadInputIntakeControls(t *testing.T) {
 		"SEVER_E2E_ALICE":   "alice-token-0123456789abcdef",
 		"SEVER_E2E_CAROL":   "carol-token-0123456789abcdef",
 	}
-	for k, v := range tokens {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	setTokens(t, tokens)
 	ops := []string{config.ScopeSignalsWrite, config.ScopeIncidentsRead, config.ScopeIncidentsWrite, config.ScopeApprovalsWrite}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "token-approval.yaml", apiApprovalRunbook)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE", "U0CAROL"}}
 	cfg.Intake.Tokens = []config.IntakeToken{
 		{Name: "sender", Secret: "env:SEVER_E2E_SENDER", Scopes: []string{config.ScopeSignalsWrite}},
@@ -268,13 +256,7 @@ func TestBadInputIntakeControls(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
+	d := startDev(t, app.DevOptions{Config: cfg})
 	client := func(env string) *apiClient { return newAPIClient(d.URL, tokens[env]) }
 	sender, quota, driller := client("SEVER_E2E_SENDER"), client("SEVER_E2E_QUOTA"), client("SEVER_E2E_DRILLER")
 	alice, carol := client("SEVER_E2E_ALICE"), client("SEVER_E2E_CAROL")
@@ -379,29 +361,13 @@ func TestBadInputIntakeControls(t *testing.T) {
 
 	t.Run("Idempotency-Key is per token", func(t *testing.T) {
 		c := tokenCred("acme-bad", "svc-idem")
-		if err := d.Tokens.Put(tokenstore.Token{ID: c.id}); err != nil {
-			t.Fatal(err)
-		}
+		putToken(t, d.Tokens, c.id)
 		// The driller token: sender has used its quota of two openings above.
 		sub := driller.submit(t, nativeSignal(c, "evt-idem"))
-		alice.waitIncident(t, sub.IncidentID, "waiting for approval", func(i incidentJSON) bool {
-			return i.step("disable").Status == "waiting_approval"
-		})
+		alice.waitApproval(t, sub.IncidentID, "waiting for approval", "disable")
 		decide := func(who *apiClient, body string) *response {
-			hr, err := http.NewRequest(http.MethodPost, d.URL+"/v1/incidents/"+sub.IncidentID+"/approvals", strings.NewReader(body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			hr.Header.Set("Content-Type", "application/json")
-			hr.Header.Set("Authorization", "Bearer "+who.token)
-			hr.Header.Set("Idempotency-Key", "shared-key-1")
-			r, err := who.hc.Do(hr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Body.Close()
-			b, _ := io.ReadAll(r.Body)
-			return &response{status: r.StatusCode, header: r.Header, body: b}
+			return who.mustSend(t, req{method: http.MethodPost, path: "/v1/incidents/" + sub.IncidentID + "/approvals",
+				body: []byte(body), header: http.Header{"Idempotency-Key": {"shared-key-1"}}})
 		}
 		if resp := decide(alice, `{"step":"disable","decision":"approve","reason":"confirmed"}`); resp.status != http.StatusOK {
 			t.Fatalf("alice's approval: %d %s", resp.status, resp.body)

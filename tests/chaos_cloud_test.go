@@ -1,43 +1,15 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io/fs"
-	"log/slog"
-	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/temporalproto"
 
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
-
-// lockedBuffer keeps every log line (the secret scan must see all of them).
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestChaosDrillCloudFaults contains stolen keys while the drill cloud throttles 30%
 // of calls, fails 10% with a 500 and drops 5% of responses after applying them. Every
@@ -58,11 +30,9 @@ func TestChaosDrillCloudFaults(t *testing.T) {
 		drillcloud.Fault{Kind: drillcloud.FaultThrottle, Probability: 0.30},
 		drillcloud.Fault{Kind: drillcloud.FaultServerError, Probability: 0.10},
 		drillcloud.Fault{Kind: drillcloud.FaultDropResponse, Probability: 0.05})
-	logs := &lockedBuffer{}
-	cfg := newConfig(t)
-	cfg.Runbooks.Policy = filepath.Join("..", "runbooks", "policy", "aws-preapproved.yaml")
-	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true, Seed: &seed,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs, logger := keepLogs()
+	cfg := awsConfig(t)
+	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true, Seed: &seed, Logger: logger})
 
 	var ids []string
 	for i, key := range keys {
@@ -71,22 +41,7 @@ func TestChaosDrillCloudFaults(t *testing.T) {
 		c["id"], c["principal"] = key, fmt.Sprintf("chaos-ci-%d", i)
 		ids = append(ids, s.api.submit(t, sig).IncidentID)
 	}
-	for _, id := range ids {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
-			inc, _, err := s.api.incident(id)
-			if err == nil && inc.Status != "open" {
-				if inc.Status != "contained" {
-					t.Errorf("%s: %s (%s): %s", id, inc.Status, inc.Reason, stepStates(inc))
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s still open after 3 minutes of faults", id)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	s.api.waitAllContained(t, ids, "faults")
 	s.Cloud.ClearFaults()
 	for _, key := range keys {
 		if k, _ := s.Cloud.Key(key); k.Status != "Inactive" {
@@ -127,54 +82,14 @@ func TestChaosDrillCloudFaults(t *testing.T) {
 	}
 
 	t.Run("secret scan", func(t *testing.T) {
-		var secrets []string
+		secrets := map[string]string{}
 		for _, k := range append(keys, drillcloud.DefaultCompromisedKeyID, drillcloud.DefaultResponderKeyID) {
 			c, err := s.Cloud.Credentials(k)
 			if err != nil || len(c.SecretAccessKey) < 20 {
 				t.Fatalf("no secret for %s: %v", k, err)
 			}
-			secrets = append(secrets, c.SecretAccessKey)
+			secrets["the secret key of "+k] = c.SecretAccessKey
 		}
-		var corpus []struct{ where, text string }
-		add := func(where string, b []byte) { corpus = append(corpus, struct{ where, text string }{where, string(b)}) }
-		add("stack log", []byte(logs.String()))
-		ctx := context.Background()
-		for _, id := range ids {
-			it := s.Client.GetWorkflowHistory(ctx, id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-			for it.HasNext() {
-				ev, err := it.Next()
-				if err != nil {
-					t.Fatal(err)
-				}
-				b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
-				add("history of "+id, b)
-			}
-			for _, f := range []string{"md", "json", "html", "ocsf"} {
-				code, body := get(t, s, "/v1/incidents/"+id+"/report?format="+f, true)
-				if code != 200 {
-					t.Fatalf("report %s %s: %d", id, f, code)
-				}
-				add("report "+f+" of "+id, []byte(body))
-			}
-		}
-		// The data dir holds the ledgers, the evidence and the token store.
-		_ = filepath.WalkDir(cfg.DataDir, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || strings.Contains(path, "temporal") {
-				return nil // Temporal's own database is covered by the histories above
-			}
-			b, err := os.ReadFile(path)
-			if err == nil {
-				add(path, b)
-			}
-			return nil
-		})
-		for _, c := range corpus {
-			for _, sec := range secrets {
-				if strings.Contains(c.text, sec) {
-					t.Errorf("secret key material found in %s", c.where)
-				}
-			}
-		}
-		t.Logf("scanned %d documents for %d secrets", len(corpus), len(secrets))
+		secretsInNoRecordOf(t, s, ids, map[string]string{"stack log": logs.String()}, secrets)
 	})
 }

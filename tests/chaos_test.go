@@ -5,10 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
@@ -67,41 +65,12 @@ func TestChaosWorkerKills(t *testing.T) {
 		creds = append(creds, c)
 		ids = append(ids, s.api.submit(t, nativeSignal(c, "ev-chaos-"+strconv.Itoa(i))).IncidentID)
 	}
-	for _, id := range ids {
-		deadline := time.Now().Add(3 * time.Minute)
-		for {
-			inc, _, err := s.api.incident(id)
-			if err == nil && inc.Status != "open" {
-				if inc.Status != "contained" {
-					t.Errorf("%s: %s (%s)", id, inc.Status, inc.Reason)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s still open after 3 minutes of chaos (%v)", id, err)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	s.api.waitAllContained(t, ids, "chaos")
 	cancel()
 	wg.Wait()
 	t.Logf("%d incidents contained through %d worker kills", n, kills)
 
-	for _, c := range creds {
-		tok, err := s.Tokens.Get(c.id)
-		if err != nil || tok.Status != "inactive" {
-			t.Errorf("token %s is %s (%v)", c.id, tok.Status, err)
-		}
-		applied := 0
-		for _, ch := range tok.Changes {
-			if strings.Contains(ch.Key, "/disable") {
-				applied++
-			}
-		}
-		if applied != 1 {
-			t.Errorf("token %s: disable applied %d times", c.id, applied)
-		}
-	}
+	requireDisabledOnce(t, s.Tokens, creds)
 	l, err := ledger.Open(filepath.Join(cfg.DataDir, ledger.FileName))
 	if err != nil {
 		t.Fatal(err)

@@ -37,9 +37,7 @@ func TestContainOnDemand(t *testing.T) {
 		"SEVER_E2E_OSCAR": "oscar-token-0123456789abcdef",
 		"SEVER_E2E_ALICE": "alice-token-0123456789abcdef",
 	}
-	for k, v := range tokens {
-		t.Setenv(k, v)
-	}
+	setTokens(t, tokens)
 	ops := []string{config.ScopeIncidentsRead, config.ScopeIncidentsWrite, config.ScopeApprovalsWrite}
 	cfg := newConfig(t)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0OSCAR", "U0ALICE"}}
@@ -51,13 +49,9 @@ func TestContainOnDemand(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
+	d := startDev(t, app.DevOptions{Config: cfg, DrillCloud: true})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t), DrillCloud: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
 	siem := newAPIClient(d.URL, tokens["SEVER_E2E_SIEM"])
 	oscar := newAPIClient(d.URL, tokens["SEVER_E2E_OSCAR"])
 	alice := newAPIClient(d.URL, tokens["SEVER_E2E_ALICE"])

@@ -3,8 +3,6 @@ package tests
 import (
 	"context"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,36 +24,21 @@ import (
 // with another key; the same approver deciding through the API is accepted.
 func TestForgedDecisionRefusedByWorker(t *testing.T) {
 	tokens := map[string]string{"SEVER_E2E_SIEM": "siem-token-0123456789abcdef", "SEVER_E2E_ALICE": "alice-token-0123456789abcdef"}
-	for k, v := range tokens {
-		t.Setenv(k, v)
-	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	setTokens(t, tokens)
+	cfg := runbookConfig(t, "token-approval.yaml", apiApprovalRunbook)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE"}}
 	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite}}}
 	cfg.Operators = []config.Operator{{Name: "alice", SlackUser: "U0ALICE", Token: "env:SEVER_E2E_ALICE",
 		Scopes: []string{config.ScopeIncidentsRead, config.ScopeApprovalsWrite}}}
+	d := startDev(t, app.DevOptions{Config: cfg})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Stop() })
 	siem, alice := newAPIClient(d.URL, tokens["SEVER_E2E_SIEM"]), newAPIClient(d.URL, tokens["SEVER_E2E_ALICE"])
 
 	c := tokenCred("acme-internal", "tok-forged-1")
-	if err := d.Tokens.Put(tokenstore.Token{ID: c.id}); err != nil {
-		t.Fatal(err)
-	}
+	putToken(t, d.Tokens, c.id)
 	sub := siem.submit(t, nativeSignal(c, "ev-forged-1"))
-	alice.waitIncident(t, sub.IncidentID, "step waiting for approval", func(i incidentJSON) bool {
-		return i.step("disable").Status == "waiting_approval"
-	})
+	alice.waitApproval(t, sub.IncidentID, "step waiting for approval", "disable")
 	inc, err := d.Engine.GetIncident(ctx, sub.IncidentID)
 	if err != nil {
 		t.Fatal(err)
@@ -102,12 +85,7 @@ func TestGenerateDecisionHistories(t *testing.T) {
 	if !*updateDecisions {
 		t.Skip("run with -update-decisions to regenerate")
 	}
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-approval-hold.yaml"), []byte(approvalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "e2e-approval-hold.yaml", approvalRunbook)
 	s := startStack(t, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -75,40 +75,29 @@ func TestFalsePositiveCloseUndoesContainment(t *testing.T) {
 // through its heartbeats. Then it answers with its result, or (answer false) with
 // the cancellation, so the workflow never hears what it did.
 type holdAfterChange struct {
-	interceptor.WorkerInterceptorBase
 	action  string
 	answer  bool
 	applied chan struct{} // closed once the change is made
 	once    sync.Once
 }
 
-func (h *holdAfterChange) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	a := &holdActivity{h: h}
-	a.Next = next
-	return a
-}
-
-type holdActivity struct {
-	interceptor.ActivityInboundInterceptorBase
-	h *holdAfterChange
-}
-
-func (a *holdActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+// execute runs an activity through next, holding h's action after its change.
+func (h *holdAfterChange) execute(ctx context.Context, in *interceptor.ExecuteActivityInput, next interceptor.ActivityInboundInterceptor) (any, error) {
 	info := activity.GetInfo(ctx)
-	if info.ActivityType.Name != a.h.action || info.Attempt > 1 {
-		return a.Next.ExecuteActivity(ctx, in)
+	if info.ActivityType.Name != h.action || info.Attempt > 1 {
+		return next.ExecuteActivity(ctx, in)
 	}
-	res, err := a.Next.ExecuteActivity(ctx, in)
+	res, err := next.ExecuteActivity(ctx, in)
 	if err != nil {
 		return res, err
 	}
-	a.h.once.Do(func() { close(a.h.applied) })
+	h.once.Do(func() { close(h.applied) })
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			if a.h.answer && errors.Is(ctx.Err(), context.Canceled) {
+			if h.answer && errors.Is(ctx.Err(), context.Canceled) {
 				return res, nil
 			}
 			return nil, ctx.Err()
@@ -136,7 +125,7 @@ func TestFalsePositiveCloseDuringContainmentStep(t *testing.T) {
 			cfg := newConfig(t)
 			cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
 			hold := &holdAfterChange{action: sever.ActionTokenDisable, answer: tc.answer, applied: make(chan struct{})}
-			s := startStackWith(t, app.DevOptions{Config: cfg, Interceptors: []interceptor.WorkerInterceptor{hold}})
+			s := startStackWith(t, app.DevOptions{Config: cfg, Interceptors: []interceptor.WorkerInterceptor{&aroundActivities{around: hold.execute}}})
 			c := tokenCred("acme-internal", "tok-fp-mid-step")
 			s.enrol(t, c.id)
 			sub := s.api.submit(t, nativeSignal(c, "ev-fp-mid-step"))

@@ -214,15 +214,5 @@ func postAsync(c *apiClient, body []byte) (int, []byte, error) {
 // waitForLong is waitFor with a longer timeout, for work proportional to a flood.
 func waitForLong(t *testing.T, what string, timeout time.Duration, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waiting %v for %s: %v", timeout, what, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitEvery(t, what, 200*time.Millisecond, timeout, cond)
 }

@@ -5,19 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/temporalproto"
-
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -38,13 +32,7 @@ rules:
 // gcpTestPolicy, and makes a workload key the test treats as stolen.
 func startGCPStack(t *testing.T) (s *stack, twin *drillcloud.GCPTwin, keyID string, keyFile []byte) {
 	t.Helper()
-	cfg := newConfig(t)
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(gcpTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Runbooks.Policy = policyFile
-	s = startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true})
+	s = startDrillStack(t, policyConfig(t, gcpTestPolicy), nil)
 	twin = s.Cloud.GCP()
 	if twin == nil {
 		t.Fatal("the drill cloud serves no GCP twin")
@@ -82,8 +70,8 @@ func TestGCPServiceAccountKeyContained(t *testing.T) {
 	}
 	keyName := twin.KeyName(keyID)
 	sub := s.api.submit(t, gcpSignal("scc-1", keyName, "enterprise", "credential_exposed"))
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" || inc.Runbook.Name != "gcp-service-account-key-exposed" {
+	inc := s.api.waitContained(t, sub.IncidentID)
+	if inc.Runbook.Name != "gcp-service-account-key-exposed" {
 		t.Fatalf("incident %s (%s) by %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, stepStates(inc))
 	}
 	st := inc.step("disable")
@@ -145,10 +133,7 @@ func TestGCPKeyDisabledByGoogleFirst(t *testing.T) {
 		t.Fatalf("SCC finding: %d %s", resp.status, resp.body)
 	}
 	sub := answer.Signals[0]
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc := s.api.waitContained(t, sub.IncidentID)
 	if st := inc.step("vendor-exposure"); st.Enforcement != "vendor_enforced" || !st.Verified || st.Actor != "google" {
 		t.Errorf("vendor-exposure = %+v; want vendor_enforced by google", st)
 	}
@@ -160,24 +145,11 @@ func TestGCPKeyDisabledByGoogleFirst(t *testing.T) {
 	}
 }
 
-// A Google API key used for Gemini: the signal names the key by its resource
-// name, sever deletes it (restorable for 30 days) and reads it back, the
-// attacker's next Gemini call is refused, the ledger says enterprise_enforced and
-// verified, and the key string is in no record.
-func TestGoogleAPIKeyDeleted(t *testing.T) {
-	s, twin, _, _ := startGCPStack(t)
-	ctx := context.Background()
-	uid, keyString := twin.NewAPIKey("gemini-ci")
-	if err := drillcloud.GCPAPIKeyAttackerCall(s.Cloud.URL(), keyString); err != nil {
-		t.Fatalf("attacker call before containment: %v", err)
-	}
-	sig := gcpSignal("gemini-1", twin.APIKeyName(uid), "enterprise", "abuse_report")
-	sig["credential"].(map[string]any)["type"] = "google_api_key"
-	sub := s.api.submit(t, sig)
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" || inc.Runbook.Name != "gcp-google-api-key-exposed" {
-		t.Fatalf("incident %s (%s) by %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, stepStates(inc))
-	}
+// requireGoogleAPIKeyDeleted fails the test unless incident inc deleted the API
+// key uid with a verified, enterprise-enforced step, the twin shows it deleted,
+// the attacker's next call with keyString is refused and the ledger agrees.
+func requireGoogleAPIKeyDeleted(t *testing.T, s *stack, twin *drillcloud.GCPTwin, inc incidentJSON, uid, keyString string) {
+	t.Helper()
 	if st := inc.step("delete"); st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
 		t.Fatalf("delete = %+v", st)
 	}
@@ -191,23 +163,25 @@ func TestGoogleAPIKeyDeleted(t *testing.T) {
 	if e := outcomes["delete"]; e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" {
 		t.Errorf("ledger delete: enforcement %q verified %q", e.Enforcement, e.Detail["verified"])
 	}
-	it := s.Client.GetWorkflowHistory(ctx, sub.IncidentID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
-		if strings.Contains(string(b), keyString) {
-			t.Errorf("the API key string is in history event %d", ev.GetEventId())
-		}
+}
+
+// A Google API key used for Gemini: the signal names the key by its resource
+// name, sever deletes it (restorable for 30 days) and reads it back, the
+// attacker's next Gemini call is refused, the ledger says enterprise_enforced and
+// verified, and the key string is in no record.
+func TestGoogleAPIKeyDeleted(t *testing.T) {
+	s, twin, _, _ := startGCPStack(t)
+	uid, keyString := twin.NewAPIKey("gemini-ci")
+	if err := drillcloud.GCPAPIKeyAttackerCall(s.Cloud.URL(), keyString); err != nil {
+		t.Fatalf("attacker call before containment: %v", err)
 	}
-	_ = filepath.WalkDir(s.Config.DataDir, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), keyString) {
-				t.Errorf("the API key string is in %s", path)
-			}
-		}
-		return nil
-	})
+	sig := gcpSignal("gemini-1", twin.APIKeyName(uid), "enterprise", "abuse_report")
+	sig["credential"].(map[string]any)["type"] = "google_api_key"
+	sub := s.api.submit(t, sig)
+	inc := s.api.waitContained(t, sub.IncidentID)
+	if inc.Runbook.Name != "gcp-google-api-key-exposed" {
+		t.Fatalf("incident %s (%s) by %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, stepStates(inc))
+	}
+	requireGoogleAPIKeyDeleted(t, s, twin, inc, uid, keyString)
+	secretsInNoRecord(t, s, sub.IncidentID, nil, map[string]string{"the API key string": keyString})
 }

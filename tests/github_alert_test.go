@@ -1,18 +1,13 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
@@ -47,44 +42,20 @@ func TestGitHubTokenAlertRevoked(t *testing.T) {
 	token := twin.NewToken("ghp_", "octocat")
 	twin.AddAlert("acme", "api", 7, "github_personal_access_token", token)
 
-	keyDir := t.TempDir()
-	keyFile := filepath.Join(keyDir, "github-app.pem")
-	if err := os.WriteFile(keyFile, []byte(twin.PrivateKeyPEM()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	policyFile := filepath.Join(keyDir, "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(githubTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Policy = policyFile
+	keyFile := filepath.Join(writeTemp(t, "github-app.pem", twin.PrivateKeyPEM()), "github-app.pem")
+	cfg := policyConfig(t, githubTestPolicy)
 	cfg.GitHub = config.GitHubConfig{AppID: twin.AppID, InstallationID: twin.InstallationID,
 		PrivateKey: config.SecretRef("file:" + keyFile), APIURL: gh.URL}
-	logs := &lockedBuffer{}
-	s := startStackWith(t, app.DevOptions{Config: cfg,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs, logger := keepLogs()
+	s := startStackWith(t, app.DevOptions{Config: cfg, Logger: logger})
 
-	hookSecret, err := os.ReadFile(filepath.Join(cfg.DataDir, "github-webhook-secret"))
-	if err != nil {
-		t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
-	}
 	body := []byte(`{"action":"created","alert":{"number":7,"created_at":"2026-01-05T09:38:55Z",` +
 		`"html_url":"https://github.com/acme/api/security/secret-scanning/7","secret_type":"github_personal_access_token",` +
 		`"secret_type_display_name":"GitHub Personal Access Token","validity":"active","publicly_leaked":false},` +
 		`"repository":{"full_name":"acme/api","private":true}}`)
-	r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(adapters.GitHubEventHeader, adapters.GitHubEventSecretScanning)
-	r.Header.Set(adapters.GitHubDeliveryHeader, "6c1f1f4e-e2e0-11ee-8000-000000000007")
-	r.Header.Set(adapters.GitHubSignatureHeader, adapters.SignGitHub(bytes.TrimSpace(hookSecret), body))
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	respBody, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("signed delivery: %d %s, want 202", resp.StatusCode, respBody)
+	status, respBody := postGitHubDelivery(t, s, body, "6c1f1f4e-e2e0-11ee-8000-000000000007", signGitHub(t, s, body))
+	if status != http.StatusAccepted {
+		t.Fatalf("signed delivery: %d %s, want 202", status, respBody)
 	}
 	var answer struct {
 		Signals []submitJSON `json:"signals"`

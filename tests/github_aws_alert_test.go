@@ -1,10 +1,8 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,30 +22,28 @@ type githubAdapterAnswer struct {
 }
 
 // postGitHubAlert posts a secret_scanning_alert "created" delivery for alert
-// number of acme/api, signed with the webhook secret sever dev wrote.
+// number of acme/api, signed with the webhook secret sever dev wrote, and
+// requires a 202 with one signal.
 func postGitHubAlert(t *testing.T, s *stack, number int, secretType string) githubAdapterAnswer {
 	t.Helper()
-	hookSecret, err := os.ReadFile(filepath.Join(s.Config.DataDir, "github-webhook-secret"))
-	if err != nil {
-		t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
+	a := postGitHubAlertAnswer(t, s, number, secretType)
+	if len(a.Signals) != 1 {
+		t.Fatalf("signed alert %d: %+v; want 202 with one signal", number, a)
 	}
+	return a
+}
+
+// postGitHubAlertAnswer posts a signed secret_scanning_alert "created" delivery
+// for alert number of acme/api and returns the answer, which must be a 202.
+func postGitHubAlertAnswer(t *testing.T, s *stack, number int, secretType string) githubAdapterAnswer {
+	t.Helper()
 	body := fmt.Appendf(nil, `{"action":"created","alert":{"number":%d,"created_at":"2026-01-05T09:38:55Z",`+
 		`"html_url":"https://github.com/acme/api/security/secret-scanning/%d","secret_type":%q,"validity":"active"},`+
 		`"repository":{"full_name":"acme/api","private":true}}`, number, number, secretType)
-	r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(adapters.GitHubEventHeader, adapters.GitHubEventSecretScanning)
-	r.Header.Set(adapters.GitHubDeliveryHeader, fmt.Sprintf("6c1f1f4e-e2e0-11ee-8000-%012d", number))
-	r.Header.Set(adapters.GitHubSignatureHeader, adapters.SignGitHub(bytes.TrimSpace(hookSecret), body))
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := postGitHubDelivery(t, s, body, fmt.Sprintf("6c1f1f4e-e2e0-11ee-8000-%012d", number), signGitHub(t, s, body))
 	var a githubAdapterAnswer
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &a) != nil || len(a.Signals) != 1 {
-		t.Fatalf("signed alert %d: %d %s; want 202 with one signal", number, resp.StatusCode, b)
+	if status != http.StatusAccepted || json.Unmarshal(b, &a) != nil {
+		t.Fatalf("signed alert %d: %d %s; want 202", number, status, b)
 	}
 	return a
 }
@@ -56,13 +52,7 @@ func postGitHubAlert(t *testing.T, s *stack, number int, secretType string) gith
 // sever.yaml, under a policy that runs the github.* actions without approval.
 func startGitHubDrillStack(t *testing.T) *stack {
 	t.Helper()
-	cfg := newConfig(t)
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(githubTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Runbooks.Policy = policyFile
-	return startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true})
+	return startDrillStack(t, policyConfig(t, githubTestPolicy), nil)
 }
 
 // TestDevDrillCloudServesGitHub: sever dev with the drill cloud creates a GitHub
@@ -135,11 +125,7 @@ func TestGitHubAWSKeyAlertJoinsKeyIncident(t *testing.T) {
 				t.Error("the answer echoes the key ID")
 			}
 			inc, _ := s.api.mustIncident(t, got)
-			var vendor bool
-			for _, sig := range inc.Signals {
-				vendor = vendor || sig.Source == adapters.SourceGitHub && sig.Origin == "vendor"
-			}
-			if !vendor {
+			if !inc.hasVendorSignal(adapters.SourceGitHub) {
 				t.Errorf("incident %s signals = %+v; want the GitHub alert as a vendor signal", got, inc.Signals)
 			}
 			if tc.wantIncident == "" && inc.Credential.ID != fmt.Sprintf("acme/api/secret-scanning/%d", tc.number) {

@@ -1,52 +1,14 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/internal/app"
-	"github.com/sever-ir/sever/ledger"
 )
-
-// postGitHubAlertAnswer posts a signed secret_scanning_alert "created" delivery
-// for alert number of acme/api and returns the answer, which must be a 202.
-func postGitHubAlertAnswer(t *testing.T, s *stack, number int, secretType string) githubAdapterAnswer {
-	t.Helper()
-	hookSecret, err := os.ReadFile(filepath.Join(s.Config.DataDir, "github-webhook-secret"))
-	if err != nil {
-		t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
-	}
-	body := fmt.Appendf(nil, `{"action":"created","alert":{"number":%d,"created_at":"2026-01-05T09:38:55Z",`+
-		`"html_url":"https://github.com/acme/api/security/secret-scanning/%d","secret_type":%q,"validity":"active"},`+
-		`"repository":{"full_name":"acme/api","private":true}}`, number, number, secretType)
-	r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
-	r.Header.Set("Content-Type", "application/json")
-	r.Header.Set(adapters.GitHubEventHeader, adapters.GitHubEventSecretScanning)
-	r.Header.Set(adapters.GitHubDeliveryHeader, fmt.Sprintf("7d2f2f4e-e2e0-11ee-8000-%012d", number))
-	r.Header.Set(adapters.GitHubSignatureHeader, adapters.SignGitHub(bytes.TrimSpace(hookSecret), body))
-	resp, err := http.DefaultClient.Do(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var a githubAdapterAnswer
-	if resp.StatusCode != http.StatusAccepted || json.Unmarshal(b, &a) != nil {
-		t.Fatalf("signed alert %d: %d %s; want 202", number, resp.StatusCode, b)
-	}
-	return a
-}
 
 // TestGitHubGoogleAPIKeyAlert: a GitHub alert whose secret is a Google API key
 // opens the incident of that key, named by its resource name, as a vendor
@@ -56,15 +18,8 @@ func postGitHubAlertAnswer(t *testing.T, s *stack, number int, secretType string
 // is ignored with that reason. The key string is in no log, history, report,
 // ledger, answer or file of the data dir.
 func TestGitHubGoogleAPIKeyAlert(t *testing.T) {
-	cfg := newConfig(t)
-	policyFile := filepath.Join(t.TempDir(), "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(gcpTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg.Runbooks.Policy = policyFile
-	logs := &lockedBuffer{}
-	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs, logger := keepLogs()
+	s := startDrillStack(t, policyConfig(t, gcpTestPolicy), logger)
 	gcp, gh := s.Cloud.GCP(), s.Cloud.GitHub()
 	if gcp == nil || gh == nil {
 		t.Fatal("the drill cloud serves no GCP or no GitHub twin")
@@ -96,30 +51,14 @@ func TestGitHubGoogleAPIKeyAlert(t *testing.T) {
 	if a.Signals[0].IncidentID != key.incidentID() {
 		t.Fatalf("alert went to %s, want the key's incident %s", a.Signals[0].IncidentID, key.incidentID())
 	}
-	inc := s.api.waitIncident(t, key.incidentID(), "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" || inc.Runbook.Name != "gcp-google-api-key-exposed" || inc.Credential.ID != gcp.APIKeyName(uid) {
+	inc := s.api.waitContained(t, key.incidentID())
+	if inc.Runbook.Name != "gcp-google-api-key-exposed" || inc.Credential.ID != gcp.APIKeyName(uid) {
 		t.Fatalf("incident %s (%s) of %+v by %s: %s", inc.Status, inc.Reason, inc.Credential, inc.Runbook.Name, stepStates(inc))
 	}
-	var vendor bool
-	for _, sig := range inc.Signals {
-		vendor = vendor || sig.Source == adapters.SourceGitHub && sig.Origin == "vendor"
-	}
-	if !vendor {
+	if !inc.hasVendorSignal(adapters.SourceGitHub) {
 		t.Errorf("incident signals = %+v; want the GitHub alert as a vendor signal", inc.Signals)
 	}
-	if st := inc.step("delete"); st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
-		t.Fatalf("delete = %+v", st)
-	}
-	if !gcp.APIKeyDeleted(uid) {
-		t.Fatal("the twin does not show the key deleted")
-	}
-	if err := drillcloud.GCPAPIKeyAttackerCall(s.Cloud.URL(), keyString); !errors.Is(err, drillcloud.ErrGCPRefused) {
-		t.Fatalf("attacker call after containment: %v; want refused", err)
-	}
-	outcomes := ledgerOutcomes(t, filepath.Join(cfg.DataDir, ledger.FileName), inc)
-	if e := outcomes["delete"]; e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" {
-		t.Errorf("ledger delete: enforcement %q verified %q", e.Enforcement, e.Detail["verified"])
-	}
+	requireGoogleAPIKeyDeleted(t, s, gcp, inc, uid, keyString)
 
 	// Neither key string is in any record: answers, stack log, workflow history,
 	// reports, the data dir (ledger and Temporal's database included).

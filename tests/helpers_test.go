@@ -272,6 +272,7 @@ type req struct {
 	body        []byte
 	contentType string
 	auth        *string
+	header      http.Header // more headers, set last
 }
 
 func (c *apiClient) send(r req) (*response, error) {
@@ -295,6 +296,11 @@ func (c *apiClient) send(r req) (*response, error) {
 		hr.Header.Set("Authorization", "Bearer "+c.token)
 	case *r.auth != "":
 		hr.Header.Set("Authorization", *r.auth)
+	}
+	for k, vs := range r.header {
+		for _, v := range vs {
+			hr.Header.Add(k, v)
+		}
 	}
 	resp, err := c.hc.Do(hr)
 	if err != nil {
@@ -455,10 +461,13 @@ var errNotYet = errors.New("not yet")
 // last error after 20 s (after tailscale's tstest.WaitFor).
 func waitFor(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	const (
-		every   = 20 * time.Millisecond
-		timeout = 20 * time.Second
-	)
+	waitEvery(t, what, 20*time.Millisecond, 20*time.Second, cond)
+}
+
+// waitEvery polls cond every interval until it returns nil, and fails the test
+// with the last error after timeout.
+func waitEvery(t *testing.T, what string, every, timeout time.Duration, cond func() error) {
+	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()

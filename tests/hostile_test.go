@@ -1,16 +1,13 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/sever-ir/sever/adapters"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/service"
 )
@@ -23,31 +20,18 @@ func TestBadInputHostile(t *testing.T) {
 	s := startStack(t, newConfig(t))
 
 	t.Run("github delivery replayed under new delivery IDs", func(t *testing.T) {
-		secret, err := os.ReadFile(filepath.Join(s.Config.DataDir, "github-webhook-secret"))
-		if err != nil {
-			t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
-		}
 		body, err := os.ReadFile("../adapters/testdata/github-secret-scanning-created.json")
 		if err != nil {
 			t.Fatal(err)
 		}
-		sig := adapters.SignGitHub(bytes.TrimSpace(secret), body)
+		sig := signGitHub(t, s, body)
 		var answers []service.SubmitResult
 		for i := range 3 {
-			r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("X-GitHub-Event", "secret_scanning_alert")
-			r.Header.Set("X-GitHub-Delivery", fmt.Sprintf("6c1f1f4e-e2e0-11ee-8000-00000000000%d", i+1))
-			r.Header.Set("X-Hub-Signature-256", sig)
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
+			status, b := postGitHubDelivery(t, s, body, fmt.Sprintf("6c1f1f4e-e2e0-11ee-8000-00000000000%d", i+1), sig)
 			var res httpapi.AdapterResult
-			err = json.NewDecoder(resp.Body).Decode(&res)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusAccepted || err != nil || len(res.Signals) != 1 {
-				t.Fatalf("delivery %d: status %d, %+v, %v", i+1, resp.StatusCode, res, err)
+			err := json.Unmarshal(b, &res)
+			if status != http.StatusAccepted || err != nil || len(res.Signals) != 1 {
+				t.Fatalf("delivery %d: status %d, %+v, %v", i+1, status, res, err)
 			}
 			answers = append(answers, res.Signals[0])
 		}

@@ -140,9 +140,7 @@ func TestRunbookPinning(t *testing.T) {
 		if got.IncidentID == sub.IncidentID || got.IncidentID != c2.incidentID() || got.Status != "recorded" {
 			t.Fatalf("signal for a new credential = %+v, want recorded in %s", got, c2.incidentID())
 		}
-		inc := second.api.waitIncident(t, got.IncidentID, "the new incident to start its steps", func(inc incidentJSON) bool {
-			return inc.step("wait").Status == "waiting_approval"
-		})
+		inc := second.api.waitApproval(t, got.IncidentID, "the new incident to start its steps", "wait")
 		wantV2 := runbookRefJSON{Name: "generic-token-exposed", Version: "2.0.0-e2e", SHA256: sha256Hex(v2)}
 		if want := append(slices.Clone(wantSteps), "extra"); inc.Runbook != wantV2 || !slices.Equal(inc.stepIDs(), want) {
 			t.Errorf("new incident runs %+v with steps %v; want %+v with %v", inc.Runbook, inc.stepIDs(), wantV2, want)

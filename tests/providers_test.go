@@ -97,23 +97,12 @@ func ledgerOutcomes(t *testing.T, path string, inc incidentJSON) map[string]ledg
 // key is rotated, and the ledger says who enforced what.
 func TestProviderAnthropicKeyContainedWhileAttackerRuns(t *testing.T) {
 	s := startAWSStack(t)
-	attacker, err := s.Cloud.StartAttacker(context.Background(), drillcloud.AttackerConfig{KeyID: drillcloud.DefaultAnthropicKeyID,
-		Rate: 20, KeepTrying: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer attacker.Stop()
-	waitFor(t, "the attacker's first success", func() error {
-		if attacker.Stats().Successes == 0 {
-			return errNotYet
-		}
-		return nil
-	})
+	attacker := startAttacker(t, s.Cloud, drillcloud.AttackerConfig{KeyID: drillcloud.DefaultAnthropicKeyID, Rate: 20, KeepTrying: true})
 	secretBefore, _ := s.Cloud.Secret(drillcloud.DefaultAnthropicSecretName)
 
 	sub := s.api.submit(t, anthropicSignal("ev-anthropic-1"))
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" || inc.Runbook.Name != "llm-api-key-abused" {
+	inc := s.api.waitContained(t, sub.IncidentID)
+	if inc.Runbook.Name != "llm-api-key-abused" {
 		t.Fatalf("incident %s (%s) by %s: %s", inc.Status, inc.Reason, inc.Runbook.Name, stepStates(inc))
 	}
 	contained := time.Now()
@@ -142,15 +131,7 @@ func TestProviderAnthropicKeyContainedWhileAttackerRuns(t *testing.T) {
 	if n := s.Cloud.Applied("anthropic:UpdateAPIKey"); n != 1 {
 		t.Errorf("UpdateAPIKey applied %d times, want once", n)
 	}
-	waitFor(t, "the attacker to be refused", func() error {
-		if attacker.Stats().LastDenial.After(contained) {
-			return nil
-		}
-		return errNotYet
-	})
-	if n := attacker.SuccessesAfter(contained.Add(100 * time.Millisecond)); n != 0 {
-		t.Errorf("%d attacker calls succeeded after containment", n)
-	}
+	requireRefusedAfter(t, attacker, contained, "attacker calls")
 
 	outcomes := ledgerOutcomes(t, filepath.Join(s.Config.DataDir, ledger.FileName), inc)
 	if e := outcomes["disable-anthropic"]; e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" || !strings.HasPrefix(e.Actor, "anthropic-admin-key:") {
@@ -169,10 +150,7 @@ func TestProviderDisabledKeyBeforeSeverActed(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := s.api.submit(t, anthropicSignal("ev-anthropic-vendor-first"))
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc := s.api.waitContained(t, sub.IncidentID)
 	if st := inc.step("observe-anthropic"); st.Enforcement != "vendor_enforced" || !st.Verified || st.Actor != "vendor:anthropic" {
 		t.Errorf("observe-anthropic = %+v; want vendor_enforced by vendor:anthropic", st)
 	}
@@ -199,15 +177,12 @@ func TestProviderDisabledKeyBeforeSeverActed(t *testing.T) {
 // approves.
 func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 	tokens := map[string]string{"SEVER_E2E_SIEM": "siem-token-0123456789abcdef", "SEVER_E2E_ALICE": "alice-token-0123456789abcdef"}
-	for k, v := range tokens {
-		t.Setenv(k, v)
-	}
+	setTokens(t, tokens)
 	const secondKey = "key_DrillSecondOpenAI1"
 	seed := drillcloud.DefaultSeed()
 	p := &seed.Providers.OpenAI.Organizations[0].Projects[0]
 	p.Keys = append(p.Keys, drillcloud.SeedOpenAIKey{ID: secondKey, Name: "batch-evals"})
-	cfg := newConfig(t)
-	cfg.Runbooks.Policy = filepath.Join("..", "runbooks", "policy", "aws-preapproved.yaml")
+	cfg := awsConfig(t)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE"}}
 	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite, config.ScopeDrillsWrite}}}
 	cfg.Operators = []config.Operator{{Name: "alice", SlackUser: "U0ALICE", Token: "env:SEVER_E2E_ALICE",
@@ -215,36 +190,13 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	d, err := app.StartDev(ctx, app.DevOptions{Config: cfg, Logger: testLogger(t), DrillCloud: true, Seed: &seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := d.Stop(); err != nil {
-			t.Errorf("Stop: %v", err)
-		}
-	})
+	d := startDev(t, app.DevOptions{Config: cfg, DrillCloud: true, Seed: &seed})
 	siem, alice := newAPIClient(d.URL, tokens["SEVER_E2E_SIEM"]), newAPIClient(d.URL, tokens["SEVER_E2E_ALICE"])
 
 	t.Run("drill", func(t *testing.T) {
-		attacker, err := d.Cloud.StartAttacker(context.Background(), drillcloud.AttackerConfig{KeyID: drillcloud.DefaultOpenAIKeyID, Rate: 20, KeepTrying: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer attacker.Stop()
-		waitFor(t, "the attacker's first success", func() error {
-			if attacker.Stats().Successes == 0 {
-				return errNotYet
-			}
-			return nil
-		})
+		attacker := startAttacker(t, d.Cloud, drillcloud.AttackerConfig{KeyID: drillcloud.DefaultOpenAIKeyID, Rate: 20, KeepTrying: true})
 		sub := siem.submit(t, providerSignal("ev-openai-drill", "openai", "openai_api_key", drillcloud.DefaultOpenAIKeyID, drillcloud.DefaultOpenAIProjectID, true))
-		inc := alice.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-		if inc.Status != "contained" {
-			t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-		}
+		inc := alice.waitContained(t, sub.IncidentID)
 		contained := time.Now()
 		st := inc.step("revoke-openai")
 		if st.Enforcement != "enterprise_enforced" || !st.Verified || st.PolicyRule != "openai-key-revoke-drill-auto" ||
@@ -260,15 +212,7 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 		if n := d.Cloud.Applied("openai:DeleteProjectAPIKey"); n != 1 {
 			t.Errorf("DeleteProjectAPIKey applied %d times, want once", n)
 		}
-		waitFor(t, "the attacker to be refused", func() error {
-			if attacker.Stats().LastDenial.After(contained) {
-				return nil
-			}
-			return errNotYet
-		})
-		if n := attacker.SuccessesAfter(contained.Add(100 * time.Millisecond)); n != 0 {
-			t.Errorf("%d attacker calls succeeded after containment", n)
-		}
+		requireRefusedAfter(t, attacker, contained, "attacker calls")
 		// Drill records stay apart from production ones.
 		outcomes := ledgerOutcomes(t, filepath.Join(cfg.DataDir, app.DrillLedgerFile), inc)
 		if e := outcomes["revoke-openai"]; e.Enforcement != "enterprise_enforced" || e.Detail["verified"] != "true" {
@@ -278,9 +222,7 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 
 	t.Run("production waits for a SOC lead", func(t *testing.T) {
 		sub := siem.submit(t, providerSignal("ev-openai-prod", "openai", "openai_api_key", secondKey, drillcloud.DefaultOpenAIProjectID, false))
-		inc := alice.waitIncident(t, sub.IncidentID, "revoke waiting for approval", func(i incidentJSON) bool {
-			return i.step("revoke-openai").Status == "waiting_approval"
-		})
+		inc := alice.waitApproval(t, sub.IncidentID, "revoke waiting for approval", "revoke-openai")
 		if st := inc.step("revoke-openai"); st.PolicyRule != "openai-key-revoke-approval" {
 			t.Errorf("revoke-openai = %+v", st)
 		}
@@ -292,10 +234,7 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 		if resp.status != http.StatusOK {
 			t.Fatalf("approval: %d %s", resp.status, resp.body)
 		}
-		inc = alice.waitIncident(t, sub.IncidentID, "containment", func(i incidentJSON) bool { return i.Status != "open" })
-		if inc.Status != "contained" {
-			t.Fatalf("incident %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-		}
+		inc = alice.waitContained(t, sub.IncidentID)
 		if st := inc.step("revoke-openai"); st.Enforcement != "enterprise_enforced" || !st.Verified {
 			t.Errorf("revoke-openai = %+v", st)
 		}

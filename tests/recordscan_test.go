@@ -22,28 +22,37 @@ import (
 // prove nothing. It returns how many documents it read.
 func secretsInNoRecord(t *testing.T, s *stack, incidentID string, docs map[string]string, secrets map[string]string) int {
 	t.Helper()
+	return secretsInNoRecordOf(t, s, []string{incidentID}, docs, secrets)
+}
+
+// secretsInNoRecordOf is secretsInNoRecord for the records of several incidents:
+// the data dir is read once.
+func secretsInNoRecordOf(t *testing.T, s *stack, incidentIDs []string, docs map[string]string, secrets map[string]string) int {
+	t.Helper()
 	var corpus []struct{ where, text string }
 	add := func(where, text string) { corpus = append(corpus, struct{ where, text string }{where, text}) }
 	for where, text := range docs {
 		add(where, text)
 	}
-	it := s.Client.GetWorkflowHistory(context.Background(), incidentID, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	events := 0
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
+	for _, id := range incidentIDs {
+		it := s.Client.GetWorkflowHistory(context.Background(), id, "", false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+		for it.HasNext() {
+			ev, err := it.Next()
+			if err != nil {
+				t.Fatalf("history of %s: %v", id, err)
+			}
+			b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
+			add(fmt.Sprintf("history event %d of %s", ev.GetEventId(), id), string(b))
+			events++
 		}
-		b, _ := temporalproto.CustomJSONMarshalOptions{}.Marshal(ev)
-		add(fmt.Sprintf("history event %d", ev.GetEventId()), string(b))
-		events++
-	}
-	for _, f := range []string{"md", "json", "html", "ocsf"} {
-		code, body := get(t, s, "/v1/incidents/"+incidentID+"/report?format="+f, true)
-		if code != http.StatusOK {
-			t.Fatalf("report %s: %d", f, code)
+		for _, f := range []string{"md", "json", "html", "ocsf"} {
+			code, body := get(t, s, "/v1/incidents/"+id+"/report?format="+f, true)
+			if code != http.StatusOK {
+				t.Fatalf("report %s of %s: %d", f, id, code)
+			}
+			add("report "+f+" of "+id, body)
 		}
-		add("report "+f, body)
 	}
 	files := 0
 	_ = filepath.WalkDir(s.Config.DataDir, func(path string, d fs.DirEntry, err error) error {

@@ -43,12 +43,7 @@ steps:
 // chain (a forged Slack request, whose body is not trusted, in the security chain),
 // while the incident's workflow history shows no trace of any of them.
 func TestRefusedDecisionsInLedger(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-self-approval.yaml"), []byte(selfApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "e2e-self-approval.yaml", selfApprovalRunbook)
 	s := startStack(t, cfg)
 	ctx := context.Background()
 	c := tokenCred("acme-internal", "svc-refusals")
@@ -56,9 +51,7 @@ func TestRefusedDecisionsInLedger(t *testing.T) {
 	sig := nativeSignal(c, "evt-refusals-1")
 	sig["kind"] = "anomalous_usage"
 	sub := s.api.submit(t, sig)
-	s.api.waitIncident(t, sub.IncidentID, "the approval request", func(inc incidentJSON) bool {
-		return inc.step("disable").Status == "waiting_approval"
-	})
+	s.api.waitApproval(t, sub.IncidentID, "the approval request", "disable")
 	id := sub.IncidentID
 	decide := func(d service.DecideRequest) error {
 		d.Step = "disable"

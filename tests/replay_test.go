@@ -212,12 +212,7 @@ func continuedAsNew(file string) bool {
 // continue-as-new, and writes both runs: run 1 ends continued-as-new, run 2 starts
 // from the carried state and is closed.
 func generateCANHistories(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-approval-hold.yaml"), []byte(approvalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "e2e-approval-hold.yaml", approvalRunbook)
 	s := startStack(t, cfg)
 	if err := os.MkdirAll(historyDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -247,9 +242,7 @@ func generateCANHistories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.api.waitIncident(t, id, "the approval request", func(inc incidentJSON) bool {
-		return inc.step("disable").Status == "waiting_approval"
-	})
+	s.api.waitApproval(t, id, "the approval request", "disable")
 	for i := 1; i <= 5; i++ {
 		if err := s.Client.SignalWorkflow(ctx, id, "", workflows.SignalChannel, sig(i)); err != nil {
 			t.Fatal(err)
@@ -292,10 +285,7 @@ func generateIntakeHistory(t *testing.T) {
 	if dup := s.api.submit(t, nativeSignal(c, "evt-history-intake-1")); dup.Status != "duplicate" || !dup.Duplicate {
 		t.Fatalf("resent event answered %+v, want duplicate", dup)
 	}
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("status %s (%s), want contained", inc.Status, inc.Reason)
-	}
+	s.api.waitContained(t, sub.IncidentID)
 	late := nativeSignal(c, "vendor-notice-intake-1")
 	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
 	if l := s.api.submit(t, late); l.Status != "recorded" {
@@ -346,12 +336,7 @@ steps:
 // one contained (with a duplicate and a late vendor signal) and then closed, one
 // closed while its containment step waited for approval.
 func generateHistories(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "e2e-approval-hold.yaml"), []byte(approvalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "e2e-approval-hold.yaml", approvalRunbook)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
 	s := startStack(t, cfg)
 	if err := os.MkdirAll(historyDir, 0o755); err != nil {
@@ -364,10 +349,7 @@ func generateHistories(t *testing.T) {
 	if dup := s.api.submit(t, nativeSignal(contained, "evt-history-1")); !dup.Duplicate {
 		t.Fatalf("resent event not a duplicate: %+v", dup)
 	}
-	inc := s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("status %s (%s), want contained", inc.Status, inc.Reason)
-	}
+	inc := s.api.waitContained(t, sub.IncidentID)
 	late := nativeSignal(contained, "vendor-notice-1")
 	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
 	s.api.submit(t, late)
@@ -380,9 +362,7 @@ func generateHistories(t *testing.T) {
 	sig := nativeSignal(held, "evt-history-2")
 	sig["kind"] = "anomalous_usage"
 	sub = s.api.submit(t, sig)
-	s.api.waitIncident(t, sub.IncidentID, "the approval request", func(inc incidentJSON) bool {
-		return inc.step("disable").Status == "waiting_approval"
-	})
+	s.api.waitApproval(t, sub.IncidentID, "the approval request", "disable")
 	s.api.closeIncident(t, sub.IncidentID, "false alarm, closed before approval")
 	inc = s.api.waitIncident(t, sub.IncidentID, "closed", func(inc incidentJSON) bool { return inc.Status == "closed" })
 	if st := inc.step("disable"); st.Status != "skipped" || st.EndedAt == nil {

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,21 +13,14 @@ import (
 // started again on the same data dir: the incident resumes from the SQLite file,
 // still waiting, takes the approval and is contained.
 func TestRestartMidIncident(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
+	cfg := runbookConfig(t, "token-approval.yaml", apiApprovalRunbook)
 	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0LEAD"}}
 	c := tokenCred("acme-internal", "tok-restart-mid")
 
 	first := startStack(t, cfg)
 	first.enrol(t, c.id)
 	sub := first.api.submit(t, nativeSignal(c, "ev-restart-mid"))
-	first.api.waitIncident(t, sub.IncidentID, "the approval request", func(i incidentJSON) bool {
-		return i.step("disable").Status == "waiting_approval"
-	})
+	first.api.waitApproval(t, sub.IncidentID, "the approval request", "disable")
 	first.stop()
 
 	second := startStack(t, cfg)

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -40,10 +39,7 @@ func TestRecordRetriedHistory(t *testing.T) {
 	if resp.status != http.StatusAccepted {
 		t.Fatalf("retry: %d %s", resp.status, resp.body)
 	}
-	inc = s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("after the retry: %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
+	inc = s.api.waitContained(t, sub.IncidentID)
 	s.api.closeIncident(t, sub.IncidentID, "contained after a retry; history for replay")
 	writeHistory(t, s, sub.IncidentID, "incident-step-retried-v1.json")
 }
@@ -94,19 +90,8 @@ func TestRetryAfterPermissionGranted(t *testing.T) {
 	if got["attempt"] != float64(2) {
 		t.Errorf("retry answered %s, want attempt 2", resp.body)
 	}
-	inc = s.api.waitIncident(t, sub.IncidentID, "containment after the retry", func(i incidentJSON) bool { return i.Status != "open" })
-	if inc.Status != "contained" {
-		t.Fatalf("after the retry: %s (%s): %s", inc.Status, inc.Reason, stepStates(inc))
-	}
-	if st := inc.step("deactivate"); st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
-		t.Errorf("deactivate after the retry = %+v", st)
-	}
-	if k, _ := s.Cloud.Key(drillcloud.DefaultCompromisedKeyID); k.Status != "Inactive" {
-		t.Errorf("key is %s in the drill cloud", k.Status)
-	}
-	if n := s.Cloud.Applied("UpdateAccessKey"); n != 1 {
-		t.Errorf("UpdateAccessKey applied %d times, want once", n)
-	}
+	inc = s.api.waitContained(t, sub.IncidentID)
+	requireKeyDeactivated(t, s, inc)
 
 	l, err := ledger.Open(filepath.Join(s.Config.DataDir, ledger.FileName))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -97,19 +96,5 @@ func TestScaleOut(t *testing.T) {
 			t.Errorf("%s: %s (%s), disable %+v", id, inc.Status, inc.Reason, inc.step("disable"))
 		}
 	}
-	for _, c := range creds {
-		tok, err := s.Tokens.Get(c.id)
-		if err != nil || tok.Status != "inactive" {
-			t.Errorf("token %s is %s (%v)", c.id, tok.Status, err)
-		}
-		applied := 0
-		for _, ch := range tok.Changes {
-			if strings.Contains(ch.Key, "/disable") {
-				applied++
-			}
-		}
-		if applied != 1 {
-			t.Errorf("token %s: disable applied %d times, want once: %+v", c.id, applied, tok.Changes)
-		}
-	}
+	requireDisabledOnce(t, s.Tokens, creds)
 }

@@ -20,6 +20,8 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/slack-go/slack/slacktest"
+
+	"github.com/sever-ir/sever/config"
 )
 
 // slackCall is one chat.postMessage or chat.update the Slack test server received.
@@ -71,6 +73,32 @@ func newSlackServer(t *testing.T, extra ...func(slacktest.Customize)) *slackServ
 }
 
 // approvalPost is the posted approval request (the message with buttons), if any.
+// slackConfig is a config under apiApprovalRunbook whose approvals go to channel
+// C0SOC of srv, approved by the SOC leads named.
+func slackConfig(t *testing.T, srv *slackServer, leads ...string) *config.Config {
+	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")
+	cfg := runbookConfig(t, "token-approval.yaml", apiApprovalRunbook)
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": leads}
+	cfg.Slack.BotToken = "env:SEVER_E2E_SLACK_BOT"
+	cfg.Slack.Channel = "C0SOC"
+	cfg.Slack.APIURL = srv.GetAPIURL()
+	return cfg
+}
+
+// waitApprovalPost enrols c, opens its incident with a signal, and waits until
+// its disable step waits for an approval and the request is posted to Slack.
+func (srv *slackServer) waitApprovalPost(t *testing.T, s *stack, c cred, eventID string) (submitJSON, slackCall) {
+	t.Helper()
+	s.enrol(t, c.id)
+	sub := s.api.submit(t, nativeSignal(c, eventID))
+	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
+		_, posted := srv.approvalPost()
+		return i.step("disable").Status == "waiting_approval" && posted
+	})
+	post, _ := srv.approvalPost()
+	return sub, post
+}
+
 func (s *slackServer) approvalPost() (slackCall, bool) {
 	for _, c := range s.find("chat.postMessage") {
 		if strings.Contains(c.form.Get("blocks"), `"actions"`) {
@@ -108,17 +136,7 @@ func (s *slackServer) find(method string) []slackCall {
 // with the outcome. Forged and replayed clicks change nothing.
 func TestSlackApproval(t *testing.T) {
 	slackSrv := newSlackServer(t)
-	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
-	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE", "U0CAROL"}}
-	cfg.Slack.BotToken = "env:SEVER_E2E_SLACK_BOT"
-	cfg.Slack.Channel = "C0SOC"
-	cfg.Slack.APIURL = slackSrv.GetAPIURL()
+	cfg := slackConfig(t, slackSrv, "U0ALICE", "U0CAROL")
 	s := startStack(t, cfg)
 	secret, err := os.ReadFile(filepath.Join(cfg.DataDir, "slack-signing-secret"))
 	if err != nil {
@@ -126,13 +144,7 @@ func TestSlackApproval(t *testing.T) {
 	}
 
 	c := tokenCred("acme-internal", "tok-slack-1")
-	s.enrol(t, c.id)
-	sub := s.api.submit(t, nativeSignal(c, "ev-slack-1"))
-	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
-		_, posted := slackSrv.approvalPost()
-		return i.step("disable").Status == "waiting_approval" && posted
-	})
-	post, _ := slackSrv.approvalPost()
+	sub, post := slackSrv.waitApprovalPost(t, s, c, "ev-slack-1")
 	if post.form.Get("channel") != "C0SOC" || !strings.Contains(post.form.Get("blocks"), c.id) {
 		t.Fatalf("approval request = %v", post.form)
 	}
@@ -284,29 +296,13 @@ func TestSlackSocketMode(t *testing.T) {
 	// last-registered first), so the websocket handler returns.
 	t.Cleanup(func() { close(envelopes) })
 
-	t.Setenv("SEVER_E2E_SLACK_BOT", "xoxb-e2e-not-a-real-token")
 	t.Setenv("SEVER_E2E_SLACK_APP", "xapp-1-e2e-not-a-real-token")
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "token-approval.yaml"), []byte(apiApprovalRunbook), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Dir = dir
-	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0ALICE"}}
-	cfg.Slack.BotToken = "env:SEVER_E2E_SLACK_BOT"
+	cfg := slackConfig(t, slackSrv, "U0ALICE")
 	cfg.Slack.AppToken = "env:SEVER_E2E_SLACK_APP"
-	cfg.Slack.Channel = "C0SOC"
-	cfg.Slack.APIURL = slackSrv.GetAPIURL()
 	s := startStack(t, cfg)
 
 	c := tokenCred("acme-internal", "tok-socket-1")
-	s.enrol(t, c.id)
-	sub := s.api.submit(t, nativeSignal(c, "ev-socket-1"))
-	s.api.waitIncident(t, sub.IncidentID, "approval requested", func(i incidentJSON) bool {
-		_, posted := slackSrv.approvalPost()
-		return i.step("disable").Status == "waiting_approval" && posted
-	})
-	post, _ := slackSrv.approvalPost()
+	sub, post := slackSrv.waitApprovalPost(t, s, c, "ev-socket-1")
 	payload := approveClick(t, post, "U0ALICE", "2.1")
 	env, _ := json.Marshal(map[string]any{"envelope_id": "env-1", "type": "interactive",
 		"accepts_response_payload": false, "payload": json.RawMessage(payload)})

@@ -1,11 +1,9 @@
 package tests
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -86,31 +84,18 @@ func TestIncidentSurfaces(t *testing.T) {
 	})
 
 	t.Run("github webhook", func(t *testing.T) {
-		secret, err := os.ReadFile(filepath.Join(s.Config.DataDir, "github-webhook-secret"))
-		if err != nil {
-			t.Fatalf("sever dev wrote no GitHub webhook secret: %v", err)
-		}
 		body, err := os.ReadFile("../adapters/testdata/github-secret-scanning-created.json")
 		if err != nil {
 			t.Fatal(err)
 		}
 		send := func(sig string) int {
-			r, _ := http.NewRequest(http.MethodPost, s.URL+"/v1/signals/github", bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("X-GitHub-Event", "secret_scanning_alert")
-			r.Header.Set("X-GitHub-Delivery", "6c1f1f4e-e2e0-11ee-8000-000000000001")
-			r.Header.Set("X-Hub-Signature-256", sig)
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			return resp.StatusCode
+			status, _ := postGitHubDelivery(t, s, body, "6c1f1f4e-e2e0-11ee-8000-000000000001", sig)
+			return status
 		}
 		if got := send(adapters.SignGitHub([]byte("not-the-secret-0123456789"), body)); got != http.StatusUnauthorized {
 			t.Errorf("delivery signed with another secret: %d, want 401", got)
 		}
-		if got := send(adapters.SignGitHub(bytes.TrimSpace(secret), body)); got != http.StatusAccepted {
+		if got := send(signGitHub(t, s, body)); got != http.StatusAccepted {
 			t.Errorf("signed delivery: %d, want 202", got)
 		}
 	})

@@ -3,16 +3,13 @@ package tests
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sever-ir/sever/drillcloud"
-	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -40,16 +37,8 @@ rules:
 // stolen token nor sever's is in any log line, workflow history, report, ledger or
 // other file of the data dir.
 func TestVaultTokenRevoked(t *testing.T) {
-	dir := t.TempDir()
-	policyFile := filepath.Join(dir, "policy.yaml")
-	if err := os.WriteFile(policyFile, []byte(vaultTestPolicy), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg := newConfig(t)
-	cfg.Runbooks.Policy = policyFile
-	logs := &lockedBuffer{}
-	s := startStackWith(t, app.DevOptions{Config: cfg, DrillCloud: true,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	logs, logger := keepLogs()
+	s := startDrillStack(t, policyConfig(t, vaultTestPolicy), logger)
 	twin := s.Cloud.Vault()
 	if twin == nil || s.Vault == nil {
 		t.Fatal("sever dev serves no Vault twin on its drill cloud")

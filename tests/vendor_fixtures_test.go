@@ -1,9 +1,7 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,21 +60,14 @@ func TestVendorFixturesLive(t *testing.T) {
 			if strings.HasPrefix(name, "health-") {
 				path = "/v1/signals/aws-health"
 			}
-			r, _ := http.NewRequest(http.MethodPost, s.URL+path, bytes.NewReader(body))
-			r.Header.Set("Content-Type", "application/json")
-			r.Header.Set("Authorization", "Bearer "+s.DevToken)
+			var header http.Header
 			if strings.HasPrefix(name, "github-") {
-				r.Header.Set("X-GitHub-Event", "secret_scanning_alert")
-				r.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+				header = http.Header{"X-GitHub-Event": {"secret_scanning_alert"}, "X-GitHub-Delivery": {"72d3162e-cc78-11e3-81ab-4c9367dc0958"}}
 			}
-			resp, err := http.DefaultClient.Do(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			raw, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != w.code {
-				t.Fatalf("POST %s: %d %s; want %d", path, resp.StatusCode, raw, w.code)
+			resp := s.api.mustSend(t, req{method: http.MethodPost, path: path, body: body, header: header})
+			raw := resp.body
+			if resp.status != w.code {
+				t.Fatalf("POST %s: %d %s; want %d", path, resp.status, raw, w.code)
 			}
 			if w.status == "" {
 				return

@@ -60,7 +60,8 @@ func runWorkerProcess(cfgPath, addr string) error {
 	}
 	defer parts.Close()
 	if where := os.Getenv(envCrash); where != "" {
-		parts.WorkerInterceptors = append(parts.WorkerInterceptors, &crashInterceptor{where: where, marker: os.Getenv(envCrashMarker)})
+		parts.WorkerInterceptors = append(parts.WorkerInterceptors,
+			&aroundActivities{around: (&crashInterceptor{where: where, marker: os.Getenv(envCrashMarker)}).execute})
 	}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c, err := client.Dial(client.Options{HostPort: addr, Namespace: cfg.Temporal.Namespace, Logger: sdklog.NewStructuredLogger(quiet)})
@@ -88,52 +89,41 @@ func runWorkerProcess(cfgPath, addr string) error {
 // step's activity completed but before its facts are written, "after-ledger" once
 // they are written but before Temporal hears of it.
 type crashInterceptor struct {
-	interceptor.WorkerInterceptorBase
 	where, marker string
 }
 
-func (c *crashInterceptor) InterceptActivity(ctx context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
-	i := &crashActivity{c: c}
-	i.Next = next
-	return i
-}
-
-type crashActivity struct {
-	interceptor.ActivityInboundInterceptorBase
-	c *crashInterceptor
-}
-
-func (a *crashActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+// execute runs an activity through next, crashing where c says.
+func (c *crashInterceptor) execute(ctx context.Context, in *interceptor.ExecuteActivityInput, next interceptor.ActivityInboundInterceptor) (any, error) {
 	name := activity.GetInfo(ctx).ActivityType.Name
-	if p, ok := strings.CutPrefix(a.c.where, crashRandom); ok {
+	if p, ok := strings.CutPrefix(c.where, crashRandom); ok {
 		// Chaos: die before or after any activity, at random.
 		prob, _ := strconv.ParseFloat(p, 64)
 		if rand.Float64() < prob {
-			a.c.kill()
+			c.kill()
 		}
-		res, err := a.Next.ExecuteActivity(ctx, in)
+		res, err := next.ExecuteActivity(ctx, in)
 		if rand.Float64() < prob {
-			a.c.kill()
+			c.kill()
 		}
 		return res, err
 	}
-	if a.c.where == crashOnActivity+name {
-		a.c.crash()
+	if c.where == crashOnActivity+name {
+		c.crash()
 	}
-	if a.c.where == crashAfterActivity+name {
-		res, err := a.Next.ExecuteActivity(ctx, in)
-		a.c.crash()
+	if c.where == crashAfterActivity+name {
+		res, err := next.ExecuteActivity(ctx, in)
+		c.crash()
 		return res, err
 	}
 	if name != contract.ActivityLedgerAppend {
-		return a.Next.ExecuteActivity(ctx, in)
+		return next.ExecuteActivity(ctx, in)
 	}
-	if a.c.where == "before-ledger" {
-		a.c.crash()
+	if c.where == "before-ledger" {
+		c.crash()
 	}
-	res, err := a.Next.ExecuteActivity(ctx, in)
-	if a.c.where == "after-ledger" && err == nil {
-		a.c.crash()
+	res, err := next.ExecuteActivity(ctx, in)
+	if c.where == "after-ledger" && err == nil {
+		c.crash()
 	}
 	return res, err
 }
