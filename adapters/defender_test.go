@@ -51,15 +51,7 @@ func TestParseDefender(t *testing.T) {
 			sever.KindAnomalousUsage, "medium", "resourceIdentifiers[0]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := adapters.ParseDefender(tc.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkResult(t, tc.body, res, err)
-			if len(res.Signals) != 1 {
-				t.Fatalf("ignored: %s", res.Ignored)
-			}
-			s := res.Signals[0]
+			s := oneSignal(t, adapters.ParseDefender, tc.body)
 			want := sever.Credential{Provider: "azure", Type: sever.CredAzureOpenAIKey, ID: aoaiAccount, Account: "20ff7fc3-e762-44dd-bd96-b71116dcdc23"}
 			if s.Credential != want {
 				t.Errorf("credential = %+v, want %+v", s.Credential, want)

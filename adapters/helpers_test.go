@@ -56,18 +56,48 @@ func utc(s string) time.Time {
 // wantError checks that err is a *sever.Error with code invalid naming field.
 func wantError(t testing.TB, err error, field string, msg ...string) {
 	t.Helper()
+	wantCode(t, err, sever.EINVALID, field, "", msg...)
+}
+
+// wantUnprocessable checks that err is a 422 *sever.Error naming field, whose
+// message has each of msg and none of secret.
+func wantUnprocessable(t testing.TB, err error, field, secret string, msg ...string) {
+	t.Helper()
+	wantCode(t, err, sever.EUNPROCESSABLE, field, secret, msg...)
+}
+
+func wantCode(t testing.TB, err error, code, field, secret string, msg ...string) {
+	t.Helper()
 	var e *sever.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("error = %v (%T), want a *sever.Error naming %q", err, err, field)
 	}
-	if e.Code != sever.EINVALID || e.Field != field {
-		t.Errorf("code/field = %q/%q, want %q/%q (%s)", e.Code, e.Field, sever.EINVALID, field, e.Message)
+	if e.Code != code || e.Field != field {
+		t.Errorf("code/field = %q/%q, want %q/%q (%s)", e.Code, e.Field, code, field, e.Message)
 	}
 	for _, m := range msg {
 		if !strings.Contains(e.Message, m) {
 			t.Errorf("message %q lacks %q", e.Message, m)
 		}
 	}
+	if secret != "" && strings.Contains(e.Error(), secret) {
+		t.Errorf("error quotes the secret: %q", e.Error())
+	}
+}
+
+// oneSignal parses body with parse, checks the result as checkResult does and
+// returns its only signal.
+func oneSignal(t testing.TB, parse func([]byte) (adapters.Result, error), body []byte) sever.Signal {
+	t.Helper()
+	res, err := parse(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkResult(t, body, res, err)
+	if len(res.Signals) != 1 {
+		t.Fatalf("%d signals, want 1; ignored: %s", len(res.Signals), res.Ignored)
+	}
+	return res.Signals[0]
 }
 
 // checkResult holds for whatever a parser returns: an error is a *sever.Error

@@ -79,23 +79,13 @@ func isAWSVendor(v string) bool {
 // asffPrincipal reads the principal's name from the ASFF details Security Hub keeps
 // in an access-key resource's data (a JSON string or an object); "" when absent.
 func asffPrincipal(data json.RawMessage) string {
-	if len(data) == 0 {
-		return ""
-	}
-	if data[0] == '"' {
-		var s string
-		if json.Unmarshal(data, &s) != nil {
-			return ""
-		}
-		data = []byte(s)
-	}
 	var d struct {
 		AwsIamAccessKey struct {
 			PrincipalName string `json:"PrincipalName"`
 			UserName      string `json:"UserName"`
 		} `json:"AwsIamAccessKey"`
 	}
-	if json.Unmarshal(data, &d) != nil {
+	if !ocsfData(data, &d) {
 		return ""
 	}
 	name := strings.TrimSpace(or(d.AwsIamAccessKey.PrincipalName, d.AwsIamAccessKey.UserName))
@@ -103,6 +93,22 @@ func asffPrincipal(data json.RawMessage) string {
 		return ""
 	}
 	return name
+}
+
+// ocsfData decodes a resource's data into v: an object, or a JSON string holding
+// one, as Security Hub writes it. It reports false when data is absent or neither.
+func ocsfData(data json.RawMessage, v any) bool {
+	if len(data) == 0 {
+		return false
+	}
+	if data[0] == '"' {
+		var s string
+		if json.Unmarshal(data, &s) != nil {
+			return false
+		}
+		data = []byte(s)
+	}
+	return json.Unmarshal(data, v) == nil
 }
 
 // ocsfSever is the object a producer may put at unmapped.sever to say exactly

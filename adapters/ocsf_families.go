@@ -210,18 +210,8 @@ var ocsfWant = map[sever.CredentialType]string{
 // ocsfDataString reads a string field of a resource's data (an object, or a JSON
 // string holding one, as Security Hub writes it); "" when absent.
 func ocsfDataString(data json.RawMessage, key string) string {
-	if len(data) == 0 {
-		return ""
-	}
-	if data[0] == '"' {
-		var s string
-		if json.Unmarshal(data, &s) != nil {
-			return ""
-		}
-		data = []byte(s)
-	}
 	var m map[string]any
-	if json.Unmarshal(data, &m) != nil {
+	if !ocsfData(data, &m) {
 		return ""
 	}
 	s, _ := m[key].(string)

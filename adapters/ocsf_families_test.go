@@ -1,34 +1,12 @@
 package adapters_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/adapters"
 )
-
-// wantUnprocessable checks that err is a 422 *sever.Error naming field, whose
-// message has each of msg and none of secret.
-func wantUnprocessable(t testing.TB, err error, field, secret string, msg ...string) {
-	t.Helper()
-	var e *sever.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error = %v (%T), want a *sever.Error naming %q", err, err, field)
-	}
-	if e.Code != sever.EUNPROCESSABLE || e.Field != field {
-		t.Errorf("code/field = %q/%q, want %q/%q (%s)", e.Code, e.Field, sever.EUNPROCESSABLE, field, e.Message)
-	}
-	for _, m := range msg {
-		if !strings.Contains(e.Message, m) {
-			t.Errorf("message %q lacks %q", e.Message, m)
-		}
-	}
-	if secret != "" && strings.Contains(e.Error(), secret) {
-		t.Errorf("error quotes the secret: %q", e.Error())
-	}
-}
 
 // resource0 sets the first resource of an OCSF fixture.
 func resource0(kv ...string) func(m map[string]any) {
@@ -96,15 +74,7 @@ func TestOCSFCredentialFamilies(t *testing.T) {
 			sever.CredVaultToken, "vault", vaultAcc, "", "admin/", sever.OriginVendor, "resources[0].uid"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := adapters.ParseOCSF(tc.body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkResult(t, tc.body, res, err)
-			if len(res.Signals) != 1 {
-				t.Fatalf("ignored: %s", res.Ignored)
-			}
-			s := res.Signals[0]
+			s := oneSignal(t, adapters.ParseOCSF, tc.body)
 			want := sever.Credential{Provider: tc.provider, Type: tc.typ, ID: tc.id, Principal: tc.principal, Account: tc.account}
 			if s.Credential != want {
 				t.Errorf("credential = %+v, want %+v", s.Credential, want)

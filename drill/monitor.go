@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/report"
 	"github.com/sever-ir/sever/service"
 )
 
@@ -60,7 +61,7 @@ func (r *runner) observe(ctx context.Context, inc *sever.Incident) {
 			inc.Runbook.Version, inc.Policy.Name, inc.Policy.Version)
 	}
 	for _, st := range changed {
-		r.out.at(r.since(), "%-18s %-36s %s%s", st.ID, st.Action, st.Status, stepNote(st))
+		r.out.at(r.since(), "%-18s %-36s %s%s", st.ID, st.Action, st.Status, report.StepNote(st))
 		if st.Status == sever.StepWaitingApproval {
 			if r.slack {
 				r.askPeople(inc, st)
@@ -89,20 +90,6 @@ func (r *runner) observe(ctx context.Context, inc *sever.Incident) {
 		}
 		r.mu.Unlock()
 	}
-}
-
-func stepNote(st sever.Step) string {
-	s := ""
-	if st.Enforcement != "" {
-		s += "  " + string(st.Enforcement)
-	}
-	if st.Verified {
-		s += "  verified"
-	}
-	if st.Error != "" && st.Status != sever.StepSucceeded {
-		s += "  (" + st.Error + ")"
-	}
-	return s
 }
 
 // eligible lists the responders who may decide a step: members of the approvers the

@@ -349,7 +349,7 @@ func generateHistories(t *testing.T) {
 	if dup := s.api.submit(t, nativeSignal(contained, "evt-history-1")); !dup.Duplicate {
 		t.Fatalf("resent event not a duplicate: %+v", dup)
 	}
-	inc := s.api.waitContained(t, sub.IncidentID)
+	s.api.waitContained(t, sub.IncidentID)
 	late := nativeSignal(contained, "vendor-notice-1")
 	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
 	s.api.submit(t, late)
@@ -364,7 +364,7 @@ func generateHistories(t *testing.T) {
 	sub = s.api.submit(t, sig)
 	s.api.waitApproval(t, sub.IncidentID, "the approval request", "disable")
 	s.api.closeIncident(t, sub.IncidentID, "false alarm, closed before approval")
-	inc = s.api.waitIncident(t, sub.IncidentID, "closed", func(inc incidentJSON) bool { return inc.Status == "closed" })
+	inc := s.api.waitIncident(t, sub.IncidentID, "closed", func(inc incidentJSON) bool { return inc.Status == "closed" })
 	if st := inc.step("disable"); st.Status != "skipped" || st.EndedAt == nil {
 		t.Fatalf("disable step of the incident closed mid-approval: %s, ended %v; want skipped and ended", st.Status, st.EndedAt)
 	}

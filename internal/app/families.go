@@ -76,8 +76,7 @@ type gcpTokenProvider struct {
 	ref config.SecretRef
 	res config.SecretResolver
 
-	mu    sync.Mutex
-	creds *auth.Credentials
+	creds untilResolved[*auth.Credentials]
 }
 
 // Token implements auth.TokenProvider.
@@ -90,11 +89,10 @@ func (p *gcpTokenProvider) Token(ctx context.Context) (*auth.Token, error) {
 }
 
 func (p *gcpTokenProvider) credentials(ctx context.Context) (*auth.Credentials, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.creds != nil {
-		return p.creds, nil
-	}
+	return p.creds.get(func() (*auth.Credentials, error) { return p.resolve(ctx) })
+}
+
+func (p *gcpTokenProvider) resolve(ctx context.Context) (*auth.Credentials, error) {
 	js, err := p.ref.Resolve(ctx, p.res)
 	if err != nil {
 		return nil, fmt.Errorf("gcp.credentials: %w", err)
@@ -115,7 +113,6 @@ func (p *gcpTokenProvider) credentials(ctx context.Context) (*auth.Credentials, 
 	if err != nil {
 		return nil, fmt.Errorf("gcp.credentials (%s): %w", p.ref, err)
 	}
-	p.creds = creds
 	return creds, nil
 }
 
@@ -135,8 +132,7 @@ type azureSecretCredential struct {
 	res            config.SecretResolver
 	hc             *http.Client
 
-	mu   sync.Mutex
-	cred azcore.TokenCredential
+	cred untilResolved[azcore.TokenCredential]
 }
 
 // GetToken implements azcore.TokenCredential.
@@ -149,11 +145,10 @@ func (c *azureSecretCredential) GetToken(ctx context.Context, opts policy.TokenR
 }
 
 func (c *azureSecretCredential) credential(ctx context.Context) (azcore.TokenCredential, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.cred != nil {
-		return c.cred, nil
-	}
+	return c.cred.get(func() (azcore.TokenCredential, error) { return c.resolve(ctx) })
+}
+
+func (c *azureSecretCredential) resolve(ctx context.Context) (azcore.TokenCredential, error) {
 	secret, err := c.secret.Resolve(ctx, c.res)
 	if err != nil {
 		return nil, fmt.Errorf("azure.client_secret: %w", err)
@@ -162,8 +157,31 @@ func (c *azureSecretCredential) credential(ctx context.Context) (azcore.TokenCre
 	if err != nil {
 		return nil, fmt.Errorf("azure.client_secret: %w", err)
 	}
-	c.cred = cred
 	return cred, nil
+}
+
+// untilResolved keeps the first value a resolver returns without error. Unlike
+// sync.OnceValues it tries again after an error: a secret file written after
+// sever started, or a secrets manager that was briefly unreachable, must not
+// leave a family unable to act until restart.
+type untilResolved[T any] struct {
+	mu   sync.Mutex
+	v    T
+	done bool
+}
+
+func (u *untilResolved[T]) get(resolve func() (T, error)) (T, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return u.v, nil
+	}
+	v, err := resolve()
+	if err != nil {
+		return v, err
+	}
+	u.v, u.done = v, true
+	return v, nil
 }
 
 func vaultFromConfig(v config.VaultConfig, res config.SecretResolver) (*vaultact.Activities, error) {
