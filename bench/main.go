@@ -272,6 +272,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	rep := &Report{
 		Date: time.Now().UTC().Format(time.RFC3339), GoVersion: runtime.Version(), GOOS: runtime.GOOS,
 		GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
+		CPU: procField("/proc/cpuinfo", "model name"), Memory: procField("/proc/meminfo", "MemTotal"),
 		Modules: modules(), Submit: map[string]int{}, LoadStart: loadAvg(),
 		Config: RunConfig{Steps: o.steps, Iterations: o.n, Warmup: o.warmup, Conc: o.conc, Count: o.count,
 			Quick: o.quick, Async: o.async, Wait: o.wait, FloorWait: o.fwait, Settle: o.settle.String(), Hold: cfg.Incidents.Hold.String(),
@@ -624,6 +625,22 @@ func loadAvg() string {
 		return ""
 	}
 	return strings.Join(f[:3], " ")
+}
+
+// procField reads the first "key: value" line of a /proc file, so that a result
+// names the machine it came from; "" where there is no such file (not Linux).
+func procField(path, key string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.Lines(string(b)) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return ""
 }
 
 func writeJSON(path string, rep *Report) error {

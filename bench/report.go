@@ -104,6 +104,8 @@ type Report struct {
 	GOARCH     string            `json:"goarch"`
 	GOMAXPROCS int               `json:"gomaxprocs"`
 	NumCPU     int               `json:"num_cpu"`
+	CPU        string            `json:"cpu,omitempty"`    // model name, from /proc/cpuinfo
+	Memory     string            `json:"memory,omitempty"` // MemTotal, from /proc/meminfo
 	Modules    map[string]string `json:"modules"`
 	Config     RunConfig         `json:"config"`
 	LoadStart  string            `json:"load_avg_start"`
@@ -157,7 +159,8 @@ func (r *Report) evaluate() {
 		{"overhead p99 (b/a)", l.RatioP99, "≤ 1.25", l.RatioP99 <= 1.25},
 	}
 	for _, lv := range r.Throughput {
-		r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput c=%d (b/a)", lv.Concurrency), lv.Ratio, "≥ 0.80", lv.Ratio >= 0.8})
+		limit, ok := throughputTarget(lv.Concurrency)
+		r.Targets = append(r.Targets, Target{fmt.Sprintf("throughput c=%d (b/a)", lv.Concurrency), lv.Ratio, limit, ok(lv.Ratio)})
 	}
 	if a := r.AWS; a != nil {
 		r.Targets = append(r.Targets,
@@ -179,6 +182,7 @@ func (r *Report) evaluate() {
 			fmt.Sprintf("= %d", s.Credentials), s.Incidents == s.Credentials})
 		r.Targets = append(r.Targets, Target{fmt.Sprintf("storm: signals recorded of %d", s.Signals), float64(s.Recorded),
 			fmt.Sprintf("= %d", s.Signals), s.Accounted})
+		r.Targets = append(r.Targets, Target{"storm: signals/s against raw SignalWithStart (b/a)", s.Ratio, "≥ 1.00", s.Ratio >= 1})
 	}
 	if p := r.Parked; p != nil {
 		r.Targets = append(r.Targets, Target{"RSS per parked incident (KB, slope)", p.RSSPerKB, "≤ 250", p.RSSPerKB > 0 && p.RSSPerKB <= 250})
@@ -187,6 +191,16 @@ func (r *Report) evaluate() {
 				l.RSSMB < 1536 && p.Parked == p.Incidents})
 		}
 	}
+}
+
+// throughputTarget is the floor ratio a concurrency level must reach: DESIGN.md's
+// 0.80 at concurrency 1, and 0.90 where a SIEM forwarder sends in parallel
+// (one Temporal call per synchronous signal makes that reachable).
+func throughputTarget(conc int) (string, func(float64) bool) {
+	if conc <= 1 {
+		return "≥ 0.80", func(r float64) bool { return r >= 0.8 }
+	}
+	return "≥ 0.90", func(r float64) bool { return r >= 0.9 }
 }
 
 func passFail(ok bool) string {
@@ -199,8 +213,8 @@ func passFail(ok bool) string {
 func (r *Report) markdown(w io.Writer) {
 	c, l := r.Config, r.Latency
 	fmt.Fprintf(w, "## sever bench — %s\n\n", r.Date)
-	fmt.Fprintf(w, "%s %s/%s, GOMAXPROCS %d, %s; N = %d steps; wait = %s", r.GoVersion, r.GOOS, r.GOARCH,
-		r.GOMAXPROCS, c.Stack, c.Steps, c.Wait)
+	fmt.Fprintf(w, "%s %s/%s, %d CPUs (%s), %s memory, GOMAXPROCS %d, %s; N = %d steps; wait = %s", r.GoVersion, r.GOOS, r.GOARCH,
+		r.NumCPU, r.CPU, r.Memory, r.GOMAXPROCS, c.Stack, c.Steps, c.Wait)
 	if c.Quick {
 		fmt.Fprint(w, "; **quick run (small counts, not for comparison)**")
 	}
@@ -229,8 +243,9 @@ func (r *Report) markdown(w io.Writer) {
 	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | floor p50 / p99 | engine p50 / p99 | first |")
 	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---:|---:|---|")
 	for _, lv := range r.Throughput {
-		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | ≥ 0.80× | %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
-			lv.FloorRate, lv.EngineRate, lv.Ratio, passFail(lv.Ratio >= 0.8),
+		limit, ok := throughputTarget(lv.Concurrency)
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
+			lv.FloorRate, lv.EngineRate, lv.Ratio, limit, passFail(ok(lv.Ratio)),
 			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), lv.Order)
 	}
 	fmt.Fprintln(w)
@@ -269,14 +284,14 @@ func (r *Report) markdown(w io.Writer) {
 	}
 	if s := r.Storm; s != nil {
 		fmt.Fprintf(w, "### Storm: %d signals about %d credentials, %d senders\n\n", s.Signals, s.Credentials, s.Concurrency)
-		fmt.Fprintln(w, "| floor SignalWithStart/s | engine signals/s | b/a | incidents | signals recorded | all accounted | answers |")
+		fmt.Fprintln(w, "| floor SignalWithStart/s | engine signals/s | b/a (target ≥ 1.00×) | incidents | signals recorded | all accounted | answers |")
 		fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---|---|")
 		var answers []string
 		for k, v := range s.Answers {
 			answers = append(answers, fmt.Sprintf("%s %d", k, v))
 		}
 		slices.Sort(answers)
-		fmt.Fprintf(w, "| %.0f | %.0f | %.2f× | %d (want %d) | %d of %d | %s | %s |\n\n", s.FloorRate, s.EngineRate, s.Ratio,
+		fmt.Fprintf(w, "| %.0f | %.0f | %.2f× %s | %d (want %d) | %d of %d | %s | %s |\n\n", s.FloorRate, s.EngineRate, s.Ratio, passFail(s.Ratio >= 1),
 			s.Incidents, s.Credentials, s.Recorded, s.Signals, passFail(s.Accounted), strings.Join(answers, ", "))
 	}
 	if f := r.Flood; f != nil {
