@@ -57,6 +57,7 @@ type Activities struct {
 	identities  *lru[string, identity]      // by account asked for ("" = ambient)
 	keyAccounts *lru[string, string]        // access key id → account, as sts:GetAccessKeyInfo said
 	keyUsers    *lru[string, string]        // access key id → IAM user, as GetAccessKeyLastUsed said
+	keyIssuers  *lru[string, trailAnswer]   // account/temporary key id → its issuer, as CloudTrail said
 	limiters    *lru[string, *trailLimiter] // by account/region
 }
 
@@ -71,6 +72,7 @@ func (a *Activities) initCaches() {
 		a.identities = newLRU[string, identity](maxCachedIdentities)
 		a.keyAccounts = newLRU[string, string](maxCachedKeys)
 		a.keyUsers = newLRU[string, string](maxCachedKeys)
+		a.keyIssuers = newLRU[string, trailAnswer](maxCachedKeys)
 		a.limiters = newLRU[string, *trailLimiter](maxCachedLimiters)
 	}
 }

@@ -186,7 +186,7 @@ func (a *Activities) findSession(ctx context.Context, in sever.ActionInput, args
 		return sessionTarget{}, err
 	}
 	t := sessionTarget{c: c, actor: id, account: account, keyID: in.Credential.ID}
-	fromTrail, found, err := a.trailIssuer(ctx, in, account, args.Regions, lookback)
+	fromTrail, found, err := a.sessionIssuer(ctx, in, account, args.Regions, lookback)
 	if err != nil {
 		return sessionTarget{}, err
 	}
@@ -210,6 +210,44 @@ func (a *Activities) findSession(ctx context.Context, in sever.ActionInput, args
 	}
 	return t, nil
 }
+
+// sessionIssuer is trailIssuer remembered per key. AWS fixes a session's issuer
+// when it issues the key, so once CloudTrail has named it the answer cannot
+// change. That CloudTrail has no event with the key is remembered for
+// trailSilence only: CloudTrail delivers events minutes after the call, so an
+// answer of none from a few seconds ago is as good as a new one, and the
+// revocation step that follows session-owner spends none of the account's two
+// LookupEvents a second, which evidence paging also needs.
+func (a *Activities) sessionIssuer(ctx context.Context, in sever.ActionInput, account string, regions []string, lookback time.Duration) (issuer, bool, error) {
+	k := account + "/" + in.Credential.ID
+	now := a.now()
+	a.mu.Lock()
+	a.initCaches()
+	ans, ok := a.keyIssuers.get(k)
+	a.mu.Unlock()
+	if ok && (ans.found || now.Sub(ans.at) < trailSilence) {
+		return ans.issuer, ans.found, nil
+	}
+	is, found, err := a.trailIssuer(ctx, in, account, regions, lookback)
+	if err != nil {
+		return is, found, err
+	}
+	a.mu.Lock()
+	a.keyIssuers.put(k, trailAnswer{issuer: is, found: found, at: now})
+	a.mu.Unlock()
+	return is, found, nil
+}
+
+// trailAnswer is what CloudTrail said, at a time, about the issuer of a key.
+type trailAnswer struct {
+	issuer issuer
+	found  bool
+	at     time.Time
+}
+
+// trailSilence is how long sessionIssuer trusts CloudTrail's "no event with this
+// key": well inside its delivery delay of minutes.
+const trailSilence = 30 * time.Second
 
 // trailIssuer reads the first events made with the key in each region until one names
 // its issuer.

@@ -238,3 +238,61 @@ func FuzzIssuerFromEvent(f *testing.F) {
 		check("principal", is, ok)
 	})
 }
+
+// TestSessionIssuerRemembered pins what the revocation after session-owner asks
+// CloudTrail, whose LookupEvents budget (2 a second) evidence paging shares: an
+// issuer CloudTrail named is never asked again, for it cannot change; "no event"
+// is trusted for trailSilence only, since events arrive minutes late and may
+// then contradict the signal.
+func TestSessionIssuerRemembered(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		used      bool          // CloudTrail has an event made with the key
+		later     time.Duration // how long after session-owner the revocation runs
+		wantCalls int           // LookupEvents calls of both steps together
+	}{
+		{name: "issuer found", used: true, later: time.Hour, wantCalls: 1},
+		{name: "no event, just now", later: trailSilence - time.Second, wantCalls: 1},
+		{name: "no event, long ago", later: trailSilence + time.Second, wantCalls: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDrill(t)
+			if tc.used {
+				if err := d.useSession(sessionKey); err != nil {
+					t.Fatal(err)
+				}
+			}
+			now := time.Now()
+			d.acts.Now = func() time.Time { return now }
+			d.mustExec(sessionInput(sever.ActionAWSSessionOwner, instanceSessionARN, nil))
+			now = now.Add(tc.later)
+			res := d.mustExec(sessionInput(sever.ActionAWSRevokeRoleSessions, instanceSessionARN, sever.Values{"reason": "exposed"}))
+			if !res.Verified || res.Output["role"] != instanceRole {
+				t.Fatalf("revoke = %+v", res)
+			}
+			if got := d.calls("cloudtrail", "LookupEvents"); got != tc.wantCalls {
+				t.Errorf("LookupEvents calls = %d, want %d", got, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// TestSessionIssuerLateEventContradicts shows why "no event" is not kept for
+// long: a CloudTrail event delivered later that names another role than the
+// signal stops the revocation.
+func TestSessionIssuerLateEventContradicts(t *testing.T) {
+	d := newDrill(t)
+	now := time.Now()
+	d.acts.Now = func() time.Time { return now }
+	// The signal names a role the seed lacks: with no CloudTrail event yet,
+	// session-owner takes the signal's word and finds no such role.
+	wrong := "arn:aws:sts::" + account + ":assumed-role/admin/x"
+	_, err := d.exec(sessionInput(sever.ActionAWSSessionOwner, wrong, nil))
+	wantPermanent(t, err, "NotFound")
+	if err := d.useSession(sessionKey); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(trailSilence + time.Second)
+	_, err = d.exec(sessionInput(sever.ActionAWSRevokeRoleSessions, wrong, sever.Values{"reason": "exposed"}))
+	wantPermanent(t, err, ErrIdentityMismatch)
+}
