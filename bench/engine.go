@@ -17,6 +17,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -54,6 +55,13 @@ type engineRunner struct {
 	wait   string // "history" or "poll"
 	pollIv time.Duration
 	async  bool // POST with Prefer: respond-async
+}
+
+// on is a copy of the runner that talks to another stack.
+func (e *engineRunner) on(d *app.Dev) *engineRunner {
+	c := *e
+	c.c, c.url, c.token = d.Client, d.URL, d.DevToken
+	return &c
 }
 
 type submitResult struct {

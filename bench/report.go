@@ -303,7 +303,7 @@ func (r *Report) markdown(w io.Writer) {
 			passFail(f.LargestPayloadBytes > 0 && f.LargestPayloadBytes <= maxFloodPayload && f.Recorded >= f.Accepted))
 	}
 	if p := r.Parked; p != nil {
-		fmt.Fprintf(w, "### Incidents parked on approvals (whole process: Temporal server, worker, API)\n\n")
+		fmt.Fprintf(w, "### Incidents parked on approvals (whole process: Temporal server, worker, API; a fresh stack after the other phases stopped)\n\n")
 		fmt.Fprintln(w, "| parked | RSS | Go heap |")
 		fmt.Fprintln(w, "|---:|---:|---:|")
 		fmt.Fprintf(w, "| 0 | %.0f MB | %.0f MB |\n", p.BaseRSSMB, p.BaseHeapMB)

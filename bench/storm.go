@@ -264,8 +264,8 @@ func (b *bench) parked(ctx context.Context) error {
 	p.WallS = round(time.Since(start).Seconds())
 	p.PeakRSSMB = procMB("VmHWM")
 	p.Errors = int(errs.Load())
-	// A slope, not a ratio: the baseline (server, worker, API and the incidents of
-	// earlier phases) is not part of what a parked incident costs.
+	// A slope, not a ratio: the baseline (server, worker, API) is not part of what a
+	// parked incident costs.
 	p.RSSPerKB, p.HeapPerKB = round(slope(xs, rss)*1024), round(slope(xs, heap)*1024)
 	b.logf("parked: %.0f KB RSS, %.0f KB Go heap per incident (sticky cache %d)", p.RSSPerKB, p.HeapPerKB, p.StickyCache)
 	return nil
