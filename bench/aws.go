@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
@@ -175,13 +177,9 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, activ
 	if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
 		return 0, fmt.Errorf("%s: submit: %w", what, err)
 	}
-	it := b.eng.c.GetWorkflowHistory(ctx, sub.IncidentID, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	verify := int64(-1)
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return 0, fmt.Errorf("%s %s: history: %w", what, sub.IncidentID, err)
-		}
+	var d time.Duration
+	err := watch(ctx, b.eng.c, sub.IncidentID, func(ev *historypb.HistoryEvent) (bool, error) {
 		switch ev.GetEventType() {
 		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			if ev.GetActivityTaskScheduledEventAttributes().GetActivityId() == activityID {
@@ -189,23 +187,30 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, activ
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
 			if ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == verify {
-				d := time.Since(t0)
-				inc, err := b.eng.incident(ctx, sub.IncidentID)
-				if err != nil {
-					return 0, err
-				}
-				if err := check(inc); err != nil {
-					return 0, fmt.Errorf("%s %s: %w", what, sub.IncidentID, err)
-				}
-				return d, nil
+				d = time.Since(t0)
+				return true, nil
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
 			if ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId() == verify {
-				return 0, fmt.Errorf("%s %s: read-back failed: %s", what, sub.IncidentID, ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
+				return true, fmt.Errorf("read-back failed: %s", ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
 			}
 		}
+		return false, nil
+	})
+	switch {
+	case errors.Is(err, errHistoryEnded):
+		return 0, fmt.Errorf("%s %s: history ended before the control was read back", what, sub.IncidentID)
+	case err != nil:
+		return 0, fmt.Errorf("%s %s: history: %w", what, sub.IncidentID, err)
 	}
-	return 0, fmt.Errorf("%s %s: history ended before the control was read back", what, sub.IncidentID)
+	inc, err := b.eng.incident(ctx, sub.IncidentID)
+	if err != nil {
+		return 0, err
+	}
+	if err := check(inc); err != nil {
+		return 0, fmt.Errorf("%s %s: %w", what, sub.IncidentID, err)
+	}
+	return d, nil
 }
 
 // AWSTemporaryContain is the time to contain stolen temporary credentials (an

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 
@@ -115,19 +117,15 @@ func (e *engineRunner) run(ctx context.Context, credID string) (sample, error) {
 // The incident itself does not complete (it holds for late signals), so there is no
 // close event to wait for.
 func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time, s *sample) (sever.IncidentStatus, error) {
-	it := e.c.GetWorkflowHistory(ctx, id, "", true, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	dc := converter.GetDefaultDataConverter()
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			return "", fmt.Errorf("history: %w", err)
-		}
+	var status sever.IncidentStatus
+	err := watch(ctx, e.c, id, func(ev *historypb.HistoryEvent) (bool, error) {
 		switch ev.GetEventType() {
 		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
 			// An incident already open for this credential would answer with its old
 			// status at once; every iteration must open a fresh one.
 			if at := ev.GetEventTime().AsTime(); at.Before(t0.Add(-time.Second)) {
-				return "", fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
+				return true, fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 			if s.firstStep == 0 {
@@ -136,22 +134,30 @@ func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time,
 		case enums.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
 			p := ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[workflows.MemoStatus]
 			if p == nil {
-				continue
+				return false, nil
 			}
 			var st sever.IncidentStatus
 			if err := dc.FromPayload(p, &st); err != nil {
-				return "", fmt.Errorf("memo status: %w", err)
+				return true, fmt.Errorf("memo status: %w", err)
 			}
 			if st != sever.IncidentOpen {
-				return st, nil
+				status = st
+				return true, nil
 			}
 		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
 			enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
 			enums.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
-			return "", fmt.Errorf("workflow ended (%s) before its runbook did", ev.GetEventType())
+			return true, fmt.Errorf("workflow ended (%s) before its runbook did", ev.GetEventType())
 		}
+		return false, nil
+	})
+	switch {
+	case errors.Is(err, errHistoryEnded):
+		return "", errors.New("history ended without a runbook outcome")
+	case err != nil:
+		return "", fmt.Errorf("history: %w", err)
 	}
-	return "", fmt.Errorf("history ended without a runbook outcome")
+	return status, nil
 }
 
 // waitPoll reads GET /v1/incidents/{id} every pollIv until the status leaves open.
