@@ -14,6 +14,7 @@ import (
 
 	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/ledger/worm"
 )
@@ -21,14 +22,7 @@ import (
 // s3Mirror is a WORM mirror on the drill cloud's Object Lock bucket, through the SDK.
 func s3Mirror(t *testing.T) (*worm.Mirror, *drillcloud.Cloud) {
 	t.Helper()
-	cloud, err := drillcloud.New(drillcloud.DefaultSeed())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cloud.Close() })
+	cloud := drilltest.Start(t, drillcloud.DefaultSeed())
 	cfg, err := cloud.AWSConfig(context.Background(), drillcloud.DefaultResponderKeyID)
 	if err != nil {
 		t.Fatal(err)

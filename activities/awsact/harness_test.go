@@ -12,6 +12,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 	"github.com/sever-ir/sever/inventory"
 )
 
@@ -72,14 +73,7 @@ func newDrill(t *testing.T, opts ...drillOption) *drill {
 	for _, o := range opts {
 		o(&setup)
 	}
-	cloud, err := drillcloud.New(setup.seed, setup.cloudOpts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cloud.Close() })
+	cloud := drilltest.Start(t, setup.seed, setup.cloudOpts...)
 	f := NewFactory(FactoryOptions{S3UsePathStyle: true, MaxAttempts: setup.maxAttempts, MaxBackoff: 20 * time.Millisecond,
 		LoadBase: func(ctx context.Context) (aws.Config, error) { return cloud.AWSConfig(ctx, responderKey) }})
 	acts := New(f, setup.inv)

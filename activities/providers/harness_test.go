@@ -11,6 +11,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 	"github.com/sever-ir/sever/inventory"
 )
 
@@ -72,15 +73,8 @@ func newDrill(t *testing.T, opts ...drillOption) *drill {
 		o(&setup)
 	}
 	acts := &Activities{PollInterval: 10 * time.Millisecond}
-	cloud, err := drillcloud.New(setup.seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url, err := cloud.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cloud.Close() })
+	cloud := drilltest.Start(t, setup.seed)
+	url := cloud.URL()
 	if k, err := cloud.ProviderAdminKey(drillcloud.ProviderAnthropic, ""); err == nil {
 		acts.Anthropic = &Anthropic{BaseURL: url, AdminKey: StaticKey(k)}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities/internal/acttest"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 )
 
 // Vault applies a revocation and its answer is lost: the attempt fails
@@ -27,14 +28,7 @@ func TestRevokeAccessorAfterLostAnswer(t *testing.T) {
 		{name: "gone without an earlier attempt", wantErr: "NotFound"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cloud, err := drillcloud.New(drillcloud.DefaultSeed())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := cloud.Start("127.0.0.1:0"); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = cloud.Close() })
+			cloud := drilltest.Start(t, drillcloud.DefaultSeed())
 			twin, responder := drillcloud.NewVaultTwin("")
 			cloud.ServeVault(twin)
 			twin.AddToken(drillcloud.TokenSpec{Accessor: drillcloud.DefaultVaultAccessor})

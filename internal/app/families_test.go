@@ -19,20 +19,13 @@ import (
 	"github.com/sever-ir/sever/activities/vaultact"
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 )
 
 // startCloud starts a drill cloud for one test.
 func startCloud(t *testing.T) *drillcloud.Cloud {
 	t.Helper()
-	cloud, err := drillcloud.New(drillcloud.DefaultSeed())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cloud.Close() })
-	return cloud
+	return drilltest.Start(t, drillcloud.DefaultSeed())
 }
 
 // parseConfig loads yaml with no SEVER_* overrides from the test's environment.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -43,14 +44,7 @@ func newEnv(t *testing.T) *env {
 	seed.Accounts[0].Buckets = append(seed.Accounts[0].Buckets,
 		drillcloud.SeedBucket{Name: governanceBucket, Region: drillcloud.DefaultRegion, ObjectLock: &drillcloud.SeedObjectLock{}},
 		drillcloud.SeedBucket{Name: plainBucket, Region: drillcloud.DefaultRegion, Versioning: true})
-	cloud, err := drillcloud.New(seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloud.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cloud.Close() })
+	cloud := drilltest.Start(t, seed)
 	cfg, err := cloud.AWSConfig(context.Background(), drillcloud.DefaultResponderKeyID)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/drillcloud/drilltest"
 	"github.com/sever-ir/sever/internal/pgstore"
 	"github.com/sever-ir/sever/ledger"
 )
@@ -107,15 +108,8 @@ func TestCluster(t *testing.T) {
 		drillcloud.Fault{Kind: drillcloud.FaultThrottle, Probability: 0.20},
 		drillcloud.Fault{Kind: drillcloud.FaultServerError, Probability: 0.10},
 		drillcloud.Fault{Kind: drillcloud.FaultDropResponse, Probability: 0.05})
-	cloud, err := drillcloud.New(seed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloudURL, err := cloud.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cloud.Close() })
+	cloud := drilltest.Start(t, seed)
+	cloudURL := cloud.URL()
 	responder, err := cloud.Credentials(drillcloud.DefaultResponderKeyID)
 	if err != nil {
 		t.Fatal(err)
