@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"strings"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/smithy-go"
 
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/awserr"
 )
 
 // Error codes AWS services use for the classes sever tells apart. Anything not listed is
@@ -43,7 +43,7 @@ func classify(action, op, subject string, err error) error {
 		return nil
 	}
 	what := fmt.Sprintf("%s: %s %s", action, op, subject)
-	code, status := errorCode(err)
+	code, status := awserr.Code(err)
 	switch {
 	case code != "" && matches(code, deniedCodes):
 		return activities.Permanent(activities.ErrAccessDenied, what, apiError(err))
@@ -68,20 +68,6 @@ func matches(code string, list []string) bool {
 	return false
 }
 
-// errorCode returns the service's error code and the HTTP status, whichever are known.
-func errorCode(err error) (string, int) {
-	var code string
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return code, re.HTTPStatusCode()
-	}
-	return code, 0
-}
-
 // apiError is the part of err worth showing: the service's code and message, without the
 // SDK's wrapping (request ids and retry counts belong in the operator log).
 func apiError(err error) error {
@@ -97,6 +83,6 @@ func apiError(err error) error {
 
 // isCode reports whether err is the AWS error code.
 func isCode(err error, codes ...string) bool {
-	code, _ := errorCode(err)
+	code, _ := awserr.Code(err)
 	return code != "" && matches(code, codes)
 }

@@ -29,6 +29,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/activities"
+	"github.com/sever-ir/sever/internal/awserr"
 	"github.com/sever-ir/sever/internal/secretscan"
 )
 
@@ -523,7 +524,7 @@ func s3SHA256(h *s3.HeadObjectOutput) string {
 }
 
 func isNotFound(err error) bool {
-	code, status := errorCode(err)
+	code, status := awserr.Code(err)
 	return code == "NotFound" || code == "NoSuchKey" || code == "" && status == 404
 }
 

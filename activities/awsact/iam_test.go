@@ -11,6 +11,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/internal/awserr"
 )
 
 func TestKeyOwner(t *testing.T) {
@@ -332,7 +333,7 @@ func TestRevokeSessionsDeniesOlderSessions(t *testing.T) {
 	}
 	d.mustExec(input(sever.ActionAWSRevokeSessions, sever.Values{"roles": []any{"ci-deploy-role"}}))
 	_, err = attacker.ListRolePolicies(t.Context(), list)
-	if code, _ := errorCode(err); code != "AccessDenied" {
+	if code, _ := awserr.Code(err); code != "AccessDenied" {
 		t.Fatalf("attacker's session after revocation: %v; want AccessDenied", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/sever-ir/sever/internal/awserr"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -75,7 +76,7 @@ func (m *Mirror) WriteCheckpoint(ctx context.Context, data []byte) error {
 			m.nextAnchor++
 			return nil
 		}
-		if code, _ := errorCode(err); code != "PreconditionFailed" {
+		if code, _ := awserr.Code(err); code != "PreconditionFailed" {
 			return fmt.Errorf("ledger/worm: write checkpoint: s3:PutObject %s: %w", m.uri(key), err)
 		}
 		// Taken by another writer (or by a put of ours whose response was lost: a
@@ -136,7 +137,7 @@ func (m *Mirror) ReadCheckpoints(ctx context.Context) ([]ledger.RawCheckpoint, e
 		key := m.AnchorKey(n)
 		res, err := m.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(m.o.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled})
 		if err != nil {
-			if code, _ := errorCode(err); code != "NoSuchKey" && code != "NotFound" {
+			if code, _ := awserr.Code(err); code != "NoSuchKey" && code != "NotFound" {
 				return nil, fmt.Errorf("ledger/worm: checkpoints: s3:GetObject %s: %w", m.uri(key), err)
 			}
 			if marker, id := deleteMarker(err); marker {

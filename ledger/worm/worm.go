@@ -35,10 +35,10 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/config"
+	"github.com/sever-ir/sever/internal/awserr"
 	"github.com/sever-ir/sever/ledger"
 )
 
@@ -199,7 +199,7 @@ func (m *Mirror) Put(ctx context.Context, e ledger.Entry) error {
 	if err == nil {
 		return nil
 	}
-	if code, _ := errorCode(err); code == "PreconditionFailed" {
+	if code, _ := awserr.Code(err); code == "PreconditionFailed" {
 		head, herr := m.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(m.o.Bucket), Key: aws.String(key)})
 		if herr == nil {
 			return m.same(e, key, head.Metadata[MetaHash])
@@ -246,7 +246,7 @@ func (m *Mirror) get(ctx context.Context, incident string, seq int64) (object, e
 	o := object{key: key}
 	out, err := m.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(m.o.Bucket), Key: aws.String(key), ChecksumMode: s3types.ChecksumModeEnabled})
 	if err != nil {
-		if code, _ := errorCode(err); code == "NoSuchKey" || code == "NotFound" {
+		if code, _ := awserr.Code(err); code == "NoSuchKey" || code == "NotFound" {
 			o.deleteMarker, o.markerID = deleteMarker(err)
 			return o, nil
 		}
@@ -451,25 +451,11 @@ func (m *Mirror) Compare(ctx context.Context, local Local, incident string) ([]D
 	}
 }
 
-// errorCode returns the service's error code and the HTTP status, whichever are known.
-func errorCode(err error) (string, int) {
-	var code string
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		code = ae.ErrorCode()
-	}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		return code, re.HTTPStatusCode()
-	}
-	return code, 0
-}
-
 // isMissing tells a missing object from other failures. HeadObject has no error body,
 // so its 404 carries no code beyond NotFound; callers only ask about buckets known to
 // exist, or learn otherwise from the PutObject that follows.
 func isMissing(err error) bool {
-	code, status := errorCode(err)
+	code, status := awserr.Code(err)
 	return code == "NotFound" || code == "NoSuchKey" || (code == "" && status == http.StatusNotFound)
 }
 
