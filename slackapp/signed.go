@@ -17,7 +17,8 @@ import (
 
 // requestGate is what interactivity (Handler) and the slash command
 // (SlashHandler) share before a Slack request's body is trusted: the signing
-// secret, the clock, the replay cache, the log and the refusal record. Both
+// secret, the clock, the log and the refusal record (each handler keeps its own
+// replay cache, built by orNewReplay). Both
 // handlers build one from their own fields, so a request over either endpoint
 // passes the same checks.
 type requestGate struct {
