@@ -99,6 +99,9 @@ type AWSConcurrent struct {
 	SequentialP99 float64 `json:"sequential_p99_ms,omitempty"`
 	// Applied counts UpdateAccessKey calls that changed one of these keys.
 	Applied int `json:"update_access_key_applied"`
+	// CPU is this process's CPU time from the first POST until the last key was
+	// read back inactive, per incident (ms): with 2 cores busy it bounds the p99.
+	CPU float64 `json:"cpu_ms_per_incident"`
 }
 
 // awsContainConcurrent opens -aws-conc AWS incidents at once, on keys the
@@ -113,6 +116,8 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 	before := b.cloud.Applied("UpdateAccessKey")
 	b.pause(ctx)
 	b.logf("aws time to contain under load: %d incidents at once", o.awsConc)
+	defer b.cpuProfile("aws-concurrent")()
+	cpu0 := cpuTime()
 	var (
 		mu sync.Mutex
 		ea []time.Duration
@@ -133,6 +138,7 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	r.CPU = perOp(cpuTime()-cpu0, o.awsConc)
 	r.Engine = summarize(ea)
 	r.Applied = b.cloud.Applied("UpdateAccessKey") - before
 	if r.Applied != len(ea) {

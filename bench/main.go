@@ -44,6 +44,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -78,6 +79,7 @@ type options struct {
 	fwait   string
 	poll    time.Duration
 	settle  time.Duration
+	profile string
 	verbose bool
 	// async posts with Prefer: respond-async (SignalWithStart, answer "queued")
 	// instead of waiting for the answer (Update-With-Start).
@@ -135,6 +137,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
+	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write a CPU profile of each throughput run into (floor-cN.pprof, engine-cN.pprof; the whole process: server, worker and API)")
 	fs.BoolVar(&o.async, "async", false, "engine POSTs with Prefer: respond-async (SignalWithStart, answers queued) instead of waiting for the answer (Update-With-Start)")
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
@@ -505,17 +508,23 @@ func (b *bench) measure(ctx context.Context) error {
 		lv := Level{Concurrency: c, Count: o.count}
 		doFloor := func() {
 			b.pause(ctx)
+			defer b.cpuProfile(fmt.Sprintf("floor-c%d", c))()
+			cpu0 := cpuTime()
 			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
 				return b.runFloor(ctx, b.id(fmt.Sprintf("tp%d.%d-a", li, c), i), false)
 			})
+			lv.FloorCPU = perOp(cpuTime()-cpu0, o.count)
 			lv.FloorWallMS, lv.Floor, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
 			lv.FloorRate = rate(len(lat), wall)
 		}
 		doEngine := func() {
 			b.pause(ctx)
+			defer b.cpuProfile(fmt.Sprintf("engine-c%d", c))()
+			cpu0 := cpuTime()
 			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
 				return b.runEngine(ctx, b.id(fmt.Sprintf("tp%d.%d-b", li, c), i))
 			})
+			lv.EngineCPU = perOp(cpuTime()-cpu0, o.count)
 			lv.EngWallMS, lv.Engine, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
 			lv.EngineRate = rate(len(lat), wall)
 		}
@@ -564,6 +573,46 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// cpuTime is the CPU time this process has used (user + system); 0 where the
+// kernel does not say.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// perOp is d per operation, in ms.
+func perOp(d time.Duration, n int) float64 {
+	if n <= 0 {
+		return 0
+	}
+	return round(ms(d) / float64(n))
+}
+
+// cpuProfile starts a CPU profile named name in -cpuprofile's directory and returns
+// the function that stops it; without -cpuprofile both do nothing.
+func (b *bench) cpuProfile(name string) func() {
+	if b.o.profile == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(b.o.profile, name+".pprof"))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		b.logf("cpu profile %s: %v", name, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			b.logf("cpu profile %s: %v", name, err)
+		}
+	}
 }
 
 // level runs count operations with conc workers and returns the wall time from the

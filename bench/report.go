@@ -94,6 +94,11 @@ type Level struct {
 	Floor       Stats   `json:"floor_latency"`
 	Engine      Stats   `json:"engine_latency"`
 	Errors      int     `json:"errors"`
+	// FloorCPU and EngineCPU are this process's CPU time (user + system: the
+	// server, the worker, the API and the bench's own waiting) per operation of
+	// the side's run. Once the cores are busy, throughput is their inverse.
+	FloorCPU  float64 `json:"floor_cpu_ms_per_op"`
+	EngineCPU float64 `json:"engine_cpu_ms_per_op"`
 }
 
 // Report is what results.json holds.
@@ -240,13 +245,13 @@ func (r *Report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
 
 	fmt.Fprintf(w, "### Throughput (%d per level)\n\n", c.Count)
-	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | floor p50 / p99 | engine p50 / p99 | first |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---:|---:|---|")
+	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | floor p50 / p99 | engine p50 / p99 | CPU per op a / b | first |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---:|---:|---:|---|")
 	for _, lv := range r.Throughput {
 		limit, ok := throughputTarget(lv.Concurrency)
-		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s / %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
 			lv.FloorRate, lv.EngineRate, lv.Ratio, limit, passFail(ok(lv.Ratio)),
-			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), lv.Order)
+			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), msf(lv.FloorCPU), msf(lv.EngineCPU), lv.Order)
 	}
 	fmt.Fprintln(w)
 	if a := r.AWS; a != nil {
@@ -264,6 +269,7 @@ func (r *Report) markdown(w io.Writer) {
 		fmt.Fprintln(w, "|---|---:|---:|---|---|")
 		fmt.Fprintf(w, "| p50 | %s | %s | | |\n", msf(a.SequentialP50), msf(a.Engine.P50))
 		fmt.Fprintf(w, "| p99 | %s | %s | ≤ 1.5 s | %s |\n", msf(a.SequentialP99), msf(a.Engine.P99), passFail(a.Engine.P99 <= 1500))
+		fmt.Fprintf(w, "| process CPU per incident until the last was contained | | %s | | |\n", msf(a.CPU))
 		fmt.Fprintf(w, "| UpdateAccessKey applied | | %d | once per key | %s |\n\n", a.Applied, passFail(a.Applied == a.Incidents))
 	}
 	if a := r.AWSTemporary; a != nil {

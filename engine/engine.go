@@ -42,7 +42,10 @@ type Engine struct {
 	Hold           time.Duration
 	// Notify asks new incidents to post threaded notices (set when Slack is configured).
 	Notify bool
-	Logger *slog.Logger
+	// LocalLedger asks new incidents to write their ledger facts inside the workflow
+	// task (set when the ledger has no S3 copy: workflows.IncidentInput).
+	LocalLedger bool
+	Logger      *slog.Logger
 	// StatusWait bounds how long SubmitSignal waits to learn whether a submission was
 	// a duplicate. The signal is durable before the wait starts; a slow answer only
 	// turns the status into "queued".
@@ -263,6 +266,7 @@ func (e *Engine) input(id string, s sever.Signal, rb *sever.Runbook) workflows.I
 	return workflows.IncidentInput{
 		IncidentID: id, Credential: s.Credential, Runbook: *rb, Policy: *e.Policy,
 		ApproverGroups: e.ApproverGroups, Hold: sever.Duration(e.Hold), Drill: s.Drill, Notify: e.Notify,
+		LocalLedger: e.LocalLedger,
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/contract"
 	"github.com/sever-ir/sever/workflows"
 )
 
@@ -68,6 +69,22 @@ func TestReplayCommittedHistory(t *testing.T) {
 		"incident-parked-can-run1.json", "incident-intake-update.json"} {
 		if got := versionMarkers(t, filepath.Join(historyDir, name)); !slices.Equal(got, []string{workflows.CurrentChange}) {
 			t.Errorf("%s: version markers %q, want only %q", name, got, workflows.CurrentChange)
+		}
+	}
+	// The engine starts incidents with LocalLedger when the ledger has no S3 copy, as
+	// in these runs: their facts go through local activities, never an activity task.
+	for _, name := range []string{"incident-contained.json", "incident-false-positive.json", "incident-intake-update.json"} {
+		local, tasks := 0, 0
+		for _, e := range readHistory(t, filepath.Join(historyDir, name)) {
+			if e.GetMarkerRecordedEventAttributes().GetMarkerName() == "LocalActivity" {
+				local++
+			}
+			if e.GetActivityTaskScheduledEventAttributes().GetActivityType().GetName() == contract.ActivityLedgerAppend {
+				tasks++
+			}
+		}
+		if local == 0 || tasks != 0 {
+			t.Errorf("%s: %d local activities, %d ledger activity tasks; want the ledger written by local activities", name, local, tasks)
 		}
 	}
 	logger := sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
@@ -234,7 +251,7 @@ func generateCANHistories(t *testing.T) {
 	}
 	// The engine's own input, with a continue-as-new after three signal deliveries.
 	in := workflows.IncidentInput{IncidentID: id, Credential: credential, Runbook: *rb, Policy: *s.Policy,
-		Hold: sever.Duration(time.Hour), ContinueAsNewAfter: 3}
+		Hold: sever.Duration(time.Hour), ContinueAsNewAfter: 3, LocalLedger: true}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	run, err := s.Client.SignalWithStartWorkflow(ctx, id, workflows.SignalChannel, sig(0),

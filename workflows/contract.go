@@ -65,6 +65,9 @@ type IncidentInput struct {
 	// Notify posts a notice when the incident opens, when a step fails and when it
 	// ends, threaded under one parent message (set when Slack is configured).
 	Notify bool `json:"notify,omitempty"`
+	// LocalLedger writes the ledger facts with a local activity, inside the
+	// workflow task (set when the ledger has no S3 copy; see startLedger).
+	LocalLedger bool `json:"local_ledger,omitempty"`
 	// ContinueAsNewAfter is how many signal deliveries one run takes before it
 	// continues as new (0: DefaultContinueAsNewAfter). Temporal's own suggestion and
 	// a history-length bound also trigger it; tests set a small value to force it.

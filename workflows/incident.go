@@ -40,6 +40,7 @@ func Incident(ctx workflow.Context, in IncidentInput) (IncidentResult, error) {
 	r.startVersions(ctx)
 	v := r.version(ctx, ledgerChange)
 	r.ledgerOn, r.ledgerLazy = v >= 1, v >= 2
+	r.ledgerLocal = r.latest && r.in.LocalLedger
 	// Runs from before bounded-state continue as new only when quiet, on Temporal's
 	// suggestion, and write parked signals one batch each; they replay that way.
 	r.bounded = r.version(ctx, boundedChange) >= 1
@@ -123,6 +124,7 @@ type run struct {
 	// ledgerLazy is false for histories that wrote every fact at once.
 	ledgerOn    bool
 	ledgerLazy  bool
+	ledgerLocal bool
 	forceLedger bool
 	facts       []contract.LedgerFact
 	flushing    bool
@@ -134,9 +136,11 @@ type run struct {
 	noticing bool
 	logger   interface{ Info(string, ...any) }
 
-	// current is set on runs of currentChange: every bundled change applies
-	// without a marker of its own.
+	// current is set on runs of CurrentChange or the bundle before it: every
+	// bundled change applies without a marker of its own. latest is set on runs of
+	// CurrentChange only.
 	current bool
+	latest  bool
 
 	// bounded is set on runs of the bounded-state version. draining stops new steps
 	// so the run can continue as new once every step left waits for a person;

@@ -40,14 +40,26 @@ func (r *run) startLedger(ctx workflow.Context) {
 	if !r.ledgerOn {
 		return
 	}
+	retry := &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
+		MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: contract.NonRetryableErrorTypes}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		// A batch takes well under a second locally, but with the S3 copy each fact is
 		// also a HeadObject and a PutObject; the heartbeat (one per fact) still finds a
 		// dead worker in seconds.
 		StartToCloseTimeout: time.Minute,
 		HeartbeatTimeout:    5 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2,
-			MaximumInterval: 30 * time.Second, MaximumAttempts: 10, NonRetryableErrorTypes: contract.NonRetryableErrorTypes},
+		RetryPolicy:         retry,
+	})
+	// Without the S3 copy a batch is one database transaction of a few
+	// milliseconds: run inside the workflow task, it costs no activity task, no
+	// workflow task to take its result and three fewer server transactions (a
+	// fifth more incidents per second on 2 cores). A local activity cannot
+	// heartbeat and holds the workflow task while it runs, which is why the S3
+	// copy, with two calls per fact, keeps the activity. A worker that dies mid
+	// batch leaves the workflow task to time out; the next attempt appends the
+	// batch again and the ledger's idempotency keys keep each fact once.
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: time.Minute, RetryPolicy: retry,
 	})
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
@@ -68,7 +80,12 @@ func (r *run) startLedger(ctx workflow.Context) {
 			in := contract.LedgerAppendInput{IncidentID: r.inc.ID, Drill: r.in.Drill, Facts: append([]contract.LedgerFact(nil), r.facts[:n]...)}
 			r.flushing = true
 			var res contract.LedgerAppendResult
-			err := workflow.ExecuteActivity(actx, contract.ActivityLedgerAppend, in).Get(ctx, &res)
+			var err error
+			if r.ledgerLocal {
+				err = workflow.ExecuteLocalActivity(lctx, contract.ActivityLedgerAppend, in).Get(ctx, &res)
+			} else {
+				err = workflow.ExecuteActivity(actx, contract.ActivityLedgerAppend, in).Get(ctx, &res)
+			}
 			r.flushing = false
 			if err != nil {
 				r.logger.Info("ledger append failed; retrying in a minute", "incident", r.inc.ID, "facts", n, "err", errorText(err))

@@ -9,12 +9,19 @@ import "go.temporal.io/sdk/workflow"
 // on a fresh incident's first workflow task alone. Runs from before it replay
 // through each change's own GetVersion, as they were recorded.
 //
-// The versions in bundled are frozen: a later change gets its own change ID (and
-// its own GetVersion call), never a higher version of a bundled one, because a
-// bundled run's history has no marker to say which version it ran.
-const CurrentChange = "incident-2026-12"
+// The versions in bundled are frozen, because a bundled run's history has no marker
+// to say which version it ran. A later change is a new bundle that implies the one
+// before it: a new run records only the newest marker, and a run of an older
+// bundle replays through the older marker (startVersions).
+const CurrentChange = "incident-2026-12-local-ledger"
 
-// bundled lists the changes CurrentChange implies, at the version it implies.
+// decemberBundle is the bundle before CurrentChange: everything in bundled. Its
+// runs carry its marker and replay through it. CurrentChange adds one change over
+// it: the ledger append of an incident started with LocalLedger is a local
+// activity (run.ledgerLocal).
+const decemberBundle = "incident-2026-12"
+
+// bundled lists the changes the bundles imply, at the version they imply.
 var bundled = map[string]workflow.Version{
 	ledgerChange:         2,
 	boundedChange:        1,
@@ -27,9 +34,11 @@ var bundled = map[string]workflow.Version{
 }
 
 // startVersions records (or, on replay, reads) CurrentChange. It must run before
-// the first version check of the run.
+// the first version check of the run. A new run records CurrentChange alone; a run
+// of the bundle before it finds no such marker on replay and reads its own.
 func (r *run) startVersions(ctx workflow.Context) {
-	r.current = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.latest = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.current = r.latest || workflow.GetVersion(ctx, decemberBundle, workflow.DefaultVersion, 1) >= 1
 }
 
 // version is the version of change this run follows: the bundled one for runs of

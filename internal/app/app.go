@@ -281,7 +281,9 @@ func (p *Parts) NewEngine(c client.Client) *engine.Engine {
 		Runbooks: p.Library, Policy: p.Policy, ApproverGroups: p.Config.Approvers.Groups,
 		Hold: p.Config.Incidents.Hold, Logger: p.Logger,
 		Notify: p.Config.Slack.BotToken != "" && p.Config.Slack.Channel != "",
-		Drills: p.Drills, DecisionKey: p.DecisionKey, Refusals: p.Refusals(), Ledger: p.ledgerReader,
+		// The S3 copy makes an append two calls per fact: an activity of its own.
+		LocalLedger: p.Config.Ledger.S3.Bucket == "",
+		Drills:      p.Drills, DecisionKey: p.DecisionKey, Refusals: p.Refusals(), Ledger: p.ledgerReader,
 	}
 }
 

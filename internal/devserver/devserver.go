@@ -387,6 +387,20 @@ func dynamicConfig() dynamicconfig.StaticClient {
 		dynamicconfig.VisibilityProcessorSchedulerWorkerCount.Key():             64,
 		dynamicconfig.ReplicationProcessorSchedulerWorkerCount.Key():            8, // single cluster: unused
 		dynamicconfig.ReplicationLowPriorityProcessorSchedulerWorkerCount.Key(): 8,
+		// The transfer queue hands every new workflow task to matching. Its reader
+		// polls at most 20 times a second per shard by default, sized for clusters
+		// of hundreds of shards; on this one shard every workflow task waited for
+		// the next poll, ~40 ms each: 250 ms for a 4-step incident that takes 55
+		// ms without the cap. New tasks still wake the reader; it only stops
+		// waiting for the rate limiter.
+		dynamicconfig.TransferProcessorMaxPollRPS.Key(): 1000,
+		// A history long poll (the UI following an incident, a client waiting for
+		// a run's result) can miss the notification of its last event: the
+		// server's per-watcher channel holds one and drops the rest. It then sat
+		// out the default 20 s expiry; seen on ~1 in 130 runs once the transfer
+		// queue stopped spacing workflow tasks out. The poll now re-reads the
+		// state every second instead.
+		dynamicconfig.HistoryLongPollExpirationInterval.Key(): time.Second,
 		// The server never stops the SDK workers of these system components
 		// (its code says so), so they keep long-polling the frontend: Stop
 		// then waits out the frontend's 1 s drain and leaks their
