@@ -93,6 +93,7 @@ type Server struct {
 	uiAddr    string
 	namespace string
 	lock      *os.File // flock on DataDir/temporal.lock; nil where unsupported
+	config    *devConfig
 
 	stopOnce sync.Once
 	stopErr  error
@@ -150,7 +151,8 @@ func start(ctx context.Context, o Options, lock *os.File) (*Server, error) {
 
 	level := &slog.LevelVar{}
 	level.Set(slog.LevelWarn)
-	srv, err := temporalserver.NewServer(serverOptions(o, ports, serverLogger{out: o.Logger, level: level})...)
+	dc := newDevConfig()
+	srv, err := temporalserver.NewServer(serverOptions(o, ports, serverLogger{out: o.Logger, level: level}, dc)...)
 	if err != nil {
 		return nil, fmt.Errorf("devserver: configure Temporal server: %w", err)
 	}
@@ -164,11 +166,14 @@ func start(ctx context.Context, o Options, lock *os.File) (*Server, error) {
 		frontend:  ports.frontendDial,
 		namespace: o.Namespace,
 		lock:      lock,
+		config:    dc,
 	}
-	if err := reconcileNamespace(ctx, s.frontend, o); err != nil {
+	added, err := reconcileNamespace(ctx, s.frontend, o)
+	if err != nil {
 		s.shutdown()
 		return nil, fmt.Errorf("devserver: %w", err)
 	}
+	dc.settle(added)
 	if o.UI {
 		if err := s.startUI(ctx, o, ports); err != nil {
 			s.shutdown()
@@ -198,6 +203,7 @@ func (s *Server) Stop() error {
 // shutdown stops the UI and the server, leaving the data dir locked.
 func (s *Server) shutdown() error {
 	s.logLevel.Set(slog.LevelError)
+	s.config.stop()
 	if s.ui != nil {
 		s.ui.Stop()
 		<-s.uiDone
@@ -354,12 +360,11 @@ func prepareDatabase(o Options, fresh bool) error {
 }
 
 // dynamicConfig holds the dev-server settings, after `temporal server
-// start-dev`.
+// start-dev`. Whether search attributes are re-read on every use is not among
+// them: devConfig decides that.
 func dynamicConfig() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
-		// Search attributes are usable as soon as they are added.
-		dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): true,
-		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key():         true,
+		dynamicconfig.ForceNexusEndpointRefreshOnRead.Key(): true,
 		// Signal intake answers each POST with a consistent query (was this a
 		// duplicate?); a storm about one credential queues many at once, and the
 		// default buffer of 1 turns all but one into ResourceExhausted retries.
@@ -414,7 +419,7 @@ func dynamicConfig() dynamicconfig.StaticClient {
 	}
 }
 
-func serverOptions(o Options, p portPlan, logger serverLogger) []temporalserver.ServerOption {
+func serverOptions(o Options, p portPlan, logger serverLogger, dc *devConfig) []temporalserver.ServerOption {
 	var conf config.Config
 	conf.Global.Membership.MaxJoinDuration = 30 * time.Second
 	conf.Global.Membership.BroadcastAddress = internalIP
@@ -472,7 +477,7 @@ func serverOptions(o Options, p portPlan, logger serverLogger) []temporalserver.
 			primitives.WorkerService:   static.SingleLocalHost(hostPort(internalIP, p.worker)),
 		}),
 		temporalserver.WithLogger(logger),
-		temporalserver.WithDynamicConfigClient(dynamicConfig()),
+		temporalserver.WithDynamicConfigClient(dc),
 	}
 }
 

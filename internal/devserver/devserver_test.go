@@ -212,6 +212,75 @@ func TestRestartKeepsExecutions(t *testing.T) {
 	t.Logf("goroutines: %d before, %d after the last Stop", goroutinesBefore, runtime.NumGoroutine())
 }
 
+func tagWorkflow(ctx workflow.Context, v string) error {
+	return workflow.UpsertTypedSearchAttributes(ctx, laterKey.ValueSet(v))
+}
+
+const laterAttr = "SeverTestLater"
+
+var laterKey = temporal.NewSearchAttributeKeyKeyword(laterAttr)
+
+// TestSearchAttributeAddedOnBoot boots a data dir made by an older sever that
+// lacked an attribute: Start adds it, and a workflow started at once can carry it
+// and upsert it. The embedded server stops re-reading search attributes on every
+// use once the namespace is settled (devConfig), so this is what keeps a service
+// that read the list before the addition from refusing the new attribute.
+func TestSearchAttributeAddedOnBoot(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	opts := devserver.Options{
+		DataDir:          dir,
+		SearchAttributes: map[string]enums.IndexedValueType{incidentAttr: enums.INDEXED_VALUE_TYPE_KEYWORD},
+	}
+	s := start(t, opts)
+	c := dial(t, s)
+	// Every service reads the list before the restart adds to it.
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "before", TaskQueue: "devserver-later",
+		TypedSearchAttributes: temporal.NewSearchAttributes(incidentKey.ValueSet("inc-0")),
+	}, greetWorkflow, "sever")
+	if err != nil {
+		t.Fatalf("ExecuteWorkflow before the restart: %v", err)
+	}
+	if err := c.TerminateWorkflow(ctx, "before", run.GetRunID(), "test"); err != nil {
+		t.Fatalf("TerminateWorkflow: %v", err)
+	}
+	c.Close()
+	stop(t, s)
+
+	opts.SearchAttributes = map[string]enums.IndexedValueType{
+		incidentAttr: enums.INDEXED_VALUE_TYPE_KEYWORD,
+		laterAttr:    enums.INDEXED_VALUE_TYPE_KEYWORD,
+	}
+	s = start(t, opts)
+	c = dial(t, s)
+	defer c.Close()
+	w := worker.New(c, "devserver-later", worker.Options{})
+	w.RegisterWorkflow(tagWorkflow)
+	if err := w.Start(); err != nil {
+		t.Fatalf("worker: %v", err)
+	}
+	defer w.Stop()
+	run, err = c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: "after", TaskQueue: "devserver-later",
+		TypedSearchAttributes: temporal.NewSearchAttributes(laterKey.ValueSet("at-start")),
+	}, tagWorkflow, "upserted")
+	if err != nil {
+		t.Fatalf("ExecuteWorkflow with %s right after it was added: %v", laterAttr, err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		t.Fatalf("workflow upserting %s: %v", laterAttr, err)
+	}
+	desc, err := c.DescribeWorkflowExecution(ctx, "after", run.GetRunID())
+	if err != nil {
+		t.Fatalf("DescribeWorkflowExecution: %v", err)
+	}
+	p := desc.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[laterAttr]
+	if p == nil || !strings.Contains(string(p.GetData()), "upserted") {
+		t.Errorf("%s = %v, want the upserted value", laterAttr, p)
+	}
+}
+
 // TestIncompatibleDataDir needs no server: the guard refuses before boot.
 func TestIncompatibleDataDir(t *testing.T) {
 	t.Run("other server version", func(t *testing.T) {

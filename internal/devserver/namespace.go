@@ -22,13 +22,14 @@ const reconcileTimeout = 30 * time.Second
 
 // reconcileNamespace applies the options that must hold on every boot, not
 // only when the namespace is created: an existing file keeps whatever
-// retention and search attributes an older sever gave it.
-func reconcileNamespace(ctx context.Context, frontend string, o Options) error {
+// retention and search attributes an older sever gave it. added reports
+// whether search attributes were added.
+func reconcileNamespace(ctx context.Context, frontend string, o Options) (added bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, reconcileTimeout)
 	defer cancel()
 	conn, err := grpc.NewClient(frontend, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		return fmt.Errorf("connect to frontend %s: %w", frontend, err)
+		return false, fmt.Errorf("connect to frontend %s: %w", frontend, err)
 	}
 	defer conn.Close()
 	wf := workflowservice.NewWorkflowServiceClient(conn)
@@ -44,11 +45,11 @@ func reconcileNamespace(ctx context.Context, frontend string, o Options) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("set retention %v on namespace %q: %w", o.Retention, o.Namespace, err)
+		return false, fmt.Errorf("set retention %v on namespace %q: %w", o.Retention, o.Namespace, err)
 	}
 
 	if len(o.SearchAttributes) == 0 {
-		return nil
+		return false, nil
 	}
 	// Add only the missing ones: the server logs a warning for every
 	// attribute that already exists, which would be noise on every boot.
@@ -59,7 +60,7 @@ func reconcileNamespace(ctx context.Context, frontend string, o Options) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("list search attributes of namespace %q: %w", o.Namespace, err)
+		return false, fmt.Errorf("list search attributes of namespace %q: %w", o.Namespace, err)
 	}
 	missing := map[string]enums.IndexedValueType{}
 	names := make([]string, 0, len(o.SearchAttributes))
@@ -74,12 +75,12 @@ func reconcileNamespace(ctx context.Context, frontend string, o Options) error {
 		case !ok:
 			missing[name] = want
 		case got != want:
-			return fmt.Errorf("search attribute %q is registered as %v in namespace %q, want %v; use a fresh --data-dir",
+			return false, fmt.Errorf("search attribute %q is registered as %v in namespace %q, want %v; use a fresh --data-dir",
 				name, got, o.Namespace, want)
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return false, nil
 	}
 	err = retryUnavailable(ctx, func() error {
 		_, err := op.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
@@ -92,9 +93,9 @@ func reconcileNamespace(ctx context.Context, frontend string, o Options) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("add search attributes to namespace %q: %w", o.Namespace, err)
+		return false, fmt.Errorf("add search attributes to namespace %q: %w", o.Namespace, err)
 	}
-	return nil
+	return true, nil
 }
 
 // retryUnavailable retries call while the frontend answers Unavailable (it
