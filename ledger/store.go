@@ -206,13 +206,20 @@ func (s *Store) AppendBatch(ctx context.Context, es []Entry) ([]Appended, error)
 	if err := s.lockAppends(ctx, tx); err != nil {
 		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
+	b, err := openBatch(ctx, tx, now)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: append: %w", err)
+	}
 	out := make([]Appended, 0, len(es))
 	for _, e := range es {
-		a, err := appendTx(ctx, tx, e, now)
+		a, err := b.append(ctx, e)
 		if err != nil {
 			return nil, fmt.Errorf("ledger: append %s %q: %w", e.Incident, e.Key, err)
 		}
 		out = append(out, a)
+	}
+	if err := b.close(ctx); err != nil {
+		return nil, fmt.Errorf("ledger: append: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("ledger: append: %w", err)
@@ -220,10 +227,55 @@ func (s *Store) AppendBatch(ctx context.Context, es []Entry) ([]Appended, error)
 	return out, nil
 }
 
-// appendTx appends one prepared entry inside the batch's transaction.
-func appendTx(ctx context.Context, tx tx, e Entry, now time.Time) (Appended, error) {
+// batch appends entries inside one transaction. It reads the day's tip and each
+// incident's tip once, keeps them as the entries go in, and writes them back once
+// in close: two statements per entry (the key lookup and the insert) instead of six,
+// the same rows as appending the entries one by one. On PostgreSQL every statement
+// is a round trip.
+type batch struct {
+	tx tx
+	// tip is the latest day row when the batch began (nil for an empty ledger); day
+	// is the day this batch's entries go into.
+	tip *DayHead
+	day string
+	// gseq is the next append number, head the chain value so far; first is the
+	// first append number this batch used (0 while none).
+	gseq, first int64
+	head        string
+	last        struct {
+		incident string
+		seq      int64
+	}
+	incidents map[string]*incidentTip
+	touched   []string // incidents with new entries, in first-append order
+}
+
+// incidentTip is an incident's last seq and entry hash.
+type incidentTip struct {
+	seq  int64
+	hash string
+}
+
+func openBatch(ctx context.Context, tx tx, now time.Time) (*batch, error) {
+	tip, err := latestDay(ctx, tx, "")
+	if err != nil {
+		return nil, err
+	}
+	b := &batch{tx: tx, tip: tip, day: dayOf(now), gseq: 1, incidents: map[string]*incidentTip{}}
+	if tip != nil {
+		if tip.Day > b.day {
+			b.day = tip.Day // the clock stepped back over midnight: never reopen a sealed day
+		}
+		b.gseq, b.head = tip.Last+1, tip.Head
+	}
+	return b, nil
+}
+
+// append appends one prepared entry, or returns the stored one when the incident
+// already has an entry with its key (in the ledger or earlier in the batch).
+func (b *batch) append(ctx context.Context, e Entry) (Appended, error) {
 	var body, hash string
-	err := tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)
+	err := b.tx.QueryRowContext(ctx, `SELECT body, hash FROM entries WHERE incident = ? AND key = ?`, e.Incident, e.Key).Scan(&body, &hash)
 	switch {
 	case err == nil:
 		stored, err := decodeEntry([]byte(body))
@@ -236,51 +288,63 @@ func appendTx(ctx context.Context, tx tx, e Entry, now time.Time) (Appended, err
 		return Appended{}, err
 	}
 
-	var seq int64
-	var prev string
-	err = tx.QueryRowContext(ctx, `SELECT seq, hash FROM incidents WHERE incident = ?`, e.Incident).Scan(&seq, &prev)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return Appended{}, err
+	it := b.incidents[e.Incident]
+	if it == nil {
+		it = &incidentTip{}
+		err = b.tx.QueryRowContext(ctx, `SELECT seq, hash FROM incidents WHERE incident = ?`, e.Incident).Scan(&it.seq, &it.hash)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return Appended{}, err
+		}
+		b.incidents[e.Incident] = it
 	}
-	e.Seq, e.Prev = seq+1, prev
+	e.Seq, e.Prev = it.seq+1, it.hash
 	canon := e.Canonical()
 	e.Hash = sever.SHA256Hex(canon)
+	chain := chainHash(b.head, e.Hash)
 
-	tip, err := latestDay(ctx, tx, "")
-	if err != nil {
-		return Appended{}, err
-	}
-	day := dayOf(now)
-	if tip != nil && tip.Day > day {
-		day = tip.Day // the clock stepped back over midnight: never reopen a sealed day
-	}
-	var gseq int64 = 1
-	var tipHead string
-	if tip != nil {
-		gseq, tipHead = tip.Last+1, tip.Head
-	}
-	chain := chainHash(tipHead, e.Hash)
-
-	if _, err := tx.ExecContext(ctx, `INSERT INTO entries (gseq, incident, seq, key, kind, at, day, prev, hash, chain, body)
+	if _, err := b.tx.ExecContext(ctx, `INSERT INTO entries (gseq, incident, seq, key, kind, at, day, prev, hash, chain, body)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		gseq, e.Incident, e.Seq, e.Key, string(e.Kind), formatTime(e.At), day, e.Prev, e.Hash, chain, string(canon)); err != nil {
+		b.gseq, e.Incident, e.Seq, e.Key, string(e.Kind), formatTime(e.At), b.day, e.Prev, e.Hash, chain, string(canon)); err != nil {
 		return Appended{}, err
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO incidents (incident, seq, hash) VALUES (?, ?, ?)
-		ON CONFLICT (incident) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, e.Incident, e.Seq, e.Hash); err != nil {
-		return Appended{}, err
+	if !slices.Contains(b.touched, e.Incident) {
+		b.touched = append(b.touched, e.Incident)
 	}
-	if tip != nil && tip.Day == day {
-		_, err = tx.ExecContext(ctx, `UPDATE days SET head = ?, last = ?, last_incident = ?, last_seq = ? WHERE day = ?`,
-			chain, gseq, e.Incident, e.Seq, day)
-	} else {
-		_, err = tx.ExecContext(ctx, `INSERT INTO days (day, prev_head, head, first, last, last_incident, last_seq)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, day, tipHead, chain, gseq, gseq, e.Incident, e.Seq)
+	it.seq, it.hash = e.Seq, e.Hash
+	if b.first == 0 {
+		b.first = b.gseq
 	}
-	if err != nil {
-		return Appended{}, err
-	}
+	b.head = chain
+	b.last.incident, b.last.seq = e.Incident, e.Seq
+	b.gseq++
 	return Appended{Entry: e, Added: true}, nil
+}
+
+// close writes the tips the batch moved: each incident's, and the day's.
+func (b *batch) close(ctx context.Context) error {
+	for _, inc := range b.touched {
+		it := b.incidents[inc]
+		if _, err := b.tx.ExecContext(ctx, `INSERT INTO incidents (incident, seq, hash) VALUES (?, ?, ?)
+			ON CONFLICT (incident) DO UPDATE SET seq = excluded.seq, hash = excluded.hash`, inc, it.seq, it.hash); err != nil {
+			return err
+		}
+	}
+	if b.first == 0 {
+		return nil // every entry was already there
+	}
+	var err error
+	if b.tip != nil && b.tip.Day == b.day {
+		_, err = b.tx.ExecContext(ctx, `UPDATE days SET head = ?, last = ?, last_incident = ?, last_seq = ? WHERE day = ?`,
+			b.head, b.gseq-1, b.last.incident, b.last.seq, b.day)
+	} else {
+		prev := ""
+		if b.tip != nil {
+			prev = b.tip.Head
+		}
+		_, err = b.tx.ExecContext(ctx, `INSERT INTO days (day, prev_head, head, first, last, last_incident, last_seq)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`, b.day, prev, b.head, b.first, b.gseq-1, b.last.incident, b.last.seq)
+	}
+	return err
 }
 
 // Entries returns an incident's entries in seq order (none for an unknown incident).
