@@ -137,7 +137,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
-	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, engine-cN.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof); each covers the whole process: server, worker, API and bench")
+	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, engine-cN.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof), each with allocation profiles at its start and end (NAME.allocs-base.pprof, NAME.allocs.pprof: compare with go tool pprof -diff_base); each covers the whole process: server, worker, API and bench")
 	fs.BoolVar(&o.async, "async", false, "engine POSTs with Prefer: respond-async (SignalWithStart, answers queued) instead of waiting for the answer (Update-With-Start)")
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
@@ -594,11 +594,16 @@ func perOp(d time.Duration, n int) float64 {
 }
 
 // cpuProfile starts a CPU profile named name in -cpuprofile's directory and returns
-// the function that stops it; without -cpuprofile both do nothing.
+// the function that stops it; without -cpuprofile both do nothing. It also writes
+// the allocation profile at the start (name.allocs-base.pprof) and at the end
+// (name.allocs.pprof): the allocations of the run are the difference
+// (go tool pprof -diff_base). Garbage collection is a tenth of the CPU here, and a
+// CPU profile cannot say who made the garbage.
 func (b *bench) cpuProfile(name string) func() {
 	if b.o.profile == "" {
 		return func() {}
 	}
+	b.allocProfile(name + ".allocs-base")
 	f, err := os.Create(filepath.Join(b.o.profile, name+".pprof"))
 	if err == nil {
 		err = pprof.StartCPUProfile(f)
@@ -612,6 +617,21 @@ func (b *bench) cpuProfile(name string) func() {
 		if err := f.Close(); err != nil {
 			b.logf("cpu profile %s: %v", name, err)
 		}
+		b.allocProfile(name + ".allocs")
+	}
+}
+
+// allocProfile writes the cumulative allocation profile to name.pprof.
+func (b *bench) allocProfile(name string) {
+	f, err := os.Create(filepath.Join(b.o.profile, name+".pprof"))
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		b.logf("allocation profile %s: %v", name, err)
 	}
 }
 
