@@ -14,13 +14,38 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
+	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/workflows"
 )
 
-// awsFloorSteps is the floor of the AWS time to contain: the activities on the path
+// awsFloorPlan is the floor of the AWS time to contain: the activities on the path
 // from the signal to the verified deactivation (key_owner, deactivate_access_key,
-// key_status), run by a bare workflow in sequence. Evidence steps that run in
-// parallel with them are not on the path.
-const awsFloorSteps = 3
+// key_status), run by a bare workflow in sequence, each local where the engine runs
+// it local (workflows.LocalAction). Evidence steps that run in parallel with them
+// are not on the path.
+func awsFloorPlan(lib *runbooks.Library) ([]bool, error) {
+	rb, err := lib.Select(sever.CredAWSAccessKey, sever.KindCredentialExposed)
+	if err != nil {
+		return nil, fmt.Errorf("aws floor: %w", err)
+	}
+	var owner, deactivate *sever.RunbookStep
+	for i := range rb.Steps {
+		switch rb.Steps[i].Action {
+		case sever.ActionAWSKeyOwner:
+			owner = &rb.Steps[i]
+		case sever.ActionAWSDeactivateKey:
+			deactivate = &rb.Steps[i]
+		}
+	}
+	if owner == nil || deactivate == nil || deactivate.Verify == nil {
+		return nil, fmt.Errorf("aws floor: runbook %s has no key owner step or no verified deactivation", rb.Name)
+	}
+	return []bool{
+		workflows.LocalAction(owner, !owner.Mutating),
+		workflows.LocalAction(deactivate, !deactivate.Mutating),
+		workflows.LocalAction(deactivate, true),
+	}, nil
+}
 
 // AWSContain is the time to contain a stolen AWS key with the built-in
 // aws-access-key-exposed runbook under the pre-approved policy, against the drill
@@ -28,6 +53,7 @@ const awsFloorSteps = 3
 type AWSContain struct {
 	Iterations int     `json:"iterations"`
 	FloorSteps int     `json:"floor_steps"`
+	FloorLocal int     `json:"floor_local_steps"`
 	Floor      Stats   `json:"floor"`
 	Engine     Stats   `json:"engine"`
 	RatioP50   float64 `json:"ratio_p50"`
@@ -57,9 +83,13 @@ func awsBenchSeed(n int) *drillcloud.Seed {
 
 func (b *bench) awsContain(ctx context.Context) error {
 	o := b.o
-	r := &AWSContain{Iterations: o.awsN, FloorSteps: awsFloorSteps, Policy: b.rep.Config.Policy}
+	plan, err := awsFloorPlan(b.library)
+	if err != nil {
+		return err
+	}
+	r := &AWSContain{Iterations: o.awsN, FloorSteps: len(plan), FloorLocal: localCount(plan), Policy: b.rep.Config.Policy}
 	b.rep.AWS = r
-	floor := &floor{c: b.floor.c, steps: awsFloorSteps}
+	floor := &floor{c: b.floor.c, local: plan}
 	b.pause(ctx)
 	b.logf("aws time to contain: %d + %d, interleaved", o.awsN, o.awsN)
 	var fa, ea []time.Duration
@@ -158,7 +188,7 @@ func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
 		"credential": map[string]any{"provider": "aws", "type": "aws_access_key", "id": key,
 			"principal": user, "account": drillcloud.DefaultAccountID},
 	})
-	return b.containOnce(ctx, key, body, "deactivate.verify", func(inc *sever.Incident) error {
+	return b.containOnce(ctx, key, body, sever.CredAWSAccessKey, "deactivate", func(inc *sever.Incident) error {
 		for _, st := range inc.Steps {
 			if st.ID == "deactivate" && !st.Verified {
 				return fmt.Errorf("deactivate not verified: %s", st.Error)
@@ -171,11 +201,28 @@ func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
 	})
 }
 
-// containOnce posts body and returns the time from just before the POST until the
-// activity that reads the control back (activityID) completed, seen by
-// long-polling the incident's history; check then confirms, outside the timed span,
-// that the read-back showed the control in place.
-func (b *bench) containOnce(ctx context.Context, what string, body []byte, activityID string, check func(*sever.Incident) error) (time.Duration, error) {
+// containOnce posts body and returns the time from just before the POST until step
+// stepID of the runbook that ct's incidents run had its control read back: its
+// read-back (verify) completed, or, for a step without one, the step itself, seen
+// by long-polling the incident's history. A read-back runs as an activity task
+// (activity id stepID.verify) or as a local activity (a LocalActivity marker of the
+// verify action, after the step's own activity completed), as workflows.LocalAction
+// decides. check then confirms, outside the timed span, that the read-back showed
+// the control in place.
+func (b *bench) containOnce(ctx context.Context, what string, body []byte, ct sever.CredentialType, stepID string, check func(*sever.Incident) error) (time.Duration, error) {
+	rb, err := b.library.Select(ct, sever.KindCredentialExposed)
+	if err != nil {
+		return 0, fmt.Errorf("%s: runbook for %s: %w", what, ct, err)
+	}
+	var spec *sever.RunbookStep
+	for i := range rb.Steps {
+		if rb.Steps[i].ID == stepID {
+			spec = &rb.Steps[i]
+		}
+	}
+	if spec == nil {
+		return 0, fmt.Errorf("%s: runbook %s has no step %s", what, rb.Name, stepID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t0 := time.Now()
@@ -183,23 +230,43 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, activ
 	if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
 		return 0, fmt.Errorf("%s: submit: %w", what, err)
 	}
-	verify := int64(-1)
+	stepEv, verifyEv := int64(-1), int64(-1)
+	stepDone := false
 	var d time.Duration
-	err := watch(ctx, b.eng.c, sub.IncidentID, func(ev *historypb.HistoryEvent) (bool, error) {
+	err = watch(ctx, b.eng.c, sub.IncidentID, func(ev *historypb.HistoryEvent) (bool, error) {
 		switch ev.GetEventType() {
 		case enums.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			if ev.GetActivityTaskScheduledEventAttributes().GetActivityId() == activityID {
-				verify = ev.GetEventId()
+			switch ev.GetActivityTaskScheduledEventAttributes().GetActivityId() {
+			case stepID:
+				stepEv = ev.GetEventId()
+			case stepID + ".verify":
+				verifyEv = ev.GetEventId()
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-			if ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() == verify {
+			switch ev.GetActivityTaskCompletedEventAttributes().GetScheduledEventId() {
+			case verifyEv:
 				d = time.Since(t0)
 				return true, nil
+			case stepEv:
+				stepDone = true
+				if spec.Verify == nil {
+					d = time.Since(t0)
+					return true, nil
+				}
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-			if ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId() == verify {
-				return true, fmt.Errorf("read-back failed: %s", ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
+			if id := ev.GetActivityTaskFailedEventAttributes().GetScheduledEventId(); id == verifyEv || id == stepEv {
+				return true, fmt.Errorf("%s failed: %s", stepID, ev.GetActivityTaskFailedEventAttributes().GetFailure().GetMessage())
 			}
+		case enums.EVENT_TYPE_MARKER_RECORDED:
+			if !stepDone || spec.Verify == nil || localActivityType(ev) != spec.Verify.Action {
+				return false, nil
+			}
+			if f := ev.GetMarkerRecordedEventAttributes().GetFailure(); f != nil {
+				return true, fmt.Errorf("read-back failed: %s", f.GetMessage())
+			}
+			d = time.Since(t0)
+			return true, nil
 		}
 		return false, nil
 	})
@@ -218,6 +285,25 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, activ
 	}
 	return d, nil
 }
+
+// localActivityType is the activity type a LocalActivity marker records, "" for any
+// other event.
+func localActivityType(ev *historypb.HistoryEvent) string {
+	a := ev.GetMarkerRecordedEventAttributes()
+	if a.GetMarkerName() != localActivityMarker {
+		return ""
+	}
+	for _, p := range a.GetDetails()["data"].GetPayloads() {
+		var m struct{ ActivityType string }
+		if json.Unmarshal(p.GetData(), &m) == nil {
+			return m.ActivityType
+		}
+	}
+	return ""
+}
+
+// localActivityMarker is the marker name the Go SDK records a local activity under.
+const localActivityMarker = "LocalActivity"
 
 // AWSTemporaryContain is the time to contain stolen temporary credentials (an
 // instance role's session) with the built-in aws-temporary-credentials-exposed
@@ -264,7 +350,7 @@ func (b *bench) awsTemporaryContain(ctx context.Context) error {
 				"principal": "arn:aws:sts::" + drillcloud.DefaultAccountID + ":assumed-role/" + role + "/" + instance,
 				"account":   drillcloud.DefaultAccountID},
 		})
-		d, err := b.containOnce(ctx, key, body, "revoke-sessions", func(inc *sever.Incident) error {
+		d, err := b.containOnce(ctx, key, body, sever.CredAWSTemporaryCredentials, "revoke-sessions", func(inc *sever.Incident) error {
 			for _, st := range inc.Steps {
 				if st.ID == "revoke-sessions" && !st.Verified {
 					return fmt.Errorf("revoke-sessions not verified: %s", st.Error)

@@ -216,7 +216,7 @@ func (b *bench) familyOnce(ctx context.Context, f family, i int) (time.Duration,
 		"observed_at": time.Now().UTC().Format(time.RFC3339), "severity": "critical",
 		"credential": map[string]any{"provider": f.provider, "type": f.ct, "id": id},
 	})
-	return b.containOnce(ctx, string(f.ct)+" "+id, body, f.step+".verify", func(inc *sever.Incident) error {
+	return b.containOnce(ctx, string(f.ct)+" "+id, body, f.ct, f.step, func(inc *sever.Incident) error {
 		for _, st := range inc.Steps {
 			if st.ID == f.step && !st.Verified {
 				return fmt.Errorf("%s not verified: %s", f.step, st.Error)

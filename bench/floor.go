@@ -13,14 +13,23 @@ import (
 // floorQueue is the task queue of the floor's own worker, apart from sever's.
 const floorQueue = "bench-floor"
 
-// BareWorkflow is the floor: n trivial activities in sequence, each with a plain
-// ExecuteActivity and nothing else (no queries, no memo, no policy, no signals).
-func BareWorkflow(ctx workflow.Context, n int) (int, error) {
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+// BareWorkflow is the floor: trivial activities in sequence, one per entry of
+// local, each with a plain ExecuteActivity, or ExecuteLocalActivity where local
+// says so, and nothing else (no queries, no memo, no policy, no signals). local
+// mirrors how the engine dispatches the steps the floor stands for: it runs a
+// read-only step as a local activity (workflows.LocalAction), and a floor of
+// activity tasks for them would measure Temporal doing more than sever does.
+func BareWorkflow(ctx workflow.Context, local []bool) (int, error) {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
+	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second})
 	sum := 0
-	for i := range n {
+	for i, l := range local {
+		f := workflow.ExecuteActivity(actx, BareActivity, i)
+		if l {
+			f = workflow.ExecuteLocalActivity(lctx, BareActivity, i)
+		}
 		var out int
-		if err := workflow.ExecuteActivity(ctx, BareActivity, i).Get(ctx, &out); err != nil {
+		if err := f.Get(ctx, &out); err != nil {
 			return sum, err
 		}
 		sum += out
@@ -33,8 +42,9 @@ func BareActivity(_ context.Context, i int) (int, error) { return i + 1, nil }
 
 // floor runs BareWorkflow through the SDK client.
 type floor struct {
-	c     client.Client
-	steps int
+	c client.Client
+	// local has one entry per step: true for a local activity.
+	local []bool
 	// history waits by long-polling every event (as the engine side does) instead
 	// of Get; it exists to measure what that way of waiting costs.
 	history bool
@@ -45,7 +55,7 @@ type floor struct {
 // start time of the first activity.
 func (f *floor) run(ctx context.Context, id string, ttfs bool) (sample, error) {
 	t0 := time.Now()
-	run, err := f.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, BareWorkflow, f.steps)
+	run, err := f.c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, BareWorkflow, f.local)
 	if err != nil {
 		return sample{}, fmt.Errorf("floor %s: start: %w", id, err)
 	}
@@ -66,8 +76,8 @@ func (f *floor) run(ctx context.Context, id string, ttfs bool) (sample, error) {
 		return sample{}, fmt.Errorf("floor %s: %w", id, err)
 	}
 	s := sample{total: time.Since(t0)}
-	if want := f.steps * (f.steps + 1) / 2; sum != want {
-		return s, fmt.Errorf("floor %s: result %d, want %d", id, sum, want)
+	if n := len(f.local); sum != n*(n+1)/2 {
+		return s, fmt.Errorf("floor %s: result %d, want %d", id, sum, n*(n+1)/2)
 	}
 	if ttfs {
 		it := f.c.GetWorkflowHistory(ctx, id, run.GetRunID(), false, enums.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -83,4 +93,15 @@ func (f *floor) run(ctx context.Context, id string, ttfs bool) (sample, error) {
 		}
 	}
 	return s, nil
+}
+
+// localCount is how many of the floor's steps are local activities.
+func localCount(local []bool) int {
+	n := 0
+	for _, l := range local {
+		if l {
+			n++
+		}
+	}
+	return n
 }

@@ -10,7 +10,9 @@
 //
 //	(a) floor:  BareWorkflow, N trivial activities in sequence, on its own worker and
 //	            task queue against the same server, started with ExecuteWorkflow and
-//	            awaited with Get (a long poll on the close event);
+//	            awaited with Get (a long poll on the close event); each is a local
+//	            activity where the engine runs the matching runbook step as one
+//	            (workflows.LocalAction: sever.noop is read-only, so all N are);
 //	(b) engine: POST /v1/signals (real HTTP, bearer token) about a fresh generic_token,
 //	            whose runbook is N sever.noop steps in a chain, until the runbook ends.
 //
@@ -61,6 +63,7 @@ import (
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
 	"github.com/sever-ir/sever/runbooks"
+	"github.com/sever-ir/sever/workflows"
 )
 
 // awsPolicy is the policy the bench runs under (relative to the repository root,
@@ -311,6 +314,13 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		stopStack()
 		return nil, fmt.Errorf("runbook selection for generic_token: got %v (err %v), want %s", rb, err, benchRunbook)
 	}
+	// The floor runs each step as the engine does: local where workflows.LocalAction
+	// says a new incident runs it local.
+	floorPlan := make([]bool, len(rb.Steps))
+	for i := range rb.Steps {
+		floorPlan[i] = workflows.LocalAction(&rb.Steps[i], !rb.Steps[i].Mutating)
+	}
+	rep.Config.FloorLocal = localCount(floorPlan)
 	dec := d.Policy.Decide(sever.ActionNoop, sever.CredGenericToken, false)
 	if dec.Mode != sever.ModeAuto {
 		stopStack()
@@ -345,7 +355,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	}
 	b := &bench{
 		o:     o,
-		floor: &floor{c: d.Client, steps: o.steps, history: o.fwait == "history"},
+		floor: &floor{c: d.Client, local: floorPlan, history: o.fwait == "history"},
 		eng: &engineRunner{c: d.Client, url: d.URL, token: d.DevToken, wait: o.wait, pollIv: o.poll, async: o.async,
 			http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
 				MaxIdleConns: 2 * maxConc, MaxIdleConnsPerHost: 2 * maxConc, IdleConnTimeout: time.Minute}}},

@@ -193,16 +193,23 @@ func TestCloseDuringMutatingStep(t *testing.T) {
 }
 
 // Mutating steps, and only they, run with a heartbeat timeout and are waited for
-// when canceled; their read-back and the incident's other activities are not.
+// when canceled; their read-back and the incident's read-only steps run as local
+// activities, with no activity task (TestReadOnlyStepsRunLocal).
 func TestMutatingStepActivityOptions(t *testing.T) {
 	env := newEnv(t)
 	rc := &recorder{}
 	rc.register(env, "test.lookup", "test.disable", "test.status", "test.enable")
 	var mu sync.Mutex
 	heartbeat := map[string]time.Duration{}
+	local := map[string]bool{}
 	env.SetOnActivityStartedListener(func(info *activity.Info, _ context.Context, _ converter.EncodedValues) {
 		mu.Lock()
 		heartbeat[info.ActivityID] = info.HeartbeatTimeout
+		mu.Unlock()
+	})
+	env.SetOnLocalActivityStartedListener(func(info *activity.Info, _ context.Context, _ []any) {
+		mu.Lock()
+		local[info.ActivityType.Name] = true
 		mu.Unlock()
 	})
 	env.RegisterDelayedCallback(func() {
@@ -213,9 +220,14 @@ func TestMutatingStepActivityOptions(t *testing.T) {
 	runIncident(t, env, in, signal("s1", "e1"))
 	mu.Lock()
 	defer mu.Unlock()
-	for id, want := range map[string]bool{"lookup": false, "disable": true, "disable.verify": false, "disable.compensate": true} {
-		if got, ok := heartbeat[id]; !ok || (got > 0) != want {
-			t.Errorf("activity %s: heartbeat timeout %v (ran %v), want one %v", id, got, ok, want)
+	for _, id := range []string{"disable", "disable.compensate"} {
+		if got, ok := heartbeat[id]; !ok || got <= 0 {
+			t.Errorf("activity %s: heartbeat timeout %v (ran %v), want one", id, got, ok)
+		}
+	}
+	for id, typ := range map[string]string{"lookup": "test.lookup", "disable.verify": "test.status"} {
+		if _, ok := heartbeat[id]; ok || !local[typ] {
+			t.Errorf("read-only %s (%s): activity task %v, local %v; want local only", id, typ, ok, local[typ])
 		}
 	}
 

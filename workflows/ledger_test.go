@@ -30,6 +30,7 @@ func TestLedgerAppendLocalOrActivity(t *testing.T) {
 			env := newEnv(t)
 			if tc.oldBundle {
 				env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+				env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 				env.OnGetVersion(decemberBundle, workflow.DefaultVersion, 1).Return(workflow.Version(1))
 			}
 			(&recorder{}).register(env, "test.a")

@@ -167,6 +167,7 @@ func TestRetryAsksForApprovalAgain(t *testing.T) {
 func TestRetryRefusedBeforeVersion(t *testing.T) {
 	env := newEnv(t)
 	env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.OnGetVersion(decemberBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	env.OnGetVersion(retryChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	rc := &recorder{errs: map[string]error{"test.disable": accessDenied()}}

@@ -13,12 +13,16 @@ import "go.temporal.io/sdk/workflow"
 // to say which version it ran. A later change is a new bundle that implies the one
 // before it: a new run records only the newest marker, and a run of an older
 // bundle replays through the older marker (startVersions).
-const CurrentChange = "incident-2026-12-local-ledger"
+const CurrentChange = "incident-2026-12-local-steps"
 
-// decemberBundle is the bundle before CurrentChange: everything in bundled. Its
-// runs carry its marker and replay through it. CurrentChange adds one change over
-// it: the ledger append of an incident started with LocalLedger is a local
-// activity (run.ledgerLocal).
+// localLedgerBundle is the bundle before CurrentChange. It adds one change over
+// decemberBundle: the ledger append of an incident started with LocalLedger is a
+// local activity (run.ledgerLocal). CurrentChange adds one over it: a read-only
+// step of at most localStepMaxTimeout runs as a local activity (run.localSteps).
+const localLedgerBundle = "incident-2026-12-local-ledger"
+
+// decemberBundle is the first bundle: everything in bundled. Its runs carry its
+// marker and replay through it.
 const decemberBundle = "incident-2026-12"
 
 // bundled lists the changes the bundles imply, at the version they imply.
@@ -35,10 +39,11 @@ var bundled = map[string]workflow.Version{
 
 // startVersions records (or, on replay, reads) CurrentChange. It must run before
 // the first version check of the run. A new run records CurrentChange alone; a run
-// of the bundle before it finds no such marker on replay and reads its own.
+// of an older bundle finds no such marker on replay and reads its own.
 func (r *run) startVersions(ctx workflow.Context) {
-	r.latest = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
-	r.current = r.latest || workflow.GetVersion(ctx, decemberBundle, workflow.DefaultVersion, 1) >= 1
+	r.localSteps = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.localLedgerOK = r.localSteps || workflow.GetVersion(ctx, localLedgerBundle, workflow.DefaultVersion, 1) >= 1
+	r.current = r.localLedgerOK || workflow.GetVersion(ctx, decemberBundle, workflow.DefaultVersion, 1) >= 1
 }
 
 // version is the version of change this run follows: the bundled one for runs of
