@@ -140,7 +140,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
-	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, engine-cN.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof), each with allocation profiles at its start and end (NAME.allocs-base.pprof, NAME.allocs.pprof: compare with go tool pprof -diff_base); each covers the whole process: server, worker, API and bench")
+	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, engine-cN.pprof), one per side of the storm (storm-floor.pprof, storm-engine.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof), each with allocation profiles at its start and end (NAME.allocs-base.pprof, NAME.allocs.pprof: compare with go tool pprof -diff_base); each covers the whole process: server, worker, API and bench")
 	fs.BoolVar(&o.async, "async", false, "engine POSTs with Prefer: respond-async (SignalWithStart, answers queued) instead of waiting for the answer (Update-With-Start)")
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")

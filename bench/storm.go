@@ -165,12 +165,14 @@ func (b *bench) storm(ctx context.Context) error {
 	// Floor: raw SignalWithStart calls, one sink workflow per credential.
 	b.pause(ctx)
 	b.logf("storm floor: %d SignalWithStart calls on %d workflows", o.stormSignals, o.stormCreds)
+	stop := b.cpuProfile("storm-floor")
 	wall := spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
 		id := b.id("storm-a", i%o.stormCreds)
 		_, err := b.floor.c.SignalWithStartWorkflow(ctx, id, "signal", strconv.Itoa(i),
 			client.StartWorkflowOptions{ID: id, TaskQueue: floorQueue}, SinkWorkflow, perCred)
 		return err
 	}, fail)
+	stop()
 	st.FloorWall, st.FloorRate = ms(wall), rate(o.stormSignals, wall)
 	for c := range o.stormCreds {
 		var n int
@@ -185,6 +187,7 @@ func (b *bench) storm(ctx context.Context) error {
 	b.logf("storm engine: %d signals about %d credentials", o.stormSignals, o.stormCreds)
 	var mu sync.Mutex
 	incidents := map[string]bool{}
+	stop = b.cpuProfile("storm-engine")
 	wall = spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
 		credID := b.id("storm-b", i%o.stormCreds)
 		body, _ := json.Marshal(map[string]any{
@@ -204,6 +207,7 @@ func (b *bench) storm(ctx context.Context) error {
 		mu.Unlock()
 		return nil
 	}, fail)
+	stop()
 	st.EngineWall, st.EngineRate = ms(wall), rate(o.stormSignals, wall)
 	st.Ratio = ratio(st.EngineRate, st.FloorRate)
 	st.Incidents = len(incidents)
