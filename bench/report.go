@@ -243,8 +243,11 @@ func (r *Report) markdown(w io.Writer) {
 		passFail(l.Engine.P99 <= 2000), passFail(l.RatioP99 <= 1.25))
 	fmt.Fprintf(w, "| mean | %s | %s | %.2f× | | | | |\n", msf(l.Floor.Mean), msf(l.Engine.Mean), l.RatioMean)
 	fmt.Fprintf(w, "| min / max | %s / %s | %s / %s | | | | | |\n", msf(l.Floor.Min), msf(l.Floor.Max), msf(l.Engine.Min), msf(l.Engine.Max))
-	fmt.Fprintf(w, "| first step started, p50 | %s | %s | %.2f× | | | | |\n", msf(l.FloorFirst.P50), msf(l.EngineFirst.P50),
-		ratio(l.EngineFirst.P50, l.FloorFirst.P50))
+	if l.FloorFirst.Count > 0 && l.EngineFirst.Count > 0 {
+		// Only activity tasks have a started event; a local first step has none.
+		fmt.Fprintf(w, "| first step started, p50 | %s | %s | %.2f× | | | | |\n", msf(l.FloorFirst.P50), msf(l.EngineFirst.P50),
+			ratio(l.EngineFirst.P50, l.FloorFirst.P50))
+	}
 	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
 
 	fmt.Fprintf(w, "### Throughput (%d per level)\n\n", c.Count)
