@@ -501,10 +501,10 @@ const localStepMaxTimeout = 30 * time.Second
 // activity, inside the workflow task: no activity task to dispatch and no workflow
 // task to take its result, three fewer server transactions per step. It is retried
 // under the same policy. A mutating action always gets an activity task: it
-// heartbeats, and a close waits for it (heartbeat).
+// heartbeats and a close waits for it when heartbeat is set (activityCtx).
 func (r *run) execute(ctx workflow.Context, spec *sever.RunbookStep, id string, heartbeat, readOnly bool, action string, in sever.ActionInput) workflow.Future {
-	timeout, attempts, retry := stepRetry(spec)
 	if r.localSteps && LocalAction(spec, readOnly) {
+		timeout, attempts, retry := stepRetry(spec)
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 			StartToCloseTimeout:    timeout,
 			ScheduleToCloseTimeout: stepDeadline(timeout, attempts),
@@ -519,16 +519,20 @@ func (r *run) execute(ctx workflow.Context, spec *sever.RunbookStep, id string, 
 // activity; readOnly says the action changes nothing (the step's action is not
 // mutating, or it is the step's read-back).
 func LocalAction(spec *sever.RunbookStep, readOnly bool) bool {
-	timeout, _, _ := stepRetry(spec)
-	return readOnly && timeout <= localStepMaxTimeout
+	return readOnly && stepTimeout(spec) <= localStepMaxTimeout
+}
+
+// stepTimeout is the start-to-close timeout of one attempt of a step's action.
+func stepTimeout(spec *sever.RunbookStep) time.Duration {
+	if t := spec.Timeout.D(); t > 0 {
+		return t
+	}
+	return 30 * time.Second
 }
 
 // stepRetry is a step's timeout per attempt, its attempts and its retry policy.
 func stepRetry(spec *sever.RunbookStep) (time.Duration, int, *temporal.RetryPolicy) {
-	timeout := spec.Timeout.D()
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
+	timeout := stepTimeout(spec)
 	attempts := spec.MaxAttempts
 	if attempts <= 0 {
 		attempts = 3
