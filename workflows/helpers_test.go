@@ -53,3 +53,18 @@ func (u *updateCB) Complete(success any, err error) {
 		u.complete(success, err)
 	}
 }
+
+// bundles lists the version bundles, newest first, as startVersions reads them.
+var bundles = []string{CurrentChange, localLedgerBundle, decemberBundle}
+
+// runOfBundle makes env replay a run recorded under bundle: newer bundles find no
+// marker, bundle finds its own. bundle "" is a run from before any bundle.
+func runOfBundle(env *testsuite.TestWorkflowEnvironment, bundle string) {
+	for _, b := range bundles {
+		if b == bundle {
+			env.OnGetVersion(b, workflow.DefaultVersion, 1).Return(workflow.Version(1))
+			return
+		}
+		env.OnGetVersion(b, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	}
+}

@@ -7,7 +7,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever/contract"
 )
@@ -29,9 +28,7 @@ func TestLedgerAppendLocalOrActivity(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
 			if tc.oldBundle {
-				env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-				env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-				env.OnGetVersion(decemberBundle, workflow.DefaultVersion, 1).Return(workflow.Version(1))
+				runOfBundle(env, decemberBundle)
 			}
 			(&recorder{}).register(env, "test.a")
 			var local, tasks int

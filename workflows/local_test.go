@@ -8,7 +8,6 @@ import (
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
 )
@@ -35,14 +34,8 @@ func TestReadOnlyStepsRunLocal(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			env := newEnv(t)
-			switch tc.bundle {
-			case localLedgerBundle:
-				env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-				env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.Version(1))
-			case decemberBundle:
-				env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-				env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-				env.OnGetVersion(decemberBundle, workflow.DefaultVersion, 1).Return(workflow.Version(1))
+			if tc.bundle != "" {
+				runOfBundle(env, tc.bundle)
 			}
 			(&recorder{}).register(env, "test.a", "test.status")
 			var mu sync.Mutex

@@ -166,9 +166,7 @@ func TestRetryAsksForApprovalAgain(t *testing.T) {
 // marker, and replay must not meet a retry path.
 func TestRetryRefusedBeforeVersion(t *testing.T) {
 	env := newEnv(t)
-	env.OnGetVersion(CurrentChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	env.OnGetVersion(localLedgerBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
-	env.OnGetVersion(decemberBundle, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	runOfBundle(env, "")
 	env.OnGetVersion(retryChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
 	rc := &recorder{errs: map[string]error{"test.disable": accessDenied()}}
 	rc.register(env, "test.capture", "test.disable", "test.notify")
