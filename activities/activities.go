@@ -87,7 +87,8 @@ func (p *progress) set(details []any) {
 	p.details = details
 }
 
-// RecordHeartbeat records a running action's progress details and sends them at once.
+// RecordHeartbeat records a running action's progress details and sends them (the
+// SDK sends an attempt's first heartbeat at once; the registration sends none first).
 // Actions registered with Register use it instead of activity.RecordHeartbeat, so the
 // registration's periodic heartbeats keep sending the same details.
 func RecordHeartbeat(ctx context.Context, details ...any) {
@@ -99,10 +100,17 @@ func RecordHeartbeat(ctx context.Context, details ...any) {
 	}
 }
 
-// heartbeating wraps fn so that it heartbeats (through send) at once and then every
-// every(ctx) until it returns; the heartbeats have stopped by the time it returns.
-// Details of the previous attempt's last heartbeat are repeated until fn records
-// its own, so a third attempt still learns what the first one was about to do.
+// heartbeating wraps fn so that it heartbeats (through send) every every(ctx) until
+// it returns; the heartbeats have stopped by the time it returns. Details of the
+// previous attempt's last heartbeat are repeated until fn records its own, so a
+// third attempt still learns what the first one was about to do.
+//
+// It sends nothing when fn starts. The SDK sends the first heartbeat of an attempt
+// at once and holds later ones for most of the heartbeat timeout (8 s of 10): a
+// heartbeat from the wrapper at the start would hold back the write intent an
+// action records just before its write, so an attempt on another worker could miss
+// it. Temporal keeps the previous attempt's details until this one heartbeats, and
+// an action quicker than one interval (most provider calls) costs no heartbeat at all.
 func heartbeating(fn Action, every func(context.Context) time.Duration, send func(context.Context, ...any)) Action {
 	return func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 		if !activity.IsActivity(ctx) {
@@ -116,7 +124,6 @@ func heartbeating(fn Action, every func(context.Context) time.Duration, send fun
 			}
 		}
 		ctx = context.WithValue(ctx, progressKey{}, p)
-		send(ctx, p.get()...)
 		stop, done := make(chan struct{}), make(chan struct{})
 		go func() {
 			defer close(done)

@@ -3,14 +3,18 @@ package activities
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/sever-ir/sever"
 )
@@ -19,8 +23,10 @@ type intent struct {
 	Change string `json:"change"`
 }
 
-// A mutating action heartbeats as soon as it starts, without knowing it: the
-// registration does it. A read-only one is registered as it is.
+// A mutating action heartbeats while it runs, without knowing it: the registration
+// does it. A read-only one is registered as it is, so it outlives its heartbeat
+// timeout. Each action runs until it has seen a heartbeat, or for 20 heartbeat
+// intervals if none comes.
 func TestRegisterHeartbeatsMutatingActions(t *testing.T) {
 	tests := []struct {
 		name string
@@ -33,14 +39,37 @@ func TestRegisterHeartbeatsMutatingActions(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s testsuite.WorkflowTestSuite
-			env := s.NewTestActivityEnvironment()
+			env := s.NewTestWorkflowEnvironment()
 			var beats atomic.Int32
-			env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
+			beat := make(chan struct{}, 1)
+			env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) {
+				beats.Add(1)
+				select {
+				case beat <- struct{}{}:
+				default:
+				}
+			})
 			Register(env, tt.name, func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+				select {
+				case <-beat:
+				case <-time.After(20 * heartbeatEvery(ctx)):
+				}
 				return sever.ActionResult{Summary: "done"}, nil
 			})
-			if _, err := env.ExecuteActivity(tt.name, sever.ActionInput{Action: tt.name}); err != nil {
+			env.ExecuteWorkflow(func(ctx workflow.Context) error {
+				ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+					StartToCloseTimeout: time.Minute, HeartbeatTimeout: 30 * time.Millisecond,
+				})
+				return workflow.ExecuteActivity(ctx, tt.name, sever.ActionInput{Action: tt.name}).Get(ctx, nil)
+			})
+			err := env.GetWorkflowError()
+			var timeout *temporal.TimeoutError
+			switch {
+			case tt.want && err != nil:
 				t.Fatal(err)
+			case !tt.want && !(errors.As(err, &timeout) && timeout.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT):
+				// Not wrapped, the action outlives its heartbeat timeout.
+				t.Fatalf("error %v; want a heartbeat timeout", err)
 			}
 			if got := beats.Load() > 0; got != tt.want {
 				t.Errorf("%d heartbeats; want heartbeats %v", beats.Load(), tt.want)
@@ -49,12 +78,12 @@ func TestRegisterHeartbeatsMutatingActions(t *testing.T) {
 	}
 }
 
-// The registration's heartbeats repeat the previous attempt's details until the
-// action records its own: a provider action's write intent must survive them.
-func TestRegisterHeartbeatKeepsPreviousAttemptDetails(t *testing.T) {
+// The registration sends no heartbeat of its own before the action records one: the
+// SDK sends an attempt's first heartbeat at once and holds the next ones back, so
+// the write intent an action records before its write must be that first one.
+func TestRegisterFirstHeartbeatIsTheActions(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()
-	env.SetHeartbeatDetails(intent{Change: "inactive"})
 	var mu sync.Mutex
 	var got []intent
 	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
@@ -69,10 +98,7 @@ func TestRegisterHeartbeatKeepsPreviousAttemptDetails(t *testing.T) {
 		mu.Unlock()
 	})
 	Register(env, sever.ActionTokenDisable, func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
-		var prev intent
-		if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil || prev.Change != "inactive" {
-			t.Errorf("the action sees previous details %+v (%v)", prev, err)
-		}
+		RecordHeartbeat(ctx, intent{Change: "disabled"})
 		return sever.ActionResult{}, nil
 	})
 	if _, err := env.ExecuteActivity(sever.ActionTokenDisable, sever.ActionInput{}); err != nil {
@@ -80,8 +106,44 @@ func TestRegisterHeartbeatKeepsPreviousAttemptDetails(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(got) == 0 || got[0].Change != "inactive" {
-		t.Fatalf("heartbeats = %+v; the first must repeat the previous attempt's intent", got)
+	if len(got) != 1 || got[0].Change != "disabled" {
+		t.Fatalf("heartbeats = %+v; want only the action's write intent", got)
+	}
+}
+
+// The registration's heartbeats repeat the previous attempt's details until the
+// action records its own: a provider action's write intent must survive them.
+func TestHeartbeatingKeepsPreviousAttemptDetails(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestActivityEnvironment()
+	env.SetHeartbeatDetails(intent{Change: "inactive"})
+	beats := make(chan intent, 100)
+	env.SetOnActivityHeartbeatListener(func(_ *activity.Info, d converter.EncodedValues) {
+		var i intent
+		if d.HasValues() {
+			if err := d.Get(&i); err != nil {
+				t.Errorf("heartbeat details: %v", err)
+			}
+		}
+		select {
+		case beats <- i:
+		default:
+		}
+	})
+	every := func(context.Context) time.Duration { return time.Millisecond }
+	fn := heartbeating(func(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
+		var prev intent
+		if err := activity.GetHeartbeatDetails(ctx, &prev); err != nil || prev.Change != "inactive" {
+			t.Errorf("the action sees previous details %+v (%v)", prev, err)
+		}
+		if first := <-beats; first.Change != "inactive" {
+			t.Errorf("first heartbeat %+v; it must repeat the previous attempt's intent", first)
+		}
+		return sever.ActionResult{}, nil
+	}, every, sendHeartbeat)
+	env.RegisterActivityWithOptions(fn, activity.RegisterOptions{Name: "wrapped"})
+	if _, err := env.ExecuteActivity("wrapped", sever.ActionInput{}); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -248,3 +248,55 @@ func TestProviderOpenAIKeyContainedWhileAttackerRuns(t *testing.T) {
 		}
 	})
 }
+
+// A provider action records its write intent before it sends the write, so that an
+// attempt on another worker learns that the change may have gone out. The intent
+// must reach Temporal before the write reaches the provider: here the disable call
+// is held at the provider (5 s of latency) and, while it is held, the step's
+// pending activity must already carry the intent as its heartbeat details.
+func TestProviderWriteIntentDurableBeforeWrite(t *testing.T) {
+	s := startAWSStack(t)
+	fired, err := s.Cloud.InjectFaultCounted(drillcloud.Fault{Service: "anthropic", Operation: "UpdateAPIKey",
+		Kind: drillcloud.FaultLatency, Latency: 5 * time.Second, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := s.api.submit(t, anthropicSignal("ev-anthropic-intent"))
+	waitFor(t, "the disable call at the provider", func() error {
+		if fired() == 0 {
+			return errNotYet
+		}
+		return nil
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := s.Client.DescribeWorkflowExecution(ctx, sub.IncidentID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var details string
+	found := false
+	for _, pa := range d.GetPendingActivities() {
+		if pa.GetActivityId() != "disable-anthropic" {
+			continue
+		}
+		found = true
+		for _, p := range pa.GetHeartbeatDetails().GetPayloads() {
+			details += string(p.GetData())
+		}
+	}
+	if !found {
+		t.Fatalf("disable-anthropic is not pending while its call is held (pending: %v)", d.GetPendingActivities())
+	}
+	var intent struct {
+		KeyID  string `json:"key_id"`
+		Change string `json:"change"`
+	}
+	if err := json.Unmarshal([]byte(details), &intent); err != nil || intent.KeyID != drillcloud.DefaultAnthropicKeyID || intent.Change != "inactive" {
+		t.Fatalf("heartbeat details while the write is in flight = %q (%v); want the write intent for %s", details, err, drillcloud.DefaultAnthropicKeyID)
+	}
+	inc := s.api.waitContained(t, sub.IncidentID)
+	if st := inc.step("disable-anthropic"); st.Status != "succeeded" || !st.Verified || st.Enforcement != "enterprise_enforced" {
+		t.Fatalf("disable-anthropic = %+v", st)
+	}
+}
