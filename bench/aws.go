@@ -153,23 +153,34 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 		ea []time.Duration
 		wg sync.WaitGroup
 	)
+	// Each incident's report is read and checked once every incident is contained:
+	// the bench's own reads would otherwise compete with the incidents it times.
+	type contained struct{ key, id string }
+	var done []contained
 	for i := range o.awsConc {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d, err := b.awsOnce(ctx, o.awsN+i)
+			key, body := awsBenchSignal(o.awsN + i)
+			d, id, err := b.containWatch(ctx, key, body, sever.CredAWSAccessKey, "deactivate")
 			if err != nil {
 				b.fail(err)
 				return
 			}
 			mu.Lock()
 			ea = append(ea, d)
+			done = append(done, contained{key, id})
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
 	r.CPU = perOp(cpuTime()-cpu0, o.awsConc)
 	r.Engine = summarize(ea)
+	for _, c := range done {
+		if err := b.checkIncident(ctx, c.key, c.id, b.awsCheck(c.key)); err != nil {
+			b.fail(err)
+		}
+	}
 	r.Applied = b.cloud.Applied("UpdateAccessKey") - before
 	if r.Applied != len(ea) {
 		b.fail(fmt.Errorf("aws under load: UpdateAccessKey applied %d times for %d contained keys", r.Applied, len(ea)))
@@ -181,14 +192,25 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 // awsOnce reports key i and returns the time from just before the POST until the
 // deactivation's read-back completed.
 func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
+	key, body := awsBenchSignal(i)
+	return b.containOnce(ctx, key, body, sever.CredAWSAccessKey, "deactivate", b.awsCheck(key))
+}
+
+// awsBenchSignal is the signal about bench key i, and the key's id.
+func awsBenchSignal(i int) (key string, body []byte) {
 	user, key := awsBenchKey(i)
-	body, _ := json.Marshal(map[string]any{
+	body, _ = json.Marshal(map[string]any{
 		"source": "bench", "origin": "enterprise", "kind": "anomalous_usage",
 		"observed_at": time.Now().UTC().Format(time.RFC3339), "severity": "critical",
 		"credential": map[string]any{"provider": "aws", "type": "aws_access_key", "id": key,
 			"principal": user, "account": drillcloud.DefaultAccountID},
 	})
-	return b.containOnce(ctx, key, body, sever.CredAWSAccessKey, "deactivate", func(inc *sever.Incident) error {
+	return key, body
+}
+
+// awsCheck confirms that an incident deactivated key and read it back inactive.
+func (b *bench) awsCheck(key string) func(*sever.Incident) error {
+	return func(inc *sever.Incident) error {
 		for _, st := range inc.Steps {
 			if st.ID == "deactivate" && !st.Verified {
 				return fmt.Errorf("deactivate not verified: %s", st.Error)
@@ -198,7 +220,7 @@ func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
 			return fmt.Errorf("key %s is %s", key, k.Status)
 		}
 		return nil
-	})
+	}
 }
 
 // containOnce posts body and returns the time from just before the POST until step
@@ -210,9 +232,18 @@ func (b *bench) awsOnce(ctx context.Context, i int) (time.Duration, error) {
 // decides. check then confirms, outside the timed span, that the read-back showed
 // the control in place.
 func (b *bench) containOnce(ctx context.Context, what string, body []byte, ct sever.CredentialType, stepID string, check func(*sever.Incident) error) (time.Duration, error) {
+	d, id, err := b.containWatch(ctx, what, body, ct, stepID)
+	if err != nil {
+		return 0, err
+	}
+	return d, b.checkIncident(ctx, what, id, check)
+}
+
+// containWatch is containOnce without the check: the time and the incident's id.
+func (b *bench) containWatch(ctx context.Context, what string, body []byte, ct sever.CredentialType, stepID string) (time.Duration, string, error) {
 	rb, err := b.library.Select(ct, sever.KindCredentialExposed)
 	if err != nil {
-		return 0, fmt.Errorf("%s: runbook for %s: %w", what, ct, err)
+		return 0, "", fmt.Errorf("%s: runbook for %s: %w", what, ct, err)
 	}
 	var spec *sever.RunbookStep
 	for i := range rb.Steps {
@@ -221,14 +252,14 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, ct se
 		}
 	}
 	if spec == nil {
-		return 0, fmt.Errorf("%s: runbook %s has no step %s", what, rb.Name, stepID)
+		return 0, "", fmt.Errorf("%s: runbook %s has no step %s", what, rb.Name, stepID)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	t0 := time.Now()
 	var sub submitResult
 	if err := b.eng.do(ctx, http.MethodPost, "/v1/signals", body, http.StatusAccepted, &sub); err != nil {
-		return 0, fmt.Errorf("%s: submit: %w", what, err)
+		return 0, "", fmt.Errorf("%s: submit: %w", what, err)
 	}
 	stepEv, verifyEv := int64(-1), int64(-1)
 	stepDone := false
@@ -272,18 +303,23 @@ func (b *bench) containOnce(ctx context.Context, what string, body []byte, ct se
 	})
 	switch {
 	case errors.Is(err, errHistoryEnded):
-		return 0, fmt.Errorf("%s %s: history ended before the control was read back", what, sub.IncidentID)
+		return 0, "", fmt.Errorf("%s %s: history ended before the control was read back", what, sub.IncidentID)
 	case err != nil:
-		return 0, fmt.Errorf("%s %s: history: %w", what, sub.IncidentID, err)
+		return 0, "", fmt.Errorf("%s %s: history: %w", what, sub.IncidentID, err)
 	}
-	inc, err := b.eng.incident(ctx, sub.IncidentID)
+	return d, sub.IncidentID, nil
+}
+
+// checkIncident reads incident id and runs check on it.
+func (b *bench) checkIncident(ctx context.Context, what, id string, check func(*sever.Incident) error) error {
+	inc, err := b.eng.incident(ctx, id)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	if err := check(inc); err != nil {
-		return 0, fmt.Errorf("%s %s: %w", what, sub.IncidentID, err)
+		return fmt.Errorf("%s %s: %w", what, id, err)
 	}
-	return d, nil
+	return nil
 }
 
 // localActivityType is the activity type a LocalActivity marker records, "" for any
