@@ -27,8 +27,10 @@
 //
 // Latency is measured at concurrency 1, floor and engine interleaved one by one after
 // a warm-up, so drift (the SQLite file grows) hits both alike. Throughput runs a fixed
-// count per concurrency level; the side that runs first alternates between levels,
-// and a short settle pause separates the runs. Incidents stay open after containment
+// count per concurrency level in -rounds rounds; the side that runs first alternates
+// from round to round, a short settle pause separates the runs, and each side's rate
+// pools its rounds (operations over wall time), so neither the order nor one noisy
+// round decides a ratio. Incidents stay open after containment
 // (the default 7-day hold), as in production; they sit idle on a timer.
 package main
 
@@ -76,6 +78,7 @@ type options struct {
 	warmup  int
 	conc    []int
 	count   int
+	rounds  int
 	out     string
 	quick   bool
 	wait    string
@@ -132,7 +135,8 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.n, "n", 100, "measured iterations per side for latency at concurrency 1")
 	fs.IntVar(&o.warmup, "warmup", 10, "warm-up iterations per side before the latency run")
 	conc := fs.String("conc", "1,10,50", "concurrency levels for throughput, comma-separated")
-	fs.IntVar(&o.count, "count", 200, "workflows (a) and incidents (b) per concurrency level")
+	fs.IntVar(&o.count, "count", 200, "workflows (a) and incidents (b) per concurrency level and round")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds per concurrency level, the side that goes first alternating; rates pool the rounds")
 	fs.StringVar(&o.out, "out", "bench/results.json", `JSON results file ("" = none); -quick writes a temp file unless -out is given`)
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: -n 10 -warmup 2 -count 10 -conc 1,10 -settle 200ms unless set")
 	fs.StringVar(&o.wait, "wait", "history", "how (b) sees the runbook end: history (long poll, no interval) or poll (GET every -poll)")
@@ -164,6 +168,7 @@ func parseFlags(args []string) (options, error) {
 		def("n", func() { o.n = 10 })
 		def("warmup", func() { o.warmup = 2 })
 		def("count", func() { o.count = 10 })
+		def("rounds", func() { o.rounds = 1 })
 		def("conc", func() { *conc = "1,10" })
 		def("settle", func() { o.settle = 200 * time.Millisecond })
 		def("out", func() { o.out = filepath.Join(os.TempDir(), "sever-bench-quick.json") })
@@ -204,6 +209,8 @@ func parseFlags(args []string) (options, error) {
 		return o, errors.New("-warmup must not be negative")
 	case o.count < 1:
 		return o, errors.New("-count must be at least 1")
+	case o.rounds < 1:
+		return o, errors.New("-rounds must be at least 1")
 	case o.wait != "history" && o.wait != "poll":
 		return o, fmt.Errorf("-wait: %q is neither history nor poll", o.wait)
 	case o.fwait != "get" && o.fwait != "history":
@@ -280,7 +287,7 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 		GOARCH: runtime.GOARCH, GOMAXPROCS: runtime.GOMAXPROCS(0), NumCPU: runtime.NumCPU(),
 		CPU: procField("/proc/cpuinfo", "model name"), Memory: procField("/proc/meminfo", "MemTotal"),
 		Modules: modules(), Submit: map[string]int{}, LoadStart: loadAvg(),
-		Config: RunConfig{Steps: o.steps, Iterations: o.n, Warmup: o.warmup, Conc: o.conc, Count: o.count,
+		Config: RunConfig{Steps: o.steps, Iterations: o.n, Warmup: o.warmup, Conc: o.conc, Count: o.count, Rounds: o.rounds,
 			Quick: o.quick, Async: o.async, Wait: o.wait, FloorWait: o.fwait, Settle: o.settle.String(), Hold: cfg.Incidents.Hold.String(),
 			Runbook: benchRunbook, Stack: "app.StartDev: embedded Temporal (SQLite, WAL), sever worker, HTTP API on loopback"},
 	}
@@ -519,46 +526,63 @@ func (b *bench) measure(ctx context.Context) error {
 	l.FloorMS, l.EngineMS = toMS(fa), toMS(ea)
 	b.logf("latency p50: floor %s, engine %s (%.2f×)", msf(l.Floor.P50), msf(l.Engine.P50), l.RatioP50)
 
-	// Throughput: a fixed count per level; the side that goes first alternates.
+	// Throughput: a fixed count per level and round; the side that goes first
+	// alternates from round to round (and the first round's from level to level).
 	for li, c := range o.conc {
-		lv := Level{Concurrency: c, Count: o.count}
-		doFloor := func() {
+		lv := Level{Concurrency: c, Count: o.count, Rounds: o.rounds}
+		var (
+			fWall, eWall time.Duration
+			fLat, eLat   []time.Duration
+			fCPU, eCPU   time.Duration
+			fN, eN       int
+		)
+		side := func(round int, name, tag string, run func(context.Context, string) (sample, error)) (time.Duration, []time.Duration, time.Duration) {
 			b.pause(ctx)
-			defer b.cpuProfile(fmt.Sprintf("floor-c%d", c))()
+			if round == 0 {
+				defer b.cpuProfile(fmt.Sprintf("%s-c%d", name, c))()
+			}
 			cpu0 := cpuTime()
 			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
-				return b.runFloor(ctx, b.id(fmt.Sprintf("tp%d.%d-a", li, c), i), false)
+				return run(ctx, b.id(fmt.Sprintf("tp%d.%d.%d-%s", li, c, round, tag), i))
 			})
-			lv.FloorCPU = perOp(cpuTime()-cpu0, o.count)
-			lv.FloorWallMS, lv.Floor, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
-			lv.FloorRate = rate(len(lat), wall)
+			lv.Errors += errs
+			return wall, lat, cpuTime() - cpu0
 		}
-		doEngine := func() {
-			b.pause(ctx)
-			defer b.cpuProfile(fmt.Sprintf("engine-c%d", c))()
-			cpu0 := cpuTime()
-			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
-				return b.runEngine(ctx, b.id(fmt.Sprintf("tp%d.%d-b", li, c), i))
-			})
-			lv.EngineCPU = perOp(cpuTime()-cpu0, o.count)
-			lv.EngWallMS, lv.Engine, lv.Errors = ms(wall), summarize(lat), lv.Errors+errs
-			lv.EngineRate = rate(len(lat), wall)
+		doFloor := func(round int) float64 {
+			wall, lat, cpu := side(round, "floor", "a", func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) })
+			fWall, fLat, fCPU, fN = fWall+wall, append(fLat, lat...), fCPU+cpu, fN+len(lat)
+			return rate(len(lat), wall)
 		}
-		if li%2 == 0 {
-			lv.Order = "a, b"
-			doFloor()
-			doEngine()
-		} else {
-			lv.Order = "b, a"
-			doEngine()
-			doFloor()
+		doEngine := func(round int) float64 {
+			wall, lat, cpu := side(round, "engine", "b", b.runEngine)
+			eWall, eLat, eCPU, eN = eWall+wall, append(eLat, lat...), eCPU+cpu, eN+len(lat)
+			return rate(len(lat), wall)
 		}
+		var order []string
+		for round := range o.rounds {
+			var fr, er float64
+			if (li+round)%2 == 0 {
+				order = append(order, "a, b")
+				fr = doFloor(round)
+				er = doEngine(round)
+			} else {
+				order = append(order, "b, a")
+				er = doEngine(round)
+				fr = doFloor(round)
+			}
+			lv.RoundRatios = append(lv.RoundRatios, ratio(er, fr))
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		lv.Order = strings.Join(order, "; ")
+		lv.FloorCPU, lv.EngineCPU = perOp(fCPU, o.count*o.rounds), perOp(eCPU, o.count*o.rounds)
+		lv.FloorWallMS, lv.EngWallMS = ms(fWall), ms(eWall)
+		lv.Floor, lv.Engine = summarize(fLat), summarize(eLat)
+		lv.FloorRate, lv.EngineRate = rate(fN, fWall), rate(eN, eWall)
 		lv.Ratio = ratio(lv.EngineRate, lv.FloorRate)
 		b.rep.Throughput = append(b.rep.Throughput, lv)
-		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×)", c, lv.FloorRate, lv.EngineRate, lv.Ratio)
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×; rounds %v)", c, lv.FloorRate, lv.EngineRate, lv.Ratio, lv.RoundRatios)
 	}
 	if o.awsN > 0 {
 		if err := b.awsContain(ctx); err != nil {

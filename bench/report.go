@@ -83,17 +83,21 @@ type Latency struct {
 
 // Level is one concurrency level of the throughput comparison.
 type Level struct {
-	Concurrency int     `json:"concurrency"`
-	Count       int     `json:"count"`
-	Order       string  `json:"order"` // which side ran first at this level
-	FloorRate   float64 `json:"floor_per_s"`
-	EngineRate  float64 `json:"engine_per_s"`
-	Ratio       float64 `json:"ratio"`
-	FloorWallMS float64 `json:"floor_wall_ms"`
-	EngWallMS   float64 `json:"engine_wall_ms"`
-	Floor       Stats   `json:"floor_latency"`
-	Engine      Stats   `json:"engine_latency"`
-	Errors      int     `json:"errors"`
+	Concurrency int    `json:"concurrency"`
+	Count       int    `json:"count"`  // per side and round
+	Rounds      int    `json:"rounds"` // rates, latencies and CPU pool them
+	Order       string `json:"order"`  // which side ran first in each round
+	// RoundRatios is each round's own ratio, to show the spread the pooled Ratio
+	// smooths.
+	RoundRatios []float64 `json:"round_ratios"`
+	FloorRate   float64   `json:"floor_per_s"`
+	EngineRate  float64   `json:"engine_per_s"`
+	Ratio       float64   `json:"ratio"`
+	FloorWallMS float64   `json:"floor_wall_ms"`
+	EngWallMS   float64   `json:"engine_wall_ms"`
+	Floor       Stats     `json:"floor_latency"`
+	Engine      Stats     `json:"engine_latency"`
+	Errors      int       `json:"errors"`
 	// FloorCPU and EngineCPU are this process's CPU time (user + system: the
 	// server, the worker, the API and the bench's own waiting) per operation of
 	// the side's run. Once the cores are busy, throughput is their inverse.
@@ -146,6 +150,7 @@ type RunConfig struct {
 	Warmup       int    `json:"warmup"`
 	Conc         []int  `json:"conc"`
 	Count        int    `json:"count"`
+	Rounds       int    `json:"rounds"`
 	Quick        bool   `json:"quick"`
 	Async        bool   `json:"async,omitempty"`
 	Wait         string `json:"wait"`
@@ -250,13 +255,13 @@ func (r *Report) markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
 
-	fmt.Fprintf(w, "### Throughput (%d per level)\n\n", c.Count)
-	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | floor p50 / p99 | engine p50 / p99 | CPU per op a / b | first |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---:|---:|---:|---|")
+	fmt.Fprintf(w, "### Throughput (%d per level and side in each of %d rounds, pooled)\n\n", c.Count, max(c.Rounds, 1))
+	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | each round's b/a | floor p50 / p99 | engine p50 / p99 | CPU per op a / b | first |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---|---|---:|---:|---:|---|")
 	for _, lv := range r.Throughput {
 		limit, ok := throughputTarget(lv.Concurrency)
-		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s / %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
-			lv.FloorRate, lv.EngineRate, lv.Ratio, limit, passFail(ok(lv.Ratio)),
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s | %s / %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
+			lv.FloorRate, lv.EngineRate, lv.Ratio, limit, passFail(ok(lv.Ratio)), roundRatios(lv.RoundRatios),
 			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), msf(lv.FloorCPU), msf(lv.EngineCPU), lv.Order)
 	}
 	fmt.Fprintln(w)
@@ -386,4 +391,13 @@ func (r *Report) familiesMarkdown(w io.Writer, f *FamiliesContain) {
 		row(string(fc.Family), fc.Runbook, fc.Step, fc.Engine, fc.Operation, fc.Calls)
 	}
 	fmt.Fprintln(w)
+}
+
+// roundRatios lists each round's ratio, "0.88 / 0.91 / 0.86".
+func roundRatios(rs []float64) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(out, " / ")
 }
