@@ -11,6 +11,7 @@ import (
 
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/drillcloud"
@@ -132,6 +133,10 @@ type AWSConcurrent struct {
 	// CPU is this process's CPU time from the first POST until the last key was
 	// read back inactive, per incident (ms): with 2 cores busy it bounds the p99.
 	CPU float64 `json:"cpu_ms_per_incident"`
+	// Before is how many workflow executions the server held when the phase
+	// began (the earlier phases' incidents and floor workflows): the same work
+	// costs more CPU on a larger database, so the figure depends on it.
+	Before int64 `json:"workflows_before"`
 }
 
 // awsContainConcurrent opens -aws-conc AWS incidents at once, on keys the
@@ -145,6 +150,11 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 	}
 	before := b.cloud.Applied("UpdateAccessKey")
 	b.pause(ctx)
+	if n, err := b.eng.c.CountWorkflow(ctx, &workflowservice.CountWorkflowExecutionsRequest{}); err == nil {
+		r.Before = n.GetCount()
+	} else {
+		b.logf("aws under load: count workflows: %v", err)
+	}
 	b.logf("aws time to contain under load: %d incidents at once", o.awsConc)
 	defer b.cpuProfile("aws-concurrent")()
 	cpu0 := cpuTime()
@@ -185,7 +195,7 @@ func (b *bench) awsContainConcurrent(ctx context.Context) error {
 	if r.Applied != len(ea) {
 		b.fail(fmt.Errorf("aws under load: UpdateAccessKey applied %d times for %d contained keys", r.Applied, len(ea)))
 	}
-	b.logf("aws time to contain under load: p50 %s, p99 %s (sequential p50 %s)", msf(r.Engine.P50), msf(r.Engine.P99), msf(r.SequentialP50))
+	b.logf("aws time to contain under load: p50 %s, p99 %s (sequential p50 %s; %d workflows in the database before)", msf(r.Engine.P50), msf(r.Engine.P99), msf(r.SequentialP50), r.Before)
 	return nil
 }
 

@@ -276,6 +276,7 @@ func (r *Report) markdown(w io.Writer) {
 	}
 	if a := r.AWSConcurrent; a != nil {
 		fmt.Fprintf(w, "### AWS time to contain, %d incidents at once: signal accepted → key verified inactive\n\n", a.Incidents)
+		fmt.Fprintf(w, "With %d workflow executions already in the server's database (the earlier phases'): the same work costs more CPU on a larger database.\n\n", a.Before)
 		fmt.Fprintln(w, "| metric | sequential | at once | target | result |")
 		fmt.Fprintln(w, "|---|---:|---:|---|---|")
 		fmt.Fprintf(w, "| p50 | %s | %s | | |\n", msf(a.SequentialP50), msf(a.Engine.P50))
