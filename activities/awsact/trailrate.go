@@ -2,6 +2,7 @@ package awsact
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,17 +16,23 @@ import (
 // can spend the budget for many seconds; the lookup that finds which role or user
 // issued a temporary key is what stands between a stolen session and its revocation.
 //
-// Urgent callers reserve their turn as rate.Limiter.Wait does. Others take a token
-// only when one is free now and no urgent caller is waiting, and otherwise sleep
-// until the next token (or until the last urgent caller is served): they never hold
-// a reservation in the future, so an urgent caller queues behind other urgent callers
-// and at most the token already in flight.
+// Urgent callers reserve their turn as rate.Limiter.Wait does. Others queue in the
+// order they arrived, and only the first of them tries for a token: it takes one only
+// when one is free now and no urgent caller is waiting, and otherwise sleeps until
+// the next token (or until the last urgent caller is served). They never hold a
+// reservation in the future, so an urgent caller queues behind other urgent callers
+// and at most the token already in flight; and with hundreds of evidence lookups
+// queued on one account and region, none loses the race for every token until its
+// activity times out.
 type trailLimiter struct {
 	lim *rate.Limiter
 
 	mu     sync.Mutex
 	urgent int
 	served chan struct{} // closed when urgent drops to zero
+	// queue holds the other callers in arrival order; each one's channel is closed
+	// when it becomes first.
+	queue []chan struct{}
 	// deferred counts the other callers waiting (tests read it to know they wait).
 	deferred atomic.Int64
 }
@@ -50,8 +57,16 @@ func (l *trailLimiter) Wait(ctx context.Context, urgent bool) error {
 		}()
 		return l.lim.Wait(ctx)
 	}
+	turn := l.join()
+	defer l.leave(turn)
+	// Counted once queued, so a test that waits for the count knows the order.
 	l.deferred.Add(1)
 	defer l.deferred.Add(-1)
+	select {
+	case <-turn:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	for {
 		l.mu.Lock()
 		waiting, served := l.urgent > 0, l.served
@@ -77,5 +92,33 @@ func (l *trailLimiter) Wait(ctx context.Context, urgent bool) error {
 			t.Stop()
 			return ctx.Err()
 		}
+	}
+}
+
+// join queues a caller that is not urgent and returns the channel closed when it is
+// first in the queue.
+func (l *trailLimiter) join() chan struct{} {
+	turn := make(chan struct{})
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.queue = append(l.queue, turn)
+	if len(l.queue) == 1 {
+		close(turn)
+	}
+	return turn
+}
+
+// leave takes a caller out of the queue, served or given up, and hands the first
+// place on when it held it.
+func (l *trailLimiter) leave(turn chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := slices.Index(l.queue, turn)
+	if i < 0 {
+		return
+	}
+	l.queue = slices.Delete(l.queue, i, i+1)
+	if i == 0 && len(l.queue) > 0 {
+		close(l.queue[0])
 	}
 }

@@ -73,3 +73,45 @@ func TestTrailLimiterCanceled(t *testing.T) {
 		t.Errorf("urgent = %d after the urgent waiter gave up, want 0", l.urgent)
 	}
 }
+
+// Evidence lookups are served in the order they arrived: with hundreds queued on one
+// account and region (2 a second), a waiter that lost every race could outlive its
+// activity's timeout while later arrivals went first.
+func TestTrailLimiterServesEvidenceInOrder(t *testing.T) {
+	l := newTrailLimiter(100)
+	ctx := context.Background()
+	if err := l.Wait(ctx, false); err != nil { // spend the burst
+		t.Fatal(err)
+	}
+	const n = 30
+	var mu sync.Mutex
+	var order []int
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if err := l.Wait(ctx, false); err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			order = append(order, i)
+			mu.Unlock()
+		})
+		// Each waiter is queued (or served) before the next arrives.
+		for {
+			mu.Lock()
+			served := len(order)
+			mu.Unlock()
+			if l.deferred.Load()+int64(served) >= int64(i+1) {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	wg.Wait()
+	for i, got := range order {
+		if got != i {
+			t.Fatalf("served in order %v; want arrival order", order)
+		}
+	}
+}
