@@ -534,7 +534,6 @@ func (b *bench) measure(ctx context.Context) error {
 			fWall, eWall time.Duration
 			fLat, eLat   []time.Duration
 			fCPU, eCPU   time.Duration
-			fN, eN       int
 		)
 		side := func(round int, name, tag string, run func(context.Context, string) (sample, error)) (time.Duration, []time.Duration, time.Duration) {
 			b.pause(ctx)
@@ -550,12 +549,12 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		doFloor := func(round int) float64 {
 			wall, lat, cpu := side(round, "floor", "a", func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) })
-			fWall, fLat, fCPU, fN = fWall+wall, append(fLat, lat...), fCPU+cpu, fN+len(lat)
+			fWall, fLat, fCPU = fWall+wall, append(fLat, lat...), fCPU+cpu
 			return rate(len(lat), wall)
 		}
 		doEngine := func(round int) float64 {
 			wall, lat, cpu := side(round, "engine", "b", b.runEngine)
-			eWall, eLat, eCPU, eN = eWall+wall, append(eLat, lat...), eCPU+cpu, eN+len(lat)
+			eWall, eLat, eCPU = eWall+wall, append(eLat, lat...), eCPU+cpu
 			return rate(len(lat), wall)
 		}
 		var order []string
@@ -579,7 +578,7 @@ func (b *bench) measure(ctx context.Context) error {
 		lv.FloorCPU, lv.EngineCPU = perOp(fCPU, o.count*o.rounds), perOp(eCPU, o.count*o.rounds)
 		lv.FloorWallMS, lv.EngWallMS = ms(fWall), ms(eWall)
 		lv.Floor, lv.Engine = summarize(fLat), summarize(eLat)
-		lv.FloorRate, lv.EngineRate = rate(fN, fWall), rate(eN, eWall)
+		lv.FloorRate, lv.EngineRate = rate(len(fLat), fWall), rate(len(eLat), eWall)
 		lv.Ratio = ratio(lv.EngineRate, lv.FloorRate)
 		b.rep.Throughput = append(b.rep.Throughput, lv)
 		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×; rounds %v)", c, lv.FloorRate, lv.EngineRate, lv.Ratio, lv.RoundRatios)
