@@ -334,7 +334,8 @@ func sqlConfig(dataDir string) *config.SQL {
 }
 
 // prepareDatabase creates the schema for a new database, writes the guard
-// file, and makes sure the namespace exists (a no-op when it does).
+// file, makes sure the namespace exists (a no-op when it does) and trims the
+// visibility indexes to those the stack queries (trimVisibilityIndexes).
 func prepareDatabase(o Options, fresh bool) error {
 	if fresh {
 		removeDB(o.DataDir) // stray WAL files of a deleted database
@@ -356,7 +357,7 @@ func prepareDatabase(o Options, fresh bool) error {
 	if err := sqliteschema.CreateNamespaces(sqlConfig(o.DataDir), ns); err != nil {
 		return fmt.Errorf("create namespace %q: %w", o.Namespace, err)
 	}
-	return nil
+	return trimVisibilityIndexes(o.DataDir, o.Namespace)
 }
 
 // dynamicConfig holds the dev-server settings, after `temporal server
