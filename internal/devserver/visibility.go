@@ -25,8 +25,8 @@ import (
 // attribute to (22 of them), and Temporal's reserved slots. Every workflow start,
 // memo or search-attribute upsert and close rewrites the row and each of those
 // indexes, on the one connection that history writes wait behind. Measured with
-// `make bench` on 2 cores: incidents per second at concurrency 10 +40%, bare
-// Temporal workflows +55%, CPU per incident -18%.
+// `make bench` on 2 cores: incidents per second at concurrency 10 +41-44%, bare
+// Temporal workflows +55%, CPU per incident -19%.
 //
 // The embedded server therefore keeps the indexes that serve the queries issued
 // against it, and the index of each custom-attribute slot a search attribute is
