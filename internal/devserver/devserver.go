@@ -357,7 +357,7 @@ func prepareDatabase(o Options, fresh bool) error {
 	if err := sqliteschema.CreateNamespaces(sqlConfig(o.DataDir), ns); err != nil {
 		return fmt.Errorf("create namespace %q: %w", o.Namespace, err)
 	}
-	return trimVisibilityIndexes(o.DataDir, o.Namespace)
+	return trimVisibilityIndexes(o.DataDir)
 }
 
 // dynamicConfig holds the dev-server settings, after `temporal server

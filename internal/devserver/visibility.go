@@ -52,14 +52,14 @@ var indexedSlotTypes = []enumspb.IndexedValueType{
 }
 
 // trimVisibilityIndexes brings the visibility indexes of the database in dataDir
-// to keptVisibilityIndexes plus one per mapped custom-attribute slot, dropping
-// the rest and recreating a slot's index if an earlier boot dropped it. It runs
+// to keptVisibilityIndexes plus one per custom-attribute slot a namespace maps,
+// dropping the rest and recreating a slot's index if an earlier boot dropped it. It runs
 // before the server opens the database: DDL beside the server's own connection
 // would fail its read-then-write transactions with SQLITE_BUSY. A search
 // attribute that reconcileNamespace adds on this boot therefore gets its index
 // on the next one; until then a filter on it scans.
-func trimVisibilityIndexes(dataDir, namespace string) error {
-	slots, err := mappedSlots(sqlConfig(dataDir), namespace)
+func trimVisibilityIndexes(dataDir string) error {
+	slots, err := mappedSlots(sqlConfig(dataDir))
 	if err != nil {
 		return fmt.Errorf("visibility indexes: %w", err)
 	}
@@ -124,31 +124,42 @@ func visibilityIndexes(db *sql.DB) (map[string]string, error) {
 	return out, nil
 }
 
-// mappedSlots lists the B-tree-indexed custom-attribute slots (Keyword01, …) the
-// namespace maps a search attribute to, sorted.
-func mappedSlots(cfg *config.SQL, namespace string) ([]string, error) {
+// mappedSlots lists the B-tree-indexed custom-attribute slots (Keyword01, …) that
+// any namespace in the database maps a search attribute to, sorted. The
+// visibility table is shared, so a namespace sever no longer serves keeps its
+// indexes too.
+func mappedSlots(cfg *config.SQL) ([]string, error) {
 	db, err := tsql.NewSQLDB(sqlplugin.DbKindMain, cfg, resolver.NewNoopResolver(), log.NewNoopLogger(), metrics.NoopMetricsHandler)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", dbFileName, err)
 	}
 	defer func() { _ = db.Close() }()
-	rows, err := db.SelectFromNamespace(context.Background(), sqlplugin.NamespaceFilter{Name: &namespace})
-	if err != nil {
-		return nil, fmt.Errorf("read namespace %q: %w", namespace, err)
-	}
-	if len(rows) == 0 {
-		return nil, fmt.Errorf("namespace %q is not in %s", namespace, dbFileName)
-	}
-	detail, err := serialization.NewSerializer().NamespaceDetailFromBlob(persistence.NewDataBlob(rows[0].Data, rows[0].DataEncoding))
-	if err != nil {
-		return nil, fmt.Errorf("decode namespace %q: %w", namespace, err)
-	}
 	slotType := sadefs.GetDBIndexSearchAttributes(nil).GetCustomSearchAttributes()
+	serializer := serialization.NewSerializer()
 	var slots []string
-	for field := range detail.GetConfig().GetCustomSearchAttributeAliases() {
-		if slices.Contains(indexedSlotTypes, slotType[field]) {
-			slots = append(slots, field)
+	pageSize := 100
+	filter := sqlplugin.NamespaceFilter{PageSize: &pageSize}
+	for {
+		rows, err := db.SelectFromNamespace(context.Background(), filter)
+		if err != nil {
+			return nil, fmt.Errorf("list namespaces: %w", err)
 		}
+		for _, row := range rows {
+			detail, err := serializer.NamespaceDetailFromBlob(persistence.NewDataBlob(row.Data, row.DataEncoding))
+			if err != nil {
+				return nil, fmt.Errorf("decode namespace %q: %w", row.Name, err)
+			}
+			for field := range detail.GetConfig().GetCustomSearchAttributeAliases() {
+				if slices.Contains(indexedSlotTypes, slotType[field]) && !slices.Contains(slots, field) {
+					slots = append(slots, field)
+				}
+			}
+		}
+		if len(rows) < pageSize {
+			break
+		}
+		last := rows[len(rows)-1].ID
+		filter.GreaterThanID = &last
 	}
 	slices.Sort(slots)
 	return slots, nil

@@ -22,8 +22,9 @@ import (
 // TestVisibilityIndexes checks that the embedded database keeps only the
 // visibility indexes its queries use plus the index of the slot a search
 // attribute maps to, on a fresh database and again on a database whose indexes
-// drifted (a stock index back, the slot's index gone), and that lists filtered
-// by the workflow type and by the search attribute still answer.
+// drifted (a stock index back, the slot's index gone) and after a start with
+// another namespace, and that lists filtered by the workflow type, the search
+// attribute and the status still answer.
 func TestVisibilityIndexes(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
@@ -88,9 +89,18 @@ func TestVisibilityIndexes(t *testing.T) {
 	}
 	stop(t, s)
 	db = openDB(t, dir)
-	defer db.Close()
 	if got := indexes(t, db); !slices.Equal(got, want) {
 		t.Errorf("after a restart on drifted indexes: visibility indexes %v, want %v", got, want)
+	}
+	db.Close()
+
+	// Another namespace on the same database, mapping no attribute: the table is
+	// shared, so the first namespace's slot keeps its index.
+	stop(t, start(t, devserver.Options{DataDir: dir, Namespace: "second"}))
+	db = openDB(t, dir)
+	defer db.Close()
+	if got := indexes(t, db); !slices.Equal(got, want) {
+		t.Errorf("after a start with another namespace: visibility indexes %v, want %v", got, want)
 	}
 }
 
