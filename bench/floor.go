@@ -24,9 +24,11 @@ func BareWorkflow(ctx workflow.Context, local []bool) (int, error) {
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second})
 	sum := 0
 	for i, l := range local {
-		f := workflow.ExecuteActivity(actx, BareActivity, i)
+		var f workflow.Future
 		if l {
 			f = workflow.ExecuteLocalActivity(lctx, BareActivity, i)
+		} else {
+			f = workflow.ExecuteActivity(actx, BareActivity, i)
 		}
 		var out int
 		if err := f.Get(ctx, &out); err != nil {
