@@ -53,11 +53,11 @@ var indexedSlotTypes = []enumspb.IndexedValueType{
 
 // trimVisibilityIndexes brings the visibility indexes of the database in dataDir
 // to keptVisibilityIndexes plus one per custom-attribute slot a namespace maps,
-// dropping the rest and recreating a slot's index if an earlier boot dropped it. It runs
-// before the server opens the database: DDL beside the server's own connection
-// would fail its read-then-write transactions with SQLITE_BUSY. A search
-// attribute that reconcileNamespace adds on this boot therefore gets its index
-// on the next one; until then a filter on it scans.
+// dropping the rest and recreating a slot's index if an earlier boot dropped it.
+// It runs before the server opens the database: DDL beside the server's own
+// connection would fail its read-then-write transactions with SQLITE_BUSY. A
+// search attribute that reconcileNamespace adds on this boot therefore gets its
+// index on the next one; until then a filter on it scans.
 func trimVisibilityIndexes(dataDir string) error {
 	slots, err := mappedSlots(sqlConfig(dataDir))
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"maps"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -120,15 +119,18 @@ func indexes(t *testing.T, db *sql.DB) []string {
 		t.Fatalf("list indexes: %v", err)
 	}
 	defer rows.Close()
-	set := map[string]bool{}
+	var names []string
 	for rows.Next() {
 		var n string
 		if err := rows.Scan(&n); err != nil {
 			t.Fatalf("list indexes: %v", err)
 		}
-		set[n] = true
+		names = append(names, n)
 	}
-	return slices.Sorted(maps.Keys(set))
+	if err := rows.Err(); err != nil {
+		t.Fatalf("list indexes: %v", err)
+	}
+	return names
 }
 
 // countEventually counts the executions matching q, waiting for visibility to
