@@ -94,32 +94,24 @@ func trimVisibilityIndexes(dataDir string) error {
 // visibilityIndexes maps each index on executions_visibility to the column it
 // orders by after namespace_id ("" for an expression, as in default_idx).
 func visibilityIndexes(db *sql.DB) (map[string]string, error) {
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'executions_visibility' AND sql IS NOT NULL`)
+	rows, err := db.Query(`SELECT m.name, i.name FROM sqlite_master AS m
+		LEFT JOIN pragma_index_info(m.name) AS i ON i.seqno = 1
+		WHERE m.type = 'index' AND m.tbl_name = 'executions_visibility' AND m.sql IS NOT NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("list indexes: %w", err)
 	}
-	var names []string
+	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
+		var name string
+		var column sql.NullString // NULL for an expression
+		if err := rows.Scan(&name, &column); err != nil {
 			return nil, fmt.Errorf("list indexes: %w", err)
 		}
-		names = append(names, n)
+		out[name] = column.String
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list indexes: %w", err)
-	}
-	out := make(map[string]string, len(names))
-	for _, n := range names {
-		var column sql.NullString
-		// seqno 1: the column after namespace_id. NULL for an expression.
-		err := db.QueryRow(`SELECT name FROM pragma_index_info(?) WHERE seqno = 1`, n).Scan(&column)
-		if err != nil && err != sql.ErrNoRows {
-			return nil, fmt.Errorf("columns of index %s: %w", n, err)
-		}
-		out[n] = column.String
 	}
 	return out, nil
 }
