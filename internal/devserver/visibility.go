@@ -59,11 +59,12 @@ var indexedSlotTypes = []enumspb.IndexedValueType{
 // search attribute that reconcileNamespace adds on this boot therefore gets its
 // index on the next one; until then a filter on it scans.
 func trimVisibilityIndexes(dataDir string) error {
-	slots, err := mappedSlots(sqlConfig(dataDir))
+	cfg := sqlConfig(dataDir)
+	slots, err := mappedSlots(cfg)
 	if err != nil {
 		return fmt.Errorf("visibility indexes: %w", err)
 	}
-	db, err := sql.Open("sqlite", "file:"+sqlConfig(dataDir).DatabaseName+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
+	db, err := sql.Open("sqlite", "file:"+cfg.DatabaseName+"?"+url.Values{"_pragma": {"busy_timeout(10000)"}}.Encode())
 	if err != nil {
 		return fmt.Errorf("visibility indexes: open %s: %w", dbFileName, err)
 	}
