@@ -75,11 +75,7 @@ type submitResult struct {
 // run posts one signal about a fresh generic_token and waits until the incident's
 // runbook has ended. The clock starts just before the POST.
 func (e *engineRunner) run(ctx context.Context, credID string) (sample, error) {
-	body, err := json.Marshal(map[string]any{
-		"source": "bench", "origin": "enterprise", "kind": "credential_exposed",
-		"observed_at": time.Now().UTC().Format(time.RFC3339), "severity": "high",
-		"credential": map[string]any{"provider": "bench", "type": "generic_token", "id": credID},
-	})
+	body, err := signalBody(credID)
 	if err != nil {
 		return sample{}, err
 	}

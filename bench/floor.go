@@ -20,6 +20,13 @@ const floorQueue = "bench-floor"
 // read-only step as a local activity (workflows.LocalAction), and a floor of
 // activity tasks for them would measure Temporal doing more than sever does.
 func BareWorkflow(ctx workflow.Context, local []bool) (int, error) {
+	return floorSteps(ctx, local)
+}
+
+// floorSteps runs BareActivity once per entry of local, in sequence: as a local
+// activity where local says so, else as an activity. It returns the sum of the
+// results.
+func floorSteps(ctx workflow.Context, local []bool) (int, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second})
 	lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 30 * time.Second})
 	sum := 0

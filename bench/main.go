@@ -13,6 +13,10 @@
 //	            awaited with Get (a long poll on the close event); each is a local
 //	            activity where the engine runs the matching runbook step as one
 //	            (workflows.LocalAction: sever.noop is read-only, so all N are);
+//	(a+) API floor: (a) behind what any product in front of Temporal pays, a JSON
+//	            POST on loopback to start it and one synced ledger batch (the signal
+//	            and each step, through ledger.Store) at its end; against it a ratio
+//	            measures sever's engine itself (see apifloor.go);
 //	(b) engine: POST /v1/signals (real HTTP, bearer token) about a fresh generic_token,
 //	            whose runbook is N sever.noop steps in a chain, until the runbook ends.
 //
@@ -25,9 +29,9 @@
 // floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
 // (default 5 ms), which adds up to one interval and a describe + query per read.
 //
-// Latency is measured at concurrency 1, floor and engine interleaved one by one after
-// a warm-up, so drift (the SQLite file grows) hits both alike. Throughput runs a fixed
-// count per concurrency level in -rounds rounds; the side that runs first alternates
+// Latency is measured at concurrency 1, the sides interleaved one by one after a
+// warm-up, so drift (the SQLite file grows) hits all alike. Throughput runs a fixed
+// count per concurrency level in -rounds rounds; the side that runs first turns
 // from round to round, a short settle pause separates the runs, and each side's rate
 // pools its rounds (operations over wall time), so neither the order nor one noisy
 // round decides a ratio. Incidents stay open after containment
@@ -57,6 +61,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.temporal.io/sdk/activity"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
@@ -64,6 +69,7 @@ import (
 	"github.com/sever-ir/sever/config"
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/internal/app"
+	"github.com/sever-ir/sever/ledger"
 	"github.com/sever-ir/sever/runbooks"
 	"github.com/sever-ir/sever/workflows"
 )
@@ -144,7 +150,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.poll, "poll", 5*time.Millisecond, "interval of -wait poll")
 	fs.DurationVar(&o.settle, "settle", time.Second, "pause between measured runs so background work of one run does not bill the next")
 	fs.BoolVar(&o.verbose, "v", false, "log the stack's warnings to stderr")
-	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, engine-cN.pprof), one per side of the storm (storm-floor.pprof, storm-engine.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof), each with allocation profiles at its start and end (NAME.allocs-base.pprof, NAME.allocs.pprof: compare with go tool pprof -diff_base); each covers the whole process: server, worker, API and bench")
+	fs.StringVar(&o.profile, "cpuprofile", "", "directory to write CPU profiles into: one per throughput run (floor-cN.pprof, api-floor-cN.pprof, engine-cN.pprof), one per side of the storm (storm-floor.pprof, storm-api-floor.pprof, storm-engine.pprof) and one of the AWS incidents opened at once (aws-concurrent.pprof), each with allocation profiles at its start and end (NAME.allocs-base.pprof, NAME.allocs.pprof: compare with go tool pprof -diff_base); each covers the whole process: server, worker, API and bench")
 	fs.BoolVar(&o.async, "async", false, "engine POSTs with Prefer: respond-async (SignalWithStart, answers queued) instead of waiting for the answer (Update-With-Start)")
 	fs.IntVar(&o.stormSignals, "storm", 10000, "signals in the storm (0 skips it)")
 	fs.IntVar(&o.stormCreds, "storm-creds", 100, "credentials the storm's signals are about")
@@ -350,6 +356,15 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	fw.RegisterWorkflowWithOptions(BareWorkflow, workflow.RegisterOptions{Name: "BareWorkflow"})
 	fw.RegisterActivity(BareActivity)
 	fw.RegisterWorkflowWithOptions(SinkWorkflow, workflow.RegisterOptions{Name: "SinkWorkflow"})
+	fw.RegisterWorkflowWithOptions(APIFloorWorkflow, workflow.RegisterOptions{Name: "APIFloorWorkflow"})
+	// The API floor's ledger is a file of its own beside sever's, on the same disk.
+	floorLed, err := ledger.Open(filepath.Join(tmp, "floor-ledger.db"))
+	if err != nil {
+		stopStack()
+		return nil, fmt.Errorf("api floor: %w", err)
+	}
+	defer floorLed.Close()
+	fw.RegisterActivityWithOptions((&floorLedger{store: floorLed}).Append, activity.RegisterOptions{Name: floorLedgerAppend})
 	if err := fw.Start(); err != nil {
 		stopStack()
 		return nil, fmt.Errorf("start floor worker: %w", err)
@@ -360,12 +375,24 @@ func run(ctx context.Context, o options, logw io.Writer) (*Report, error) {
 	for _, c := range o.conc {
 		maxConc = max(maxConc, c)
 	}
+	// Each side of (a+) and (b) keeps its own connections, one per sender.
+	newHTTP := func() *http.Client {
+		n := max(maxConc, o.stormConc)
+		return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+			MaxIdleConns: 2 * n, MaxIdleConnsPerHost: 2 * n, IdleConnTimeout: time.Minute}}
+	}
+	af, err := startAPIFloor(d.Client, floorPlan, newHTTP())
+	if err != nil {
+		stopStack()
+		return nil, err
+	}
+	defer af.stop()
 	b := &bench{
 		o:     o,
 		floor: &floor{c: d.Client, local: floorPlan, history: o.fwait == "history"},
+		api:   af,
 		eng: &engineRunner{c: d.Client, url: d.URL, token: d.DevToken, wait: o.wait, pollIv: o.poll, async: o.async,
-			http: &http.Client{Timeout: time.Minute, Transport: &http.Transport{
-				MaxIdleConns: 2 * maxConc, MaxIdleConnsPerHost: 2 * maxConc, IdleConnTimeout: time.Minute}}},
+			http: newHTTP()},
 		rep:   rep,
 		cloud: d.Cloud,
 		stamp: strconv.FormatInt(time.Now().UnixNano(), 36),
@@ -417,6 +444,7 @@ type bench struct {
 	o     options
 	cloud *drillcloud.Cloud
 	floor *floor
+	api   *apiFloor
 	eng   *engineRunner
 	rep   *Report
 	stamp string
@@ -460,6 +488,12 @@ func (b *bench) runFloor(ctx context.Context, id string, ttfs bool) (sample, err
 	return b.floor.run(ctx, id, ttfs)
 }
 
+func (b *bench) runAPI(ctx context.Context, id string) (sample, error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return b.api.run(ctx, id)
+}
+
 func (b *bench) runEngine(ctx context.Context, id string) (sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
@@ -479,6 +513,9 @@ func (b *bench) measure(ctx context.Context) error {
 		if _, err := b.runFloor(ctx, b.id("warm-a", i), false); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
+		if _, err := b.runAPI(ctx, b.id("warm-a+", i)); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
 		id := b.id("warm-b", i)
 		if _, err := b.runEngine(ctx, id); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
@@ -495,7 +532,7 @@ func (b *bench) measure(ctx context.Context) error {
 
 	// Latency at concurrency 1, interleaved.
 	b.logf("latency: %d + %d at concurrency 1", o.n, o.n)
-	var fa, ea, ff, ef, acc []time.Duration
+	var fa, aa, ea, ff, ef, acc []time.Duration
 	for i := range o.n {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -508,6 +545,11 @@ func (b *bench) measure(ctx context.Context) error {
 				ff = append(ff, s.firstStep)
 			}
 		}
+		if s, err := b.runAPI(ctx, b.id("lat-a+", i)); err != nil {
+			b.fail(err)
+		} else {
+			aa = append(aa, s.total)
+		}
 		if s, err := b.runEngine(ctx, b.id("lat-b", i)); err != nil {
 			b.fail(err)
 		} else {
@@ -519,69 +561,70 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	l := &b.rep.Latency
 	l.Iterations, l.Warmup = o.n, o.warmup
-	l.Floor, l.Engine = summarize(fa), summarize(ea)
+	l.Floor, l.Engine, l.APIFloor = summarize(fa), summarize(ea), summarize(aa)
+	l.APIRatioP50, l.APIRatioP99 = ratio(l.Engine.P50, l.APIFloor.P50), ratio(l.Engine.P99, l.APIFloor.P99)
 	l.FloorFirst, l.EngineFirst, l.Accepted = summarize(ff), summarize(ef), summarize(acc)
 	l.RatioP50, l.RatioP99 = ratio(l.Engine.P50, l.Floor.P50), ratio(l.Engine.P99, l.Floor.P99)
 	l.RatioMean = ratio(l.Engine.Mean, l.Floor.Mean)
 	l.FloorMS, l.EngineMS = toMS(fa), toMS(ea)
-	b.logf("latency p50: floor %s, engine %s (%.2f×)", msf(l.Floor.P50), msf(l.Engine.P50), l.RatioP50)
+	b.logf("latency p50: floor %s, api floor %s, engine %s (%.2f×, %.2f× the api floor)", msf(l.Floor.P50), msf(l.APIFloor.P50),
+		msf(l.Engine.P50), l.RatioP50, l.APIRatioP50)
 
-	// Throughput: a fixed count per level and round; the side that goes first
-	// alternates from round to round (and the first round's from level to level).
+	// Throughput: a fixed count per level and round; which side goes first turns
+	// from round to round (and the first round's from level to level).
 	for li, c := range o.conc {
 		lv := Level{Concurrency: c, Count: o.count, Rounds: o.rounds}
-		var (
-			fWall, eWall time.Duration
-			fLat, eLat   []time.Duration
-			fCPU, eCPU   time.Duration
-		)
-		side := func(round int, name, tag string, run func(context.Context, string) (sample, error)) (time.Duration, []time.Duration, time.Duration) {
+		type side struct {
+			name, tag string
+			run       func(context.Context, string) (sample, error)
+			wall, cpu time.Duration
+			lat       []time.Duration
+		}
+		sides := []*side{
+			{name: "floor", tag: "a", run: func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) }},
+			{name: "api-floor", tag: "a+", run: b.runAPI},
+			{name: "engine", tag: "b", run: b.runEngine},
+		}
+		rate1 := func(round int, sd *side) float64 {
 			b.pause(ctx)
 			if round == 0 {
-				defer b.cpuProfile(fmt.Sprintf("%s-c%d", name, c))()
+				defer b.cpuProfile(fmt.Sprintf("%s-c%d", sd.name, c))()
 			}
 			cpu0 := cpuTime()
 			wall, lat, errs := b.level(ctx, c, o.count, func(ctx context.Context, i int) (sample, error) {
-				return run(ctx, b.id(fmt.Sprintf("tp%d.%d.%d-%s", li, c, round, tag), i))
+				return sd.run(ctx, b.id(fmt.Sprintf("tp%d.%d.%d-%s", li, c, round, sd.tag), i))
 			})
 			lv.Errors += errs
-			return wall, lat, cpuTime() - cpu0
-		}
-		doFloor := func(round int) float64 {
-			wall, lat, cpu := side(round, "floor", "a", func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) })
-			fWall, fLat, fCPU = fWall+wall, append(fLat, lat...), fCPU+cpu
-			return rate(len(lat), wall)
-		}
-		doEngine := func(round int) float64 {
-			wall, lat, cpu := side(round, "engine", "b", b.runEngine)
-			eWall, eLat, eCPU = eWall+wall, append(eLat, lat...), eCPU+cpu
+			sd.wall, sd.lat, sd.cpu = sd.wall+wall, append(sd.lat, lat...), sd.cpu+cpuTime()-cpu0
 			return rate(len(lat), wall)
 		}
 		var order []string
 		for round := range o.rounds {
-			var fr, er float64
-			if (li+round)%2 == 0 {
-				order = append(order, "a, b")
-				fr = doFloor(round)
-				er = doEngine(round)
-			} else {
-				order = append(order, "b, a")
-				er = doEngine(round)
-				fr = doFloor(round)
+			rates := make([]float64, len(sides))
+			var tags []string
+			for k := range sides {
+				j := (li + round + k) % len(sides)
+				tags = append(tags, sides[j].tag)
+				rates[j] = rate1(round, sides[j])
 			}
-			lv.RoundRatios = append(lv.RoundRatios, ratio(er, fr))
+			order = append(order, strings.Join(tags, ", "))
+			lv.RoundRatios = append(lv.RoundRatios, ratio(rates[2], rates[0]))
+			lv.APIRoundRatios = append(lv.APIRoundRatios, ratio(rates[2], rates[1]))
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
+		f, a, e := sides[0], sides[1], sides[2]
+		n := o.count * o.rounds
 		lv.Order = strings.Join(order, "; ")
-		lv.FloorCPU, lv.EngineCPU = perOp(fCPU, o.count*o.rounds), perOp(eCPU, o.count*o.rounds)
-		lv.FloorWallMS, lv.EngWallMS = ms(fWall), ms(eWall)
-		lv.Floor, lv.Engine = summarize(fLat), summarize(eLat)
-		lv.FloorRate, lv.EngineRate = rate(len(fLat), fWall), rate(len(eLat), eWall)
-		lv.Ratio = ratio(lv.EngineRate, lv.FloorRate)
+		lv.FloorCPU, lv.APIFloorCPU, lv.EngineCPU = perOp(f.cpu, n), perOp(a.cpu, n), perOp(e.cpu, n)
+		lv.FloorWallMS, lv.APIWallMS, lv.EngWallMS = ms(f.wall), ms(a.wall), ms(e.wall)
+		lv.Floor, lv.APIFloor, lv.Engine = summarize(f.lat), summarize(a.lat), summarize(e.lat)
+		lv.FloorRate, lv.APIFloorRate, lv.EngineRate = rate(len(f.lat), f.wall), rate(len(a.lat), a.wall), rate(len(e.lat), e.wall)
+		lv.Ratio, lv.APIRatio = ratio(lv.EngineRate, lv.FloorRate), ratio(lv.EngineRate, lv.APIFloorRate)
 		b.rep.Throughput = append(b.rep.Throughput, lv)
-		b.logf("throughput c=%d: floor %.1f/s, engine %.1f/s (%.2f×; rounds %v)", c, lv.FloorRate, lv.EngineRate, lv.Ratio, lv.RoundRatios)
+		b.logf("throughput c=%d: floor %.1f/s, api floor %.1f/s, engine %.1f/s (%.2f×, %.2f× the api floor; rounds %v)",
+			c, lv.FloorRate, lv.APIFloorRate, lv.EngineRate, lv.Ratio, lv.APIRatio, lv.RoundRatios)
 	}
 	if o.awsN > 0 {
 		if err := b.awsContain(ctx); err != nil {

@@ -79,6 +79,11 @@ type Latency struct {
 	Accepted    Stats     `json:"engine_signal_accepted"`
 	FloorMS     []float64 `json:"floor_samples_ms"`
 	EngineMS    []float64 `json:"engine_samples_ms"`
+	// APIFloor is the API floor (a+): the floor started by a JSON POST, leaving a
+	// synced ledger batch; the APIRatio figures are the engine's against it.
+	APIFloor    Stats   `json:"api_floor"`
+	APIRatioP50 float64 `json:"ratio_api_p50"`
+	APIRatioP99 float64 `json:"ratio_api_p99"`
 }
 
 // Level is one concurrency level of the throughput comparison.
@@ -103,6 +108,13 @@ type Level struct {
 	// the side's run. Once the cores are busy, throughput is their inverse.
 	FloorCPU  float64 `json:"floor_cpu_ms_per_op"`
 	EngineCPU float64 `json:"engine_cpu_ms_per_op"`
+	// The API floor (a+) beside them, and the engine's ratio against it.
+	APIFloorRate   float64   `json:"api_floor_per_s"`
+	APIRatio       float64   `json:"ratio_api"`
+	APIRoundRatios []float64 `json:"round_ratios_api"`
+	APIWallMS      float64   `json:"api_floor_wall_ms"`
+	APIFloor       Stats     `json:"api_floor_latency"`
+	APIFloorCPU    float64   `json:"api_floor_cpu_ms_per_op"`
 }
 
 // Report is what results.json holds.
@@ -237,9 +249,10 @@ func (r *Report) markdown(w io.Writer) {
 		how = "ExecuteWorkflow + long poll on every history event"
 	}
 	fmt.Fprintf(w, "(a) floor: bare workflow, %d activities in sequence (%d of them local, as the engine runs the runbook's read-only steps), own worker and task queue, %s.  \n", c.Steps, c.FloorLocal, how)
+	fmt.Fprintf(w, "(a+) API floor: (a) started by a JSON POST on loopback, ending with one synced ledger batch (the signal and each step), awaited with Get; no authentication, policy, update, memo or hold.  \n")
 	fmt.Fprintf(w, "(b) engine: POST /v1/signals → incident with runbook `%s` (%d × sever.noop chain) until status contained.\n\n", c.Runbook, c.Steps)
 
-	fmt.Fprintf(w, "### Latency, concurrency 1 (n = %d after %d warm-up, interleaved a/b)\n\n", l.Iterations, l.Warmup)
+	fmt.Fprintf(w, "### Latency, concurrency 1 (n = %d after %d warm-up, interleaved a / a+ / b)\n\n", l.Iterations, l.Warmup)
 	fmt.Fprintln(w, "| metric | floor (a) | engine (b) | b/a | target b | b | target b/a | b/a |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|---|---|")
 	fmt.Fprintf(w, "| p50 | %s | %s | %.2f× | ≤ 1 s | %s | ≤ 1.25× | %s |\n", msf(l.Floor.P50), msf(l.Engine.P50), l.RatioP50,
@@ -253,7 +266,9 @@ func (r *Report) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| first step started, p50 | %s | %s | %.2f× | | | | |\n", msf(l.FloorFirst.P50), msf(l.EngineFirst.P50),
 			ratio(l.EngineFirst.P50, l.FloorFirst.P50))
 	}
-	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
+	fmt.Fprintf(w, "| signal accepted (POST answered), p50 / p99 | | %s / %s | | | | | |\n", msf(l.Accepted.P50), msf(l.Accepted.P99))
+	fmt.Fprintf(w, "| API floor (a+) p50 / p99; b/a+ | %s / %s | | %.2f× / %.2f× | | | | |\n\n", msf(l.APIFloor.P50), msf(l.APIFloor.P99),
+		l.APIRatioP50, l.APIRatioP99)
 
 	fmt.Fprintf(w, "### Throughput (%d per level and side in each of %d rounds, pooled)\n\n", c.Count, max(c.Rounds, 1))
 	fmt.Fprintln(w, "| concurrency | floor wf/s | engine inc/s | b/a | target | b/a | each round's b/a | floor p50 / p99 | engine p50 / p99 | CPU per op a / b | first |")
@@ -263,6 +278,16 @@ func (r *Report) markdown(w io.Writer) {
 		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s× | %s | %s | %s / %s | %s / %s | %s / %s | %s |\n", lv.Concurrency,
 			lv.FloorRate, lv.EngineRate, lv.Ratio, limit, passFail(ok(lv.Ratio)), roundRatios(lv.RoundRatios),
 			msf(lv.Floor.P50), msf(lv.Floor.P99), msf(lv.Engine.P50), msf(lv.Engine.P99), msf(lv.FloorCPU), msf(lv.EngineCPU), lv.Order)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Beside the API floor (a+), which adds what any product in front of Temporal pays (the HTTP API and the ledger of record):")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| concurrency | API floor wf/s | engine inc/s | b/a+ | each round's b/a+ | API floor p50 / p99 | CPU per op a / a+ / b |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---|---:|---:|")
+	for _, lv := range r.Throughput {
+		fmt.Fprintf(w, "| %d | %.1f | %.1f | %.2f× | %s | %s / %s | %s / %s / %s |\n", lv.Concurrency, lv.APIFloorRate, lv.EngineRate,
+			lv.APIRatio, roundRatios(lv.APIRoundRatios), msf(lv.APIFloor.P50), msf(lv.APIFloor.P99),
+			msf(lv.FloorCPU), msf(lv.APIFloorCPU), msf(lv.EngineCPU))
 	}
 	fmt.Fprintln(w)
 	if a := r.AWS; a != nil {
@@ -311,6 +336,7 @@ func (r *Report) markdown(w io.Writer) {
 		slices.Sort(answers)
 		fmt.Fprintf(w, "| %.0f | %.0f | %.2f× %s | %d (want %d) | %d of %d | %s | %s |\n\n", s.FloorRate, s.EngineRate, s.Ratio, passFail(s.Ratio >= 1),
 			s.Incidents, s.Credentials, s.Recorded, s.Signals, passFail(s.Accounted), strings.Join(answers, ", "))
+		fmt.Fprintf(w, "API floor (a+, each SignalWithStart behind a JSON POST): %.0f signals/s; engine %.2f× that.\n\n", s.APIFloorRate, s.APIRatio)
 	}
 	if f := r.Flood; f != nil {
 		fmt.Fprintf(w, "### Flood: %d distinct signals about one credential\n\n", f.Signals)

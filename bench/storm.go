@@ -31,6 +31,12 @@ type Storm struct {
 	FloorWall   float64 `json:"floor_wall_ms"`
 	FloorRate   float64 `json:"floor_signals_per_s"`
 	Ratio       float64 `json:"ratio"`
+	// The API floor's storm: the same SignalWithStart calls, each made by a JSON
+	// POST on loopback (no ledger: sever batches a storm's facts per workflow task,
+	// a few hundredths of a millisecond a signal).
+	APIFloorWall float64 `json:"api_floor_wall_ms"`
+	APIFloorRate float64 `json:"api_floor_signals_per_s"`
+	APIRatio     float64 `json:"ratio_api"`
 	// Incidents is how many distinct incidents the signals opened; Runs how many
 	// workflow runs they have in all (more than Incidents would mean a split).
 	Incidents int            `json:"incidents"`
@@ -181,6 +187,29 @@ func (b *bench) storm(ctx context.Context) error {
 		}
 	}
 
+	// API floor: the same calls, each behind a POST.
+	b.pause(ctx)
+	b.logf("storm api floor: %d POSTs, each a SignalWithStart on %d workflows", o.stormSignals, o.stormCreds)
+	stop = b.cpuProfile("storm-api-floor")
+	wall = spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
+		body, err := stormBody(b.id("storm-a+", i%o.stormCreds), i, perCred)
+		if err == nil {
+			_, err = b.api.post(ctx, "/floor/signals", body)
+		}
+		if err != nil {
+			return fmt.Errorf("storm api floor signal %d: %w", i, err)
+		}
+		return nil
+	}, fail)
+	stop()
+	st.APIFloorWall, st.APIFloorRate = ms(wall), rate(o.stormSignals, wall)
+	for c := range o.stormCreds {
+		var n int
+		if err := b.floor.c.GetWorkflow(ctx, b.id("storm-a+", c), "").Get(ctx, &n); err != nil || n != perCred {
+			fail(fmt.Errorf("storm api floor sink %d: %d signals (%v)", c, n, err))
+		}
+	}
+
 	// Engine: the same count through POST /v1/signals (Prefer: respond-async), each a
 	// distinct event.
 	b.pause(ctx)
@@ -189,12 +218,10 @@ func (b *bench) storm(ctx context.Context) error {
 	incidents := map[string]bool{}
 	stop = b.cpuProfile("storm-engine")
 	wall = spread(ctx, o.stormConc, o.stormSignals, func(ctx context.Context, i int) error {
-		credID := b.id("storm-b", i%o.stormCreds)
-		body, _ := json.Marshal(map[string]any{
-			"source": "bench-storm", "origin": "enterprise", "kind": "credential_exposed",
-			"source_event_id": "storm-" + strconv.Itoa(i), "observed_at": time.Now().UTC().Format(time.RFC3339),
-			"credential": map[string]any{"provider": "bench", "type": "generic_token", "id": credID},
-		})
+		body, err := stormBody(b.id("storm-b", i%o.stormCreds), i, 0)
+		if err != nil {
+			return err
+		}
 		var sub submitResult
 		// A flood's sender does not wait for each signal's dedup answer; the signal is
 		// durable once accepted, and the check below accounts for every one.
@@ -209,7 +236,7 @@ func (b *bench) storm(ctx context.Context) error {
 	}, fail)
 	stop()
 	st.EngineWall, st.EngineRate = ms(wall), rate(o.stormSignals, wall)
-	st.Ratio = ratio(st.EngineRate, st.FloorRate)
+	st.Ratio, st.APIRatio = ratio(st.EngineRate, st.FloorRate), ratio(st.EngineRate, st.APIFloorRate)
 	st.Incidents = len(incidents)
 
 	// Every signal accounted for: each incident records all of its credential's
@@ -238,9 +265,23 @@ func (b *bench) storm(ctx context.Context) error {
 	}
 	st.Errors = int(errs.Load())
 	st.Accounted = st.Incidents == o.stormCreds && st.Recorded == o.stormSignals && st.Errors == 0
-	b.logf("storm: engine %.0f signals/s, floor %.0f/s (%.2f×); %d incidents, %d of %d signals recorded",
-		st.EngineRate, st.FloorRate, st.Ratio, st.Incidents, st.Recorded, o.stormSignals)
+	b.logf("storm: engine %.0f signals/s, floor %.0f/s (%.2f×), api floor %.0f/s (%.2f×); %d incidents, %d of %d signals recorded",
+		st.EngineRate, st.FloorRate, st.Ratio, st.APIFloorRate, st.APIRatio, st.Incidents, st.Recorded, o.stormSignals)
 	return nil
+}
+
+// stormBody is the storm's signal number i about credID; expect is for the API
+// floor's sink (0 leaves it out).
+func stormBody(credID string, i, expect int) ([]byte, error) {
+	m := map[string]any{
+		"source": "bench-storm", "origin": "enterprise", "kind": "credential_exposed",
+		"source_event_id": "storm-" + strconv.Itoa(i), "observed_at": time.Now().UTC().Format(time.RFC3339),
+		"credential": map[string]any{"provider": "bench", "type": "generic_token", "id": credID},
+	}
+	if expect > 0 {
+		m["expect"] = expect
+	}
+	return json.Marshal(m)
 }
 
 func (b *bench) parked(ctx context.Context) error {
