@@ -106,14 +106,18 @@ func (e *engineRunner) run(ctx context.Context, credID string) (sample, error) {
 	return s, nil
 }
 
-// waitHistory long-polls the incident's event history, the same mechanism the floor's
-// Get uses for the close event, and returns when the workflow records the end of the
-// runbook: the memo upsert that moves "status" from open to contained or failed. It
-// adds no polling interval; the server answers as soon as new events are written.
+// waitHistory returns when the workflow has recorded the end of the runbook: the memo
+// upsert that moves "status" from open to contained or failed. It looks once with a
+// describe (ended); while the runbook runs on, it long-polls the incident's event
+// history, the same mechanism the floor's Get uses for the close event, which adds no
+// polling interval: the server answers as soon as new events are written.
 // The incident itself does not complete (it holds for late signals), so there is no
 // close event to wait for.
 func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time, s *sample) (sever.IncidentStatus, error) {
 	dc := converter.GetDefaultDataConverter()
+	if st, err := e.ended(ctx, id, t0); err != nil || st != "" {
+		return st, err
+	}
 	var status sever.IncidentStatus
 	err := watch(ctx, e.c, id, func(ev *historypb.HistoryEvent) (bool, error) {
 		switch ev.GetEventType() {
@@ -154,6 +158,35 @@ func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time,
 		return "", fmt.Errorf("history: %w", err)
 	}
 	return status, nil
+}
+
+// ended looks once at the incident's status in its memo, which DescribeWorkflowExecution
+// reads from the server's cached state, and returns it if the runbook has ended ("" if
+// not). A runbook whose steps all run in the workflow task that answers the POST (the
+// bench runbook's) has ended by the time the answer arrives; reading its whole history
+// to see that (the 16 KB start event first) would bill sever for the bench's own
+// watching, while the floor's Get reads the close event alone.
+func (e *engineRunner) ended(ctx context.Context, id string, t0 time.Time) (sever.IncidentStatus, error) {
+	d, err := e.c.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return "", fmt.Errorf("describe: %w", err)
+	}
+	info := d.GetWorkflowExecutionInfo()
+	if at := info.GetStartTime().AsTime(); at.Before(t0.Add(-time.Second)) {
+		return "", fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
+	}
+	p := info.GetMemo().GetFields()[workflows.MemoStatus]
+	if p == nil {
+		return "", nil
+	}
+	var st sever.IncidentStatus
+	if err := converter.GetDefaultDataConverter().FromPayload(p, &st); err != nil {
+		return "", fmt.Errorf("memo status: %w", err)
+	}
+	if st == sever.IncidentOpen {
+		return "", nil
+	}
+	return st, nil
 }
 
 // waitPoll reads GET /v1/incidents/{id} every pollIv until the status leaves open.

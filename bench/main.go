@@ -24,9 +24,10 @@
 // status leave "open". The POST answers only once the incident has recorded the
 // signal and said whether it was a duplicate (the result of the Update-With-Start
 // that delivers it); that wait is part of (b). The end is seen
-// by long-polling the incident's event history for the memo upsert that records the
-// status (-wait history, the default): no polling interval, and the same mechanism the
-// floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
+// in the memo that records the status (-wait history, the default): one describe, which
+// finds it already there when every step ran in the task that answered the POST, then a
+// long poll on the incident's event history for its upsert: no polling interval, and
+// the same mechanism the floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
 // (default 5 ms), which adds up to one interval and a describe + query per read.
 //
 // Latency is measured at concurrency 1, the sides interleaved one by one after a
