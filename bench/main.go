@@ -27,8 +27,9 @@
 // in the memo that records the status (-wait history, the default): one describe, which
 // finds it already there when every step ran in the task that answered the POST, then a
 // long poll on the incident's event history for its upsert: no polling interval, and
-// the same mechanism the floor's Get uses. -wait poll instead reads GET /v1/incidents/{id} every -poll
-// (default 5 ms), which adds up to one interval and a describe + query per read.
+// the same mechanism the floor's Get uses. -wait poll instead reads
+// GET /v1/incidents/{id} every -poll (default 5 ms), which adds up to one interval and a
+// describe + query per read.
 //
 // Latency is measured at concurrency 1, the sides interleaved one by one after a
 // warm-up, so drift (the SQLite file grows) hits all alike. Throughput runs a fixed
@@ -567,7 +568,7 @@ func (b *bench) measure(ctx context.Context) error {
 	l.FloorFirst, l.EngineFirst, l.Accepted = summarize(ff), summarize(ef), summarize(acc)
 	l.RatioP50, l.RatioP99 = ratio(l.Engine.P50, l.Floor.P50), ratio(l.Engine.P99, l.Floor.P99)
 	l.RatioMean = ratio(l.Engine.Mean, l.Floor.Mean)
-	l.FloorMS, l.EngineMS = toMS(fa), toMS(ea)
+	l.FloorMS, l.APIFloorMS, l.EngineMS = toMS(fa), toMS(aa), toMS(ea)
 	b.logf("latency p50: floor %s, api floor %s, engine %s (%.2f×, %.2f× the api floor)", msf(l.Floor.P50), msf(l.APIFloor.P50),
 		msf(l.Engine.P50), l.RatioP50, l.APIRatioP50)
 

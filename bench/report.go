@@ -81,9 +81,10 @@ type Latency struct {
 	EngineMS    []float64 `json:"engine_samples_ms"`
 	// APIFloor is the API floor (a+): the floor started by a JSON POST, leaving a
 	// synced ledger batch; the APIRatio figures are the engine's against it.
-	APIFloor    Stats   `json:"api_floor"`
-	APIRatioP50 float64 `json:"ratio_api_p50"`
-	APIRatioP99 float64 `json:"ratio_api_p99"`
+	APIFloor    Stats     `json:"api_floor"`
+	APIRatioP50 float64   `json:"ratio_api_p50"`
+	APIRatioP99 float64   `json:"ratio_api_p99"`
+	APIFloorMS  []float64 `json:"api_floor_samples_ms"`
 }
 
 // Level is one concurrency level of the throughput comparison.
@@ -249,7 +250,7 @@ func (r *Report) markdown(w io.Writer) {
 		how = "ExecuteWorkflow + long poll on every history event"
 	}
 	fmt.Fprintf(w, "(a) floor: bare workflow, %d activities in sequence (%d of them local, as the engine runs the runbook's read-only steps), own worker and task queue, %s.  \n", c.Steps, c.FloorLocal, how)
-	fmt.Fprintf(w, "(a+) API floor: (a) started by a JSON POST on loopback, ending with one synced ledger batch (the signal and each step), awaited with Get; no authentication, policy, update, memo or hold.  \n")
+	fmt.Fprint(w, "(a+) API floor: (a) started by a JSON POST on loopback, ending with one synced ledger batch (the signal and each step), awaited with Get; no authentication, policy, update, memo or hold.  \n")
 	fmt.Fprintf(w, "(b) engine: POST /v1/signals → incident with runbook `%s` (%d × sever.noop chain) until status contained.\n\n", c.Runbook, c.Steps)
 
 	fmt.Fprintf(w, "### Latency, concurrency 1 (n = %d after %d warm-up, interleaved a / a+ / b)\n\n", l.Iterations, l.Warmup)

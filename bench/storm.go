@@ -180,12 +180,16 @@ func (b *bench) storm(ctx context.Context) error {
 	}, fail)
 	stop()
 	st.FloorWall, st.FloorRate = ms(wall), rate(o.stormSignals, wall)
-	for c := range o.stormCreds {
-		var n int
-		if err := b.floor.c.GetWorkflow(ctx, b.id("storm-a", c), "").Get(ctx, &n); err != nil || n != perCred {
-			fail(fmt.Errorf("storm floor sink %d: %d signals (%v)", c, n, err))
+	// Each sink ends once it has taken its credential's every signal.
+	checkSinks := func(side, tag string) {
+		for c := range o.stormCreds {
+			var n int
+			if err := b.floor.c.GetWorkflow(ctx, b.id(tag, c), "").Get(ctx, &n); err != nil || n != perCred {
+				fail(fmt.Errorf("storm %s sink %d: %d signals (%v)", side, c, n, err))
+			}
 		}
 	}
+	checkSinks("floor", "storm-a")
 
 	// API floor: the same calls, each behind a POST.
 	b.pause(ctx)
@@ -203,12 +207,7 @@ func (b *bench) storm(ctx context.Context) error {
 	}, fail)
 	stop()
 	st.APIFloorWall, st.APIFloorRate = ms(wall), rate(o.stormSignals, wall)
-	for c := range o.stormCreds {
-		var n int
-		if err := b.floor.c.GetWorkflow(ctx, b.id("storm-a+", c), "").Get(ctx, &n); err != nil || n != perCred {
-			fail(fmt.Errorf("storm api floor sink %d: %d signals (%v)", c, n, err))
-		}
-	}
+	checkSinks("api floor", "storm-a+")
 
 	// Engine: the same count through POST /v1/signals (Prefer: respond-async), each a
 	// distinct event.
