@@ -755,11 +755,16 @@ func (b *bench) level(ctx context.Context, conc, count int, op func(context.Cont
 	return time.Since(start), lat, errs
 }
 
+// pause lets the last run's background work (the server's queues, the worker's
+// caches) settle, then collects its garbage, so that neither bills the next run: the
+// sides allocate unequally, and a collection is paid by whoever happens to be running.
 func (b *bench) pause(ctx context.Context) {
 	select {
 	case <-ctx.Done():
+		return
 	case <-time.After(b.o.settle):
 	}
+	runtime.GC()
 }
 
 func rate(n int, wall time.Duration) float64 {
