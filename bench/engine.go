@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
@@ -114,7 +115,6 @@ func (e *engineRunner) run(ctx context.Context, credID string) (sample, error) {
 // The incident itself does not complete (it holds for late signals), so there is no
 // close event to wait for.
 func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time, s *sample) (sever.IncidentStatus, error) {
-	dc := converter.GetDefaultDataConverter()
 	if st, err := e.ended(ctx, id, t0); err != nil || st != "" {
 		return st, err
 	}
@@ -122,27 +122,18 @@ func (e *engineRunner) waitHistory(ctx context.Context, id string, t0 time.Time,
 	err := watch(ctx, e.c, id, func(ev *historypb.HistoryEvent) (bool, error) {
 		switch ev.GetEventType() {
 		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-			// An incident already open for this credential would answer with its old
-			// status at once; every iteration must open a fresh one.
-			if at := ev.GetEventTime().AsTime(); at.Before(t0.Add(-time.Second)) {
-				return true, fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
+			if err := fresh(ev.GetEventTime().AsTime(), t0); err != nil {
+				return true, err
 			}
 		case enums.EVENT_TYPE_ACTIVITY_TASK_STARTED:
 			if s.firstStep == 0 {
 				s.firstStep = ev.GetEventTime().AsTime().Sub(t0)
 			}
 		case enums.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED:
-			p := ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields()[workflows.MemoStatus]
-			if p == nil {
-				return false, nil
-			}
-			var st sever.IncidentStatus
-			if err := dc.FromPayload(p, &st); err != nil {
-				return true, fmt.Errorf("memo status: %w", err)
-			}
-			if st != sever.IncidentOpen {
+			st, err := endStatus(ev.GetWorkflowPropertiesModifiedEventAttributes().GetUpsertedMemo().GetFields())
+			if err != nil || st != "" {
 				status = st
-				return true, nil
+				return true, err
 			}
 		case enums.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
 			enums.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enums.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
@@ -172,10 +163,26 @@ func (e *engineRunner) ended(ctx context.Context, id string, t0 time.Time) (seve
 		return "", fmt.Errorf("describe: %w", err)
 	}
 	info := d.GetWorkflowExecutionInfo()
-	if at := info.GetStartTime().AsTime(); at.Before(t0.Add(-time.Second)) {
-		return "", fmt.Errorf("incident started at %s, before this signal: not a fresh incident", at.Format(time.RFC3339Nano))
+	if err := fresh(info.GetStartTime().AsTime(), t0); err != nil {
+		return "", err
 	}
-	p := info.GetMemo().GetFields()[workflows.MemoStatus]
+	return endStatus(info.GetMemo().GetFields())
+}
+
+// fresh checks that an incident started with the signal posted at t0: one already
+// open for the credential would answer with its old status at once, and every
+// iteration must open a new one.
+func fresh(started, t0 time.Time) error {
+	if started.Before(t0.Add(-time.Second)) {
+		return fmt.Errorf("incident started at %s, before this signal: not a fresh incident", started.Format(time.RFC3339Nano))
+	}
+	return nil
+}
+
+// endStatus is the runbook's outcome in a memo's "status" field: "" while the
+// incident is open, or when the memo does not set it.
+func endStatus(memo map[string]*commonpb.Payload) (sever.IncidentStatus, error) {
+	p := memo[workflows.MemoStatus]
 	if p == nil {
 		return "", nil
 	}
