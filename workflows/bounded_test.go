@@ -150,8 +150,10 @@ func TestFloodKeepsStateBounded(t *testing.T) {
 			if n := jsonSize(t, next); n > maxStateJSON {
 				t.Errorf("continue-as-new input is %d bytes, want at most %d", n, maxStateJSON)
 			}
-			if next.Carry.Dedup == nil || next.Carry.Dedup.len() != flood+1 || len(next.Carry.Recent) > maxRecentReceipts {
-				t.Errorf("carried dedup set / receipts not bounded as expected: %v / %d", next.Carry.Dedup != nil, len(next.Carry.Recent))
+			if next.Carry.Dedup == nil || next.Carry.Dedup.len() != flood+1 || len(next.Carry.Recent) > maxRecentReceipts ||
+				len(next.Carry.Duplicates) > maxRecentReceipts || len(next.Carry.Duplicates) != min(len(tc.resends), maxRecentReceipts) {
+				t.Errorf("carried dedup set / receipts / duplicate receipts not bounded as expected: %v / %d / %d",
+					next.Carry.Dedup != nil, len(next.Carry.Recent), len(next.Carry.Duplicates))
 			}
 			// Every distinct signal reached the ledger (written or carried) once.
 			written := map[string]int{}

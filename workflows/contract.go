@@ -97,10 +97,13 @@ type Carry struct {
 	Seen     map[string]int    `json:"seen,omitempty"`
 	Receipts map[string]string `json:"receipts,omitempty"`
 	// Dedup is the set of dedup keys seen; Recent the receipts of the latest signals.
-	Dedup     *dedupSet        `json:"dedup,omitempty"`
-	Recent    []Receipt        `json:"recent,omitempty"`
-	Approvals map[string]*Gate `json:"approvals,omitempty"`
-	Phase     string           `json:"phase"`
+	Dedup  *dedupSet `json:"dedup,omitempty"`
+	Recent []Receipt `json:"recent,omitempty"`
+	// Duplicates are the latest submissions that were duplicates of a recorded
+	// signal, so that a resend of one is not counted again.
+	Duplicates []Receipt        `json:"duplicates,omitempty"`
+	Approvals  map[string]*Gate `json:"approvals,omitempty"`
+	Phase      string           `json:"phase"`
 	// Facts are ledger facts not yet written.
 	Facts []contract.LedgerFact `json:"facts,omitempty"`
 	// Notices not yet posted, and the parent message later ones thread under.

@@ -109,11 +109,13 @@ type run struct {
 	phase string
 	// dedup holds the dedup keys of the signals seen (compact and capped).
 	dedup *dedupSet
-	// recent maps the latest signal IDs to the receipt of the submission recorded.
-	recent *receiptWindow
-	gates  map[string]*Gate
-	steps  map[string]int // step id → index
-	sigCh  workflow.ReceiveChannel
+	// recent maps the latest signal IDs to the receipt of the submission recorded;
+	// dupSubs holds the latest submissions that were duplicates (dupReceipts runs).
+	recent  *receiptWindow
+	dupSubs *submissionSet
+	gates   map[string]*Gate
+	steps   map[string]int // step id → index
+	sigCh   workflow.ReceiveChannel
 
 	changed  bool
 	inflight int
@@ -137,11 +139,13 @@ type run struct {
 	logger   interface{ Info(string, ...any) }
 
 	// current is set on runs of any bundle: every bundled change applies without a
-	// marker of its own. localLedgerOK is set on runs of localLedgerBundle or
-	// CurrentChange, localSteps on runs of CurrentChange only.
+	// marker of its own. localLedgerOK is set on runs of localLedgerBundle or a later
+	// bundle, localSteps on runs of localStepsBundle or CurrentChange, dupReceipts on
+	// runs of CurrentChange only.
 	current       bool
 	localLedgerOK bool
 	localSteps    bool
+	dupReceipts   bool
 
 	// bounded is set on runs of the bounded-state version. draining stops new steps
 	// so the run can continue as new once every step left waits for a person;
@@ -169,13 +173,14 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 			"InvalidArgument", nil)
 	}
 	r := &run{
-		in:     in,
-		dedup:  newDedupSet(),
-		recent: newReceiptWindow(nil),
-		gates:  map[string]*Gate{},
-		steps:  map[string]int{},
-		sigCh:  workflow.GetSignalChannel(ctx, SignalChannel),
-		logger: workflow.GetLogger(ctx),
+		in:      in,
+		dedup:   newDedupSet(),
+		recent:  newReceiptWindow(nil),
+		dupSubs: newSubmissionSet(nil),
+		gates:   map[string]*Gate{},
+		steps:   map[string]int{},
+		sigCh:   workflow.GetSignalChannel(ctx, SignalChannel),
+		logger:  workflow.GetLogger(ctx),
 
 		attempts: map[string]int{},
 	}
@@ -495,10 +500,10 @@ func (r *run) record(st *sever.Step, spec *sever.RunbookStep, res sever.ActionRe
 // activity task of its own rather than hold the workflow task while it runs.
 const localStepMaxTimeout = 30 * time.Second
 
-// execute starts one of a step's actions. On runs of CurrentChange a read-only
-// one (readOnly: the step's action does not change state, or it is the step's
-// read-back) whose attempts are bounded by localStepMaxTimeout runs as a local
-// activity, inside the workflow task: no activity task to dispatch and no workflow
+// execute starts one of a step's actions. On runs of localStepsBundle or later, a
+// read-only one (readOnly: the step's action does not change state, or it is the
+// step's read-back) whose attempts are bounded by localStepMaxTimeout runs as a
+// local activity, inside the workflow task: no activity task to dispatch and no workflow
 // task to take its result, three fewer server transactions per step. It is retried
 // under the same policy. A mutating action always gets an activity task: it
 // heartbeats and a close waits for it when heartbeat is set (activityCtx).
@@ -750,6 +755,9 @@ func (r *run) addSignal(ctx workflow.Context, s sever.Signal) {
 			rec = r.inc.Signals[i].Receipt
 		}
 		r.recent.put(s.ID, rec)
+		if r.dupReceipts {
+			r.dupSubs.add(s.ID, s.Receipt)
+		}
 		r.duplicateFact(ctx, s)
 		return
 	}
@@ -865,7 +873,8 @@ func (r *run) continueAsNewV0(ctx workflow.Context) error {
 func (r *run) continueWith(ctx workflow.Context) error {
 	next := r.in
 	next.First = nil // recorded in this run; the carried state has it
-	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Approvals: r.gates, Phase: r.phase,
+	next.Carry = &Carry{Incident: r.inc, Dedup: r.dedup, Recent: r.recent.list(), Duplicates: r.dupSubs.list(),
+		Approvals: r.gates, Phase: r.phase,
 		Facts: r.facts, Notices: r.notices, Thread: r.thread, Attempts: r.attempts, Retries: r.retries}
 	return workflow.NewContinueAsNewError(ctx, IncidentWorkflow, next)
 }

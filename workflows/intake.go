@@ -70,7 +70,8 @@ func (r *run) submitSignal(ctx workflow.Context, s sever.Signal) (SignalResult, 
 	r.drainSignals(ctx)
 	if rec, ok := r.recent.get(s.ID); !ok || rec != s.Receipt {
 		// Not this very submission recorded already (the start's First, or the
-		// engine's resend): record it.
+		// engine's resend): record it, or count it as a duplicate unless it was
+		// one already (sameSubmission).
 		r.addSignal(ctx, s)
 	}
 	opened := r.in.First != nil && r.in.First.ID == s.ID && r.in.First.Receipt == s.Receipt
@@ -81,12 +82,15 @@ func (r *run) submitSignal(ctx workflow.Context, s sever.Signal) (SignalResult, 
 	return SignalResult{Status: SignalRecorded, Opened: opened}, nil
 }
 
-// sameSubmission reports whether s is a submission this run has recorded already
-// (same signal ID and receipt): on intake-versioned runs it is not counted again.
+// sameSubmission reports whether s is a submission this run has taken already
+// (same signal ID and receipt): on intake-versioned runs a recorded one is not
+// counted again, and on dupReceipts runs a duplicate one neither.
 func (r *run) sameSubmission(s sever.Signal) bool {
 	if !r.intake || s.Receipt == "" {
 		return false
 	}
-	rec, ok := r.recent.get(s.ID)
-	return ok && rec == s.Receipt
+	if rec, ok := r.recent.get(s.ID); ok && rec == s.Receipt {
+		return true
+	}
+	return r.dupReceipts && r.dupSubs.has(s.ID, s.Receipt)
 }

@@ -86,6 +86,14 @@ func TestIntakeUpdate(t *testing.T) {
 			{sig: signal("s2", "ev2")},
 			{sig: first},
 		}, []string{"s1", "s2"}, 0},
+		{"the engine's resend of a duplicate is not counted again", []submission{
+			{sig: again, update: true, want: SignalDuplicate},
+			{sig: again},
+		}, []string{"s1"}, 1},
+		{"a duplicate's update after its resend is not counted again", []submission{
+			{sig: again},
+			{sig: again, update: true, want: SignalDuplicate},
+		}, []string{"s1"}, 1},
 		{"malformed updates are rejected", []submission{
 			{sig: wrongCred, update: true, want: "rejected"},
 			{sig: noReceipt, update: true, want: "rejected"},
@@ -147,5 +155,39 @@ func TestIntakeUpdate(t *testing.T) {
 				t.Errorf("the first step saw signals %v, want the start's own [s1]", sn.ids)
 			}
 		})
+	}
+}
+
+// The receipts of duplicate submissions travel through continue-as-new: the
+// engine's resend of one, delivered to the next run, is not counted again.
+func TestDuplicateReceiptsCarried(t *testing.T) {
+	first := signal("s1", "ev1")
+	again := signal("s1", "ev1")
+	again.Receipt = "r-s1-again"
+	a := step("a", "test.a")
+	a.Containment = true
+	in := input(a)
+	in.First = &first
+
+	env := newEnv(t)
+	(&seen{}).register(env, "test.a")
+	env.RegisterDelayedCallback(func() {
+		env.SetContinueAsNewSuggested(true)
+		env.UpdateWorkflow(UpdateSignal, "u-again", &updateCB{t: t}, again)
+	}, time.Second)
+	env.ExecuteWorkflow(IncidentWorkflow, in)
+	next := continuedAsNew(t, env)
+	if want := (Receipt{SignalID: again.ID, Receipt: again.Receipt}); !slices.Contains(next.Carry.Duplicates, want) {
+		t.Fatalf("carried duplicates %v, want %v among them", next.Carry.Duplicates, want)
+	}
+	if next.Carry.Incident.Duplicates != 1 {
+		t.Fatalf("first run counted %d duplicates, want 1", next.Carry.Incident.Duplicates)
+	}
+
+	env = newEnv(t)
+	(&seen{}).register(env, "test.a")
+	inc := runIncident(t, env, next, again)
+	if inc.Duplicates != 1 || inc.SignalSummary.Total != 1 {
+		t.Errorf("after the resend: %d duplicates, %d signals; want 1 and 1", inc.Duplicates, inc.SignalSummary.Total)
 	}
 }

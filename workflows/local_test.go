@@ -13,9 +13,9 @@ import (
 )
 
 // A read-only step of at most localStepMaxTimeout, and a read-back, run as local
-// activities on runs of CurrentChange; a mutating step, a longer read, and every
-// step of a run of an older bundle get an activity task. The outcome is the same
-// either way.
+// activities on runs of localStepsBundle and later; a mutating step, a longer read,
+// and every step of a run of an older bundle get an activity task. The outcome is
+// the same either way.
 func TestReadOnlyStepsRunLocal(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
@@ -29,6 +29,7 @@ func TestReadOnlyStepsRunLocal(t *testing.T) {
 		{name: "read-only, default timeout", wantLocal: true},
 		{name: "longer read", timeout: localStepMaxTimeout + time.Second},
 		{name: "mutating", mutating: true, timeout: 10 * time.Second},
+		{name: "read-only, run of the local-steps bundle", timeout: 10 * time.Second, bundle: localStepsBundle, wantLocal: true},
 		{name: "read-only, run of the local-ledger bundle", timeout: 10 * time.Second, bundle: localLedgerBundle},
 		{name: "read-only, run of the december bundle", timeout: 10 * time.Second, bundle: decemberBundle},
 	} {
@@ -75,7 +76,7 @@ func TestReadOnlyStepsRunLocal(t *testing.T) {
 			}
 			// The read-back is local whenever the run has local steps and the step's
 			// timeout allows it, mutating step or not.
-			wantVerifyLocal := tc.bundle == "" && tc.timeout <= localStepMaxTimeout
+			wantVerifyLocal := (tc.bundle == "" || tc.bundle == localStepsBundle) && tc.timeout <= localStepMaxTimeout
 			if got := ranLocal("test.status"); got != wantVerifyLocal {
 				t.Errorf("read-back ran local %v, want %v (local %v, activity tasks %v)", got, wantVerifyLocal, local, tasks)
 			}

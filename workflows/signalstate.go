@@ -156,6 +156,41 @@ func (w *receiptWindow) put(id, receipt string) {
 
 func (w *receiptWindow) list() []Receipt { return slices.Clone(w.order) }
 
+// submissionSet keeps the latest submissions (signal ID and receipt), capped like
+// receiptWindow: the oldest leave first.
+type submissionSet struct {
+	order []Receipt
+	index map[Receipt]struct{}
+}
+
+func newSubmissionSet(carried []Receipt) *submissionSet {
+	s := &submissionSet{index: map[Receipt]struct{}{}}
+	for _, r := range carried {
+		s.add(r.SignalID, r.Receipt)
+	}
+	return s
+}
+
+func (s *submissionSet) add(id, receipt string) {
+	k := Receipt{SignalID: id, Receipt: receipt}
+	if _, ok := s.index[k]; ok {
+		return
+	}
+	s.index[k] = struct{}{}
+	s.order = append(s.order, k)
+	if len(s.order) > maxRecentReceipts {
+		delete(s.index, s.order[0])
+		s.order = slices.Delete(s.order, 0, 1)
+	}
+}
+
+func (s *submissionSet) has(id, receipt string) bool {
+	_, ok := s.index[Receipt{SignalID: id, Receipt: receipt}]
+	return ok
+}
+
+func (s *submissionSet) list() []Receipt { return slices.Clone(s.order) }
+
 // count adds one to m[key], or to m[sever.OtherKey] once m holds maxSummaryKeys keys.
 func count(m map[string]int, key string) map[string]int {
 	if m == nil {
@@ -230,6 +265,7 @@ func (r *run) loadCarriedSignals(c *Carry) {
 		r.dedup = c.Dedup
 	}
 	r.recent = newReceiptWindow(c.Recent)
+	r.dupSubs = newSubmissionSet(c.Duplicates)
 	if c.Seen == nil && c.Receipts == nil {
 		return
 	}

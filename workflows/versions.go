@@ -13,11 +13,17 @@ import "go.temporal.io/sdk/workflow"
 // to say which version it ran. A later change is a new bundle that implies the one
 // before it: a new run records only the newest marker, and a run of an older
 // bundle replays through the older marker (startVersions).
-const CurrentChange = "incident-2026-12-local-steps"
+const CurrentChange = "incident-2026-12-duplicate-receipts"
 
-// localLedgerBundle is the bundle before CurrentChange. It adds one change over
+// localStepsBundle is the bundle before CurrentChange. CurrentChange adds one
+// change over it: a second delivery of a submission that was a duplicate (the
+// engine resends one whose answer it did not get) is not counted again
+// (run.dupReceipts).
+const localStepsBundle = "incident-2026-12-local-steps"
+
+// localLedgerBundle is the bundle before localStepsBundle. It adds one change over
 // decemberBundle: the ledger append of an incident started with LocalLedger is a
-// local activity (run.ledgerLocal). CurrentChange adds one over it: a read-only
+// local activity (run.ledgerLocal). localStepsBundle adds one over it: a read-only
 // step of at most localStepMaxTimeout runs as a local activity (run.localSteps).
 const localLedgerBundle = "incident-2026-12-local-ledger"
 
@@ -41,7 +47,8 @@ var bundled = map[string]workflow.Version{
 // the first version check of the run. A new run records CurrentChange alone; a run
 // of an older bundle finds no such marker on replay and reads its own.
 func (r *run) startVersions(ctx workflow.Context) {
-	r.localSteps = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.dupReceipts = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.localSteps = r.dupReceipts || workflow.GetVersion(ctx, localStepsBundle, workflow.DefaultVersion, 1) >= 1
 	r.localLedgerOK = r.localSteps || workflow.GetVersion(ctx, localLedgerBundle, workflow.DefaultVersion, 1) >= 1
 	r.current = r.localLedgerOK || workflow.GetVersion(ctx, decemberBundle, workflow.DefaultVersion, 1) >= 1
 }
