@@ -503,8 +503,8 @@ const localStepMaxTimeout = 30 * time.Second
 // execute starts one of a step's actions. On runs of localStepsBundle or later, a
 // read-only one (readOnly: the step's action does not change state, or it is the
 // step's read-back) whose attempts are bounded by localStepMaxTimeout runs as a
-// local activity, inside the workflow task: no activity task to dispatch and no workflow
-// task to take its result, three fewer server transactions per step. It is retried
+// local activity, inside the workflow task: no activity task to dispatch and no
+// workflow task to take its result, three fewer server transactions per step. It is retried
 // under the same policy. A mutating action always gets an activity task: it
 // heartbeats and a close waits for it when heartbeat is set (activityCtx).
 func (r *run) execute(ctx workflow.Context, spec *sever.RunbookStep, id string, heartbeat, readOnly bool, action string, in sever.ActionInput) workflow.Future {

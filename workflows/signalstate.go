@@ -36,6 +36,9 @@ const (
 	// maxRecentReceipts bounds the receipts kept to answer signal_status. The
 	// engine asks right after its own submission is processed, so only a flood
 	// can push a submission out first; the answer is then "queued", which is true.
+	// It bounds the duplicate submissions kept as well: the engine resends one
+	// within seconds, so only a flood can push it out before its resend arrives,
+	// which then counts one duplicate too many (the ledger still holds it once).
 	maxRecentReceipts = 512
 	// maxCarriedFacts bounds the ledger facts a continue-as-new carries; more are
 	// written first.
