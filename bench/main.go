@@ -581,13 +581,13 @@ func (b *bench) measure(ctx context.Context) error {
 			run       func(context.Context, string) (sample, error)
 			wall, cpu time.Duration
 			lat       []time.Duration
+			rate      float64 // the last round's
 		}
-		sides := []*side{
-			{name: "floor", tag: "a", run: func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) }},
-			{name: "api-floor", tag: "a+", run: b.runAPI},
-			{name: "engine", tag: "b", run: b.runEngine},
-		}
-		rate1 := func(round int, sd *side) float64 {
+		f := &side{name: "floor", tag: "a", run: func(ctx context.Context, id string) (sample, error) { return b.runFloor(ctx, id, false) }}
+		a := &side{name: "api-floor", tag: "a+", run: b.runAPI}
+		e := &side{name: "engine", tag: "b", run: b.runEngine}
+		sides := []*side{f, a, e}
+		runRound := func(round int, sd *side) {
 			b.pause(ctx)
 			if round == 0 {
 				defer b.cpuProfile(fmt.Sprintf("%s-c%d", sd.name, c))()
@@ -598,25 +598,23 @@ func (b *bench) measure(ctx context.Context) error {
 			})
 			lv.Errors += errs
 			sd.wall, sd.lat, sd.cpu = sd.wall+wall, append(sd.lat, lat...), sd.cpu+cpuTime()-cpu0
-			return rate(len(lat), wall)
+			sd.rate = rate(len(lat), wall)
 		}
 		var order []string
 		for round := range o.rounds {
-			rates := make([]float64, len(sides))
 			var tags []string
 			for k := range sides {
-				j := (li + round + k) % len(sides)
-				tags = append(tags, sides[j].tag)
-				rates[j] = rate1(round, sides[j])
+				sd := sides[(li+round+k)%len(sides)]
+				tags = append(tags, sd.tag)
+				runRound(round, sd)
 			}
 			order = append(order, strings.Join(tags, ", "))
-			lv.RoundRatios = append(lv.RoundRatios, ratio(rates[2], rates[0]))
-			lv.APIRoundRatios = append(lv.APIRoundRatios, ratio(rates[2], rates[1]))
+			lv.RoundRatios = append(lv.RoundRatios, ratio(e.rate, f.rate))
+			lv.APIRoundRatios = append(lv.APIRoundRatios, ratio(e.rate, a.rate))
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 		}
-		f, a, e := sides[0], sides[1], sides[2]
 		n := o.count * o.rounds
 		lv.Order = strings.Join(order, "; ")
 		lv.FloorCPU, lv.APIFloorCPU, lv.EngineCPU = perOp(f.cpu, n), perOp(a.cpu, n), perOp(e.cpu, n)
