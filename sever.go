@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // CredentialType names a kind of non-human identity. The values are wire vocabulary.
@@ -241,13 +242,13 @@ func (s *Signal) Validate() error {
 	case s.Origin == "":
 		return Errorf(EINVALID, "origin", "origin is required (one of %s)", join(Origins))
 	case !slices.Contains(Origins, s.Origin):
-		return Errorf(EINVALID, "origin", "unknown origin %q (one of %s)", s.Origin, join(Origins))
+		return Errorf(EINVALID, "origin", "unknown origin %q (one of %s)", Clip(string(s.Origin), maxEchoed), join(Origins))
 	case s.Kind == "":
 		return Errorf(EINVALID, "kind", "kind is required (one of %s)", join(SignalKinds))
 	case !slices.Contains(SignalKinds, s.Kind):
-		return Errorf(EINVALID, "kind", "unknown kind %q (one of %s)", s.Kind, join(SignalKinds))
+		return Errorf(EINVALID, "kind", "unknown kind %q (one of %s)", Clip(string(s.Kind), maxEchoed), join(SignalKinds))
 	case s.Severity != "" && !slices.Contains(Severities, s.Severity):
-		return Errorf(EINVALID, "severity", "unknown severity %q (one of %s)", s.Severity, strings.Join(Severities, ", "))
+		return Errorf(EINVALID, "severity", "unknown severity %q (one of %s)", Clip(s.Severity, maxEchoed), strings.Join(Severities, ", "))
 	case len(s.Summary) > 2048:
 		return Errorf(EINVALID, "summary", "summary is longer than 2048 characters")
 	case strings.TrimSpace(s.Credential.Provider) == "":
@@ -257,7 +258,7 @@ func (s *Signal) Validate() error {
 	case s.Credential.Type == "":
 		return Errorf(EINVALID, "credential.type", "credential.type is required (one of %s)", join(CredentialTypes))
 	case !s.Credential.Type.Valid():
-		return Errorf(EUNPROCESSABLE, "credential.type", "unknown credential type %q; known types: %s", s.Credential.Type, join(CredentialTypes))
+		return Errorf(EUNPROCESSABLE, "credential.type", "unknown credential type %q; known types: %s", Clip(string(s.Credential.Type), maxEchoed), join(CredentialTypes))
 	case strings.TrimSpace(s.Credential.ID) == "":
 		return Errorf(EINVALID, "credential.id", "credential.id is required")
 	case len(s.Credential.ID) > 256:
@@ -270,6 +271,24 @@ func (s *Signal) Validate() error {
 		return Errorf(EINVALID, "observed_at", "observed_at is required (RFC 3339 time)")
 	}
 	return nil
+}
+
+// maxEchoed bounds a caller's value quoted in an error: enough to recognise it,
+// never enough to turn a large invalid value into a larger answer.
+const maxEchoed = 64
+
+// Clip bounds text that came from outside before it goes into a message, so a
+// megabyte of input never comes back as a megabyte (or, quoted, several) of error:
+// at most n bytes of s, cut at a character boundary, and "…" when anything was cut.
+func Clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 func join[T ~string](vs []T) string {
@@ -309,6 +328,10 @@ type Step struct {
 	// ApprovalNonce names the approval request the step is waiting on; a decision
 	// must carry it (Slack buttons do). Set only while the step waits.
 	ApprovalNonce string `json:"approval_nonce,omitempty"`
+	// Attempt is the attempt the step is on (1 until it is retried). Only the state
+	// query of a running incident reports it: a retry is bound to the attempt that
+	// failed, so one captured earlier cannot run the step again after a later failure.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // Decision is one person's answer to an approval request.

@@ -152,6 +152,14 @@ func (s *Server) github(w http.ResponseWriter, r *http.Request) {
 			Status: AdapterPong, Reason: res.Ignored, Signals: []service.SubmitResult{}})
 		return
 	}
+	// The alert's place goes into the lookup, its log lines and the answer's reason
+	// before submitAdapted checks the signal: check it first.
+	for i := range res.Signals {
+		if err := checkAdaptedSecrets(&res.Signals[i]); err != nil {
+			s.fail(w, r, op, err)
+			return
+		}
+	}
 	reason := s.resolveGitHubAlert(ctx, &res)
 	s.submitAdapted(w, r, op, adapters.SourceGitHub, res, tok.approver, reason)
 }
@@ -322,6 +330,13 @@ func githubMediaType(ct string) (form bool, err error) {
 // note, when not empty, is the answer's reason for an accepted delivery.
 func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, source string, res adapters.Result, reporter, note string) {
 	ctx := r.Context()
+	// The event and an ignored payload's reason are built from vendor fields and go
+	// into the log and the answer, so they pass the detector like the signals do, and
+	// a secret in them is refused as a secret in a signal is.
+	if err := checkAdaptedText(res); err != nil {
+		s.fail(w, r, op, err)
+		return
+	}
 	out := AdapterResult{Source: source, Event: res.Event, Reason: note, Signals: []service.SubmitResult{}}
 	if len(res.Signals) == 0 {
 		out.Status, out.Reason = AdapterIgnored, res.Ignored
@@ -365,11 +380,19 @@ func (s *Server) submitAdapted(w http.ResponseWriter, r *http.Request, op, sourc
 // checkAdaptedSecrets looks for secret material in what an adapter copied out of a
 // vendor payload, with the same detector the native endpoint applies to its input,
 // so nothing that looks like a live key reaches the engine, its history or the
-// ledger, whichever vendor field it came from.
+// ledger, whichever vendor field it came from. Like native intake's walk, it reads
+// every string of the signal, the ones adapters set from their own vocabulary too:
+// a field left out because no adapter copies it today is the next one's hole.
 func checkAdaptedSecrets(sig *sever.Signal) error {
 	fields := []struct{ name, v string }{
+		{"source", sig.Source},
 		{"source_event_id", sig.SourceEventID},
+		{"origin", string(sig.Origin)},
+		{"kind", string(sig.Kind)},
+		{"severity", sig.Severity},
 		{"summary", sig.Summary},
+		{"credential.provider", sig.Credential.Provider},
+		{"credential.type", string(sig.Credential.Type)},
 		{"credential.id", sig.Credential.ID},
 		{"credential.principal", sig.Credential.Principal},
 		{"credential.account", sig.Credential.Account},
@@ -386,6 +409,21 @@ func checkAdaptedSecrets(sig *sever.Signal) error {
 		}
 	}
 	return checkCredentialID(sig.Credential)
+}
+
+// checkAdaptedText is checkAdaptedSecrets for what an adapter says about a payload
+// rather than in a signal: the event name and the reason a payload is ignored. The
+// error names which of the two, never the value.
+func checkAdaptedText(res adapters.Result) error {
+	for _, f := range []struct{ name, v string }{
+		{"this payload's event name", res.Event},
+		{"the reason this payload is ignored", res.Ignored},
+	} {
+		if m, ok := secretscan.Find(f.v); ok {
+			return sever.Errorf(sever.EINVALID, "", "%s, built from its fields, looks like %s; %s", f.name, m, refuseSecret)
+		}
+	}
+	return nil
 }
 
 // readBody reads the raw body, at most s.maxBody bytes of it, whatever its type;

@@ -113,19 +113,30 @@ func newAdmission(l Limits, now func() time.Time) *admission {
 // admit decides whether a signal from token about the credential whose incident
 // identity is key may go on. On refusal the shed signal is counted against key, so
 // the next accepted signal about it reports the count (see take).
+//
+// The token's bucket is asked first. Tokens are a small configured set; credentials
+// are whatever a caller names. A signal its token's rate refuses therefore never
+// spends its credential's budget (other tokens' signals about that credential would
+// be shed for it) nor makes or refreshes the credential's limiter state (a refused
+// flood about distinct credentials would push every other credential's state out of
+// the LRU, an empty bucket coming back full and its shed count lost). When the
+// credential refuses after the token allowed, the token gets its reservation back:
+// the signal went no further.
 func (a *admission) admit(token, key string) (reason string, _ *LimitError) {
 	now := a.now()
-	if wait, ok := a.creds.allow(key, now); !ok {
-		a.creds.shed(key)
-		return ShedCredentialRate, &LimitError{RetryAfter: wait, Err: sever.Errorf(ETOOMANY, "credential",
-			"too many signals about this credential: at most %g per second (burst %d); retry after %d s",
-			a.limits.CredentialRate, a.limits.CredentialBurst, retryAfterSeconds(wait))}
-	}
-	if wait, ok := a.tokens.allow(token, now); !ok {
+	release, wait, ok := a.tokens.allow(token, now)
+	if !ok {
 		a.creds.shed(key)
 		return ShedTokenRate, &LimitError{RetryAfter: wait, Err: sever.Errorf(ETOOMANY, "",
 			"too many signals from token %q: at most %g per second (burst %d); retry after %d s",
 			token, a.limits.TokenRate, a.limits.TokenBurst, retryAfterSeconds(wait))}
+	}
+	if _, wait, ok := a.creds.allow(key, now); !ok {
+		release()
+		a.creds.shed(key)
+		return ShedCredentialRate, &LimitError{RetryAfter: wait, Err: sever.Errorf(ETOOMANY, "credential",
+			"too many signals about this credential: at most %g per second (burst %d); retry after %d s",
+			a.limits.CredentialRate, a.limits.CredentialBurst, retryAfterSeconds(wait))}
 	}
 	return "", nil
 }
@@ -184,8 +195,10 @@ func (a *admission) reserveOpen(token, key string) (release func(), err error) {
 }
 
 // keyedLimiters is a token bucket per key with a cap on the number of keys: the
-// least recently used key is evicted first. An idle key's bucket has refilled, so
-// evicting it loses nothing but its count of shed signals not yet reported.
+// least recently admitted key is evicted first. An idle key's bucket has refilled, so
+// evicting it loses nothing but its count of shed signals not yet reported. Only an
+// admitted signal makes a key's state or moves it to the front; a refusal leaves
+// the order alone, so what a caller cannot get admitted cannot evict anyone.
 type keyedLimiters struct {
 	limit rate.Limit
 	burst int
@@ -216,36 +229,68 @@ func (k *keyedLimiters) entry(key string) *keyedEntry {
 		k.lru.MoveToFront(el)
 		return el.Value.(*keyedEntry)
 	}
+	return k.push(&keyedEntry{key: key, lim: rate.NewLimiter(k.limit, k.burst)})
+}
+
+// push puts e, a key without state, at the front, evicting the oldest as needed.
+// The caller holds k.mu.
+func (k *keyedLimiters) push(e *keyedEntry) *keyedEntry {
 	for k.lru.Len() >= k.max {
 		old := k.lru.Back()
 		k.lru.Remove(old)
 		delete(k.byKey, old.Value.(*keyedEntry).key)
 	}
-	e := &keyedEntry{key: key, lim: rate.NewLimiter(k.limit, k.burst)}
-	k.byKey[key] = k.lru.PushFront(e)
+	k.byKey[e.key] = k.lru.PushFront(e)
 	return e
 }
 
-// allow takes one token from key's bucket at now, or says how long until one is there.
-func (k *keyedLimiters) allow(key string, now time.Time) (wait time.Duration, ok bool) {
+// allow takes one token from key's bucket at now, or says how long until one is
+// there; release gives a taken token back. Only a taken token makes or refreshes
+// key's state. A key without state has a full bucket, so it is asked of a fresh
+// limiter that is kept only when it allows.
+func (k *keyedLimiters) allow(key string, now time.Time) (release func(), wait time.Duration, ok bool) {
 	if k.limit == 0 {
-		return 0, true
+		return func() {}, 0, true
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	r := k.entry(key).lim.ReserveN(now, 1)
+	el, tracked := k.byKey[key]
+	var lim *rate.Limiter
+	if tracked {
+		lim = el.Value.(*keyedEntry).lim
+	} else {
+		lim = rate.NewLimiter(k.limit, k.burst)
+	}
+	r := lim.ReserveN(now, 1)
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
-		return d, false
+		return nil, d, false
 	}
-	return 0, true
+	if tracked {
+		k.lru.MoveToFront(el)
+	} else {
+		k.push(&keyedEntry{key: key, lim: lim})
+	}
+	return func() { r.CancelAt(now) }, 0, true
 }
 
-// shed counts a refused signal against key.
+// shed counts a refused signal against key. It neither refreshes key nor evicts
+// another: a key without state gets an entry only while there is room, at the back,
+// where it is the first to go, so refused signals cannot push out the state of keys
+// that were admitted.
 func (k *keyedLimiters) shed(key string) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if e := k.entry(key); e.shed < maxShedCount {
+	var e *keyedEntry
+	if el, ok := k.byKey[key]; ok {
+		e = el.Value.(*keyedEntry)
+	} else if k.lru.Len() < k.max {
+		e = &keyedEntry{key: key, lim: rate.NewLimiter(k.limit, k.burst)}
+		k.byKey[key] = k.lru.PushBack(e)
+	} else {
+		return // the metric still counts it; only this key's shed_before misses it
+	}
+	if e.shed < maxShedCount {
 		e.shed++
 	}
 }
@@ -283,8 +328,8 @@ func (k *keyedLimiters) len() int {
 	return k.lru.Len()
 }
 
-// submit hands sig to the engine through admission control: the per-credential and
-// per-token rates first, then, if the engine is about to open a new incident, the
+// submit hands sig to the engine through admission control: the per-token and
+// per-credential rates first (in that order, see admit), then, if the engine is about to open a new incident, the
 // token's incident quota. A refused signal is counted (metric and the credential's
 // shed count); an accepted one carries the count of those shed before it.
 func (s *Server) submit(ctx context.Context, sig sever.Signal) (service.SubmitResult, error) {

@@ -7,13 +7,13 @@ import (
 )
 
 // The limiter maps stay bounded whatever a flood of distinct credentials does: past
-// the cap, the least recently seen key is dropped.
+// the cap, the least recently admitted key is dropped.
 func TestKeyedLimitersCap(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 	k := newKeyedLimiters(1, 1, 3)
 	for i := range 10 {
-		if _, ok := k.allow(fmt.Sprint("cred-", i), now); !ok {
+		if _, _, ok := k.allow(fmt.Sprint("cred-", i), now); !ok {
 			t.Fatalf("cred-%d refused on its first signal", i)
 		}
 		if n := k.len(); n > 3 {
@@ -21,24 +21,72 @@ func TestKeyedLimitersCap(t *testing.T) {
 		}
 	}
 	// cred-9 was seen last and is still limited; cred-0 was evicted and starts afresh.
-	if _, ok := k.allow("cred-9", now); ok {
+	if _, _, ok := k.allow("cred-9", now); ok {
 		t.Error("cred-9 allowed twice within its burst of 1")
 	}
-	if _, ok := k.allow("cred-0", now); !ok {
+	if _, _, ok := k.allow("cred-0", now); !ok {
 		t.Error("cred-0 was not evicted")
 	}
-	// Counting a shed signal for a new key also respects the cap.
+	// Counting shed signals for new keys in a full map evicts nobody: they are not counted.
 	for i := range 10 {
 		k.shed(fmt.Sprint("shed-", i))
 	}
 	if n := k.len(); n != 3 {
 		t.Errorf("map holds %d after counting shed signals, want 3", n)
 	}
-	if got := k.take("shed-9"); got != 1 {
-		t.Errorf("take(shed-9) = %d, want 1", got)
+	if _, _, ok := k.allow("cred-9", now); ok {
+		t.Error("counting shed signals for other keys evicted cred-9's empty bucket")
 	}
 	if got := k.take("shed-9"); got != 0 {
-		t.Errorf("second take(shed-9) = %d, want 0", got)
+		t.Errorf("take(shed-9) = %d in a full map, want 0", got)
+	}
+}
+
+// Only an admitted signal makes or refreshes a key's state. A refusal leaves the
+// order alone, a shed count for a new key takes free room at the back (the first
+// to go), and a released token is there again.
+func TestKeyedLimitersRefusalsKeepOrder(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	k := newKeyedLimiters(1, 1, 3)
+	for _, key := range []string{"a", "b"} {
+		if _, _, ok := k.allow(key, now); !ok {
+			t.Fatalf("%s refused on its first signal", key)
+		}
+	}
+	// a's bucket is empty: refused, and neither that nor its shed count moves it up.
+	if _, _, ok := k.allow("a", now); ok {
+		t.Fatal("a allowed twice within its burst of 1")
+	}
+	k.shed("a")
+	k.shed("new") // room for one: at the back, behind a
+	if n := k.len(); n != 3 {
+		t.Fatalf("map holds %d, want 3", n)
+	}
+	// c is admitted into the full map: "new" goes first, then a (least recently admitted).
+	if _, _, ok := k.allow("c", now); !ok {
+		t.Fatal("c refused on its first signal")
+	}
+	if got := k.take("new"); got != 0 {
+		t.Errorf("take(new) = %d after an admitted key needed room, want 0 (it went first)", got)
+	}
+	if got := k.take("a"); got != 1 {
+		t.Errorf("take(a) = %d, want 1: a's state should have outlived the shed-only entry", got)
+	}
+	if _, _, ok := k.allow("d", now); !ok {
+		t.Fatal("d refused on its first signal")
+	}
+	if _, _, ok := k.allow("a", now); !ok {
+		t.Error("a still limited: it was least recently admitted and should have been evicted for d")
+	}
+	// A released token is back in the bucket.
+	release, _, ok := k.allow("e", now)
+	if !ok {
+		t.Fatal("e refused on its first signal")
+	}
+	release()
+	if _, _, ok := k.allow("e", now); !ok {
+		t.Error("e refused after its first token was released")
 	}
 }
 

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -311,5 +312,122 @@ func TestLimitsValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "Limits") {
 			t.Errorf("limits %+v: error %v, want one naming Options.Limits", l, err)
 		}
+	}
+}
+
+// TestTokenRefusalSparesCredentialBudget: a signal refused for its token's rate is
+// refused before the credential's bucket is asked, so a token over its own rate
+// cannot spend the budget of the credentials it names and have other tokens'
+// signals about them shed.
+func TestTokenRefusalSparesCredentialBudget(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: fixedNow} // frozen: nothing refills
+	a := newAPI(t, &fakeService{SubmitSignalFunc: acceptAll}, func(o *httpapi.Options) {
+		o.Now = c.now
+		o.Limits = &httpapi.Limits{CredentialRate: 1, CredentialBurst: 3, TokenRate: 1, TokenBurst: 1}
+	})
+	sig := func(evt string) string {
+		return signalJSON(t, func(m map[string]any) { m["source_event_id"] = evt })
+	}
+	// writer spends its only token-bucket slot: the credential has 2 of 3 left.
+	a.doWant(t, req{method: "POST", path: "/v1/signals", token: writerToken, contentType: "application/json", body: sig("w-0")}, 202)
+	// writer is now over its own rate: two more from it are refused for the token's
+	// rate (no field), and must cost the credential nothing.
+	for i := 1; i <= 2; i++ {
+		resp := a.doWant(t, req{method: "POST", path: "/v1/signals", token: writerToken, contentType: "application/json", body: sig(fmt.Sprint("w-", i))}, 429)
+		if e := apiError(t, resp); e.Field != "" {
+			t.Fatalf("writer refusal %d has field %q, want the token-rate refusal: %s", i, e.Field, e.Message)
+		}
+	}
+	// Another token, well within its own rate, about the same credential: two of the
+	// credential's three signals were never used by an accepted signal.
+	resp := a.do(t, req{method: "POST", path: "/v1/signals", token: adminToken, contentType: "application/json", body: sig("admin-1")})
+	if resp.Code != 202 {
+		t.Fatalf("admin's signal about the credential = %d, want 202 (only 1 of the credential's burst of 3 was admitted); body %s",
+			resp.Code, resp.Body)
+	}
+}
+
+// TestRefusedFloodKeepsCredentialLimiterState: limiter state is an LRU of
+// MaxTracked entries, and only an admitted signal may make or refresh a
+// credential's entry. A flood of signals about distinct credentials from one token,
+// nine in ten of them refused for the token's rate, therefore cannot push out
+// another credential's state: a credential whose bucket is empty stays empty, and
+// the count of its shed signals (shed_before) survives.
+func TestRefusedFloodKeepsCredentialLimiterState(t *testing.T) {
+	t.Parallel()
+	c := &clock{t: fixedNow} // frozen until the end: no bucket refills during the flood
+	var mu sync.Mutex
+	var lastX sever.Signal
+	x := sever.Credential{Provider: "aws", Type: "aws_access_key", ID: "AKIAIOSFODNN7EXAMPLE"}
+	svc := &fakeService{SubmitFunc: func(ctx context.Context, r service.SubmitRequest) (service.SubmitResult, error) {
+		if r.Signal.Credential.ID == x.ID {
+			mu.Lock()
+			lastX = r.Signal
+			mu.Unlock()
+		}
+		return acceptAll(ctx, r.Signal)
+	}}
+	a := newAPI(t, svc, func(o *httpapi.Options) { o.Now = c.now }) // default limits
+	post := func(token, body string) int {
+		return a.do(t, req{method: "POST", path: "/v1/signals", token: token, contentType: "application/json", body: body}).Code
+	}
+	xSig := func(i int) string {
+		return signalJSON(t, func(m map[string]any) { m["source_event_id"] = fmt.Sprint("x-", i) })
+	}
+	// The admin token uses up credential X's burst; the next one is shed.
+	for i := range httpapi.DefaultCredentialBurst {
+		if code := post(adminToken, xSig(i)); code != 202 {
+			t.Fatalf("signal %d about X = %d, want 202", i, code)
+		}
+	}
+	shed := 0
+	if code := post(adminToken, xSig(1000)); code != 429 {
+		t.Fatalf("signal past X's burst = %d, want 429", code)
+	}
+	shed++
+	// The attacker: one low-privilege token, MaxTracked signals about distinct credentials.
+	refused := 0
+	for i := range httpapi.DefaultMaxTracked {
+		body := signalJSON(t, func(m map[string]any) {
+			m["source_event_id"] = fmt.Sprint("junk-", i)
+			cred(m)["provider"], cred(m)["type"], cred(m)["id"] = "acme", "generic_token", fmt.Sprint("junk-", i)
+			cred(m)["principal"], cred(m)["account"] = "", ""
+		})
+		if post(writerToken, body) == 429 {
+			refused++
+		}
+	}
+	t.Logf("attacker flood: %d of %d refused with 429", refused, httpapi.DefaultMaxTracked)
+	// No time has passed: X's bucket is as empty as it was, so this must be shed.
+	if code := post(adminToken, xSig(2000)); code != 429 {
+		mu.Lock()
+		before := lastX.ShedBefore
+		mu.Unlock()
+		t.Fatalf("signal about X after the flood = %d, want 429: X's empty bucket was evicted and refilled; "+
+			"the accepted signal carries shed_before=%d, want %d", code, before, shed)
+	}
+	shed++
+	// And X cannot take a whole new burst at the same instant.
+	extra := 0
+	for i := range 300 {
+		if post(adminToken, xSig(3000+i)) == 202 {
+			extra++
+		} else {
+			shed++
+		}
+	}
+	if extra > 0 {
+		t.Errorf("%d more signals about X accepted at the same instant, past its burst of %d", extra, httpapi.DefaultCredentialBurst)
+	}
+	// Once X's bucket refills, its next accepted signal reports every one shed.
+	c.advance(time.Second)
+	if code := post(adminToken, xSig(4000)); code != 202 {
+		t.Fatalf("signal about X after its bucket refilled = %d, want 202", code)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if lastX.ShedBefore != shed {
+		t.Errorf("X's next accepted signal has shed_before %d, want %d", lastX.ShedBefore, shed)
 	}
 }

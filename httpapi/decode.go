@@ -424,19 +424,11 @@ func (w *walker) unknownField(parent, kpath, key string, s *schema) *sever.Error
 	return sever.Errorf(sever.EINVALID, kpath, "unknown field %q (known fields here: %s)", kpath, strings.Join(s.order, ", "))
 }
 
-// shorten bounds a field path that came from the client before it goes into a
-// message, so a megabyte-long field name does not come back as a megabyte error.
-func shorten(p string) string {
-	const max = 128
-	if len(p) <= max {
-		return p
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(p[cut]) {
-		cut--
-	}
-	return p[:cut] + "…"
-}
+// shorten bounds a field path or value that came from the client before it goes
+// into a message, so a megabyte-long field name does not come back as a megabyte
+// error. sever.Clip is the one clipper: Signal.Validate bounds the values it
+// quotes with it too.
+func shorten(p string) string { return sever.Clip(p, 128) }
 
 func orTop(path string) string {
 	if path == "" {

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/sever-ir/sever"
+	"github.com/sever-ir/sever/internal/secretscan"
 	"github.com/sever-ir/sever/service"
 )
 
@@ -70,7 +71,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, op string, err err
 		return
 	}
 	s.log.ErrorContext(r.Context(), "request failed", "op", op, "err", err,
-		"method", r.Method, "path", r.URL.Path, "principal", Principal(r.Context()))
+		"method", r.Method, "path", secretscan.RedactPath(r.URL.Path), "principal", Principal(r.Context()))
 	writeError(w, errInternal)
 }
 

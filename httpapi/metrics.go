@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -34,8 +35,22 @@ func (s *Server) metricsRoute() {
 // every way in is counted by its source.
 func (s *Server) signalAccepted(sig sever.Signal) {
 	if s.metrics != nil {
-		s.metrics.SignalAccepted(sig.Source, string(sig.Origin))
+		s.metrics.SignalAccepted(sourceLabel(sig.Source), string(sig.Origin))
 	}
+}
+
+// containSourceLabel is the source label under which /metrics counts every
+// on-demand containment's signal.
+const containSourceLabel = "operator"
+
+// sourceLabel is the source a signal is counted under. An on-demand containment's
+// source names its operator's token (ContainSourcePrefix), which the signal and the
+// ledger keep but the unauthenticated /metrics must not publish.
+func sourceLabel(source string) string {
+	if strings.HasPrefix(source, ContainSourcePrefix) {
+		return containSourceLabel
+	}
+	return source
 }
 
 // Reasons a signal is shed at intake, the values of sever_signals_shed_total's

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/sever-ir/sever/internal/secretscan"
 )
 
 // requestInfo lets inner handlers report back to the logging middleware, which sits
@@ -46,8 +48,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests logs one debug line per request. It logs the path but never the query,
-// headers or body, which is where tokens and signal content would be.
+// logRequests logs one debug line per request. It logs the path, redacted (see
+// secretscan.RedactPath), but never the query, headers or body, which is where tokens and signal
+// content would be.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -60,7 +63,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelDebug, "http request",
 			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
+			slog.String("path", secretscan.RedactPath(r.URL.Path)),
 			slog.Int("status", status),
 			slog.Duration("duration", time.Since(start)),
 			slog.String("principal", info.principal))
@@ -84,7 +87,7 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 				panic(v) // the handler asked net/http to drop the connection
 			}
 			s.log.ErrorContext(r.Context(), "handler panicked", "op", "httpapi.recoverPanics",
-				"method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				"method", r.Method, "path", secretscan.RedactPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				writeError(sw, errInternal)
 			}

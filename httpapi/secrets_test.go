@@ -132,3 +132,77 @@ func TestAdapterRefusesHiddenSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestAdapterProviderSecretRefused: the OCSF adapter copies
+// unmapped.sever.credential.provider verbatim, and the provider is the prefix of the
+// incident ID, so a secret there must be refused as native intake refuses it in the
+// same field, before anything reaches the engine.
+func TestAdapterProviderSecretRefused(t *testing.T) {
+	t.Parallel()
+	// A Slack bot token (55 bytes; rule slack-bot-token).
+	slackBot := "xox" + "b-" + fakeKey("", "0123456789", 12) + "-" + fakeKey("", "0123456789", 13) + "-" +
+		fakeKey("", "abcdefghijklmnopqrstuvwxyz0123456789", 24)
+
+	// Control: the native endpoint refuses it as credential.provider.
+	native := newAPI(t, &fakeService{SubmitSignalFunc: acceptAll})
+	if r := native.postSignal(t, signalJSON(t, func(m map[string]any) { cred(m)["provider"] = slackBot })); r.Code != 400 {
+		t.Fatalf("control: native intake answered %d, want 400; body %s", r.Code, r.Body)
+	}
+
+	rec := &recorder{}
+	a := newAPI(t, rec.service())
+	body := adapterFixture(t, "ocsf-detection-finding-anthropic-key.json")
+	const old = `"provider": "anthropic",`
+	if !strings.Contains(body, old) {
+		t.Fatalf("fixture has no %s", old)
+	}
+	body = strings.Replace(body, old, `"provider": "`+slackBot+`",`, 1)
+	resp := a.do(t, adapterReq("ocsf", writerToken, body))
+	for _, s := range rec.got() {
+		if s.Credential.Provider == slackBot {
+			t.Errorf("the engine got a signal whose credential.provider is a Slack bot token (incident id %s)",
+				sever.IncidentID(s.Credential))
+		}
+	}
+	if resp.Code != 400 {
+		t.Fatalf("status = %d, want 400 naming credential.provider; body %s", resp.Code, resp.Body)
+	}
+	if e := apiError(t, resp); e.Field != "credential.provider" || !strings.Contains(e.Message, "slack-bot-token") ||
+		strings.Contains(resp.Body.String(), slackBot) {
+		t.Errorf("error = %+v; want field credential.provider naming rule slack-bot-token, without the value", e)
+	}
+}
+
+// TestAdapterIgnoredReasonSecretRefused: the reason an adapter gives for ignoring a
+// payload is built from vendor fields (here OCSF finding_info.uid of a closed
+// finding). It passes the same detector as an adapted signal and is refused the same
+// way, so the secret is neither logged nor sent back.
+func TestAdapterIgnoredReasonSecretRefused(t *testing.T) {
+	t.Parallel()
+	glpat := fakeKey("gl"+"pat-", keyAlnum, 20)
+	rec := &recorder{}
+	a := newAPI(t, rec.service())
+	body := adapterFixture(t, "ocsf-detection-finding-anthropic-key.json")
+	for old, repl := range map[string]string{
+		`"activity_id": 1,`:   `"activity_id": 3,`, // closed finding: ignored
+		`"uid": "aigw-7731",`: `"uid": "` + glpat + `",`,
+	} {
+		if !strings.Contains(body, old) {
+			t.Fatalf("fixture has no %s", old)
+		}
+		body = strings.Replace(body, old, repl, 1)
+	}
+	resp := a.do(t, adapterReq("ocsf", writerToken, body))
+	if strings.Contains(resp.Body.String(), glpat[6:]) {
+		t.Errorf("the answer (%d) repeats the secret: %s", resp.Code, resp.Body)
+	}
+	if logs := a.logs.String(); strings.Contains(logs, glpat[6:]) {
+		t.Errorf("the log holds the secret:\n%s", logs)
+	}
+	if resp.Code != 400 {
+		t.Fatalf("status = %d, want 400 as for a secret in an adapted signal; body %s", resp.Code, resp.Body)
+	}
+	if e := apiError(t, resp); !strings.Contains(e.Message, "gitlab") {
+		t.Errorf("error = %+v; want the detector's rule named", e)
+	}
+}

@@ -432,3 +432,43 @@ func TestPreferReachesTheEngineAsAField(t *testing.T) {
 		})
 	}
 }
+
+// TestValidateClipsEchoedValue: a value Signal.Validate refuses is quoted in the
+// error clipped to a short bound. Invalid UTF-8 bytes decode to U+FFFD (3 bytes
+// each), so a value echoed whole would turn a 0.9 MB body into a 2.7 MB answer.
+func TestValidateClipsEchoedValue(t *testing.T) {
+	t.Parallel()
+	const placeholder = "JUNK-PLACEHOLDER"
+	junk := strings.Repeat("\xff", 900_000)
+	tests := []struct {
+		field      string
+		mut        func(map[string]any)
+		wantStatus int
+	}{
+		{field: "origin", mut: func(m map[string]any) { m["origin"] = placeholder }, wantStatus: 400},
+		{field: "kind", mut: func(m map[string]any) { m["kind"] = placeholder }, wantStatus: 400},
+		{field: "severity", mut: func(m map[string]any) { m["severity"] = placeholder }, wantStatus: 400},
+		{field: "credential.type", mut: func(m map[string]any) { cred(m)["type"] = placeholder }, wantStatus: 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			t.Parallel()
+			a := newAPI(t, &fakeService{SubmitSignalFunc: acceptAll})
+			body := strings.Replace(signalJSON(t, tt.mut), placeholder, junk, 1)
+			if len(body) > 1<<20 {
+				t.Fatalf("body %d bytes is over the limit", len(body))
+			}
+			resp := a.postSignal(t, body)
+			if resp.Code != tt.wantStatus {
+				t.Fatalf("status = %d, want %d; body %.200s", resp.Code, tt.wantStatus, resp.Body)
+			}
+			if e := apiError(t, resp); e.Field != tt.field {
+				t.Errorf("error names field %q, want %q", e.Field, tt.field)
+			}
+			if n := resp.Body.Len(); n > 4096 {
+				t.Errorf("a %d-byte request got a %d-byte error answer (%.1fx): the value is echoed unbounded: %.120s…",
+					len(body), n, float64(n)/float64(len(body)), resp.Body.String())
+			}
+		})
+	}
+}

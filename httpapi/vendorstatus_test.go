@@ -90,3 +90,33 @@ func TestVendorStatusRoute(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretInPathNeverLogged: the vendor-status route refuses a token's value in
+// its path as secret material, and the request log must not then write that value
+// itself (the request line is at debug level, which log.level: debug turns on): the
+// logged path has the secret replaced by a marker.
+func TestSecretInPathNeverLogged(t *testing.T) {
+	t.Parallel()
+	// A GitLab PAT ([A-Za-z0-9_-], fits the token-id alphabet).
+	glpat := fakeKey("gl"+"pat-", keyAlnum, 20)
+	a := newAPI(t, &fakeService{}, func(o *httpapi.Options) {
+		o.Tokens = append(append([]httpapi.Token(nil), testTokens...),
+			httpapi.Token{Name: "acme-feed", Value: feedToken, Scopes: []string{httpapi.ScopeTokensVendor}})
+		o.VendorStatus = &vendorBook{status: map[string]string{}, by: map[string]string{}}
+	})
+	resp := a.do(t, req{method: "PUT", path: "/v1/tokens/" + glpat + "/vendor-status", token: feedToken,
+		contentType: "application/json", body: `{"status":"inactive"}`})
+	if resp.Code != 400 || !strings.Contains(resp.Body.String(), "secret material") {
+		t.Fatalf("status = %d, want 400 refusing secret material in the path; body %s", resp.Code, resp.Body)
+	}
+	if strings.Contains(resp.Body.String(), glpat) {
+		t.Errorf("the answer repeats the secret: %s", resp.Body)
+	}
+	logs := a.logs.String()
+	if strings.Contains(logs, glpat[6:]) {
+		t.Errorf("the log holds the token value the handler refused as secret material:\n%s", logs)
+	}
+	if want := `"path":"/v1/tokens/[redacted]/vendor-status"`; !strings.Contains(logs, want) {
+		t.Errorf("the request line lacks %s:\n%s", want, logs)
+	}
+}

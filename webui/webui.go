@@ -25,6 +25,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/secretscan"
 	"github.com/sever-ir/sever/report"
 	"github.com/sever-ir/sever/service"
 )
@@ -376,7 +377,7 @@ func (u *ui) fail(w http.ResponseWriter, r *http.Request, op string, err error) 
 		u.errorPage(w, r, http.StatusServiceUnavailable, "The engine did not answer in time; reload to retry.")
 		return
 	}
-	u.log.ErrorContext(r.Context(), "page failed", "op", op, "err", err, "path", r.URL.Path)
+	u.log.ErrorContext(r.Context(), "page failed", "op", op, "err", err, "path", secretscan.RedactPath(r.URL.Path))
 	u.errorPage(w, r, http.StatusInternalServerError, "Internal error; the server log has the details.")
 }
 

@@ -457,3 +457,21 @@ func looksRandom(s string) bool {
 	}
 	return letter && digit && entropy(s) >= 3
 }
+
+// RedactPath is a request path as a log line may carry it. A path is the caller's
+// text (a token's value sent where its ID belongs, which the route then refuses),
+// so every segment in which Find finds secret material is replaced by Redacted;
+// the whole path is checked too, for a secret that spans segments (a webhook URL
+// holds slashes).
+func RedactPath(p string) string {
+	if _, found := Find(p); !found {
+		return p
+	}
+	segs := strings.Split(p, "/")
+	for i, seg := range segs {
+		if _, found := Find(seg); found {
+			segs[i] = Redacted
+		}
+	}
+	return Redact(strings.Join(segs, "/"))
+}

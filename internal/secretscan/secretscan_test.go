@@ -363,3 +363,38 @@ func BenchmarkFind(b *testing.B) {
 }
 
 func nfkcString(s string) string { return string(norm.NFKC.Bytes([]byte(s))) }
+
+// A path goes into a log line only after the secret detector: a segment that holds
+// secret material is replaced by a marker, a secret across segments is redacted
+// too, and a path without one is logged as it is.
+func TestRedactPath(t *testing.T) {
+	t.Parallel()
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	glpat := fake("gl"+"pat-", alnum, 20)
+	google := fake("AI"+"za", alnum+"_-", 35)
+	// Each segment alone is harmless; together they are a Slack webhook URL.
+	webhook := "hooks.slack.com/services/" + fake("T", alnum, 8) + "/" + fake("B", alnum, 8) + "/" + fake("", alnum, 24)
+	tests := []struct {
+		name, path, want, secret string
+	}{
+		{name: "no secret", path: "/v1/incidents/inc-aws-73201f21f976b005b18f/report", want: "/v1/incidents/inc-aws-73201f21f976b005b18f/report"},
+		{name: "token value as the id", path: "/v1/tokens/" + glpat + "/vendor-status", want: "/v1/tokens/[redacted]/vendor-status", secret: glpat[6:]},
+		{name: "key in the last segment", path: "/v1/incidents/" + google, want: "/v1/incidents/[redacted]", secret: google[4:]},
+		{name: "secret across segments", path: "/v1/tokens/" + webhook + "/vendor-status", secret: webhook[len("hooks.slack.com/services/"):]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := RedactPath(tt.path)
+			if tt.want != "" && got != tt.want {
+				t.Errorf("RedactPath = %q, want %q", got, tt.want)
+			}
+			if tt.secret != "" && strings.Contains(got, tt.secret) {
+				t.Errorf("RedactPath = %q still holds the secret", got)
+			}
+			if m, found := Find(got); found {
+				t.Errorf("RedactPath = %q still looks like %s", got, m)
+			}
+		})
+	}
+}
