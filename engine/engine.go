@@ -358,15 +358,7 @@ func (e *Engine) GetIncident(ctx context.Context, id string) (*sever.Incident, e
 		return nil, sever.Errorf(sever.ENOTFOUND, "", "incident %s not found", id)
 	}
 	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QueryState)
-		if err != nil {
-			return nil, fmt.Errorf("get incident %s: query: %w", id, unavailable(err))
-		}
-		var inc sever.Incident
-		if err := v.Get(&inc); err != nil {
-			return nil, fmt.Errorf("get incident %s: decode: %w", id, err)
-		}
-		return &inc, nil
+		return e.queryIncident(ctx, id)
 	}
 	var res workflows.IncidentResult
 	if err := e.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
@@ -374,6 +366,18 @@ func (e *Engine) GetIncident(ctx context.Context, id string) (*sever.Incident, e
 			desc.GetWorkflowExecutionInfo().GetStatus(), err)
 	}
 	return &res.Incident, nil
+}
+
+func (e *Engine) queryIncident(ctx context.Context, id string) (*sever.Incident, error) {
+	v, err := e.Client.QueryWorkflow(ctx, id, "", workflows.QueryState)
+	if err != nil {
+		return nil, fmt.Errorf("get incident %s: query: %w", id, unavailable(err))
+	}
+	var inc sever.Incident
+	if err := v.Get(&inc); err != nil {
+		return nil, fmt.Errorf("get incident %s: decode: %w", id, err)
+	}
+	return &inc, nil
 }
 
 // ListIncidents lists incidents newest first from Temporal's visibility store, using
@@ -428,8 +432,25 @@ func (e *Engine) ListIncidents(ctx context.Context, f service.ListFilter) ([]sev
 // CloseIncident ends an incident through the close Update; the workflow's validator
 // refuses a close without a reason or of an incident already closed. By names the
 // token for the record; Approver is the identity its close decides compensations as.
+//
+// The close is bound to the incident as it runs now (its opening time): the signed
+// close stays in the run's history, and must not close a later incident that a new
+// leak of the credential opens under the same ID.
 func (e *Engine) CloseIncident(ctx context.Context, id string, r service.CloseRequest) error {
-	in := workflows.CloseInput{Reason: r.Reason, By: r.By, Approver: r.Approver, FalsePositive: r.FalsePositive}
+	desc, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return notFound(id, err)
+	}
+	if info := desc.GetWorkflowExecutionInfo(); info.GetType().GetName() != workflows.IncidentWorkflow ||
+		info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return sever.Errorf(sever.ENOTFOUND, "", "incident %s not found or no longer open", id)
+	}
+	inc, err := e.queryIncident(ctx, id)
+	if err != nil {
+		return fmt.Errorf("close incident %s: %w", id, err)
+	}
+	in := workflows.CloseInput{Reason: r.Reason, By: r.By, Approver: r.Approver, FalsePositive: r.FalsePositive,
+		OpenedAt: inc.OpenedAt}
 	if e.DecisionKey != nil {
 		in.Signature = e.DecisionKey.SignClose(id, in)
 	}

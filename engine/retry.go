@@ -43,10 +43,16 @@ func (e *Engine) RetryStep(ctx context.Context, id string, r service.RetryReques
 	if st.Status != sever.StepFailed {
 		return service.RetryResult{}, sever.Errorf(sever.ECONFLICT, "step", "retry: step %s of incident %s is %s, not failed; only a failed step can be retried", r.Step, id, st.Status)
 	}
+	// Bound to this incident's lifetime and to the attempt that failed, so the signed
+	// retry, readable in the history once accepted, cannot run the step again when it
+	// fails later or in a later incident with the same ID.
+	in := workflows.RetryInput{StepID: r.Step, Reason: r.Reason, By: r.By, OpenedAt: inc.OpenedAt, Attempt: st.Attempt}
+	if e.DecisionKey != nil {
+		in.Signature = e.DecisionKey.SignRetry(id, in)
+	}
 	h, err := e.Client.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: id, UpdateID: uuid.NewString(), UpdateName: workflows.UpdateRetry,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args:         []any{workflows.RetryInput{StepID: r.Step, Reason: r.Reason, By: r.By}},
+		WaitForStage: client.WorkflowUpdateStageCompleted, Args: []any{in},
 	})
 	if err != nil {
 		return service.RetryResult{}, updateErr("retry "+id+"/"+r.Step, id, err)

@@ -27,16 +27,18 @@ func TestFalsePositiveCloseUndoesContainment(t *testing.T) {
 		want     string // compensation status
 		tokenNow string
 	}{
-		{"closer is a lead", []string{"dev"}, "succeeded", tokenstore.Active},
+		{"closer is a lead", []string{"U0LEAD"}, "succeeded", tokenstore.Active},
 		{"closer is not a lead", []string{"U0SOMEONEELSE"}, "refused", tokenstore.Inactive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := newConfig(t)
+			use := twoPeople(t, cfg)
 			cfg.Approvers.Groups = map[string][]string{"soc-leads": tc.leads}
 			s := startStack(t, cfg)
+			siem, _ := use(s)
 			c := tokenCred("acme-internal", "tok-fp-1")
 			s.enrol(t, c.id)
-			sub := s.api.submit(t, nativeSignal(c, "ev-fp-1"))
+			sub := siem.submit(t, nativeSignal(c, "ev-fp-1"))
 			s.api.waitIncident(t, sub.IncidentID, "contained", func(i incidentJSON) bool { return i.Status == "contained" })
 			s.api.closeFalsePositive(t, sub.IncidentID, "fixture token, not a real leak")
 
@@ -59,7 +61,7 @@ func TestFalsePositiveCloseUndoesContainment(t *testing.T) {
 				got.PolicyRule != "token-enable-approval" {
 				t.Fatalf("compensation = %+v, want %s under token-enable-approval", got, tc.want)
 			}
-			if tc.want == "succeeded" && (len(got.Approvals) != 1 || got.Approvals[0].Approver != "dev" || got.Approvals[0].Channel != "close") {
+			if tc.want == "succeeded" && (len(got.Approvals) != 1 || got.Approvals[0].Approver != "U0LEAD" || got.Approvals[0].Channel != "close") {
 				t.Errorf("approvals = %+v; the closing lead's decision is recorded", got.Approvals)
 			}
 			tok, err := s.Tokens.Get(c.id)
@@ -123,12 +125,13 @@ func TestFalsePositiveCloseDuringContainmentStep(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := newConfig(t)
-			cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
+			use := twoPeople(t, cfg)
 			hold := &holdAfterChange{action: sever.ActionTokenDisable, answer: tc.answer, applied: make(chan struct{})}
 			s := startStackWith(t, app.DevOptions{Config: cfg, Interceptors: []interceptor.WorkerInterceptor{&aroundActivities{around: hold.execute}}})
+			siem, _ := use(s)
 			c := tokenCred("acme-internal", "tok-fp-mid-step")
 			s.enrol(t, c.id)
-			sub := s.api.submit(t, nativeSignal(c, "ev-fp-mid-step"))
+			sub := siem.submit(t, nativeSignal(c, "ev-fp-mid-step"))
 			select {
 			case <-hold.applied:
 			case <-time.After(20 * time.Second):

@@ -148,8 +148,11 @@ func sortedKeys(m map[string]json.RawMessage) []string {
 // stack is a running sever dev stack and an HTTP client for its API.
 type stack struct {
 	*app.Dev
-	api  *apiClient
-	stop func()
+	api *apiClient
+	// tokens are the bearer values of the stack's API clients, which must never
+	// reach a history.
+	tokens []string
+	stop   func()
 }
 
 // newConfig returns the default config on a fresh data dir with a free API port.
@@ -185,6 +188,9 @@ func startStackWith(t *testing.T, o app.DevOptions) *stack {
 	t.Logf("stack up in %v: %s", time.Since(start).Round(time.Millisecond), d.URL)
 	var once sync.Once
 	s := &stack{Dev: d, api: newAPIClient(d.URL, d.DevToken)}
+	if d.DevToken != "" {
+		s.tokens = []string{d.DevToken}
+	}
 	s.stop = func() {
 		once.Do(func() {
 			start := time.Now()
@@ -195,10 +201,35 @@ func startStackWith(t *testing.T, o app.DevOptions) *stack {
 		})
 	}
 	t.Cleanup(s.stop)
-	if d.DevToken == "" {
+	if d.DevToken == "" && len(o.Config.Intake.Tokens) == 0 && len(o.Config.Operators) == 0 {
 		t.Fatal("StartDev gave no dev token for a config without intake tokens")
 	}
 	return s
+}
+
+// twoPeople configures cfg with an intake token, "siem", and a SOC lead, "lead"
+// (Slack user U0LEAD, in group soc-leads, every operator scope), instead of the dev
+// token. Whoever raises an incident may not approve its actions, undoing them
+// included, so a test in which a lead decides on an incident needs someone else to
+// raise it. use gives their clients once the stack is up, and makes the lead's the
+// stack's own (s.api).
+func twoPeople(t *testing.T, cfg *config.Config) (use func(*stack) (siem, lead *apiClient)) {
+	t.Helper()
+	tokens := map[string]string{"SEVER_E2E_SIEM": "siem-token-0123456789abcdef", "SEVER_E2E_LEAD": "lead-token-0123456789abcdef"}
+	setTokens(t, tokens)
+	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"U0LEAD"}}
+	cfg.Intake.Tokens = []config.IntakeToken{{Name: "siem", Secret: "env:SEVER_E2E_SIEM", Scopes: []string{config.ScopeSignalsWrite}}}
+	cfg.Operators = []config.Operator{{Name: "lead", SlackUser: "U0LEAD", Token: "env:SEVER_E2E_LEAD",
+		Scopes: []string{config.ScopeSignalsWrite, config.ScopeIncidentsRead, config.ScopeIncidentsWrite, config.ScopeApprovalsWrite}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return func(s *stack) (*apiClient, *apiClient) {
+		siem, lead := newAPIClient(s.URL, tokens["SEVER_E2E_SIEM"]), newAPIClient(s.URL, tokens["SEVER_E2E_LEAD"])
+		s.api = lead
+		s.tokens = append(s.tokens, tokens["SEVER_E2E_SIEM"], tokens["SEVER_E2E_LEAD"])
+		return siem, lead
+	}
 }
 
 // enrol puts a token into the stack's token store, so generic_token runbooks can

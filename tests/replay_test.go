@@ -3,6 +3,7 @@ package tests
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -66,7 +67,7 @@ func TestReplayCommittedHistory(t *testing.T) {
 	// Histories the current code records carry one version marker, the bundle's:
 	// each change of its own would cost a marker and a search-attribute upsert.
 	for _, name := range []string{"incident-contained.json", "incident-closed-mid-approval.json", "incident-false-positive.json",
-		"incident-parked-can-run1.json", "incident-intake-update.json"} {
+		"incident-parked-can-run1.json", "incident-intake-update.json", "incident-step-retried.json"} {
 		if got := versionMarkers(t, filepath.Join(historyDir, name)); !slices.Equal(got, []string{workflows.CurrentChange}) {
 			t.Errorf("%s: version markers %q, want only %q", name, got, workflows.CurrentChange)
 		}
@@ -369,22 +370,25 @@ steps:
 // closed while its containment step waited for approval.
 func generateHistories(t *testing.T) {
 	cfg := runbookConfig(t, "e2e-approval-hold.yaml", approvalRunbook)
-	cfg.Approvers.Groups = map[string][]string{"soc-leads": {"dev"}}
+	// A SIEM raises the incidents and a SOC lead closes them: the false positive's
+	// undo needs a lead who did not raise it.
+	use := twoPeople(t, cfg)
 	s := startStack(t, cfg)
+	siem, _ := use(s)
 	if err := os.MkdirAll(historyDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 
 	contained := tokenCred("acme-internal", "svc-history-contained")
 	s.enrol(t, contained.id)
-	sub := s.api.submit(t, nativeSignal(contained, "evt-history-1"))
-	if dup := s.api.submit(t, nativeSignal(contained, "evt-history-1")); !dup.Duplicate {
+	sub := siem.submit(t, nativeSignal(contained, "evt-history-1"))
+	if dup := siem.submit(t, nativeSignal(contained, "evt-history-1")); !dup.Duplicate {
 		t.Fatalf("resent event not a duplicate: %+v", dup)
 	}
 	s.api.waitContained(t, sub.IncidentID)
 	late := nativeSignal(contained, "vendor-notice-1")
 	late["source"], late["origin"], late["kind"] = "acme-issuer", "vendor", "vendor_action"
-	s.api.submit(t, late)
+	siem.submit(t, late)
 	s.api.waitIncident(t, sub.IncidentID, "the late signal", func(inc incidentJSON) bool { return len(inc.Signals) == 2 })
 	s.api.closeIncident(t, sub.IncidentID, "token rotated")
 	writeHistory(t, s, sub.IncidentID, "incident-contained.json")
@@ -393,7 +397,7 @@ func generateHistories(t *testing.T) {
 	s.enrol(t, held.id)
 	sig := nativeSignal(held, "evt-history-2")
 	sig["kind"] = "anomalous_usage"
-	sub = s.api.submit(t, sig)
+	sub = siem.submit(t, sig)
 	s.api.waitApproval(t, sub.IncidentID, "the approval request", "disable")
 	s.api.closeIncident(t, sub.IncidentID, "false alarm, closed before approval")
 	inc := s.api.waitIncident(t, sub.IncidentID, "closed", func(inc incidentJSON) bool { return inc.Status == "closed" })
@@ -404,9 +408,18 @@ func generateHistories(t *testing.T) {
 
 	fp := tokenCred("acme-internal", "svc-history-false-positive")
 	s.enrol(t, fp.id)
-	sub = s.api.submit(t, nativeSignal(fp, "evt-history-3"))
+	sub = siem.submit(t, nativeSignal(fp, "evt-history-3"))
 	s.api.waitIncident(t, sub.IncidentID, "containment", func(inc incidentJSON) bool { return inc.Status == "contained" })
 	s.api.closeFalsePositive(t, sub.IncidentID, "test token in a fixture")
+	// The history is there to replay a compensation: it must have run.
+	s.api.waitIncident(t, sub.IncidentID, "the undo", func(inc incidentJSON) bool {
+		_, raw := s.api.mustIncident(t, sub.IncidentID)
+		var full struct {
+			Compensations []struct{ Status string } `json:"compensations"`
+		}
+		_ = json.Unmarshal(raw, &full)
+		return inc.Status == "closed" && len(full.Compensations) == 1 && full.Compensations[0].Status == "succeeded"
+	})
 	writeHistory(t, s, sub.IncidentID, "incident-false-positive.json")
 }
 
@@ -449,11 +462,16 @@ func writeRunHistory(t *testing.T, s *stack, id, runID, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readable, []byte(`"reporter":"dev"`)) {
+	if !bytes.Contains(readable, []byte(`"reporter":"`)) {
 		t.Fatalf("the decoded history of %s does not show its signals; the secret scan would be blind", id)
 	}
-	if bytes.Contains(readable, []byte(s.DevToken)) {
-		t.Fatalf("the history of %s contains the API token", id)
+	if len(s.tokens) == 0 {
+		t.Fatal("the stack has no API tokens to look for")
+	}
+	for _, tok := range s.tokens {
+		if bytes.Contains(readable, []byte(tok)) {
+			t.Fatalf("the history of %s contains an API token", id)
+		}
 	}
 	back, err := client.HistoryFromJSON(bytes.NewReader(b), client.HistoryJSONOptions{})
 	if err != nil || !proto.Equal(back, h) {

@@ -41,7 +41,8 @@ func TestRecordRetriedHistory(t *testing.T) {
 	}
 	inc = s.api.waitContained(t, sub.IncidentID)
 	s.api.closeIncident(t, sub.IncidentID, "contained after a retry; history for replay")
-	writeHistory(t, s, sub.IncidentID, "incident-step-retried-v1.json")
+	// Earlier recordings are kept as incident-step-retried-vN.json.
+	writeHistory(t, s, sub.IncidentID, "incident-step-retried.json")
 }
 
 // The "Done means" case: a containment step fails because the drill cloud denies

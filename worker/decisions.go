@@ -11,13 +11,14 @@ import (
 	"github.com/sever-ir/sever/workflows"
 )
 
-// DecisionInterceptor refuses every "decide" and "close" update to an incident that
-// the engine did not sign with key. The check runs in the worker, where the key is, before the
-// workflow's own validator: the workflow code never sees the key, and a client with
-// raw access to the Temporal frontend cannot approve a step.
+// DecisionInterceptor refuses every "decide", "close" and "retry" update to an
+// incident that the engine did not sign with key. The check runs in the worker,
+// where the key is, before the workflow's own validator: the workflow code never
+// sees the key, and a client with raw access to the Temporal frontend cannot
+// approve a step, close an incident or run a step again.
 //
 // Like any update validator it does not run on replay, so histories with unsigned
-// decisions (from before signing) still replay.
+// decisions, closes or retries (from before signing) still replay.
 func DecisionInterceptor(key *decisionsig.Key) interceptor.WorkerInterceptor {
 	return &decisionWorker{key: key}
 }
@@ -41,15 +42,22 @@ type decisionInbound struct {
 	key *decisionsig.Key
 }
 
-// ValidateUpdate checks the signature of a decision. The refusal is an application
-// error of a stable type, so callers can tell a forged decision from a stale one.
+// ValidateUpdate checks the signature of a decision, a close or a retry. The
+// refusal is an application error of a stable type, so callers can tell a forged
+// request from a stale one.
 func (i *decisionInbound) ValidateUpdate(ctx workflow.Context, in *interceptor.UpdateInput) error {
-	if in.Name == workflows.UpdateClose {
+	switch in.Name {
+	case workflows.UpdateDecide:
+		return i.validateDecide(ctx, in)
+	case workflows.UpdateClose:
 		return i.validateClose(ctx, in)
+	case workflows.UpdateRetry:
+		return i.validateRetry(ctx, in)
 	}
-	if in.Name != workflows.UpdateDecide {
-		return i.Next.ValidateUpdate(ctx, in)
-	}
+	return i.Next.ValidateUpdate(ctx, in)
+}
+
+func (i *decisionInbound) validateDecide(ctx workflow.Context, in *interceptor.UpdateInput) error {
 	id := workflow.GetInfo(ctx).WorkflowExecution.ID
 	if len(in.Args) != 1 {
 		return temporal.NewNonRetryableApplicationError(
@@ -85,6 +93,27 @@ func (i *decisionInbound) validateClose(ctx workflow.Context, in *interceptor.Up
 	if err := i.key.VerifyClose(id, c); err != nil {
 		return temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("close: incident %s: %v; closes are accepted only through sever's API", id, err), "Forbidden", err)
+	}
+	return i.Next.ValidateUpdate(ctx, in)
+}
+
+// validateRetry checks the signature of a retry: it runs a mutating step again and
+// the ledger names who asked for it, neither of which a raw client may do or claim.
+func (i *decisionInbound) validateRetry(ctx workflow.Context, in *interceptor.UpdateInput) error {
+	id := workflow.GetInfo(ctx).WorkflowExecution.ID
+	var r workflows.RetryInput
+	ok := len(in.Args) == 1
+	if ok {
+		r, ok = in.Args[0].(workflows.RetryInput)
+	}
+	if !ok {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("retry: incident %s: want one retry request", id), "Forbidden", nil)
+	}
+	if err := i.key.VerifyRetry(id, r); err != nil {
+		return temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("retry: incident %s step %s: %v; retries are accepted only through sever's API", id, r.StepID, err),
+			"Forbidden", err)
 	}
 	return i.Next.ValidateUpdate(ctx, in)
 }

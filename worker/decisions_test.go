@@ -73,6 +73,20 @@ func newSignedEnv(t *testing.T, key *decisionsig.Key) (*testsuite.TestWorkflowEn
 	return env, calls
 }
 
+// stateOf reads the incident as the engine does before it signs a close or retry.
+func stateOf(t *testing.T, env *testsuite.TestWorkflowEnvironment) sever.Incident {
+	t.Helper()
+	v, err := env.QueryWorkflow(workflows.QueryState)
+	if err != nil {
+		t.Fatalf("query: %v", err)
+	}
+	var inc sever.Incident
+	if err := v.Get(&inc); err != nil {
+		t.Fatal(err)
+	}
+	return inc
+}
+
 // A client that reaches the Temporal frontend directly can send any DecisionInput.
 // Without the engine's signature over exactly that decision, the worker refuses it
 // before the workflow sees it; only the signed decision is accepted.
@@ -128,7 +142,7 @@ func TestForgedDecisionsRefused(t *testing.T) {
 			workflows.CloseInput{Reason: "not a leak", By: "U1", Approver: "U1", FalsePositive: true})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
-		c := workflows.CloseInput{Reason: "rotated", By: "alice", Approver: "U1"}
+		c := workflows.CloseInput{Reason: "rotated", By: "alice", Approver: "U1", OpenedAt: stateOf(t, env).OpenedAt}
 		c.Signature = key.SignClose("inc-sig", c)
 		results["SignedClose"] = &updateCB{}
 		env.UpdateWorkflow(workflows.UpdateClose, "signed-close", results["SignedClose"], c)

@@ -19,8 +19,9 @@ const compensateChange = "compensate"
 // positive: each step that declares a compensation and whose change may be in place
 // (it succeeded, or a close hid its outcome; see mayHaveApplied), newest first, through
 // the same policy gate as any step. A compensation the policy puts behind approval
-// runs only when the person closing the incident is one of its approvers; their
-// close is the decision, recorded as such.
+// runs only when the person closing the incident is one of its approvers and the
+// policy would take that one person's decision (closeCannotApprove); their close is
+// the decision, recorded as such.
 func (r *run) compensate(ctx workflow.Context) {
 	var todo []int
 	for i := len(r.in.Runbook.Steps) - 1; i >= 0; i-- {
@@ -59,9 +60,9 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 		r.end(ctx, cur)
 		return
 	case sever.ModeApproval:
-		if !slices.Contains(r.expand(d.Approvers), by) {
+		if refusal := r.closeCannotApprove(d, by); refusal != "" {
 			cur.Status = sever.StepRefused
-			cur.Error = fmt.Sprintf("rule %s needs approval by %v; %q closed the incident and is not one of them", d.Rule, d.Approvers, by)
+			cur.Error = refusal
 			r.end(ctx, cur)
 			return
 		}
@@ -88,4 +89,24 @@ func (r *run) compensateStep(ctx workflow.Context, spec *sever.RunbookStep) {
 	cur.Actor = cmp.Or(res.Actor, ServiceActor)
 	cur.Status = sever.StepSucceeded
 	r.end(ctx, cur)
+}
+
+// closeCannotApprove says why the person closing the incident cannot approve a
+// compensation under decision d ("" when they can). A close is one person's
+// decision: where the policy asks for more (a quorum above one) or forbids that
+// person (they raised the incident), the compensation is refused, and the undo is
+// left to be done by hand, as for a step nobody approved. Runs from before
+// undoAndRetry checked only the approver set.
+func (r *run) closeCannotApprove(d sever.PolicyDecision, by string) string {
+	switch {
+	case !slices.Contains(r.expand(d.Approvers), by):
+		return fmt.Sprintf("rule %s needs approval by %v; %q closed the incident and is not one of them", d.Rule, d.Approvers, by)
+	case !r.undoAndRetry:
+		return ""
+	case max(d.Quorum, 1) > 1:
+		return fmt.Sprintf("rule %s needs %d approvals; closing the incident is one person's (%s), so undo it by hand", d.Rule, d.Quorum, by)
+	case r.reportedBy(by):
+		return fmt.Sprintf("rule %s needs approval by someone other than the person who raised the incident; %s raised it and closed it, so undo it by hand", d.Rule, by)
+	}
+	return ""
 }

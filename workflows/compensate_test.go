@@ -63,30 +63,49 @@ func TestFalsePositiveCloseRunsCompensations(t *testing.T) {
 }
 
 func TestFalsePositiveCompensationBehindPolicy(t *testing.T) {
+	// A close is one person's decision: it may stand for a quorum of one, never for
+	// more, and never for the person who raised the incident (reporter).
+	twoLeads := sever.PolicyRule{ID: "two-leads-undo", Actions: []string{"test.enable"}, Mode: sever.ModeApproval,
+		Approvers: []string{"U1", "U2", "U3"}, Quorum: 2}
+	leads := sever.PolicyRule{ID: "leads-undo", Actions: []string{"test.enable"}, Mode: sever.ModeApproval,
+		Approvers: []string{"U1", "U2"}, Quorum: 1}
 	tests := []struct {
 		name       string
 		rule       sever.PolicyRule
 		by         string
+		reporter   string
+		bundle     string // "" for a run of CurrentChange
 		wantStatus sever.StepStatus
 		wantCalled bool
 		wantErr    string
 	}{
 		{"forbidden", sever.PolicyRule{ID: "no-undo", Actions: []string{"test.enable"}, Mode: sever.ModeForbidden},
-			"U1", sever.StepRefused, false, "forbids test.enable"},
+			"U1", "", "", sever.StepRefused, false, "forbids test.enable"},
 		{"approval, closer not an approver", sever.PolicyRule{ID: "leads-undo", Actions: []string{"test.enable"}, Mode: sever.ModeApproval, Approvers: []string{"U9"}},
-			"U1", sever.StepRefused, false, "needs approval"},
+			"U1", "", "", sever.StepRefused, false, "needs approval"},
 		{"approval, closer is an approver", sever.PolicyRule{ID: "leads-undo", Actions: []string{"test.enable"}, Mode: sever.ModeApproval, Approvers: []string{"U9"}},
-			"U9", sever.StepSucceeded, true, ""},
+			"U9", "", "", sever.StepSucceeded, true, ""},
+		{"approval, quorum of two", twoLeads, "U1", "", "", sever.StepRefused, false, "needs 2 approvals"},
+		{"approval, closer raised the incident", leads, "U1", "U1", "", sever.StepRefused, false, "raised it and closed it"},
+		{"approval, another reporter", leads, "U1", "U2", "", sever.StepSucceeded, true, ""},
+		// Runs recorded before the change replay as they ran.
+		{"quorum of two, run of the bundle before", twoLeads, "U1", "", dupReceiptsBundle, sever.StepSucceeded, true, ""},
+		{"closer raised it, run of the bundle before", leads, "U1", "U1", dupReceiptsBundle, sever.StepSucceeded, true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			env := newEnv(t)
+			if tt.bundle != "" {
+				runOfBundle(env, tt.bundle)
+			}
 			rc := &recorder{}
 			rc.register(env, "test.lookup", "test.disable", "test.enable")
 			env.RegisterDelayedCallback(func() {
 				env.UpdateWorkflow(UpdateClose, "fp", &updateCB{t: t}, CloseInput{Reason: "test key", By: tt.by, FalsePositive: true})
 			}, 5*time.Minute)
-			inc := runIncident(t, env, falsePositiveInput(tt.rule), signal("s1", "e1"))
+			first := signal("s1", "e1")
+			first.Reporter = tt.reporter
+			inc := runIncident(t, env, falsePositiveInput(tt.rule), first)
 			c := inc.Compensations[0]
 			called := strings.Contains(strings.Join(rc.calls, " "), "test.enable")
 			if c.Status != tt.wantStatus || called != tt.wantCalled || !strings.Contains(c.Error, tt.wantErr) || c.PolicyRule != tt.rule.ID {

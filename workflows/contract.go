@@ -171,10 +171,19 @@ type CloseInput struct {
 	// identity. Closes from before it existed decide as By.
 	Approver      string `json:"approver,omitempty"`
 	FalsePositive bool   `json:"false_positive,omitempty"`
+	// OpenedAt is the opening time of the incident the close was made for (its
+	// state's opened_at, kept across continue-as-new). An incident ID comes back when
+	// its credential leaks again, and an accepted close stays readable in the old
+	// run's history: the validator refuses a close bound to another lifetime.
+	OpenedAt time.Time `json:"opened_at,omitzero"`
 	// Signature is the engine's HMAC over the close (package decisionsig): a
 	// false-positive close approves compensations, so it is checked like a decision.
 	Signature string `json:"signature,omitempty"`
 }
+
+// ErrStaleClose is the error type of a close made for another lifetime of the
+// incident ID: an earlier incident about the same credential.
+const ErrStaleClose = "StaleClose"
 
 // CloseResult reports the incident's final status.
 type CloseResult struct {

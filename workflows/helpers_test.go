@@ -55,7 +55,7 @@ func (u *updateCB) Complete(success any, err error) {
 }
 
 // bundles lists the version bundles, newest first, as startVersions reads them.
-var bundles = []string{CurrentChange, localStepsBundle, localLedgerBundle, decemberBundle}
+var bundles = []string{CurrentChange, dupReceiptsBundle, localStepsBundle, localLedgerBundle, decemberBundle}
 
 // runOfBundle makes env replay a run recorded under bundle: newer bundles find no
 // marker, bundle finds its own. bundle "" is a run from before any bundle.

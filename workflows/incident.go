@@ -140,12 +140,14 @@ type run struct {
 
 	// current is set on runs of any bundle: every bundled change applies without a
 	// marker of its own. localLedgerOK is set on runs of localLedgerBundle or a later
-	// bundle, localSteps on runs of localStepsBundle or CurrentChange, dupReceipts on
-	// runs of CurrentChange only.
+	// bundle, localSteps on runs of localStepsBundle or a later one, dupReceipts on
+	// runs of dupReceiptsBundle or CurrentChange, undoAndRetry on runs of
+	// CurrentChange only.
 	current       bool
 	localLedgerOK bool
 	localSteps    bool
 	dupReceipts   bool
+	undoAndRetry  bool
 
 	// bounded is set on runs of the bounded-state version. draining stops new steps
 	// so the run can continue as new once every step left waits for a person;
@@ -220,7 +222,7 @@ func newRun(ctx workflow.Context, in IncidentInput) (*run, error) {
 
 func (r *run) register(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryState, func() (sever.Incident, error) {
-		return r.inc, nil
+		return r.state(), nil
 	}); err != nil {
 		return err
 	}
@@ -248,7 +250,13 @@ func (r *run) register(ctx workflow.Context) error {
 			return CloseResult{Status: sever.IncidentClosed}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(c CloseInput) error {
+			// An unbound close gets here only from a worker without a decision key,
+			// which authenticates no close: with the key, decisionsig refuses it.
 			switch {
+			case !c.OpenedAt.IsZero() && !c.OpenedAt.Equal(r.inc.OpenedAt):
+				return temporal.NewNonRetryableApplicationError(fmt.Sprintf(
+					"close: incident %s: stale close: it was made for the incident opened at %s, this one opened at %s",
+					r.inc.ID, formatOpened(c.OpenedAt), formatOpened(r.inc.OpenedAt)), ErrStaleClose, nil)
 			case strings.TrimSpace(c.Reason) == "":
 				return errors.New("close: a reason is required")
 			case r.phase == phaseClosed || r.closeReq != nil:
@@ -427,7 +435,7 @@ func (r *run) runStep(ctx workflow.Context, spec *sever.RunbookStep, st *sever.S
 	in := sever.ActionInput{
 		IncidentID: r.inc.ID, StepID: spec.ID, Action: spec.Action, Credential: r.in.Credential,
 		Args: spec.Args, Drill: r.in.Drill, Signals: r.signalList(), SignalSummary: r.signalSummary(),
-		IdempotencyKey: fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), spec.ID),
+		IdempotencyKey: r.idempotencyKey(spec.ID),
 	}
 	// A mutating step heartbeats and, when the incident is closed under it, is waited
 	// for: what it did must be known before the step is recorded (see cancel.go).

@@ -3,8 +3,10 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -23,7 +25,8 @@ const retryChange = "retry-step"
 const UpdateRetry = "retry"
 
 // ErrRetryRefused is the stable error type of a refused retry: the step did not
-// fail, is unknown, or the incident is closed or still running its runbook.
+// fail, is unknown, or the incident is closed or still running its runbook; or the
+// retry is stale, made for another lifetime of the incident or another attempt.
 const ErrRetryRefused = "RetryRefused"
 
 // RetryInput asks for one failed step to run again. By names who asked (the API
@@ -32,6 +35,17 @@ type RetryInput struct {
 	StepID string `json:"step_id"`
 	Reason string `json:"reason,omitempty"`
 	By     string `json:"by"`
+	// OpenedAt and Attempt bind the retry to the incident's lifetime (its
+	// opened_at) and to the attempt that failed (Step.Attempt as the state query
+	// reports it). An accepted retry stays readable in the history, so without
+	// them it could run the step again after a later failure, or in a later
+	// incident with the same ID.
+	OpenedAt time.Time `json:"opened_at,omitzero"`
+	Attempt  int       `json:"attempt,omitempty"`
+	// Signature is the engine's HMAC over the retry (package decisionsig): a retry
+	// runs a mutating step again and names who asked in the ledger, so a client
+	// with raw access to the Temporal frontend must not be able to send one.
+	Signature string `json:"signature,omitempty"`
 }
 
 // RetryResult says which attempt the step is on and what runs again with it.
@@ -60,23 +74,47 @@ func (r *run) attemptKey(stepID string) string {
 	return stepID
 }
 
+// idempotencyKey is what a step's action dedupes its change on: the incident's
+// lifetime and the step, and on undoAndRetry runs the attempt. A retry is asked
+// for because the first attempt's change is not in place (it failed, or was
+// undone since); an action that took the first attempt's key would answer the
+// retry with the first request's outcome and change nothing.
+func (r *run) idempotencyKey(stepID string) string {
+	key := stepID
+	if r.undoAndRetry {
+		key = r.attemptKey(stepID)
+	}
+	return fmt.Sprintf("%s/%d/%s", r.inc.ID, r.inc.OpenedAt.UnixNano(), key)
+}
+
 func retryRefused(format string, args ...any) error {
 	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrRetryRefused, nil)
 }
 
 // validateRetry refuses a retry before it touches history: only a failed step of
-// an incident whose runbook has ended and which is not closed runs again.
+// an incident whose runbook has ended and which is not closed runs again, and only
+// on a retry made for this incident's lifetime and the attempt that failed.
+//
+// A retry that names no lifetime or attempt is not refused here: the worker's
+// signature check (package decisionsig) refuses it before it gets here, and a
+// worker without a decision key authenticates no retry at all.
 func (r *run) validateRetry(ctx workflow.Context, in RetryInput) error {
 	i, ok := r.steps[in.StepID]
 	switch {
 	case !r.retryOn:
 		return retryRefused("retry: incident %s runs workflow code from before retries; open a new incident instead", r.inc.ID)
+	case !in.OpenedAt.IsZero() && !in.OpenedAt.Equal(r.inc.OpenedAt):
+		return retryRefused("retry: incident %s: stale retry: it was made for the incident opened at %s, this one opened at %s",
+			r.inc.ID, formatOpened(in.OpenedAt), formatOpened(r.inc.OpenedAt))
 	case r.phase == phaseClosed || r.closeReq != nil:
 		return retryRefused("retry: incident %s is closed", r.inc.ID)
 	case !ok:
 		return retryRefused("retry: incident %s has no step %q (steps: %s)", r.inc.ID, in.StepID, strings.Join(r.stepIDs(), ", "))
 	case strings.TrimSpace(in.By) == "":
 		return retryRefused("retry: step %s: who asks for the retry is required", in.StepID)
+	case in.Attempt != 0 && in.Attempt != r.attempt(in.StepID):
+		return retryRefused("retry: step %s: stale retry: it was made for attempt %d, the step is on attempt %d; read the incident again",
+			in.StepID, in.Attempt, r.attempt(in.StepID))
 	}
 	st := r.inc.Steps[i]
 	switch {
@@ -86,6 +124,25 @@ func (r *run) validateRetry(ctx workflow.Context, in RetryInput) error {
 		return retryRefused("retry: incident %s is still running its runbook; retry step %s once the runbook has ended", r.inc.ID, in.StepID)
 	}
 	return nil
+}
+
+// formatOpened writes an incident's opening time to the nanosecond, the precision
+// a close or retry is bound to.
+func formatOpened(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// state is what the state query answers: the incident with the attempt each step
+// is on, which a retry is bound to. The attempts are added to a copy, so what the
+// workflow records (its result, the state carried across continue-as-new) stays
+// as it was.
+func (r *run) state() sever.Incident {
+	inc := r.inc
+	inc.Steps = slices.Clone(r.inc.Steps)
+	for i := range inc.Steps {
+		inc.Steps[i].Attempt = r.attempt(inc.Steps[i].ID)
+	}
+	return inc
 }
 
 func (r *run) stepIDs() []string {

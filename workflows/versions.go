@@ -13,10 +13,18 @@ import "go.temporal.io/sdk/workflow"
 // to say which version it ran. A later change is a new bundle that implies the one
 // before it: a new run records only the newest marker, and a run of an older
 // bundle replays through the older marker (startVersions).
-const CurrentChange = "incident-2026-12-duplicate-receipts"
+const CurrentChange = "incident-2026-12-undo-and-retry"
 
-// localStepsBundle is the bundle before CurrentChange. CurrentChange adds one
-// change over it: a second delivery of a submission that was a duplicate (the
+// dupReceiptsBundle is the bundle before CurrentChange. CurrentChange adds two
+// changes over it (run.undoAndRetry): a false-positive close approves a
+// compensation only where the policy would take that person's decision alone (a
+// quorum of one, and not the person who raised the incident), and a retried
+// step's action gets an idempotency key of its own attempt, so an action that
+// dedupes on the key does the retry instead of taking it for the first request.
+const dupReceiptsBundle = "incident-2026-12-duplicate-receipts"
+
+// localStepsBundle is the bundle before dupReceiptsBundle. dupReceiptsBundle adds
+// one change over it: a second delivery of a submission that was a duplicate (the
 // engine resends one whose answer it did not get) is not counted again
 // (run.dupReceipts).
 const localStepsBundle = "incident-2026-12-local-steps"
@@ -47,7 +55,8 @@ var bundled = map[string]workflow.Version{
 // the first version check of the run. A new run records CurrentChange alone; a run
 // of an older bundle finds no such marker on replay and reads its own.
 func (r *run) startVersions(ctx workflow.Context) {
-	r.dupReceipts = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.undoAndRetry = workflow.GetVersion(ctx, CurrentChange, workflow.DefaultVersion, 1) >= 1
+	r.dupReceipts = r.undoAndRetry || workflow.GetVersion(ctx, dupReceiptsBundle, workflow.DefaultVersion, 1) >= 1
 	r.localSteps = r.dupReceipts || workflow.GetVersion(ctx, localStepsBundle, workflow.DefaultVersion, 1) >= 1
 	r.localLedgerOK = r.localSteps || workflow.GetVersion(ctx, localLedgerBundle, workflow.DefaultVersion, 1) >= 1
 	r.current = r.localLedgerOK || workflow.GetVersion(ctx, decemberBundle, workflow.DefaultVersion, 1) >= 1

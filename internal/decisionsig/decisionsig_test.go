@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sever-ir/sever/workflows"
 )
@@ -61,21 +62,76 @@ func TestSignVerify(t *testing.T) {
 
 func TestSignClose(t *testing.T) {
 	k, _ := New([]byte(strings.Repeat("k", MinKeyBytes)))
-	c := workflows.CloseInput{Reason: "test key", By: "alice", Approver: "U1", FalsePositive: true}
+	opened := time.Date(2026, 3, 1, 9, 30, 0, 123456789, time.UTC)
+	c := workflows.CloseInput{Reason: "test key", By: "alice", Approver: "U1", FalsePositive: true, OpenedAt: opened}
 	c.Signature = k.SignClose("inc", c)
 	if err := k.VerifyClose("inc", c); err != nil {
 		t.Fatalf("own signature refused: %v", err)
 	}
-	for name, x := range map[string]workflows.CloseInput{
-		"approver": func() workflows.CloseInput { x := c; x.Approver = "U2"; return x }(),
-		"not fp":   func() workflows.CloseInput { x := c; x.FalsePositive = false; return x }(),
-		"unsigned": func() workflows.CloseInput { x := c; x.Signature = ""; return x }(),
+	// The lifetime is compared as an instant: a time zone or a JSON round trip
+	// does not change what was signed.
+	local := c
+	local.OpenedAt = opened.In(time.FixedZone("CET", 3600))
+	if err := k.VerifyClose("inc", local); err != nil {
+		t.Errorf("the same opening time in another zone: %v", err)
+	}
+	unbound := workflows.CloseInput{Reason: "test key", By: "alice", Approver: "U1", FalsePositive: true}
+	unbound.Signature = k.SignClose("inc", unbound)
+	for name, tc := range map[string]struct {
+		c    workflows.CloseInput
+		want error
+	}{
+		"approver":       {func() workflows.CloseInput { x := c; x.Approver = "U2"; return x }(), ErrBadSignature},
+		"not fp":         {func() workflows.CloseInput { x := c; x.FalsePositive = false; return x }(), ErrBadSignature},
+		"unsigned":       {func() workflows.CloseInput { x := c; x.Signature = ""; return x }(), ErrUnsigned},
+		"other lifetime": {func() workflows.CloseInput { x := c; x.OpenedAt = opened.Add(time.Nanosecond); return x }(), ErrBadSignature},
+		"lifetime gone":  {func() workflows.CloseInput { x := c; x.OpenedAt = time.Time{}; return x }(), ErrBadSignature},
+		// Signed by a key holder but for no lifetime: the workflow could not tell
+		// it from a close captured from an earlier incident.
+		"unbound": {unbound, ErrUnbound},
 	} {
-		if err := k.VerifyClose("inc", x); err == nil {
-			t.Errorf("%s: accepted", name)
+		if err := k.VerifyClose("inc", tc.c); err != tc.want {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
 		}
 	}
-	if err := k.VerifyClose("other", c); err == nil {
-		t.Error("a close signed for another incident was accepted")
+	if err := k.VerifyClose("other", c); err != ErrBadSignature {
+		t.Errorf("a close signed for another incident: %v, want %v", err, ErrBadSignature)
+	}
+}
+
+func TestSignRetry(t *testing.T) {
+	k, _ := New([]byte(strings.Repeat("k", MinKeyBytes)))
+	opened := time.Date(2026, 3, 1, 9, 30, 0, 123456789, time.UTC)
+	r := workflows.RetryInput{StepID: "revoke", Reason: "granted iam:UpdateAccessKey", By: "alice", OpenedAt: opened, Attempt: 1}
+	r.Signature = k.SignRetry("inc", r)
+	if err := k.VerifyRetry("inc", r); err != nil {
+		t.Fatalf("own signature refused: %v", err)
+	}
+	signed := func(x workflows.RetryInput) workflows.RetryInput { x.Signature = k.SignRetry("inc", x); return x }
+	for name, tc := range map[string]struct {
+		r    workflows.RetryInput
+		want error
+	}{
+		"unsigned":       {func() workflows.RetryInput { x := r; x.Signature = ""; return x }(), ErrUnsigned},
+		"not hex":        {func() workflows.RetryInput { x := r; x.Signature = "zz"; return x }(), ErrBadSignature},
+		"other step":     {func() workflows.RetryInput { x := r; x.StepID = "disable"; return x }(), ErrBadSignature},
+		"other asker":    {func() workflows.RetryInput { x := r; x.By = "ciso"; return x }(), ErrBadSignature},
+		"other reason":   {func() workflows.RetryInput { x := r; x.Reason = "approved by the CISO"; return x }(), ErrBadSignature},
+		"later attempt":  {func() workflows.RetryInput { x := r; x.Attempt = 2; return x }(), ErrBadSignature},
+		"other lifetime": {func() workflows.RetryInput { x := r; x.OpenedAt = opened.Add(time.Second); return x }(), ErrBadSignature},
+		"no lifetime":    {signed(workflows.RetryInput{StepID: "revoke", By: "alice", Attempt: 1}), ErrUnbound},
+		"no attempt":     {signed(workflows.RetryInput{StepID: "revoke", By: "alice", OpenedAt: opened}), ErrUnbound},
+	} {
+		if err := k.VerifyRetry("inc", tc.r); err != tc.want {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+	if err := k.VerifyRetry("other", r); err != ErrBadSignature {
+		t.Errorf("a retry signed for another incident: %v, want %v", err, ErrBadSignature)
+	}
+	// A retry's signature is no decision's or close's, whatever their fields.
+	c := workflows.CloseInput{Reason: r.Reason, By: r.By, OpenedAt: opened, Signature: r.Signature}
+	if err := k.VerifyClose("inc", c); err != ErrBadSignature {
+		t.Errorf("a retry's signature on a close: %v, want %v", err, ErrBadSignature)
 	}
 }
