@@ -60,16 +60,7 @@ func ignored(event, format string, args ...any) Result {
 const maxSummary = 2000
 
 // clip shortens s to at most n bytes on a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func clip(s string, n int) string { return sever.Clip(s, n) }
 
 // eventKey is what, besides the vendor's event ID each parser puts in
 // SourceEventID, names one delivery for dedup: the vendor's time for this version
