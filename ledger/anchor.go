@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -183,6 +184,9 @@ func (s *Store) Checkpoint(ctx context.Context, key ed25519.PrivateKey, incident
 func ParseCheckpoint(b []byte, trusted ed25519.PublicKey) (Checkpoint, error) {
 	if len(trusted) != ed25519.PublicKeySize {
 		return Checkpoint{}, fmt.Errorf("%w: %w", ErrBadCheckpoint, ErrNoTrustedKey)
+	}
+	if err := checkKeys(b, reflect.TypeFor[Checkpoint]()); err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: %v", ErrBadCheckpoint, err)
 	}
 	var c Checkpoint
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"regexp"
 )
 
@@ -186,6 +187,9 @@ func VerifyBundleIntegrity(b []byte) (*BundleReport, error) {
 func verifyBundle(b []byte, trusted ed25519.PublicKey) (*BundleReport, error) {
 	if trusted != nil && len(trusted) != ed25519.PublicKeySize {
 		return nil, fmt.Errorf("ledger: the trusted key is not an ed25519 public key")
+	}
+	if err := checkKeys(b, reflect.TypeFor[Bundle]()); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedBundle, err)
 	}
 	var bun Bundle
 	dec := json.NewDecoder(bytes.NewReader(b))

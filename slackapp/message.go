@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
@@ -255,7 +256,7 @@ func ApprovalMessage(r ApprovalRequest) (fallback string, blocks []slack.Block) 
 	if r.Destructive {
 		approve = approve.WithConfirm(slack.NewConfirmationBlockObject(
 			slack.NewTextBlockObject(slack.PlainTextType, "Run a destructive action?", false, false),
-			slack.NewTextBlockObject(slack.MarkdownType, truncate(fmt.Sprintf("Approve %s on %s for incident %s? This cannot be undone.",
+			slack.NewTextBlockObject(slack.MarkdownType, clipMrkdwn(fmt.Sprintf("Approve %s on %s for incident %s? This cannot be undone.",
 				code(r.Action), code(r.Credential.ID), code(r.IncidentID)), 300), false, false),
 			slack.NewTextBlockObject(slack.PlainTextType, "Approve", false, false),
 			slack.NewTextBlockObject(slack.PlainTextType, "Cancel", false, false),
@@ -396,16 +397,17 @@ func requestBlocks(r ApprovalRequest) []slack.Block {
 	blocks = append(blocks, section("*Arguments*\n"+argsCodeBlock(r.Args)))
 
 	if len(r.BlastRadius) > 0 {
-		var b strings.Builder
-		b.WriteString("*Blast radius*")
+		// The items quote inventory entries and the credential's identifiers: plain
+		// text, one line each, so that only the bullets are sever's.
+		items := make([]string, 0, min(len(r.BlastRadius), maxBlastItems+1))
 		for i, item := range r.BlastRadius {
 			if i == maxBlastItems {
-				fmt.Fprintf(&b, "\n… and %d more", len(r.BlastRadius)-i)
+				items = append(items, fmt.Sprintf("… and %d more", len(r.BlastRadius)-i))
 				break
 			}
-			b.WriteString("\n• " + escape(item))
+			items = append(items, "• "+plain(item, maxSectionText))
 		}
-		blocks = append(blocks, section(b.String()))
+		blocks = append(blocks, section("*Blast radius*"), plainSection(strings.Join(items, "\n")))
 	}
 
 	who := "_nobody is configured to approve this step_"
@@ -493,7 +495,7 @@ func decisionLines(ds []sever.Decision) string {
 			line += " " + slackDate(d.At)
 		}
 		if d.Reason != "" {
-			line += ": " + escape(d.Reason)
+			line += ": " + code(d.Reason) // the decider's words, quoted: no formatting of their own
 		}
 		lines = append(lines, line)
 	}
@@ -510,21 +512,35 @@ func stepTitle(r ApprovalRequest) string {
 func quorum(r ApprovalRequest) int { return max(r.Quorum, 1) }
 
 // header is plain text, which Slack does not interpret, so it is not escaped; it
-// is redacted like everything else a message shows.
+// is redacted and kept on one line like everything else a message shows.
 func header(text string) slack.Block {
-	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(secretscan.Redact(text), maxHeaderText), true, false))
+	return slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, plain(text, maxHeaderText), true, false))
+}
+
+// plainSection shows text that came from outside, each value made one line by plain:
+// plain_text renders no markup, and without emoji a :shortcode: stays the letters it
+// is, so none of it can pass for sever's own lines, emoji and bold included.
+func plainSection(text string) slack.Block {
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(text, maxSectionText), false, false), nil, nil)
+}
+
+// plain prepares outside text for a plain_text object: redacted, then on one line,
+// then cut, in that order, so a key that straddles the cut is still seen whole by
+// the detector. Slack does not interpret plain_text, so there is nothing to escape.
+func plain(s string, limit int) string {
+	return truncate(oneLine(secretscan.Redact(s)), limit)
 }
 
 func section(text string) slack.Block {
-	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(text, maxSectionText), false, false), nil, nil)
+	return slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, clipMrkdwn(text, maxSectionText), false, false), nil, nil)
 }
 
 func field(name, value string) *slack.TextBlockObject {
-	return slack.NewTextBlockObject(slack.MarkdownType, truncate("*"+name+"*\n"+value, maxFieldText), false, false)
+	return slack.NewTextBlockObject(slack.MarkdownType, clipMrkdwn("*"+name+"*\n"+value, maxFieldText), false, false)
 }
 
 func contextBlock(text string) slack.Block {
-	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, truncate(text, maxFieldText), false, false))
+	return slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, clipMrkdwn(text, maxFieldText), false, false))
 }
 
 // slackUserID matches Slack user IDs (U…, W… for Enterprise Grid).
@@ -553,15 +569,49 @@ func dateFallback(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
 // escape makes s literal in Slack text: only &, < and > are control characters.
 // Without it a value could mention @channel or forge a link. It also redacts secret
 // material with the detector intake and the ledger use: every value a message
-// shows passes through here, and a Slack channel is no place for a live key.
+// shows passes through here, and a Slack channel is no place for a live key. A value
+// is one line: a newline in it would start a line of the value's choosing, one that
+// can read like sever's own headline.
 func escape(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(secretscan.Redact(s))
+	return slackEscaper.Replace(oneLine(secretscan.Redact(s)))
 }
 
-// code renders s as inline code. A backtick would end the span, so it is shown as '.
+// escapeClip escapes s and cuts the result to limit characters. Redacting before the
+// cut keeps a key that straddles it from reaching Slack as a prefix too short for the
+// detector; cutting after escaping, on an entity's edge, keeps the limit exact.
+func escapeClip(s string, limit int) string { return clipMrkdwn(escape(s), limit) }
+
+// clipMrkdwn cuts escaped text to at most limit characters, marking the cut, without
+// leaving half an entity ("&am") behind.
+func clipMrkdwn(s string, limit int) string {
+	if utf8.RuneCountInString(s) <= limit {
+		return s
+	}
+	s = truncateRunes(s, limit-1)
+	if i := strings.LastIndexByte(s, '&'); i >= 0 && len(s)-i < len("&amp;") && !strings.Contains(s[i:], ";") {
+		s = s[:i]
+	}
+	return s + "…"
+}
+
+// oneLine folds control characters (newlines, carriage returns, tabs) and Unicode
+// line and paragraph separators into spaces.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// code renders s as inline code, on one line, where Slack applies no formatting. A
+// backtick would end the span, so it is shown as '.
 func code(s string) string {
 	if s == "" {
 		return "_none_"

@@ -255,8 +255,9 @@ func TestApprovalMessageShape(t *testing.T) {
 	}{
 		{"plain", testRequest(), false, []string{"<@U012AB3CD>, <@U045EF6GH>", "quorum 1 of 2", "<!date^1782909000^{date_short_pretty} {time}|2026-07-01 12:30 UTC>",
 			"```{\"access_key_id\":\"AKIAEXAMPLE0000000001\",\"status\":\"Inactive\",\"user_name\":\"ci-deployer\"}```"}},
-		{"destructive", destructiveRequest(), true, []string{"`oncall@example.com`", "<@W0ENTGRID1>", "quorum 2 of 4", "nightly backup job &lt;prod&gt;"}},
-		{"hostile", hostileRequest(), false, []string{`\u0060\u0060\u0060&lt;!here&gt;\u0060\u0060\u0060 &amp; &lt;https://x.example|y&gt;`, "&lt;!everyone&gt;", "<@U0REQUESTR>"}},
+		// The blast radius is plain_text, shown literally: nothing in it is escaped.
+		{"destructive", destructiveRequest(), true, []string{"`oncall@example.com`", "<@W0ENTGRID1>", "quorum 2 of 4", "• nightly backup job <prod>"}},
+		{"hostile", hostileRequest(), false, []string{`\u0060\u0060\u0060&lt;!here&gt;\u0060\u0060\u0060 &amp; &lt;https://x.example|y&gt;`, "• <!everyone>", "<@U0REQUESTR>"}},
 		{"long", longArgsRequest(), false, []string{"_(truncated:", "_nobody is configured to approve this step_", "*Deadline*\n_none_"}},
 	}
 	for _, tt := range tests {

@@ -36,8 +36,13 @@ var noticeTitles = map[string]string{
 	"closed":      ":lock: Incident closed",
 }
 
-// NoticeMessage renders a notice. Every value is escaped, so text from a signal
-// cannot mention @channel or forge a link.
+// maxNoticeText bounds a notice's text as shown in its message.
+const maxNoticeText = 2000
+
+// NoticeMessage renders a notice. The headline is sever's own; the text (a signal's
+// summary, a provider's error) is someone else's, so it is shown on one line as
+// plain_text, where Slack renders no markup at all: it cannot mention @channel,
+// forge a link, or start a line that reads like another of sever's notices.
 func NoticeMessage(n Notice) (fallback string, blocks []slack.Block, err error) {
 	title, ok := noticeTitles[n.Kind]
 	if !ok {
@@ -53,10 +58,10 @@ func NoticeMessage(n Notice) (fallback string, blocks []slack.Block, err error) 
 	if n.Kind == "step_failed" {
 		line += fmt.Sprintf(" step %s (%s)", code(n.StepID), code(n.Action))
 	}
-	if n.Text != "" {
-		line += "\n" + escapeText(n.Text)
-	}
 	blocks = append(blocks, section(line))
+	if n.Text != "" {
+		blocks = append(blocks, plainSection(plain(n.Text, maxNoticeText)))
+	}
 	ctx := fmt.Sprintf("incident %s · status %s", code(n.IncidentID), code(string(n.Status)))
 	if n.Runbook != "" {
 		ctx += " · runbook " + code(n.Runbook)
@@ -69,10 +74,8 @@ func NoticeMessage(n Notice) (fallback string, blocks []slack.Block, err error) 
 	if n.Text != "" {
 		fallback += ": " + n.Text
 	}
-	return escape(truncate(fallback, 3000)), blocks, nil
+	return escapeClip(fallback, 3000), blocks, nil
 }
-
-func escapeText(s string) string { return escape(truncate(s, 2000)) }
 
 // PostNotice posts n in the Poster's channel, or in the thread (channel, threadTS)
 // when threadTS is set, and returns where it landed.

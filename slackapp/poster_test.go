@@ -166,7 +166,7 @@ func TestPosterRequestAndMarkDecided(t *testing.T) {
 	notice := calls[3]
 	if notice.Form.Get("thread_ts") != ts || notice.Form.Get("channel") != "C0APPROVALS" ||
 		!strings.Contains(notice.Form.Get("text"), "Key AKIAEXAMPLE0000000001 disabled &lt;!channel&gt;") ||
-		strings.Contains(unhtml(notice.Form.Get("blocks")), "<!channel>") {
+		mrkdwnContains(decodeBlocks(t, notice.Form.Get("blocks")), "<!channel>") {
 		t.Errorf("notice: %v", notice.Form)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
 	"github.com/sever-ir/sever/internal/refusal"
+	"github.com/sever-ir/sever/internal/secretscan"
 	"github.com/sever-ir/sever/service"
 )
 
@@ -230,7 +231,9 @@ func parseContainText(text string) (httpapi.ContainRequest, error) {
 		return httpapi.ContainRequest{}, errUsage
 	}
 	if fields[0] != "contain" {
-		return httpapi.ContainRequest{}, fmt.Errorf("unknown command %q", truncate(fields[0], 32))
+		// Redacted before the cut: a key pasted as the first word, cut first, would be
+		// too short for the detector when the reply is escaped.
+		return httpapi.ContainRequest{}, fmt.Errorf("unknown command %q", truncate(secretscan.Redact(fields[0]), 32))
 	}
 	if len(fields) < 3 {
 		return httpapi.ContainRequest{}, errors.New("contain needs a credential type and an identifier")

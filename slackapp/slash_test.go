@@ -21,6 +21,7 @@ import (
 
 	"github.com/sever-ir/sever"
 	"github.com/sever-ir/sever/httpapi"
+	"github.com/sever-ir/sever/internal/secretscan/secrettest"
 	"github.com/sever-ir/sever/service"
 )
 
@@ -111,6 +112,9 @@ func TestSlashContain(t *testing.T) {
 
 func TestSlashRefuses(t *testing.T) {
 	const secretKey = "sk-ant-api03-Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0"
+	// Longer than the 32 characters of a command echoed in a reply: cut first, the
+	// detector would not know its prefix.
+	githubToken := secrettest.Fake("ghp_", secrettest.Alnum, 36)
 	ok := func(user, text string) []byte { return slashBody(user, testTeam, "9.9."+strconv.Itoa(len(text)), text) }
 	good := ok(slashOperator, "contain aws_access_key AKIAIOSFODNN7EXAMPLE stolen")
 	tests := []struct {
@@ -165,6 +169,9 @@ func TestSlashRefuses(t *testing.T) {
 		{name: "secret typed in the command is not echoed", req: func() *http.Request {
 			return signedSlash(ok(slashOperator, "revoke "+secretKey), testSecret, time.Now())
 		}, wantText: "unknown command", notInReply: secretKey},
+		{name: "secret typed as the command is not echoed in part", req: func() *http.Request {
+			return signedSlash(ok(slashOperator, githubToken+" now"), testSecret, time.Now())
+		}, wantText: "unknown command", notInReply: githubToken[:20]},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
