@@ -318,7 +318,7 @@ func isBearerDeny(raw string) bool {
 		return false
 	}
 	for _, s := range stmts {
-		if s.Effect == "Deny" && len(s.Condition) == 0 && slices.Contains(s.Resource, "*") &&
+		if s.Effect == "Deny" && len(s.Condition) == 0 && s.plain() && slices.Contains(s.Resource, "*") &&
 			(slices.Contains(s.Action, bearerAction) || slices.Contains(s.Action, "bedrock:*") || slices.Contains(s.Action, "*")) {
 			return true
 		}

@@ -182,3 +182,27 @@ func FuzzParseBedrockKeyID(f *testing.F) {
 		}
 	})
 }
+
+// The bearer deny counts only as sever writes it: a condition, NotAction or
+// NotResource can make IAM skip it, so such a document is replaced, not trusted.
+func TestBearerDenyCountsOnlyAPlainStatement(t *testing.T) {
+	tests := []struct {
+		name   string
+		doc    string
+		counts bool
+	}{
+		{"sever's own", bearerDenyDocument(), true},
+		{"every bedrock action", `{"Statement":[{"Effect":"Deny","Action":"bedrock:*","Resource":"*"}]}`, true},
+		{"condition", `{"Statement":[{"Effect":"Deny","Action":"bedrock:CallWithBearerToken","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalTag/never":"set"}}}]}`, false},
+		{"NotAction", `{"Statement":[{"Effect":"Deny","Action":"bedrock:CallWithBearerToken","NotAction":"bedrock:CallWithBearerToken","Resource":"*"}]}`, false},
+		{"NotResource", `{"Statement":[{"Effect":"Deny","Action":"bedrock:CallWithBearerToken","Resource":"*","NotResource":"*"}]}`, false},
+		{"Allow", `{"Statement":[{"Effect":"Allow","Action":"bedrock:CallWithBearerToken","Resource":"*"}]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := isBearerDeny(tt.doc); got != tt.counts {
+				t.Fatalf("isBearerDeny = %v, want %v", got, tt.counts)
+			}
+		})
+	}
+}

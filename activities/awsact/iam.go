@@ -656,6 +656,18 @@ type policyStatement struct {
 	Action    iampolicy.StringList         `json:"Action"`
 	Resource  iampolicy.StringList         `json:"Resource"`
 	Condition map[string]map[string]string `json:"Condition,omitempty"`
+	// Read only to disqualify a statement: with any of these next to Action or
+	// Resource, a statement that looks like sever's deny may match nothing.
+	NotAction    json.RawMessage `json:"NotAction,omitempty"`
+	NotResource  json.RawMessage `json:"NotResource,omitempty"`
+	Principal    json.RawMessage `json:"Principal,omitempty"`
+	NotPrincipal json.RawMessage `json:"NotPrincipal,omitempty"`
+}
+
+// plain reports whether a statement has none of the elements that narrow or invert
+// what its Action and Resource say.
+func (s policyStatement) plain() bool {
+	return s.NotAction == nil && s.NotResource == nil && s.Principal == nil && s.NotPrincipal == nil
 }
 
 func revokeDocument(cutoff time.Time) (string, error) {
@@ -693,7 +705,12 @@ func policyStatements(raw string) (stmts []policyStatement, ok bool) {
 }
 
 // revokeCutoff returns the cut-off of a revoke policy that denies everything, or false
-// when the document is anything else (then it does not count as revocation).
+// when the document is anything else (then it does not count as revocation and is
+// replaced). IAM applies a Deny only when every condition on it holds, so a statement
+// counts only when its one condition is the token-issue-time cut-off, with Effect,
+// Action and Resource as AWS's own revoke policy has them: anything more (a condition
+// that never holds, NotAction, NotResource) can neutralise the deny while keeping a
+// far-future cut-off.
 func revokeCutoff(raw string) (time.Time, bool) {
 	stmts, ok := policyStatements(raw)
 	if !ok {
@@ -701,10 +718,18 @@ func revokeCutoff(raw string) (time.Time, bool) {
 	}
 	var best time.Time
 	for _, s := range stmts {
-		if s.Effect != "Deny" || !slices.Contains(s.Action, "*") || !slices.Contains(s.Resource, "*") {
+		if s.Effect != "Deny" || !slices.Equal(s.Action, iampolicy.StringList{"*"}) ||
+			!slices.Equal(s.Resource, iampolicy.StringList{"*"}) || !s.plain() || len(s.Condition) != 1 {
 			continue
 		}
-		v := s.Condition["DateLessThan"]["aws:TokenIssueTime"]
+		op := s.Condition["DateLessThan"]
+		if len(op) != 1 {
+			continue
+		}
+		v, ok := op["aws:TokenIssueTime"]
+		if !ok {
+			continue
+		}
 		t, err := time.Parse(time.RFC3339, v)
 		if err == nil && t.After(best) {
 			best = t

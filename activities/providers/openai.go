@@ -59,6 +59,11 @@ type openAITarget struct {
 	project string
 	source  string
 	id      string
+	// other is a project another source names for the key (the signal's, when the
+	// inventory puts the key elsewhere). OpenAI answers 404 alike for a deleted key and
+	// a key of another project, so the key is absent only when neither has it.
+	other       string
+	otherSource string
 }
 
 func (t openAITarget) String() string {
@@ -69,8 +74,28 @@ func (t openAITarget) path() string {
 	return "/v1/organization/projects/" + url.PathEscape(t.project) + "/api_keys/" + url.PathEscape(t.id)
 }
 
+// swapped is the target in the other project, the primary one becoming the other.
+func (t openAITarget) swapped() openAITarget {
+	t.project, t.other = t.other, t.project
+	t.source, t.otherSource = t.otherSource, t.source
+	return t
+}
+
+// disagreement tells the reader, when the inventory and the signal name different
+// projects, that both were asked; the target's own name says which one has the key.
+func (t openAITarget) disagreement() string {
+	if t.other == "" {
+		return ""
+	}
+	return fmt.Sprintf("; %s names project %s and %s names project %s: sever asked both",
+		t.source, t.project, t.otherSource, t.other)
+}
+
 func (t openAITarget) output(k *openAIKey, status string) sever.Values {
 	out := sever.Values{"key_id": t.id, "project": t.project, "project_source": t.source, "status": status}
+	if t.other != "" {
+		out["other_project"], out["other_project_source"] = t.other, t.otherSource
+	}
 	if k != nil {
 		out["name"], out["key_hint"], out["owner_type"] = k.Name, k.RedactedValue, k.Owner.Type
 		if k.LastUsedAt != nil {
@@ -80,32 +105,49 @@ func (t openAITarget) output(k *openAIKey, status string) sever.Values {
 	return out
 }
 
+// Where an OpenAI project came from, as targets report it.
+const (
+	fromStep      = "the step's project"
+	fromSignal    = "credential.account"
+	fromInventory = "the inventory's account"
+	fromConfig    = "providers.openai.project"
+)
+
 // project finds the key's project: the step's argument, the credential's account,
 // the inventory entry's account, then providers.openai.project. A credential account
 // that is not a project id (an organization id, say) is passed over, and named if
 // nothing else gives a project.
-func (a *Activities) project(in sever.ActionInput, explicit string) (project, source string, err error) {
+//
+// When the inventory and the credential name different projects, the inventory's
+// comes first and the signal's is returned as other: a signal (anyone holding an
+// intake token) must not be able to point the revoke at another project, whose 404
+// the inventory would then seem to vouch for, while the key stays active where the
+// inventory puts it; asking the signal's project as well covers a stale inventory.
+func (a *Activities) project(in sever.ActionInput, explicit string) (project, source, other string, err error) {
 	if explicit != "" {
 		if !openAIProjectRE.MatchString(explicit) {
-			return "", "", activities.Permanent(activities.ErrInvalidArgument,
+			return "", "", "", activities.Permanent(activities.ErrInvalidArgument,
 				fmt.Sprintf("%s: project %q is not an OpenAI project id (proj_…)", in.Action, truncate(explicit, 64)), nil)
 		}
-		return explicit, "the step's project", nil
+		return explicit, fromStep, "", nil
 	}
 	var entryAccount string
 	if e, ok := a.Inventory.Lookup(in.Credential); ok {
 		entryAccount = e.Account
 	}
+	if sig := in.Credential.Account; openAIProjectRE.MatchString(entryAccount) && openAIProjectRE.MatchString(sig) && sig != entryAccount {
+		return entryAccount, fromInventory, sig, nil
+	}
 	var passed []string
 	for _, c := range []struct{ v, from string }{
-		{in.Credential.Account, "credential.account"},
-		{entryAccount, "the inventory's account"},
-		{a.defaultProject(), "providers.openai.project"},
+		{in.Credential.Account, fromSignal},
+		{entryAccount, fromInventory},
+		{a.defaultProject(), fromConfig},
 	} {
 		switch {
 		case c.v == "":
 		case openAIProjectRE.MatchString(c.v):
-			return c.v, c.from, nil
+			return c.v, c.from, "", nil
 		default:
 			passed = append(passed, fmt.Sprintf("%s %q is not a project id", c.from, truncate(c.v, 64)))
 		}
@@ -115,7 +157,7 @@ func (a *Activities) project(in sever.ActionInput, explicit string) (project, so
 	if len(passed) > 0 {
 		msg += " (" + strings.Join(passed, "; ") + ")"
 	}
-	return "", "", activities.Permanent(activities.ErrInvalidArgument, msg, nil)
+	return "", "", "", activities.Permanent(activities.ErrInvalidArgument, msg, nil)
 }
 
 func (a *Activities) defaultProject() string {
@@ -129,15 +171,20 @@ func (a *Activities) openAITarget(ctx context.Context, in sever.ActionInput, exp
 	if err := checkCredential(in, sever.CredOpenAIAPIKey, openAIKeyIDRE, openAIKeyForm); err != nil {
 		return openAITarget{}, err
 	}
-	project, source, err := a.project(in, explicit)
+	project, source, other, err := a.project(in, explicit)
 	if err != nil {
 		return openAITarget{}, err
 	}
+	t := openAITarget{project: project, source: source, id: in.Credential.ID, other: other}
+	if other != "" {
+		t.otherSource = fromSignal
+	}
 	x, err := a.openAIAPI(ctx, in.Action)
 	if err != nil {
-		return openAITarget{project: project, source: source, id: in.Credential.ID}, err
+		return t, err
 	}
-	return openAITarget{x: x, project: project, source: source, id: in.Credential.ID}, nil
+	t.x = x
+	return t, nil
 }
 
 // get reads the key; found is false when OpenAI answers 404, which it does alike
@@ -156,6 +203,20 @@ func (t openAITarget) get(ctx context.Context) (k openAIKey, found bool, err err
 	return k, false, t.x.classify(r, "get project API key", t.String())
 }
 
+// locate reads the key in the target's project and, when it is not there, in the
+// other project; the target returned is the one that has the key, else t.
+func (t openAITarget) locate(ctx context.Context) (openAITarget, openAIKey, bool, error) {
+	k, found, err := t.get(ctx)
+	if err != nil || found || t.other == "" {
+		return t, k, found, err
+	}
+	o := t.swapped()
+	if k, found, err = o.get(ctx); err != nil || found {
+		return o, k, found, err
+	}
+	return t, k, false, nil
+}
+
 // projectExists tells a wrong project apart from a missing key, so absence is never
 // concluded from asking the wrong project.
 func (t openAITarget) projectExists(ctx context.Context) error {
@@ -170,14 +231,16 @@ func (t openAITarget) projectExists(ctx context.Context) error {
 	return nil
 }
 
-// corroborated says why sever believes a key it cannot find once existed: this worker
-// revoked it, the inventory lists it, or the provider itself sent a notice about it.
-func (a *Activities) corroborated(in sever.ActionInput) (string, bool) {
+// corroborated says why sever believes a key it cannot find in project once existed:
+// this worker revoked it, the inventory lists it in that project, or the provider
+// itself sent a notice about it. An inventory entry of another project vouches for
+// nothing here: the 404 may only mean the key lives elsewhere.
+func (a *Activities) corroborated(in sever.ActionInput, project string) (string, bool) {
 	if when, ok := a.ourChange(in.Credential.ID); ok {
 		return "sever revoked it at " + when.Format(time.RFC3339), true
 	}
-	if e, ok := a.Inventory.Lookup(in.Credential); ok && e.ID == in.Credential.ID {
-		return "the inventory lists it", true
+	if e, ok := a.Inventory.Lookup(in.Credential); ok && e.ID == in.Credential.ID && e.Account == project {
+		return "the inventory lists it in project " + project, true
 	}
 	if vendorNamed(in, providerOpenAI) {
 		return "a notice from OpenAI names it", true
@@ -199,7 +262,7 @@ func (a *Activities) OpenAIRevokeAPIKey(ctx context.Context, in sever.ActionInpu
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	before, found, err := t.get(ctx)
+	t, before, found, err := t.locate(ctx)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -221,7 +284,7 @@ func (a *Activities) OpenAIRevokeAPIKey(ctx context.Context, in sever.ActionInpu
 		}
 		changed = true
 		summary = fmt.Sprintf("revoked (deleted) %s with the enterprise's admin key", t)
-	case a.wroteEarlier(ctx, in, t.project, "delete"):
+	case a.wroteEarlier(ctx, in, t.project, "delete") || t.other != "" && a.wroteEarlier(ctx, in, t.other, "delete"):
 		a.settled(in)
 		changed = true
 		out["previous_status"] = "unknown (deleted by an earlier attempt)"
@@ -230,11 +293,11 @@ func (a *Activities) OpenAIRevokeAPIKey(ctx context.Context, in sever.ActionInpu
 		if err := t.projectExists(ctx); err != nil {
 			return sever.ActionResult{}, err
 		}
-		why, ok := a.corroborated(in)
+		why, ok := a.corroborated(in, t.project)
 		if !ok {
 			return sever.ActionResult{}, activities.Permanent(activities.ErrNotFound, fmt.Sprintf(
 				"%s: %s (project from %s) not found: OpenAI answers the same for a revoked key and a key of another project, "+
-					"and nothing shows this one existed (the inventory does not list it, no OpenAI notice names it); check the project",
+					"and nothing shows this one existed (the inventory does not list it in that project, no OpenAI notice names it); check the project",
 				in.Action, t, t.source), nil)
 		}
 		out["already_in_place"] = true
@@ -247,8 +310,9 @@ func (a *Activities) OpenAIRevokeAPIKey(ctx context.Context, in sever.ActionInpu
 	if _, ok := out["previous_status"]; !ok {
 		out["previous_status"] = out["status"]
 	}
+	summary += t.disagreement()
 	verified, err := a.readBack(ctx, func() (bool, error) {
-		_, found, err := t.get(ctx)
+		_, _, found, err := t.locate(ctx)
 		return !found, err
 	})
 	if err != nil {
@@ -284,7 +348,7 @@ func (a *Activities) OpenAIKeyStatus(ctx context.Context, in sever.ActionInput) 
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
-	k, found, err := t.get(ctx)
+	t, k, found, err := t.locate(ctx)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}
@@ -296,7 +360,7 @@ func (a *Activities) OpenAIKeyStatus(ctx context.Context, in sever.ActionInput) 
 		status, kp = statusAbsent, nil
 	}
 	return sever.ActionResult{Verified: status == args.Expect, Actor: t.x.actor(), Output: t.output(kp, status),
-		Summary: fmt.Sprintf("%s is %s (expected %s)", t, status, args.Expect)}, nil
+		Summary: fmt.Sprintf("%s is %s (expected %s)%s", t, status, args.Expect, t.disagreement())}, nil
 }
 
 // OpenAIObserveKeyStatus looks at the key without touching it. A key gone from its
@@ -321,9 +385,10 @@ func (a *Activities) OpenAIObserveKeyStatus(ctx context.Context, in sever.Action
 	}
 	var k openAIKey
 	var found bool
+	asked := t
 	err = a.poll(ctx, wait, interval, func() (bool, error) {
 		var err error
-		k, found, err = t.get(ctx)
+		t, k, found, err = asked.locate(ctx)
 		return err == nil && !found, err
 	})
 	if err != nil {
@@ -333,7 +398,7 @@ func (a *Activities) OpenAIObserveKeyStatus(ctx context.Context, in sever.Action
 		out := t.output(&k, statusPresent)
 		out["observed"] = true
 		return sever.ActionResult{Actor: t.x.actor(), Output: out,
-			Summary: fmt.Sprintf("%s still exists: OpenAI has not revoked it%s", t, waited(wait))}, nil
+			Summary: fmt.Sprintf("%s still exists: OpenAI has not revoked it%s%s", t, waited(wait), t.disagreement())}, nil
 	}
 	if err := t.projectExists(ctx); err != nil {
 		return unobserved(in, err), nil
@@ -343,16 +408,17 @@ func (a *Activities) OpenAIObserveKeyStatus(ctx context.Context, in sever.Action
 	if when, ok := a.ourChange(t.id); ok {
 		out["revoked_by"] = "sever"
 		return sever.ActionResult{Actor: t.x.actor(), Output: out, Summary: fmt.Sprintf(
-			"%s is gone, but sever revoked it at %s: not the provider's action", t, when.Format(time.RFC3339))}, nil
+			"%s is gone, but sever revoked it at %s: not the provider's action%s", t, when.Format(time.RFC3339), t.disagreement())}, nil
 	}
-	why, ok := a.corroborated(in)
+	why, ok := a.corroborated(in, t.project)
 	if !ok {
 		out["corroborated"] = false
 		return sever.ActionResult{Actor: t.x.actor(), Output: out, Summary: fmt.Sprintf(
-			"%s is not there, and nothing shows it ever was (not in the inventory, no OpenAI notice): not recorded as the provider's action", t)}, nil
+			"%s is not there, and nothing shows it ever was (not in the inventory for that project, no OpenAI notice): not recorded as the provider's action%s",
+			t, t.disagreement())}, nil
 	}
 	out["corroborated"] = true
 	return sever.ActionResult{Enforcement: sever.VendorEnforced, Verified: true, Actor: VendorOpenAI, Output: out,
 		Summary: fmt.Sprintf("%s was already gone when sever looked, before it acted, and %s: observed as the provider's action "+
-			"(the Admin API does not name who deleted it: OpenAI, or someone with access to the project)", t, why)}, nil
+			"(the Admin API does not name who deleted it: OpenAI, or someone with access to the project)%s", t, why, t.disagreement())}, nil
 }
