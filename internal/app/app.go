@@ -70,6 +70,9 @@ type Parts struct {
 	refusals        refusals  // the recorder of refused decisions (Refusals)
 	// containment is the API once NewHTTP built it, for Slack commands over Socket Mode.
 	containment lazyContainer
+	// drillTokens says Tokens is the drill cloud stack's own store (startDrillCloud),
+	// which openState keeps instead of the configured one.
+	drillTokens bool
 	// WorkerInterceptors wrap every activity and workflow the worker runs (metrics;
 	// fault injection in tests).
 	WorkerInterceptors []interceptor.WorkerInterceptor

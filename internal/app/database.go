@@ -168,7 +168,9 @@ func (p *Parts) openState(ctx context.Context) error {
 		return fmt.Errorf("open drill ledger: %w", err)
 	}
 	p.db = d
-	p.Tokens = tokenstore.OpenPostgres(d.Main, pgstore.DefaultSchema)
+	if !p.drillTokens {
+		p.Tokens = tokenstore.OpenPostgres(d.Main, pgstore.DefaultSchema)
+	}
 	p.Evidence = evidence.OpenPostgres(d.Main, pgstore.DefaultSchema)
 	return nil
 }

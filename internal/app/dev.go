@@ -111,6 +111,11 @@ func StartDev(ctx context.Context, o DevOptions) (_ *Dev, err error) {
 			ln.Close()
 			return nil, err
 		}
+		if o.NoWorker {
+			// The actions run in `sever worker` processes, built from sever.yaml
+			// without the drill cloud.
+			d.refuseDrills("the workers of --no-worker (sever worker processes use sever.yaml's clients, not this drill cloud)")
+		}
 	}
 	d.Temporal, err = devserver.Start(ctx, devserver.Options{
 		DataDir: cfg.DataDir, FrontendPort: o.FrontendPort, UI: o.UI, UIPort: o.UIPort,

@@ -22,6 +22,7 @@ import (
 	"github.com/sever-ir/sever/drillcloud"
 	"github.com/sever-ir/sever/inventory"
 	"github.com/sever-ir/sever/ledger/worm"
+	"github.com/sever-ir/sever/tokenstore"
 )
 
 // drillInventory is the inventory of drillcloud.DefaultSeed.
@@ -65,7 +66,9 @@ const drillInventory = `credentials:
       - {name: llm-gateway, criticality: high}
 `
 
-// startDrillCloud runs the drill cloud on loopback and points the AWS actions at it.
+// startDrillCloud runs the drill cloud on loopback and points every action family at
+// it (AWS, the providers, GitHub, GCP, Azure, Vault), and the tokenstore.* actions at
+// a store of the drill's own; only then are drill incidents allowed.
 func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drillcloud.Seed) error {
 	seed := drillcloud.DefaultSeed()
 	if given != nil {
@@ -113,13 +116,19 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 	}
 	d.DrillMirror = mirror
 	d.Providers = drillProviders(cloud, d.Config.Providers, d.Inventory)
-	if d.Config.GitHub.AppID == "" {
-		gh, err := drillGitHub(cloud, d.Config.DataDir)
-		if err != nil {
-			return err
-		}
-		d.GitHub = gh
+	// sever.yaml's GitHub App revokes real tokens on real GitHub: the stack acts as
+	// the twin's App instead, as it acts with the twins' keys for every other family.
+	if app := d.Config.GitHub.AppID; app != "" {
+		d.Logger.Info("drill cloud: github.* actions use the drill cloud's GitHub twin, not the GitHub App of sever.yaml", "app_id", app)
 	}
+	if d.GitHub, err = drillGitHub(cloud, d.Config.DataDir); err != nil {
+		return err
+	}
+	// The configured token store (tokenstore.path, or PostgreSQL with database.url)
+	// holds the enterprise's real tokens; tokenstore.* actions of this stack disable
+	// tokens only in a store of its own (openState keeps it).
+	d.Tokens = tokenstore.Open(filepath.Join(d.Config.DataDir, DrillTokenStoreFile))
+	d.drillTokens = true
 	if d.GCP, err = drillGCP(cloud); err != nil {
 		return err
 	}
@@ -133,12 +142,24 @@ func (d *Dev) startDrillCloud(ctx context.Context, seedPath string, given *drill
 	return nil
 }
 
+// DrillTokenStoreFile is the token store of a stack on the drill cloud, in the data
+// dir: the tokenstore.* actions there never reach the configured store.
+const DrillTokenStoreFile = "drill-tokens.json"
+
+// refuseDrills turns drill incidents off in a stack whose actions can reach a
+// production client, and says which one at start, so a refused drill is explained
+// before anyone tries one.
+func (p *Parts) refuseDrills(client string) {
+	p.Drills = false
+	p.Logger.Warn("drill incidents refused: this stack's actions can reach a production client", "client", client)
+}
+
 // DevGitHubAppKeyFile holds sever dev's GitHub App private key (PKCS #1 PEM, 0600)
 // in the data dir, for the drill cloud's GitHub twin.
 const DevGitHubAppKeyFile = "github-app-key.pem"
 
 // drillGitHub serves a GitHub twin on the drill cloud and points the github.*
-// actions at it, when sever.yaml names no GitHub App: the App's key pair is read
+// actions at it, whatever GitHub App sever.yaml names: the App's key pair is read
 // from, or created in, the data dir like the other dev secrets, and its public
 // half registered with the twin, as an App's key is registered with GitHub.
 func drillGitHub(cloud *drillcloud.Cloud, dataDir string) (*githubact.Activities, error) {
