@@ -471,7 +471,7 @@ func (a *Activities) keyMetaUnlessGone(ctx context.Context, action string, t key
 // DeleteAccessKey deletes the key for good. Deleting a key that a secret still holds
 // breaks whatever reads that secret, and an active key may still be the only thing a
 // service works with, so it refuses unless the key is inactive and every dependent
-// secret has a value set after the exposure.
+// secret has a value set after the exposure that no longer holds the key.
 func (a *Activities) DeleteAccessKey(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args DeleteKeyArgs
 	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
@@ -495,7 +495,7 @@ func (a *Activities) DeleteAccessKey(ctx context.Context, in sever.ActionInput) 
 		return sever.ActionResult{}, activities.Permanent(activities.ErrForbidden, fmt.Sprintf(
 			"%s: %s is %s; deactivate it first (%s)", in.Action, t, meta.Status, sever.ActionAWSDeactivateKey), nil)
 	}
-	checked, err := a.checkRotated(ctx, in, args.Secrets, t.account)
+	checked, err := a.checkRotated(ctx, in, args.Secrets, t.account, t.keyID)
 	if err != nil {
 		return sever.ActionResult{}, err
 	}

@@ -15,8 +15,9 @@ import (
 //
 // Not listed: sts:GetCallerIdentity, which AWS allows every principal; sts:AssumeRole on
 // the roles of aws.accounts, which the base credentials need, not the roles; and
-// secretsmanager:GetSecretValue, which only the aws-sm: secret references need (see
-// ResolverPermissions).
+// secretsmanager:GetSecretValue for the aws-sm: secret references (ResolverPermissions).
+// aws.iam.delete_access_key reads the current value of the key's dependent secrets, so
+// it needs secretsmanager:GetSecretValue on those secrets.
 var Permissions = map[string][]string{
 	sever.ActionAWSKeyOwner: {
 		"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "sts:GetAccessKeyInfo"},
@@ -28,7 +29,7 @@ var Permissions = map[string][]string{
 		"iam:GetAccessKeyLastUsed", "iam:ListAccessKeys", "iam:UpdateAccessKey", "sts:GetAccessKeyInfo"},
 	sever.ActionAWSDeleteKey: {
 		"iam:DeleteAccessKey", "iam:GetAccessKeyLastUsed", "iam:ListAccessKeys",
-		"secretsmanager:ListSecretVersionIds", "sts:GetAccessKeyInfo"},
+		"secretsmanager:GetSecretValue", "secretsmanager:ListSecretVersionIds", "sts:GetAccessKeyInfo"},
 	sever.ActionAWSRevokeSessions: {
 		"iam:GetAccessKeyLastUsed", "iam:GetRolePolicy", "iam:GetUserPolicy", "iam:PutRolePolicy",
 		"iam:PutUserPolicy", "sts:GetAccessKeyInfo"},

@@ -1,6 +1,7 @@
 package awsact
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -254,8 +255,11 @@ func newSecretValue(ctx context.Context, source string) (string, error) {
 }
 
 // checkRotated refuses unless every secret that held the key shows a current value
-// created after the exposure. explicit (the step's `secrets`) overrides the inventory.
-func (a *Activities) checkRotated(ctx context.Context, in sever.ActionInput, explicit *[]string, account string) ([]string, error) {
+// created after the exposure that no longer holds the key. A new version alone proves
+// nothing: a restore from backup, a pipeline re-deploying its cached config or the
+// attacker can put the leaked value back, and deleting the key then breaks every reader.
+// explicit (the step's `secrets`) overrides the inventory.
+func (a *Activities) checkRotated(ctx context.Context, in sever.ActionInput, explicit *[]string, account, keyID string) ([]string, error) {
 	var targets []secretTarget
 	if explicit != nil {
 		for _, id := range *explicit {
@@ -289,9 +293,18 @@ func (a *Activities) checkRotated(ctx context.Context, in sever.ActionInput, exp
 		if err != nil {
 			return nil, err
 		}
-		checked = append(checked, t.ID)
 		if created.Before(since) {
+			checked = append(checked, t.ID)
 			stale = append(stale, fmt.Sprintf("%s (current value from %s)", t.ID, created.UTC().Format(time.RFC3339)))
+			continue
+		}
+		holds, err := currentHolds(ctx, in.Action, c, t.ID, keyID)
+		if err != nil {
+			return nil, err
+		}
+		checked = append(checked, t.ID)
+		if holds {
+			stale = append(stale, fmt.Sprintf("%s (current value from %s still holds the key)", t.ID, created.UTC().Format(time.RFC3339)))
 		}
 	}
 	if len(stale) > 0 {
@@ -300,6 +313,32 @@ func (a *Activities) checkRotated(ctx context.Context, in sever.ActionInput, exp
 			in.Action, in.Credential.ID, since.Format(time.RFC3339), strings.Join(stale, ", "), sever.ActionAWSRotateSecret), nil)
 	}
 	return checked, nil
+}
+
+// currentHolds reports whether the secret's AWSCURRENT value contains keyID. The value
+// is compared in memory and never leaves this function, not even in an error: only the
+// answer does. A value sever cannot read is a refusal, never a pass, since the key's
+// deletion cannot be undone.
+func currentHolds(ctx context.Context, action string, c *Clients, secretID, keyID string) (bool, error) {
+	out, err := c.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{
+		SecretId: aws.String(secretID), VersionStage: aws.String(stageCurrent)})
+	switch {
+	case err == nil:
+	case isCode(err, deniedCodes...):
+		return false, activities.Permanent(activities.ErrAccessDenied, fmt.Sprintf(
+			"%s: cannot read the current value of secret %s to check that it no longer holds key %s: grant secretsmanager:GetSecretValue on the secret (and kms:Decrypt on its customer-managed key); key not deleted",
+			action, secretID, keyID), apiError(err))
+	case isCode(err, "DecryptionFailure"):
+		return false, activities.Permanent(activities.ErrAccessDenied, fmt.Sprintf(
+			"%s: cannot decrypt the current value of secret %s to check that it no longer holds key %s: grant kms:Decrypt on the secret's KMS key; key not deleted",
+			action, secretID, keyID), apiError(err))
+	default:
+		return false, classify(action, "secretsmanager:GetSecretValue", "secret "+secretID, err)
+	}
+	if out.SecretString != nil {
+		return strings.Contains(*out.SecretString, keyID), nil
+	}
+	return bytes.Contains(out.SecretBinary, []byte(keyID)), nil
 }
 
 // currentCreated is when the secret's AWSCURRENT version was created.

@@ -383,8 +383,12 @@ func (r *rule) matchNorm(t *text, k int) (int, int, bool) {
 		return 0, 0, false
 	}
 	end := start + loc[1]
-	// A match cut by the window is a very long token: still a secret.
-	if end < len(n) && end < limit && r.boundRight[n[end]] {
+	// A match cut by the window is a very long token: still a secret, and all of it
+	// is, so the match takes the rest of the run; otherwise redaction would keep the
+	// token's tail.
+	if end == limit {
+		end = runEnd(n, end, &r.boundRight)
+	} else if end < len(n) && r.boundRight[n[end]] {
 		return 0, 0, false
 	}
 	if !r.accept(secretOf(r, n[start:limit], loc)) {
@@ -434,9 +438,21 @@ func (r *rule) matchJoined(t *text, p int) (int, int, bool) {
 		if !r.accept(secretOf(r, w, loc)) || !looksRandom(w[:loc[1]]) {
 			continue
 		}
+		if me == limit {
+			// Cut by the window, as in matchNorm: the rest of the run goes too.
+			return int(t.sq2n[start]), runEnd(t.norm, int(t.sq2n[me-1])+1, &r.boundRight), true
+		}
 		return int(t.sq2n[start]), int(t.sq2n[me-1]) + 1, true
 	}
 	return 0, 0, false
+}
+
+// runEnd is where the run of class characters that continues at n[at:] ends.
+func runEnd(n string, at int, class *[256]bool) int {
+	for at < len(n) && class[n[at]] {
+		at++
+	}
+	return at
 }
 
 func secretOf(r *rule, w string, loc []int) string {

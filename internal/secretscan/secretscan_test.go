@@ -35,6 +35,8 @@ var (
 	stripeKey    = fake("sk"+"_live_", alnum, 24)
 	githubPAT    = fake("gh"+"p_", alnum, 36)
 	sha          = sha256Hex("artifact")
+	// An STS session token as long as a role session's with tags: over 2,000 characters.
+	stsToken = fake("IQo"+"Jb3JpZ2lu", b64, 2400) + "=="
 )
 
 func sha256Hex(s string) string {
@@ -73,6 +75,9 @@ var positives = []struct {
 	{"jwt", "Authorization " + fake("ey"+"J", alnum, 30) + "." + fake("ey"+"J", alnum, 40) + "." + fake("", urlb64, 43), "jwt"},
 	{"aws secret alone", awsSecret, "aws-secret-access-key"},
 	{"aws secret in summary", "aws key AKIAIOSFODNN7EXAMPLE secret " + awsSecret + " leaked", "aws-secret-access-key"},
+	{"sts session token", "token " + stsToken, "aws-sts-session-token"},
+	{"sts session token, older", fake("Fwo"+"GZXIvYXdz", b64, 300) + "==", "aws-sts-session-token"},
+	{"sts session token, percent-encoded", "X-Amz-Security-Token=" + fake("IQo"+"Jb3JpZ2lu", alnum, 20) + "%2F%2F" + fake("", alnum, 200) + "&X-Amz-Date=x", "aws-sts-session-token"},
 	{"generic password", "db password: " + fake("", alnum, 20), "generic-api-key"},
 	{"generic client_secret", `client_secret="` + fake("", alnum+"~.", 32) + `"`, "generic-api-key"},
 
@@ -206,6 +211,8 @@ func TestRedact(t *testing.T) {
 		{"ｓｋ－ａｎｔ－" + anthropicKey[7:] + "!", "[redacted]!"},
 		{"pem -----BEGIN EC PRIVATE KEY-----\nabc\n-----END EC PRIVATE KEY----- after", "pem [redacted] after"},
 		{"Grüße " + stripeKey, "Grüße [redacted]"},
+		{"sts " + stsToken + " end", "sts [redacted] end"},
+		{"url?X-Amz-Security-Token=" + stsToken + "&x=1", "url?X-Amz-Security-[redacted]&x=1"}, // generic-api-key takes the name too
 	} {
 		if got := Redact(tc.in); got != tc.want {
 			t.Errorf("Redact(%q) = %q, want %q", tc.in, got, tc.want)
