@@ -53,12 +53,13 @@ var htmlTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 		}
 		return s
 	},
-	"term":    func(t sever.FrameworkTerm) string { return termText(t, false) },
-	"layer":   func(t sever.FrameworkTerm) string { return termText(t, true) },
-	"nhiName": func() string { return sever.FrameworkOWASPNHI },
-	"asiName": func() string { return sever.FrameworkOWASPAgentic },
-	"maeName": func() string { return sever.FrameworkMAESTRO },
-	"rmfName": func() string { return sever.FrameworkNISTAIRMF },
+	"term":             func(t sever.FrameworkTerm) string { return termText(t, false) },
+	"layer":            func(t sever.FrameworkTerm) string { return termText(t, true) },
+	"nhiName":          func() string { return sever.FrameworkOWASPNHI },
+	"asiName":          func() string { return sever.FrameworkOWASPAgentic },
+	"maeName":          func() string { return sever.FrameworkMAESTRO },
+	"rmfName":          func() string { return sever.FrameworkNISTAIRMF },
+	"compensationLead": func() string { return compensationLead },
 	"gapRows": func(g Gap) [][4]*GapEntry {
 		cols := [][]GapEntry{g.VendorNotified, g.VendorEnforced, g.EnterpriseEnforced, g.NotDone}
 		n := 0

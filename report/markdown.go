@@ -39,6 +39,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	m.row("Policy", refMD(inc.Policy))
 	m.row("Opened", stamp(inc.OpenedAt))
 	m.row("Contained (enterprise, verified)", stampPtr(inc.EnterpriseContainedAt))
+	if inc.ContainmentUndoneAt != nil {
+		m.row("Containment undone (false positive)", stampPtr(inc.ContainmentUndoneAt)+": the control is no longer in place")
+	}
 	if inc.ClosedAt != nil {
 		m.row("Closed", stampPtr(inc.ClosedAt))
 	}
@@ -115,6 +118,12 @@ func (r *Report) Markdown(w io.Writer) error {
 			}
 		}
 		m.f("| %s |\n", strings.Join(cells, " | "))
+	}
+	if len(g.Compensations) > 0 {
+		m.f("\n### Undone at the false-positive close\n\n%s\n\n", compensationLead)
+		for _, e := range g.Compensations {
+			m.f("- %s\n", compensationMD(e))
+		}
 	}
 
 	m.f("\n## Framework mapping\n\n")
@@ -277,6 +286,19 @@ func evidenceMD(hs []Hash) string {
 		parts[i] = esc(h.Name) + " " + code(h.SHA256)
 	}
 	return strings.Join(parts, "<br>")
+}
+
+// compensationLead says what the undo list is, since its entries are sever's own
+// changes and none of them is a control.
+const compensationLead = "The incident was closed as a false positive; sever undid these steps, each through the policy, " +
+	"approved by the person who closed it where the policy asks for approval."
+
+func compensationMD(e GapEntry) string {
+	s := code(e.Ref) + " " + esc(e.Name)
+	if e.Containment {
+		s += " (undoes containment)"
+	}
+	return s + ": " + esc(e.Why)
 }
 
 func gapMD(e GapEntry) string {

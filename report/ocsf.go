@@ -115,6 +115,7 @@ type incidentUnmapped struct {
 	Policy              sever.RunbookRef `json:"policy"`
 	Drill               bool             `json:"drill"`
 	EnterpriseContained bool             `json:"enterprise_contained"`
+	ContainmentUndone   bool             `json:"containment_undone,omitempty"`
 	Verdict             string           `json:"verdict"`
 	Durations           Durations        `json:"durations"`
 	Enforcement         map[string]int   `json:"enforcement"`
@@ -140,10 +141,12 @@ type remediationUnmapped struct {
 	Actor       string            `json:"actor"`
 	PolicyRule  string            `json:"policy_rule"`
 	Containment bool              `json:"containment"`
-	StepStatus  string            `json:"step_status"`
-	Evidence    []Hash            `json:"evidence"`
-	Approvals   []ocsfApproval    `json:"approvals,omitempty"`
-	Frameworks  *Tags             `json:"frameworks,omitempty"`
+	// Compensation marks the undo of a step at a false-positive close.
+	Compensation bool           `json:"compensation,omitempty"`
+	StepStatus   string         `json:"step_status"`
+	Evidence     []Hash         `json:"evidence"`
+	Approvals    []ocsfApproval `json:"approvals,omitempty"`
+	Frameworks   *Tags          `json:"frameworks,omitempty"`
 }
 
 type ocsfApproval struct {
@@ -265,7 +268,7 @@ func (r *Report) incidentFinding() incidentFinding {
 	}
 	f.Unmapped = incidentUnmapped{
 		IncidentID: inc.ID, Credential: inc.Credential, Runbook: inc.Runbook, Policy: inc.Policy, Drill: inc.Drill,
-		EnterpriseContained: r.Gap.EnterpriseContained, Verdict: r.Gap.Verdict, Durations: r.Durations,
+		EnterpriseContained: r.Gap.EnterpriseContained, ContainmentUndone: r.Gap.ContainmentUndone, Verdict: r.Gap.Verdict, Durations: r.Durations,
 		Enforcement: map[string]int{},
 	}
 	for _, p := range r.Accountability {
@@ -333,7 +336,7 @@ func (r *Report) remediations() []remediationActivity {
 		}
 		e.Unmapped = remediationUnmapped{
 			IncidentID: r.Incident.ID, StepID: p.Ref, Action: p.Action, Enforcement: p.Enforcement, Verified: p.Verified,
-			Actor: p.Who, PolicyRule: p.PolicyRule, Containment: p.Containment, StepStatus: p.Status, Evidence: p.Evidence,
+			Actor: p.Who, PolicyRule: p.PolicyRule, Containment: p.Containment, Compensation: p.Compensation, StepStatus: p.Status, Evidence: p.Evidence,
 		}
 		if e.Unmapped.Evidence == nil {
 			e.Unmapped.Evidence = []Hash{}

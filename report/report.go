@@ -77,8 +77,12 @@ type Summary struct {
 	// the end of the last containment step whose read-back showed the control in
 	// place. Nil when containment rests on anything else, a vendor's action included.
 	EnterpriseContainedAt *time.Time `json:"enterprise_contained_at,omitempty"`
-	Signals               int        `json:"signals"`
-	DuplicateDeliveries   int        `json:"duplicate_deliveries"`
+	// ContainmentUndoneAt is when sever undid a containment step because the incident
+	// was closed as a false positive: from then on the control is not in place, though
+	// EnterpriseContainedAt stays, since the containment did happen.
+	ContainmentUndoneAt *time.Time `json:"containment_undone_at,omitempty"`
+	Signals             int        `json:"signals"`
+	DuplicateDeliveries int        `json:"duplicate_deliveries"`
 }
 
 // SignalInfo is one recorded signal, without labels or adapter detail.
@@ -127,6 +131,9 @@ type ControlPoint struct {
 	Evidence    []Hash     `json:"evidence,omitempty"`
 	// Detail is the step's summary or error, or a decision's reason.
 	Detail string `json:"detail,omitempty"`
+	// Compensation marks the undo of a runbook step, and its approval, run when the
+	// incident was closed as a false positive: sever's change, not containment.
+	Compensation bool `json:"compensation,omitempty"`
 }
 
 // Hash is a piece of evidence by its SHA-256: an artifact, a signal's payload, or
@@ -144,7 +151,9 @@ const (
 	EventApproval  = "approval"
 	EventStep      = "step"
 	EventContained = "contained"
-	EventClosed    = "closed"
+	// EventUndone is when a false-positive close took containment away again.
+	EventUndone = "containment_undone"
+	EventClosed = "closed"
 )
 
 // LaneNone is the timeline lane of events without an enforcement class: the
@@ -219,8 +228,15 @@ type Gap struct {
 	NotDone            []GapEntry `json:"not_done"`
 	// EnterpriseContained is true only when the enterprise's own controls were
 	// verified; a vendor's action never makes it true.
-	EnterpriseContained bool   `json:"enterprise_contained"`
-	Verdict             string `json:"verdict"`
+	EnterpriseContained bool `json:"enterprise_contained"`
+	// Compensations are the undos a false-positive close ran or attempted, each
+	// Ref the compensation's step ID; none of them is a control of the columns above.
+	Compensations []GapEntry `json:"compensations,omitempty"`
+	// ContainmentUndone is true when sever undid a containment step at a
+	// false-positive close: the control is no longer in place, whatever
+	// EnterpriseContained says about the past.
+	ContainmentUndone bool   `json:"containment_undone,omitempty"`
+	Verdict           string `json:"verdict"`
 }
 
 // GapEntry is one control in a gap column.
@@ -279,6 +295,7 @@ func Build(inc sever.Incident, o Options) (*Report, error) {
 	b.summary()
 	b.signals()
 	b.containment()
+	b.compensations()
 	b.accountability()
 	b.refused(o.Refused)
 	b.timeline()
@@ -298,6 +315,8 @@ type builder struct {
 	start time.Time
 	// contained is the enterprise's verified containment time, or zero.
 	contained time.Time
+	// undoes maps a compensation's step ID to the step it undoes.
+	undoes map[string]sever.Step
 }
 
 func (b *builder) note(format string, args ...any) {
@@ -409,8 +428,12 @@ func (b *builder) signals() {
 	}
 }
 
-// stepName is the runbook's name for a step, or its action.
+// stepName is the runbook's name for a step, or its action; a compensation is named
+// by what it undoes.
 func (b *builder) stepName(st sever.Step) string {
+	if orig, ok := b.undoes[st.ID]; ok {
+		return fmt.Sprintf("undo %s (%s) after the false-positive close", clean(orig.ID), clean(st.Action))
+	}
 	if spec := b.specs[st.ID]; spec != nil && spec.Name != "" {
 		return clean(spec.Name)
 	}
@@ -466,6 +489,45 @@ func (b *builder) containment() {
 	b.r.Incident.EnterpriseContainedAt = &last
 }
 
+// compensations records which step each compensation undoes and whether a
+// containment step was undone: a false-positive close that re-enables the credential
+// takes the control away, and the report must not go on presenting it as in place.
+func (b *builder) compensations() {
+	b.undoes = map[string]sever.Step{}
+	byID := map[string]sever.Step{}
+	for _, st := range b.inc.Steps {
+		byID[st.ID] = st
+	}
+	var last time.Time
+	for _, c := range b.inc.Compensations {
+		orig, ok := byID[strings.TrimSuffix(c.ID, compensateSuffix)]
+		if !ok {
+			orig = sever.Step{ID: strings.TrimSuffix(c.ID, compensateSuffix)}
+		}
+		b.undoes[c.ID] = orig
+		if c.Status == sever.StepSucceeded && b.isContainment(orig) {
+			end := b.r.GeneratedAt
+			if c.EndedAt != nil {
+				end = c.EndedAt.UTC()
+			}
+			if end.After(last) {
+				last = end
+			}
+		}
+	}
+	if !last.IsZero() {
+		b.r.Incident.ContainmentUndoneAt = &last
+	}
+}
+
+// compensateSuffix ends the step ID the workflow gives a compensation.
+const compensateSuffix = ".compensate"
+
+func (b *builder) isCompensation(st sever.Step) bool {
+	_, ok := b.undoes[st.ID]
+	return ok
+}
+
 func (b *builder) isContainment(st sever.Step) bool {
 	if spec := b.specs[st.ID]; spec != nil {
 		return spec.Containment
@@ -498,7 +560,7 @@ func (b *builder) accountability() {
 		}
 		rows = append(rows, row)
 	}
-	for _, st := range b.inc.Steps {
+	for _, st := range b.allSteps() {
 		for _, d := range st.Approvals {
 			rows = append(rows, b.decisionRow(st, d))
 		}
@@ -520,10 +582,15 @@ func (b *builder) accountability() {
 	b.r.Accountability = rows
 }
 
+// allSteps are the runbook's steps, then the compensations of a false-positive close.
+func (b *builder) allSteps() []sever.Step {
+	return append(slices.Clip(b.inc.Steps), b.inc.Compensations...)
+}
+
 func (b *builder) decisionRow(st sever.Step, d sever.Decision) ControlPoint {
 	at := d.At.UTC()
 	row := ControlPoint{Kind: PointApproval, Ref: clean(st.ID), Action: clean(st.Action), Who: clean(d.Approver),
-		At: &at, PolicyRule: clean(st.PolicyRule), Detail: cleanText(d.Reason)}
+		At: &at, PolicyRule: clean(st.PolicyRule), Detail: cleanText(d.Reason), Compensation: b.isCompensation(st)}
 	bound := d.ArgsSHA256 != "" && d.ArgsSHA256 == st.ArgsSHA256
 	switch {
 	case d.Channel == "timeout":
@@ -549,7 +616,11 @@ func (b *builder) decisionRow(st sever.Step, d sever.Decision) ControlPoint {
 func (b *builder) stepRow(st sever.Step) ControlPoint {
 	row := ControlPoint{Kind: PointStep, Ref: clean(st.ID), Action: clean(st.Action), What: b.stepName(st),
 		Enforcement: st.Enforcement, Who: clean(st.Actor), At: utcPtr(st.EndedAt), Status: string(st.Status),
-		Verified: st.Verified, PolicyRule: clean(st.PolicyRule), Containment: b.isContainment(st)}
+		Verified: st.Verified, PolicyRule: clean(st.PolicyRule), Containment: b.isContainment(st), Compensation: b.isCompensation(st)}
+	if row.Compensation {
+		// An undo takes containment away; it never counts as containment itself.
+		row.Containment = false
+	}
 	if !st.Status.Done() {
 		row.At = nil
 	}
@@ -590,7 +661,7 @@ func (b *builder) timeline() {
 		}
 		add(e)
 	}
-	for _, st := range b.inc.Steps {
+	for _, st := range b.allSteps() {
 		for _, d := range st.Approvals {
 			row := b.decisionRow(st, d)
 			add(Event{Kind: EventApproval, At: *row.At, Lane: laneOf(row.Enforcement), Ref: row.Ref,
@@ -607,6 +678,10 @@ func (b *builder) timeline() {
 		add(Event{Kind: EventContained, At: b.contained, Lane: LaneNone,
 			Text: "contained: the enterprise's own controls verified in place"})
 	}
+	if u := b.r.Incident.ContainmentUndoneAt; u != nil {
+		add(Event{Kind: EventUndone, At: *u, Lane: LaneNone,
+			Text: "containment undone: sever reversed it after the false-positive close; the control is no longer in place"})
+	}
 	if b.inc.ClosedAt != nil {
 		text := "incident closed"
 		if b.inc.Reason != "" {
@@ -614,7 +689,7 @@ func (b *builder) timeline() {
 		}
 		add(Event{Kind: EventClosed, At: b.inc.ClosedAt.UTC(), Lane: LaneNone, Text: text})
 	}
-	order := []string{EventOpened, EventSignal, EventApproval, EventStep, EventContained, EventClosed}
+	order := []string{EventOpened, EventSignal, EventApproval, EventStep, EventContained, EventUndone, EventClosed}
 	slices.SortStableFunc(ev, func(x, y Event) int {
 		if c := x.At.Compare(y.At); c != 0 {
 			return c
@@ -789,7 +864,27 @@ func (b *builder) gap() {
 			}
 		}
 	}
+	for _, c := range b.inc.Compensations {
+		e := GapEntry{Ref: clean(c.ID), Name: b.stepName(c), Action: clean(c.Action), Status: string(c.Status),
+			Containment: b.isContainment(b.undoes[c.ID])}
+		switch {
+		case c.Status == sever.StepSucceeded && c.Verified:
+			e.Why = "undone by sever, read back"
+		case c.Status == sever.StepSucceeded:
+			e.Why = "undone by sever, not verified by read-back"
+		default:
+			e.Why = "not undone: " + string(c.Status)
+			if c.Error != "" {
+				e.Why += ": " + cleanText(c.Error)
+			}
+		}
+		if who := approvers(c); who != "" {
+			e.Why += "; approved by " + who
+		}
+		g.Compensations = append(g.Compensations, e)
+	}
 	g.EnterpriseContained = !b.contained.IsZero()
+	g.ContainmentUndone = b.r.Incident.ContainmentUndoneAt != nil
 	g.Verdict = b.verdict(g)
 	b.r.Gap = g
 }
@@ -811,19 +906,44 @@ func refs(es []GapEntry, pick func(GapEntry) bool) string {
 	return strings.Join(out, ", ")
 }
 
+// approvers names who approved a step, in order, without repeats.
+func approvers(st sever.Step) string {
+	var who []string
+	for _, d := range st.Approvals {
+		if d.Approve && !slices.Contains(who, clean(d.Approver)) {
+			who = append(who, clean(d.Approver))
+		}
+	}
+	return strings.Join(who, ", ")
+}
+
 func (b *builder) verdict(g Gap) string {
 	noun := credentialNoun(b.inc.Credential.Type)
 	vendor := refs(g.VendorEnforced, nil)
 	containment := func(e GapEntry) bool { return e.Containment }
+	undone := func(e GapEntry) bool { return e.Containment && e.Status == string(sever.StepSucceeded) }
+	notUndone := func(e GapEntry) bool { return e.Containment && e.Status != string(sever.StepSucceeded) }
 	var s string
-	if g.EnterpriseContained {
+	switch {
+	case g.ContainmentUndone:
+		// The historical containment stays in the record, but the verdict is about
+		// now: the credential works again, by sever's own hand.
+		s = fmt.Sprintf("Containment undone: the incident was closed as a false positive and sever reversed its containment (%s); the control is no longer in place.",
+			refs(g.Compensations, undone))
+		if g.EnterpriseContained {
+			s += fmt.Sprintf(" Before that the enterprise had contained the %s (%s verified by read-back).", noun, refs(g.EnterpriseEnforced, containment))
+		}
+		if vendor != "" {
+			s += fmt.Sprintf(" The vendor also acted (%s, observed); that is supplementary evidence, not the control of record.", vendor)
+		}
+	case g.EnterpriseContained:
 		s = fmt.Sprintf("Contained by the enterprise: %s verified by read-back.", refs(g.EnterpriseEnforced, containment))
 		if vendor != "" {
 			s += fmt.Sprintf(" The vendor also acted (%s, observed); that is supplementary evidence, not the control of record.", vendor)
 		} else {
 			s += " No vendor action was observed: the enterprise's own controls did the work."
 		}
-	} else {
+	default:
 		s = fmt.Sprintf("Not contained by the enterprise: the %s is not verified as contained by its own controls.", noun)
 		if vendor != "" {
 			s += fmt.Sprintf(" The vendor acted (%s, observed), but a vendor action never counts as containment by itself.", vendor)
@@ -831,6 +951,9 @@ func (b *builder) verdict(g Gap) string {
 		if missing := refs(g.NotDone, containment); missing != "" {
 			s += " Containment steps not done: " + missing + "."
 		}
+	}
+	if failed := refs(g.Compensations, notUndone); failed != "" {
+		s += fmt.Sprintf(" The incident was closed as a false positive, but sever did not undo the containment (%s refused or failed): the control is still in place unless it was undone by hand.", failed)
 	}
 	if len(g.NotDone) > 0 {
 		s += " " + plural(len(g.NotDone), "control", "controls") + " not done."

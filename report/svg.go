@@ -111,7 +111,7 @@ func TimelineSVG(r *Report) template.HTML {
 		fmt.Fprintf(&b, `<text x="28" y="%s" font-size="10">%s</text>`, num(mid+11), x(st.sub))
 		n := 0
 		for _, e := range r.Timeline {
-			if e.Lane != l || e.Kind == EventContained || e.Kind == EventClosed || e.Kind == EventOpened {
+			if e.Lane != l || e.Kind == EventContained || e.Kind == EventUndone || e.Kind == EventClosed || e.Kind == EventOpened {
 				continue
 			}
 			px := xOf(e.Offset)
@@ -145,6 +145,8 @@ func TimelineSVG(r *Report) template.HTML {
 		switch e.Kind {
 		case EventContained:
 			dash, width, label = "", "2.5", "contained "+offsetText(e.Offset)
+		case EventUndone:
+			dash, width, label = ` stroke-dasharray="2 3"`, "2.5", "undone "+offsetText(e.Offset)
 		case EventClosed:
 			dash, width, label = ` stroke-dasharray="6 4"`, "1.5", "closed "+offsetText(e.Offset)
 		default:
