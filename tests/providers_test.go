@@ -145,29 +145,49 @@ func TestProviderAnthropicKeyContainedWhileAttackerRuns(t *testing.T) {
 // counts as contained because the enterprise verified the control itself, not
 // because the provider acted.
 func TestProviderDisabledKeyBeforeSeverActed(t *testing.T) {
-	s := startAWSStack(t)
-	if err := s.Cloud.VendorDisableProviderKey(drillcloud.ProviderAnthropic, drillcloud.DefaultAnthropicKeyID); err != nil {
-		t.Fatal(err)
-	}
-	sub := s.api.submit(t, anthropicSignal("ev-anthropic-vendor-first"))
-	inc := s.api.waitContained(t, sub.IncidentID)
-	if st := inc.step("observe-anthropic"); st.Enforcement != "vendor_enforced" || !st.Verified || st.Actor != "vendor:anthropic" {
-		t.Errorf("observe-anthropic = %+v; want vendor_enforced by vendor:anthropic", st)
-	}
-	st := inc.step("disable-anthropic")
-	if st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
-		t.Errorf("disable-anthropic = %+v; the enterprise still verifies its own control", st)
-	}
-	d := s.api.stepDetail(t, sub.IncidentID, "disable-anthropic")
-	if d.Output["already_in_place"] != true || d.Output["previous_status"] != "inactive" || !strings.Contains(d.Summary, "already inactive before sever acted") {
-		t.Errorf("disable-anthropic detail = %+v", d)
-	}
-	// Only the provider's own change: sever sent none.
-	if n := s.Cloud.Applied("anthropic:UpdateAPIKey"); n != 1 {
-		t.Errorf("UpdateAPIKey applied %d times, want only the provider's", n)
-	}
-	for _, e := range s.Cloud.CallsBy(drillcloud.DefaultAnthropicKeyID) {
-		t.Errorf("unexpected call with the key itself: %+v", e)
+	for _, tc := range []struct {
+		name string
+		// notice: the provider's own vendor_action notice opens the incident;
+		// without it, a key found inactive is not credited to anyone (the Admin API
+		// does not say who changed it, and it may have been sever, earlier).
+		notice          bool
+		wantEnforcement string
+		wantActor       string
+	}{
+		{"the provider says it acted", true, "vendor_enforced", "vendor:anthropic"},
+		{"no notice from the provider", false, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := startAWSStack(t)
+			if err := s.Cloud.VendorDisableProviderKey(drillcloud.ProviderAnthropic, drillcloud.DefaultAnthropicKeyID); err != nil {
+				t.Fatal(err)
+			}
+			sig := anthropicSignal("ev-anthropic-vendor-first")
+			if tc.notice {
+				sig["source"], sig["origin"], sig["kind"] = "anthropic", "vendor", "vendor_action"
+			}
+			sub := s.api.submit(t, sig)
+			inc := s.api.waitContained(t, sub.IncidentID)
+			if st := inc.step("observe-anthropic"); st.Enforcement != tc.wantEnforcement || st.Actor == "vendor:anthropic" && tc.wantActor == "" ||
+				tc.wantActor != "" && (st.Actor != tc.wantActor || !st.Verified) {
+				t.Errorf("observe-anthropic = %+v; want enforcement %q by %q", st, tc.wantEnforcement, tc.wantActor)
+			}
+			st := inc.step("disable-anthropic")
+			if st.Status != "succeeded" || st.Enforcement != "enterprise_enforced" || !st.Verified {
+				t.Errorf("disable-anthropic = %+v; the enterprise still verifies its own control", st)
+			}
+			d := s.api.stepDetail(t, sub.IncidentID, "disable-anthropic")
+			if d.Output["already_in_place"] != true || d.Output["previous_status"] != "inactive" || !strings.Contains(d.Summary, "already inactive before sever acted") {
+				t.Errorf("disable-anthropic detail = %+v", d)
+			}
+			// Only the provider's own change: sever sent none.
+			if n := s.Cloud.Applied("anthropic:UpdateAPIKey"); n != 1 {
+				t.Errorf("UpdateAPIKey applied %d times, want only the provider's", n)
+			}
+			for _, e := range s.Cloud.CallsBy(drillcloud.DefaultAnthropicKeyID) {
+				t.Errorf("unexpected call with the key itself: %+v", e)
+			}
+		})
 	}
 }
 

@@ -225,9 +225,13 @@ func (a *Activities) AnthropicKeyStatus(ctx context.Context, in sever.ActionInpu
 		Summary: fmt.Sprintf("%s is %s (expected %s)", k, k.Status, args.Expect)}, nil
 }
 
-// AnthropicObserveKeyStatus looks at the key without touching it: if Anthropic shows
-// it disabled and sever did not disable it, the provider (or someone in its console)
-// did, and that is recorded as vendor_enforced with Anthropic as the actor.
+// AnthropicObserveKeyStatus looks at the key without touching it. A disabled key is
+// recorded as vendor_enforced, with Anthropic as the actor, only when a notice from
+// Anthropic in the incident says it acted: the Admin API does not say who disabled a
+// key, and this worker's memory of sever's own disables (Activities.ours) misses
+// those of other workers and earlier processes, so without that notice the step
+// records the state with no enforcement class rather than credit the provider with
+// what may be sever's change from an earlier incident.
 //
 // It never fails because the provider could not be read: the step is evidence, and
 // the built-in runbook orders the enterprise's own disable after it, so a failure
@@ -270,9 +274,17 @@ func (a *Activities) AnthropicObserveKeyStatus(ctx context.Context, in sever.Act
 		return sever.ActionResult{Actor: x.actor(), Output: out, Summary: fmt.Sprintf(
 			"%s is %s, but sever disabled it at %s: not the provider's action", k, k.Status, t.Format(time.RFC3339))}, nil
 	}
+	if !providerSaysItActed(in, providerAnthropic) {
+		// No enforcement class: nothing here shows who made the change, and
+		// vendor_enforced would credit Anthropic with what may be sever's own.
+		out["disabled_by"] = "unknown"
+		return sever.ActionResult{Actor: x.actor(), Output: out, Summary: fmt.Sprintf(
+			"%s was already %s when this step looked (changed before this step)%s", k, k.Status, unattributed)}, nil
+	}
+	out["disabled_by"] = "anthropic"
 	return sever.ActionResult{Enforcement: sever.VendorEnforced, Verified: true, Actor: VendorAnthropic, Output: out,
-		Summary: fmt.Sprintf("%s was already %s when sever looked, before it acted: observed as the provider's action, left as it is "+
-			"(the Admin API does not name who changed it: Anthropic, or someone with console access)", k, k.Status)}, nil
+		Summary: fmt.Sprintf("%s was already %s when sever looked, before it acted, and a notice from Anthropic says it acted: "+
+			"observed as the provider's action, left as it is", k, k.Status)}, nil
 }
 
 // poll calls read until it reports true or the wait is over; with no wait it reads once,

@@ -190,15 +190,15 @@ func TestAnthropicBadInput(t *testing.T) {
 	}
 }
 
-// Anthropic disabled the key before sever acted: the observe step records it as the
-// provider's action, and the enterprise's disable is an idempotent no-op that its own
+// Anthropic disabled the key before sever acted and said so: the observe step records
+// it as the provider's action, and the enterprise's disable is an idempotent no-op that its own
 // read-back still verifies.
 func TestAnthropicProviderDisabledFirst(t *testing.T) {
 	d := newDrill(t)
 	if err := d.cloud.VendorDisableProviderKey(drillcloud.ProviderAnthropic, anKey); err != nil {
 		t.Fatal(err)
 	}
-	obs := d.mustExec(anthropicInput(sever.ActionAnthropicObserveKey, nil))
+	obs := d.mustExec(withNotice(anthropicInput(sever.ActionAnthropicObserveKey, nil)))
 	if obs.Enforcement != sever.VendorEnforced || !obs.Verified || obs.Actor != VendorAnthropic || obs.Output["status"] != "inactive" {
 		t.Fatalf("observe = %+v", obs)
 	}
@@ -223,7 +223,7 @@ func TestAnthropicObserve(t *testing.T) {
 	t.Run("polls until the provider acts", func(t *testing.T) {
 		d := newDrill(t)
 		reads := d.vendorActsAfterFirstRead(drillcloud.ProviderAnthropic, anKey)
-		res := d.mustExec(anthropicInput(sever.ActionAnthropicObserveKey, sever.Values{"wait": "10s", "interval": "100ms"}))
+		res := d.mustExec(withNotice(anthropicInput(sever.ActionAnthropicObserveKey, sever.Values{"wait": "10s", "interval": "100ms"})))
 		if res.Enforcement != sever.VendorEnforced || !res.Verified || reads() < 2 {
 			t.Fatalf("observe with wait = %+v after %d reads; want vendor_enforced seen by a later read", res, reads())
 		}
@@ -268,7 +268,7 @@ func TestAnthropicObserveAfterReenable(t *testing.T) {
 	if err := d.cloud.VendorDisableProviderKey(drillcloud.ProviderAnthropic, anKey); err != nil {
 		t.Fatal(err)
 	}
-	if res := d.mustExec(anthropicInput(sever.ActionAnthropicObserveKey, nil)); res.Enforcement != sever.VendorEnforced {
+	if res := d.mustExec(withNotice(anthropicInput(sever.ActionAnthropicObserveKey, nil))); res.Enforcement != sever.VendorEnforced {
 		t.Fatalf("observe = %+v", res)
 	}
 }

@@ -116,6 +116,15 @@ func input(action string, args sever.Values, c sever.Credential) sever.ActionInp
 			ObservedAt: at, ReceivedAt: at.Add(time.Second), Credential: c}}}
 }
 
+// withNotice adds the provider's own word that it acted on the key: what an observe
+// step needs before it credits the provider (a key found changed may be sever's own
+// change from an earlier incident).
+func withNotice(in sever.ActionInput) sever.ActionInput {
+	in.Signals = append(in.Signals, sever.Signal{ID: "sig-vendor", Source: in.Credential.Provider, Origin: sever.OriginVendor,
+		Kind: sever.KindVendorAction, Credential: in.Credential})
+	return in
+}
+
 func withCred(in sever.ActionInput, mut func(c *sever.Credential)) sever.ActionInput {
 	mut(&in.Credential)
 	return in

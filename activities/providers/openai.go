@@ -364,9 +364,11 @@ func (a *Activities) OpenAIKeyStatus(ctx context.Context, in sever.ActionInput) 
 }
 
 // OpenAIObserveKeyStatus looks at the key without touching it. A key gone from its
-// project that sever did not delete, and that something shows existed, is recorded
-// as vendor_enforced with OpenAI as the actor. Like the Anthropic observe action it
-// never fails because OpenAI could not be read.
+// project that something shows existed is recorded as vendor_enforced, with OpenAI
+// as the actor, only when a notice from OpenAI in the incident says it acted; without
+// one it may be sever's own revoke from an earlier incident or another worker, so it
+// is recorded with no enforcement class (see AnthropicObserveKeyStatus). Like the
+// Anthropic observe action it never fails because OpenAI could not be read.
 func (a *Activities) OpenAIObserveKeyStatus(ctx context.Context, in sever.ActionInput) (sever.ActionResult, error) {
 	var args OpenAIObserveArgs
 	if err := activities.DecodeArgs(in.Action, in.Args, &args); err != nil {
@@ -418,7 +420,15 @@ func (a *Activities) OpenAIObserveKeyStatus(ctx context.Context, in sever.Action
 			t, t.disagreement())}, nil
 	}
 	out["corroborated"] = true
+	if !providerSaysItActed(in, providerOpenAI) {
+		// It existed, but nothing shows who deleted it; vendor_enforced would credit
+		// OpenAI with what may be sever's own revoke.
+		out["revoked_by"] = "unknown"
+		return sever.ActionResult{Actor: t.x.actor(), Output: out, Summary: fmt.Sprintf(
+			"%s was already gone when this step looked (deleted before this step), and %s%s%s", t, why, unattributed, t.disagreement())}, nil
+	}
+	out["revoked_by"] = "openai"
 	return sever.ActionResult{Enforcement: sever.VendorEnforced, Verified: true, Actor: VendorOpenAI, Output: out,
-		Summary: fmt.Sprintf("%s was already gone when sever looked, before it acted, and %s: observed as the provider's action "+
-			"(the Admin API does not name who deleted it: OpenAI, or someone with access to the project)%s", t, why, t.disagreement())}, nil
+		Summary: fmt.Sprintf("%s was already gone when sever looked, before it acted, and %s; a notice from OpenAI says it acted: "+
+			"observed as the provider's action%s", t, why, t.disagreement())}, nil
 }

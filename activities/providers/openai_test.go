@@ -150,16 +150,18 @@ func TestOpenAIProject(t *testing.T) {
 }
 
 // OpenAI revoked the key before sever acted. With the inventory vouching that the key
-// existed, the observe step records the provider's action and the enterprise's
-// revoke is a verified no-op; without anything vouching for it, sever claims neither.
+// existed, the enterprise's revoke is a verified no-op, but only a notice from OpenAI
+// credits OpenAI (the key may be gone by sever's hand in an earlier incident); without
+// anything vouching for it, sever claims neither.
 func TestOpenAIProviderRevokedFirst(t *testing.T) {
-	t.Run("inventory lists the key", func(t *testing.T) {
+	t.Run("inventory lists the key, no notice: not credited", func(t *testing.T) {
 		d := newDrill(t, withInventory(invOpenAI))
 		if err := d.cloud.VendorDisableProviderKey(drillcloud.ProviderOpenAI, oaKey); err != nil {
 			t.Fatal(err)
 		}
 		obs := d.mustExec(openAIInput(sever.ActionOpenAIObserveKey, nil))
-		if obs.Enforcement != sever.VendorEnforced || !obs.Verified || obs.Actor != VendorOpenAI || obs.Output["corroborated"] != true {
+		if obs.Enforcement != "" || obs.Verified || obs.Actor == VendorOpenAI || obs.Output["corroborated"] != true ||
+			obs.Output["revoked_by"] != "unknown" || !strings.Contains(obs.Summary, "not credited to the provider") {
 			t.Fatalf("observe = %+v", obs)
 		}
 		res := d.mustExec(openAIInput(sever.ActionOpenAIRevokeKey, nil))
@@ -175,10 +177,8 @@ func TestOpenAIProviderRevokedFirst(t *testing.T) {
 		if err := d.cloud.VendorDisableProviderKey(drillcloud.ProviderOpenAI, oaKey); err != nil {
 			t.Fatal(err)
 		}
-		in := openAIInput(sever.ActionOpenAIObserveKey, nil)
-		in.Signals = append(in.Signals, sever.Signal{ID: "sig-2", Source: "provider", Origin: sever.OriginVendor,
-			Kind: sever.KindVendorAction, Credential: in.Credential})
-		if obs := d.mustExec(in); obs.Enforcement != sever.VendorEnforced {
+		if obs := d.mustExec(withNotice(openAIInput(sever.ActionOpenAIObserveKey, nil))); obs.Enforcement != sever.VendorEnforced ||
+			!obs.Verified || obs.Actor != VendorOpenAI || obs.Output["revoked_by"] != "openai" {
 			t.Fatalf("observe = %+v", obs)
 		}
 	})
@@ -215,7 +215,7 @@ func TestOpenAIObserve(t *testing.T) {
 	t.Run("polls until the provider acts", func(t *testing.T) {
 		d := newDrill(t, withInventory(invOpenAI))
 		reads := d.vendorActsAfterFirstRead(drillcloud.ProviderOpenAI, oaKey)
-		res := d.mustExec(openAIInput(sever.ActionOpenAIObserveKey, sever.Values{"wait": "10s", "interval": "100ms"}))
+		res := d.mustExec(withNotice(openAIInput(sever.ActionOpenAIObserveKey, sever.Values{"wait": "10s", "interval": "100ms"})))
 		if res.Enforcement != sever.VendorEnforced || reads() < 2 {
 			t.Fatalf("observe with wait = %+v after %d reads; want vendor_enforced seen by a later read", res, reads())
 		}

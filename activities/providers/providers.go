@@ -96,7 +96,10 @@ type Activities struct {
 	// about to send, so a later attempt that finds it done knows it was its own.
 	writes map[string]string
 	// ours remembers the keys this worker disabled or revoked, so an observe step of a
-	// later run does not credit the provider with sever's own change.
+	// later run does not credit the provider with sever's own change. It lives in this
+	// worker's memory only: another worker, or this one after a restart, does not
+	// know, which is why an observe step credits the provider only on the provider's
+	// own word (providerSaysItActed) and never because this map is empty.
 	ours map[string]time.Time
 }
 
@@ -261,6 +264,26 @@ func vendorNamed(in sever.ActionInput, provider string) bool {
 	}
 	return false
 }
+
+// providerSaysItActed reports whether the provider itself told this incident that it
+// acted on the key: a provider-origin vendor_action signal naming it. A key found
+// disabled or gone proves only that someone changed it; the Admin APIs do not say who,
+// and sever's record of its own changes is per worker (see Activities.ours), so sever's
+// own change in an earlier incident would otherwise be credited to the provider.
+func providerSaysItActed(in sever.ActionInput, provider string) bool {
+	for _, s := range in.Signals {
+		if s.Origin == sever.OriginVendor && s.Kind == sever.KindVendorAction &&
+			s.Credential.ID == in.Credential.ID && strings.EqualFold(s.Credential.Provider, provider) {
+			return true
+		}
+	}
+	return false
+}
+
+// unattributed is the note an observe step adds when it found the key already
+// changed and cannot tell who changed it.
+const unattributed = "; the Admin API does not say by whom and no notice from the provider says it acted, " +
+	"so it is not credited to the provider: sever may have done it in an earlier incident or on another worker"
 
 func truncate(s string, n int) string {
 	if len(s) <= n {
