@@ -145,7 +145,24 @@ func (s *Store) save(f *file) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), s.path)
+	if err := os.Rename(tmp.Name(), s.path); err != nil {
+		return fmt.Errorf("tokenstore: %w", err)
+	}
+	// The rename is durable only once the directory is: a disable answered to the
+	// workflow must not come back active after a power loss.
+	return syncDir(filepath.Dir(s.path))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("tokenstore: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("tokenstore: sync %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Get returns a token by ID.
