@@ -328,9 +328,10 @@ type Step struct {
 	// ApprovalNonce names the approval request the step is waiting on; a decision
 	// must carry it (Slack buttons do). Set only while the step waits.
 	ApprovalNonce string `json:"approval_nonce,omitempty"`
-	// Attempt is the attempt the step is on (1 until it is retried). Only the state
-	// query of a running incident reports it: a retry is bound to the attempt that
-	// failed, so one captured earlier cannot run the step again after a later failure.
+	// Attempt is the attempt the step is on (1 until it is retried). The state query
+	// of a running incident reports it for Steps (a retry is bound to the attempt that
+	// failed, so one captured earlier cannot run the step again after a later
+	// failure), and every entry of Incident.PriorAttempts carries it.
 	Attempt int `json:"attempt,omitempty"`
 }
 
@@ -424,6 +425,10 @@ type Incident struct {
 	Steps         []Step           `json:"steps"`
 	// Compensations undo runbook steps when the incident is closed as a false positive.
 	Compensations []Step `json:"compensations,omitempty"`
+	// PriorAttempts are the earlier attempts of retried steps as each ended, Attempt
+	// set (Steps holds the latest): a retry must not erase from the record that a
+	// step, containment included, failed before a person asked for it again.
+	PriorAttempts []Step `json:"prior_attempts,omitempty"`
 	Drill         bool   `json:"drill,omitempty"`
 	Reason        string `json:"reason,omitempty"`
 	Runs          int    `json:"runs,omitempty"`

@@ -582,9 +582,19 @@ func (b *builder) accountability() {
 	b.r.Accountability = rows
 }
 
-// allSteps are the runbook's steps, then the compensations of a false-positive close.
+// allSteps are the earlier attempts of retried steps, the runbook's steps, then the
+// compensations of a false-positive close.
 func (b *builder) allSteps() []sever.Step {
-	return append(slices.Clip(b.inc.Steps), b.inc.Compensations...)
+	all := append(slices.Clip(b.inc.PriorAttempts), b.inc.Steps...)
+	return append(all, b.inc.Compensations...)
+}
+
+// attemptNote names an earlier attempt of a retried step ("" for the latest).
+func attemptNote(st sever.Step) string {
+	if st.Attempt < 1 {
+		return ""
+	}
+	return fmt.Sprintf(" (attempt %d, retried)", st.Attempt)
 }
 
 func (b *builder) decisionRow(st sever.Step, d sever.Decision) ControlPoint {
@@ -614,7 +624,7 @@ func (b *builder) decisionRow(st sever.Step, d sever.Decision) ControlPoint {
 }
 
 func (b *builder) stepRow(st sever.Step) ControlPoint {
-	row := ControlPoint{Kind: PointStep, Ref: clean(st.ID), Action: clean(st.Action), What: b.stepName(st),
+	row := ControlPoint{Kind: PointStep, Ref: clean(st.ID), Action: clean(st.Action), What: b.stepName(st) + attemptNote(st),
 		Enforcement: st.Enforcement, Who: clean(st.Actor), At: utcPtr(st.EndedAt), Status: string(st.Status),
 		Verified: st.Verified, PolicyRule: clean(st.PolicyRule), Containment: b.isContainment(st), Compensation: b.isCompensation(st)}
 	if row.Compensation {
@@ -709,7 +719,7 @@ func laneOf(e sever.Enforcement) string {
 }
 
 func (b *builder) stepText(st sever.Step) string {
-	s := fmt.Sprintf("step %s (%s)", clean(st.ID), b.stepName(st))
+	s := fmt.Sprintf("step %s (%s)%s", clean(st.ID), b.stepName(st), attemptNote(st))
 	if st.Actor != "" {
 		s += " by " + clean(st.Actor)
 	}

@@ -168,6 +168,9 @@ func (r *run) retry(ctx workflow.Context, in RetryInput) (RetryResult, error) {
 		if j != i && !skippedByFailure(*st) {
 			continue
 		}
+		if j == i {
+			r.keepPriorAttempt(*st)
+		}
 		r.attempts[st.ID] = r.attempt(st.ID) + 1
 		delete(r.gates, st.ID)
 		*st = sever.Step{ID: st.ID, Action: st.Action, Status: sever.StepPending, Containment: st.Containment,
@@ -197,6 +200,21 @@ func (r *run) retry(ctx workflow.Context, in RetryInput) (RetryResult, error) {
 	r.changed = true
 	r.logger.Info("step retry accepted", "incident", r.inc.ID, "step", in.StepID, "attempt", res.Attempt, "by", in.By)
 	return res, nil
+}
+
+// maxPriorAttempts bounds the earlier attempts an incident keeps (each retry is a
+// person's request, so this is far more than any incident sees); past it the
+// oldest goes, and the ledger still holds every attempt's outcome.
+const maxPriorAttempts = 32
+
+// keepPriorAttempt records the failed attempt a retry replaces. It adds no command:
+// the incident's state is what queries, reports and the next run read.
+func (r *run) keepPriorAttempt(st sever.Step) {
+	st.Attempt = r.attempt(st.ID)
+	r.inc.PriorAttempts = append(r.inc.PriorAttempts, st)
+	if n := len(r.inc.PriorAttempts); n > maxPriorAttempts {
+		r.inc.PriorAttempts = slices.Delete(r.inc.PriorAttempts, 0, n-maxPriorAttempts)
+	}
 }
 
 // skippedByFailure reports whether a step was skipped because another one failed:

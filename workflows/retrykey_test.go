@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -86,5 +87,34 @@ func TestRetriedStepHasItsOwnIdempotencyKey(t *testing.T) {
 					tok.Status, tt.want, st.Status, st.Verified, st.Error, inc.Reason)
 			}
 		})
+	}
+}
+
+// The incident keeps the attempt a retry replaced: disable fails (AccessDenied), a
+// person retries it and it succeeds; the incident (and so its report) still shows
+// the first attempt, failed, with its error.
+func TestRetryKeepsTheFailedAttempt(t *testing.T) {
+	env := newEnv(t)
+	rc := &recorder{errs: map[string]error{"test.disable": accessDenied()}}
+	rc.register(env, "test.capture", "test.disable", "test.notify")
+	env.RegisterDelayedCallback(func() {
+		rc.mu.Lock()
+		delete(rc.errs, "test.disable")
+		rc.mu.Unlock()
+		env.UpdateWorkflow(UpdateRetry, "retry", &updateCB{t: t}, RetryInput{StepID: "disable", By: "analyst", Reason: "permission granted"})
+	}, 5*time.Minute)
+	env.RegisterDelayedCallback(func() {
+		env.UpdateWorkflow(UpdateClose, "close", &updateCB{t: t}, CloseInput{Reason: "done", By: "analyst"})
+	}, 20*time.Minute)
+	inc := runIncident(t, env, retryInput(), signal("s1", "e1"))
+	if st := stepByID(t, inc, "disable"); st.Status != sever.StepSucceeded {
+		t.Fatalf("disable after the retry = %s (%s)", st.Status, st.Error)
+	}
+	if len(inc.PriorAttempts) != 1 {
+		t.Fatalf("prior attempts %+v; want the failed first attempt of disable", inc.PriorAttempts)
+	}
+	if p := inc.PriorAttempts[0]; p.ID != "disable" || p.Attempt != 1 || p.Status != sever.StepFailed ||
+		!strings.Contains(p.Error, "denied") || p.StartedAt == nil || p.EndedAt == nil {
+		t.Errorf("prior attempt = %+v; want disable, attempt 1, failed with its error and times", p)
 	}
 }
