@@ -58,9 +58,7 @@ func New(secret []byte) (*Key, error) {
 
 // Sign returns the signature of d for incidentID (the workflow ID), hex-encoded.
 func (k *Key) Sign(incidentID string, d workflows.DecisionInput) string {
-	m := hmac.New(sha256.New, k.k)
-	m.Write(Canonical(incidentID, d))
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(k.mac(Canonical(incidentID, d)))
 }
 
 // Verify checks d.Signature against the decision for incidentID in constant time.
@@ -72,9 +70,7 @@ func (k *Key) Verify(incidentID string, d workflows.DecisionInput) error {
 // false-positive close decides gated compensations as c.Approver, so a close is
 // signed like a decision.
 func (k *Key) SignClose(incidentID string, c workflows.CloseInput) string {
-	m := hmac.New(sha256.New, k.k)
-	m.Write(CanonicalClose(incidentID, c))
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(k.mac(CanonicalClose(incidentID, c)))
 }
 
 // VerifyClose checks c.Signature against the close of incidentID, and that the
@@ -92,9 +88,7 @@ func (k *Key) VerifyClose(incidentID string, c workflows.CloseInput) error {
 // SignRetry returns the signature of a retry of a step of incidentID, hex-encoded.
 // A retry runs a mutating step again and names who asked in the ledger.
 func (k *Key) SignRetry(incidentID string, r workflows.RetryInput) string {
-	m := hmac.New(sha256.New, k.k)
-	m.Write(CanonicalRetry(incidentID, r))
-	return hex.EncodeToString(m.Sum(nil))
+	return hex.EncodeToString(k.mac(CanonicalRetry(incidentID, r)))
 }
 
 // VerifyRetry checks r.Signature against the retry for incidentID, and that the
@@ -117,12 +111,17 @@ func (k *Key) verify(sig string, msg []byte) error {
 	if err != nil {
 		return ErrBadSignature
 	}
-	m := hmac.New(sha256.New, k.k)
-	m.Write(msg)
-	if !hmac.Equal(got, m.Sum(nil)) {
+	if !hmac.Equal(got, k.mac(msg)) {
 		return ErrBadSignature
 	}
 	return nil
+}
+
+// mac is the HMAC-SHA256 of msg under the key: what every signature is.
+func (k *Key) mac(msg []byte) []byte {
+	m := hmac.New(sha256.New, k.k)
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // canonicalVersion starts every signed message, so a future encoding cannot be
