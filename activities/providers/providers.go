@@ -258,11 +258,16 @@ func vendorNamed(in sever.ActionInput, provider string) bool {
 		return true
 	}
 	for _, s := range in.Signals {
-		if s.Origin == sever.OriginVendor && s.Credential.ID == in.Credential.ID && strings.EqualFold(s.Credential.Provider, provider) {
+		if fromProviderAboutKey(s, in.Credential, provider) {
 			return true
 		}
 	}
 	return false
+}
+
+// fromProviderAboutKey reports whether s is the provider's own signal about the key.
+func fromProviderAboutKey(s sever.Signal, key sever.Credential, provider string) bool {
+	return s.Origin == sever.OriginVendor && s.Credential.ID == key.ID && strings.EqualFold(s.Credential.Provider, provider)
 }
 
 // providerSaysItActed reports whether the provider itself told this incident that it
@@ -272,8 +277,7 @@ func vendorNamed(in sever.ActionInput, provider string) bool {
 // own change in an earlier incident would otherwise be credited to the provider.
 func providerSaysItActed(in sever.ActionInput, provider string) bool {
 	for _, s := range in.Signals {
-		if s.Origin == sever.OriginVendor && s.Kind == sever.KindVendorAction &&
-			s.Credential.ID == in.Credential.ID && strings.EqualFold(s.Credential.Provider, provider) {
+		if s.Kind == sever.KindVendorAction && fromProviderAboutKey(s, in.Credential, provider) {
 			return true
 		}
 	}
