@@ -350,22 +350,31 @@ func (e *Engine) signalStatus(ctx context.Context, id string, s sever.Signal) (w
 // GetIncident returns the incident's state: live from a query while it runs, from
 // the run's result once it has ended.
 func (e *Engine) GetIncident(ctx context.Context, id string) (*sever.Incident, error) {
-	desc, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+	status, err := e.incidentStatus(ctx, id)
 	if err != nil {
-		return nil, notFound(id, err)
+		return nil, err
 	}
-	if desc.GetWorkflowExecutionInfo().GetType().GetName() != workflows.IncidentWorkflow {
-		return nil, sever.Errorf(sever.ENOTFOUND, "", "incident %s not found", id)
-	}
-	if desc.GetWorkflowExecutionInfo().GetStatus() == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if status == enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return e.queryIncident(ctx, id)
 	}
 	var res workflows.IncidentResult
 	if err := e.Client.GetWorkflow(ctx, id, "").Get(ctx, &res); err != nil {
-		return nil, fmt.Errorf("get incident %s: result of ended run (%s): %w", id,
-			desc.GetWorkflowExecutionInfo().GetStatus(), err)
+		return nil, fmt.Errorf("get incident %s: result of ended run (%s): %w", id, status, err)
 	}
 	return &res.Incident, nil
+}
+
+// incidentStatus is the execution status of incident id's latest run; ENOTFOUND when
+// there is none, or the workflow ID is not an incident's.
+func (e *Engine) incidentStatus(ctx context.Context, id string) (enums.WorkflowExecutionStatus, error) {
+	desc, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return 0, notFound(id, err)
+	}
+	if desc.GetWorkflowExecutionInfo().GetType().GetName() != workflows.IncidentWorkflow {
+		return 0, sever.Errorf(sever.ENOTFOUND, "", "incident %s not found", id)
+	}
+	return desc.GetWorkflowExecutionInfo().GetStatus(), nil
 }
 
 func (e *Engine) queryIncident(ctx context.Context, id string) (*sever.Incident, error) {
@@ -437,12 +446,11 @@ func (e *Engine) ListIncidents(ctx context.Context, f service.ListFilter) ([]sev
 // close stays in the run's history, and must not close a later incident that a new
 // leak of the credential opens under the same ID.
 func (e *Engine) CloseIncident(ctx context.Context, id string, r service.CloseRequest) error {
-	desc, err := e.Client.DescribeWorkflowExecution(ctx, id, "")
+	status, err := e.incidentStatus(ctx, id)
 	if err != nil {
-		return notFound(id, err)
+		return err
 	}
-	if info := desc.GetWorkflowExecutionInfo(); info.GetType().GetName() != workflows.IncidentWorkflow ||
-		info.GetStatus() != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	if status != enums.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return sever.Errorf(sever.ENOTFOUND, "", "incident %s not found or no longer open", id)
 	}
 	inc, err := e.queryIncident(ctx, id)
